@@ -1,0 +1,313 @@
+"""Plain data shared by every layer: occurrences, parse results and diff actions.
+
+Everything here is immutable and round-trips through JSON-compatible dicts, because parsed
+occurrences cross a process boundary (the parser runs in a child process) and are stored in
+SQLite as JSON.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+#: An aware UTC datetime for timed events, or a calendar date for all-day events.
+Instant = datetime | date
+
+
+def instant_to_json(value: Instant | None) -> str | None:
+    """ISO-8601; a date stays a bare ``YYYY-MM-DD`` so all-day events never become midnights."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("timed instants must be aware")
+        return value.astimezone(UTC).isoformat()
+    return value.isoformat()
+
+
+def instant_from_json(value: str | None) -> Instant | None:
+    if value is None:
+        return None
+    if len(value) == 10:
+        return date.fromisoformat(value)
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"timed instant without offset: {value!r}")
+    return parsed.astimezone(UTC)
+
+
+def is_all_day(value: Instant) -> bool:
+    return not isinstance(value, datetime)
+
+
+def sort_key(value: Instant) -> datetime:
+    """A comparable UTC datetime for any instant (an all-day date sorts at its UTC midnight)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class OccurrenceKey:
+    """Identity of one occurrence inside a feed: UID plus RECURRENCE-ID.
+
+    ``recurrence_id`` is ``""`` for a non-recurring event, otherwise the normalised original
+    start (``YYYYMMDDTHHMMSSZ`` in UTC, or ``YYYYMMDD`` for dates).
+    """
+
+    uid: str
+    recurrence_id: str = ""
+
+    def to_string(self) -> str:
+        # '#' never occurs in a normalised recurrence id, so rpartition always splits right.
+        return f"{self.uid}#{self.recurrence_id}"
+
+    @classmethod
+    def from_string(cls, text: str) -> OccurrenceKey:
+        uid, sep, rid = text.rpartition("#")
+        if not sep:
+            raise ValueError(f"not an occurrence key: {text!r}")
+        return cls(uid, rid)
+
+
+@dataclass(frozen=True, slots=True)
+class SeminarDetails:
+    """Fields recovered from seminar-style SUMMARY/DESCRIPTION text (empty when unknown)."""
+
+    series: str = ""
+    speaker: str = ""
+    affiliation: str = ""
+    title: str = ""
+    location: str = ""
+    abstract: str = ""
+    bio: str = ""
+    video: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SeminarDetails:
+        return cls(**{f.name: str(data.get(f.name, "")) for f in fields(cls)})
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One instance of an event as people will see it, normalised and length-capped."""
+
+    key: OccurrenceKey
+    start: Instant
+    end: Instant | None = None
+    #: IANA zone the producer meant (for display), "" when unknown/UTC.
+    timezone: str = ""
+    #: True when the zone was guessed (floating time, unknown TZID): the post says so.
+    timezone_assumed: bool = False
+    summary: str = ""
+    description: str = ""
+    location: str = ""
+    url: str = ""
+    #: Upper-case STATUS value, "" when absent.
+    status: str = ""
+    categories: tuple[str, ...] = ()
+    last_modified: datetime | None = None
+    sequence: int = 0
+    seminar: SeminarDetails = field(default_factory=SeminarDetails)
+
+    @property
+    def all_day(self) -> bool:
+        return is_all_day(self.start)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == "CANCELLED"
+
+    @property
+    def title(self) -> str:
+        """What a reader calls the talk: the seminar title if recognised, else SUMMARY."""
+        return self.seminar.title or self.summary or "(untitled event)"
+
+    @property
+    def place(self) -> str:
+        return self.location or self.seminar.location
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "uid": self.key.uid,
+            "recurrence_id": self.key.recurrence_id,
+            "start": instant_to_json(self.start),
+            "end": instant_to_json(self.end),
+        }
+        for name in ("timezone", "summary", "description", "location", "url", "status"):
+            value = getattr(self, name)
+            if value:
+                data[name] = value
+        if self.timezone_assumed:
+            data["timezone_assumed"] = True
+        if self.categories:
+            data["categories"] = list(self.categories)
+        if self.last_modified is not None:
+            data["last_modified"] = instant_to_json(self.last_modified)
+        if self.sequence:
+            data["sequence"] = self.sequence
+        seminar = self.seminar.to_dict()
+        if seminar:
+            data["seminar"] = seminar
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Occurrence:
+        start = instant_from_json(data["start"])
+        if start is None:
+            raise ValueError("occurrence without start")
+        last_modified = instant_from_json(data.get("last_modified"))
+        return cls(
+            key=OccurrenceKey(str(data["uid"]), str(data.get("recurrence_id", ""))),
+            start=start,
+            end=instant_from_json(data.get("end")),
+            timezone=str(data.get("timezone", "")),
+            timezone_assumed=bool(data.get("timezone_assumed", False)),
+            summary=str(data.get("summary", "")),
+            description=str(data.get("description", "")),
+            location=str(data.get("location", "")),
+            url=str(data.get("url", "")),
+            status=str(data.get("status", "")),
+            categories=tuple(str(c) for c in data.get("categories", ())),
+            last_modified=last_modified if isinstance(last_modified, datetime) else None,
+            sequence=int(data.get("sequence", 0)),
+            seminar=SeminarDetails.from_dict(data.get("seminar", {})),
+        )
+
+    def with_changes(self, **changes: Any) -> Occurrence:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedEvent:
+    """An event left out of a parse, with why; counted and shown in feed health."""
+
+    uid: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"uid": self.uid, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SkippedEvent:
+        return cls(str(data.get("uid", "")), str(data.get("reason", "")))
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """Everything a successful parse yields for one feed body inside one window."""
+
+    occurrences: tuple[Occurrence, ...]
+    window_start: datetime
+    window_end: datetime
+    calendar_name: str = ""
+    calendar_timezone: str = ""
+    producer: str = ""
+    skipped: tuple[SkippedEvent, ...] = ()
+    #: How many VEVENT components the body held (before expansion and skipping).
+    event_count: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "occurrences": [o.to_dict() for o in self.occurrences],
+            "window_start": instant_to_json(self.window_start),
+            "window_end": instant_to_json(self.window_end),
+            "calendar_name": self.calendar_name,
+            "calendar_timezone": self.calendar_timezone,
+            "producer": self.producer,
+            "skipped": [s.to_dict() for s in self.skipped],
+            "event_count": self.event_count,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ParsedFeed:
+        window_start = instant_from_json(data["window_start"])
+        window_end = instant_from_json(data["window_end"])
+        if not isinstance(window_start, datetime) or not isinstance(window_end, datetime):
+            raise ValueError("parse window must be timed instants")
+        return cls(
+            occurrences=tuple(Occurrence.from_dict(o) for o in data.get("occurrences", ())),
+            window_start=window_start,
+            window_end=window_end,
+            calendar_name=str(data.get("calendar_name", "")),
+            calendar_timezone=str(data.get("calendar_timezone", "")),
+            producer=str(data.get("producer", "")),
+            skipped=tuple(SkippedEvent.from_dict(s) for s in data.get("skipped", ())),
+            event_count=int(data.get("event_count", 0)),
+        )
+
+
+class ActionKind(enum.StrEnum):
+    ANNOUNCE = "announce"
+    UPDATE = "update"
+    RESCHEDULE = "reschedule"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One visible field that changed, old → new, as display strings."""
+
+    field: str
+    old: str
+    new: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"field": self.field, "old": self.old, "new": self.new}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FieldChange:
+        return cls(str(data["field"]), str(data.get("old", "")), str(data.get("new", "")))
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """Something the bot must do in Discord because of a diff.
+
+    ``occurrence`` is the event as it is now; ``previous`` the state last announced (for
+    update/reschedule/cancel). ``previous_key`` is set when a reschedule changed the identity
+    (The Events Calendar puts the start time in the UID), so delivery can find the message.
+    """
+
+    kind: ActionKind
+    feed: str
+    occurrence: Occurrence
+    previous: Occurrence | None = None
+    changes: tuple[FieldChange, ...] = ()
+    previous_key: OccurrenceKey | None = None
+
+    @property
+    def key(self) -> OccurrenceKey:
+        return self.occurrence.key
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "kind": self.kind.value,
+            "feed": self.feed,
+            "occurrence": self.occurrence.to_dict(),
+        }
+        if self.previous is not None:
+            data["previous"] = self.previous.to_dict()
+        if self.changes:
+            data["changes"] = [c.to_dict() for c in self.changes]
+        if self.previous_key is not None:
+            data["previous_key"] = self.previous_key.to_string()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Action:
+        previous = data.get("previous")
+        previous_key = data.get("previous_key")
+        return cls(
+            kind=ActionKind(data["kind"]),
+            feed=str(data["feed"]),
+            occurrence=Occurrence.from_dict(data["occurrence"]),
+            previous=Occurrence.from_dict(previous) if previous else None,
+            changes=tuple(FieldChange.from_dict(c) for c in data.get("changes", ())),
+            previous_key=OccurrenceKey.from_string(previous_key) if previous_key else None,
+        )

@@ -1,0 +1,105 @@
+"""Domain errors. Each failure kind carries a short machine-readable ``reason``.
+
+The reason string is what the store records for a failed poll and what admins see in
+``/feeds status``; the message is the human explanation.
+"""
+
+from __future__ import annotations
+
+
+class SeminarBotError(Exception):
+    """Base of every error this project raises on purpose."""
+
+    reason: str = "error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ConfigError(SeminarBotError):
+    """The configuration file or environment is invalid."""
+
+    reason = "config"
+
+
+class FeedError(SeminarBotError):
+    """A poll failed; the previous state stays untouched."""
+
+    reason = "feed"
+
+
+# --- fetching -----------------------------------------------------------------------------
+
+
+class FetchError(FeedError):
+    reason = "fetch"
+
+
+class InvalidFeedURL(FetchError):
+    """The URL is malformed, uses a forbidden scheme/port, or carries credentials."""
+
+    reason = "invalid_url"
+
+
+class ForbiddenAddress(FetchError):
+    """The URL resolves to an address the SSRF guard refuses (private, loopback, ...)."""
+
+    reason = "forbidden_address"
+
+
+class FeedHTTPError(FetchError):
+    """The server answered with a non-success status."""
+
+    reason = "http_error"
+
+    def __init__(self, message: str, *, status: int, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class FeedTimeout(FetchError):
+    reason = "timeout"
+
+
+class FeedTooLarge(FetchError):
+    reason = "too_large"
+
+
+class TooManyRedirects(FetchError):
+    reason = "too_many_redirects"
+
+
+class FeedConnectionError(FetchError):
+    reason = "connection_error"
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+
+class CalendarError(FeedError):
+    """The body is not a usable calendar."""
+
+    reason = "invalid_calendar"
+
+
+class EmptyFeed(CalendarError):
+    reason = "empty_body"
+
+
+class NotACalendar(CalendarError):
+    """An HTML page, JSON error document or other non-iCalendar body."""
+
+    reason = "not_a_calendar"
+
+
+class ParseLimitExceeded(CalendarError):
+    """The calendar broke a size, time or memory cap while being parsed."""
+
+    reason = "parse_limit"

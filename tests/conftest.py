@@ -1,0 +1,25 @@
+"""Shared fixtures. Feature-specific fixtures live beside their tests and are registered here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = Path(os.environ.get("SEMINAR_BOT_SHARED", REPO_ROOT.parent / "shared"))
+CORPUS_DIR = SHARED_DIR / "ics-corpus"
+SAMPLE_ICS = REPO_ROOT / "bot" / "data" / "sample.ics"
+
+
+def corpus_files() -> list[Path]:
+    """Every real-world calendar in the shared corpus (empty when the corpus is not beside us)."""
+    if not CORPUS_DIR.is_dir():
+        return []
+    return sorted(CORPUS_DIR.glob("*.ics"))
+
+
+@pytest.fixture
+def sample_ics() -> bytes:
+    return SAMPLE_ICS.read_bytes()
