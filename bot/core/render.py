@@ -1,0 +1,195 @@
+"""What an announcement says, decided once for every medium (Discord embed, dry-run text, JSON).
+
+A ``Card`` is a medium-neutral announcement: the Discord edge turns it into an embed, the CLI
+prints it. Only *how a time is written* differs between media (Discord shows ``<t:…>``
+timestamps in each reader's own zone; the terminal shows the feed's zone), so that is injected
+as a ``TimeFormatter``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.core.models import Action, ActionKind, Occurrence
+
+# Discord's embed limits (discord-protocol.md, section 6), kept here so cards never overflow.
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+ABSTRACT_LIMIT = 1000
+
+COLOURS = {
+    ActionKind.ANNOUNCE: 0x2B6CB0,
+    ActionKind.UPDATE: 0x2B6CB0,
+    ActionKind.RESCHEDULE: 0xDD6B20,
+    ActionKind.CANCEL: 0x9B2C2C,
+}
+
+TimeFormatter = Callable[[Occurrence], str]
+
+
+def truncate(text: str, limit: int) -> str:
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True)
+class Card:
+    title: str
+    description: str
+    fields: tuple[tuple[str, str], ...]
+    url: str
+    footer: str
+    colour: int
+    #: Short text outside the card, only for changes that matter to attendees.
+    headline: str = ""
+
+    def total_length(self) -> int:
+        return (
+            len(self.title)
+            + len(self.description)
+            + sum(len(n) + len(v) for n, v in self.fields)
+            + len(self.footer)
+        )
+
+
+def zone_of(occurrence: Occurrence, fallback: str = "UTC") -> ZoneInfo:
+    for name in (occurrence.timezone, fallback, "UTC"):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def format_when_local(occurrence: Occurrence, fallback_zone: str = "UTC") -> str:
+    """A time written in the feed's own zone, e.g. ``Tue 5 Nov 2019, 10:45–11:45 EST``."""
+    start, end = occurrence.start, occurrence.end
+    if not isinstance(start, datetime):
+        return _format_dates(start, end if isinstance(end, date) else None)
+    zone = zone_of(occurrence, fallback_zone)
+    local_start = start.astimezone(zone)
+    text = f"{local_start:%a} {local_start.day} {local_start:%b %Y, %H:%M}"
+    if isinstance(end, datetime) and end > start:
+        local_end = end.astimezone(zone)
+        if local_end.date() == local_start.date():
+            text += f"–{local_end:%H:%M}"
+        else:
+            text += f" – {local_end:%a} {local_end.day} {local_end:%b %Y, %H:%M}"
+    text += f" {local_start.tzname()}"
+    if zone.key not in ("UTC", "Etc/UTC"):
+        text += f" ({zone.key})"
+    if occurrence.timezone_assumed:
+        text += " (time zone assumed)"
+    return text
+
+
+def _format_dates(start: date, end: date | None) -> str:
+    text = f"{start:%a} {start.day} {start:%b %Y}"
+    # iCalendar all-day ends are exclusive: a one-day event ends the next day.
+    if end is not None and end - start > timedelta(days=1):
+        last = end - timedelta(days=1)
+        text += f" – {last:%a} {last.day} {last:%b %Y}"
+    return text + " (all day)"
+
+
+def speaker_line(occurrence: Occurrence) -> str:
+    seminar = occurrence.seminar
+    if not seminar.speaker:
+        return ""
+    if seminar.affiliation:
+        return f"{seminar.speaker} ({seminar.affiliation})"
+    return seminar.speaker
+
+
+def build_card(action: Action, when: TimeFormatter) -> Card:
+    """The announcement for an action, within Discord's limits, whatever the feed text."""
+    occ = action.occurrence
+    seminar = occ.seminar
+    prefix = {
+        ActionKind.ANNOUNCE: "",
+        ActionKind.UPDATE: "",
+        ActionKind.RESCHEDULE: "Rescheduled: ",
+        ActionKind.CANCEL: "Cancelled: ",
+    }[action.kind]
+    title = truncate(prefix + occ.title, TITLE_LIMIT)
+
+    fields: list[tuple[str, str]] = []
+    speaker = speaker_line(occ)
+    if speaker:
+        fields.append(("Speaker", truncate(speaker, FIELD_VALUE_LIMIT)))
+    when_text = when(occ)
+    if action.kind is ActionKind.RESCHEDULE and action.previous is not None:
+        when_text = f"{when_text}\n(was {when(action.previous)})"
+    fields.append(("When", truncate(when_text, FIELD_VALUE_LIMIT)))
+    if occ.place:
+        fields.append(("Where", truncate(occ.place, FIELD_VALUE_LIMIT)))
+    if seminar.bio:
+        fields.append(("Bio", truncate(seminar.bio, FIELD_VALUE_LIMIT)))
+
+    if seminar.abstract:
+        description = truncate(seminar.abstract, ABSTRACT_LIMIT)
+    elif not seminar.title:
+        description = truncate(occ.description, ABSTRACT_LIMIT)
+    else:
+        description = ""
+    if action.kind is ActionKind.CANCEL:
+        description = "**This event has been cancelled.**" + (
+            f"\n\n~~{description}~~" if description and len(description) < 300 else ""
+        )
+
+    footer_parts = [seminar.series] if seminar.series else []
+    footer_parts.append(action.feed)
+    card = Card(
+        title=title,
+        description=description,
+        fields=tuple(fields),
+        url=occ.url,
+        footer=truncate(" · ".join(p for p in footer_parts if p), FOOTER_LIMIT),
+        colour=COLOURS[action.kind],
+        headline=headline(action, when),
+    )
+    return _fit(card)
+
+
+def _fit(card: Card) -> Card:
+    """Shrink the description, then the bio, until the whole card fits Discord's 6,000 cap."""
+    while card.total_length() > EMBED_TOTAL_LIMIT and len(card.description) > 200:
+        card = replace(card, description=truncate(card.description, len(card.description) // 2))
+    if card.total_length() > EMBED_TOTAL_LIMIT:
+        card = replace(card, fields=tuple(f for f in card.fields if f[0] != "Bio"))
+    return card
+
+
+def headline(action: Action, when: TimeFormatter) -> str:
+    """The one follow-up line worth a notification: time, place or cancellation changed."""
+    occ = action.occurrence
+    if action.kind is ActionKind.CANCEL:
+        return f"Cancelled: {occ.title} ({when(occ)})"
+    if action.kind is ActionKind.RESCHEDULE:
+        return f"Rescheduled: {occ.title} is now {when(occ)}"
+    if action.kind is ActionKind.UPDATE:
+        places = [c for c in action.changes if c.field == "place"]
+        if places:
+            return f"Room change: {occ.title} is now in {places[0].new or 'an unannounced place'}"
+    return ""
+
+
+def format_iso(occurrence_start: datetime | date, zone: ZoneInfo) -> str:
+    """ISO-8601 with the feed's offset for timed events, a bare date for all-day ones."""
+    if isinstance(occurrence_start, datetime):
+        return occurrence_start.astimezone(zone).isoformat()
+    return occurrence_start.isoformat()
+
+
+def utc_now_iso(now: datetime) -> str:
+    return now.astimezone(UTC).isoformat()
