@@ -1,0 +1,82 @@
+"""The shared address table (reliability.md 2.2 / fault-matrix row 16).
+
+Used by the pure classifier tests and by the resolver / socket-factory guard tests, so every
+layer agrees on the same verdicts. Each row: address, allowed?, a word the reason must contain
+(empty for allowed rows).
+"""
+
+from __future__ import annotations
+
+ADDRESS_CASES: list[tuple[str, bool, str]] = [
+    # --- IPv4 allowed
+    ("8.8.8.8", True, ""),
+    ("1.1.1.1", True, ""),
+    ("93.184.215.14", True, ""),
+    ("151.101.1.69", True, ""),
+    ("100.63.255.255", True, ""),
+    ("100.128.0.0", True, ""),
+    ("172.15.255.255", True, ""),
+    ("172.32.0.1", True, ""),
+    ("223.255.255.254", True, ""),
+    # --- IPv4 forbidden
+    ("0.0.0.0", False, "this network"),
+    ("0.1.2.3", False, "this network"),
+    ("10.0.0.1", False, "private"),
+    ("10.255.255.255", False, "private"),
+    ("172.16.0.1", False, "private"),
+    ("172.31.255.254", False, "private"),
+    ("192.168.1.1", False, "private"),
+    ("100.64.0.1", False, "carrier-grade"),
+    ("100.100.100.200", False, "carrier-grade"),
+    ("127.0.0.1", False, "loopback"),
+    ("127.255.255.254", False, "loopback"),
+    ("169.254.169.254", False, "link-local"),
+    ("169.254.170.2", False, "link-local"),
+    ("192.0.0.170", False, "IETF"),
+    ("192.0.0.9", False, "IETF"),
+    ("192.0.2.1", False, "documentation"),
+    ("198.51.100.7", False, "documentation"),
+    ("203.0.113.9", False, "documentation"),
+    ("192.88.99.1", False, "6to4 relay"),
+    ("198.18.0.1", False, "benchmarking"),
+    ("198.19.255.255", False, "benchmarking"),
+    ("224.0.0.1", False, "multicast"),
+    ("239.255.255.250", False, "multicast"),
+    ("240.0.0.1", False, "reserved"),
+    ("255.255.255.255", False, "reserved"),
+    # --- IPv6 allowed
+    ("2606:4700:4700::1111", True, ""),
+    ("2001:4860:4860::8888", True, ""),
+    ("2a00:1450:4001:80b::200e", True, ""),
+    ("::ffff:8.8.8.8", True, ""),
+    ("64:ff9b::808:808", True, ""),
+    # --- IPv6 forbidden
+    ("::", False, "unspecified"),
+    ("::1", False, "loopback"),
+    ("::ffff:127.0.0.1", False, "loopback"),
+    ("::ffff:10.1.2.3", False, "private"),
+    ("::ffff:169.254.169.254", False, "link-local"),
+    ("::ffff:0.0.0.0", False, "this network"),
+    ("::127.0.0.1", False, "IPv4-compatible"),
+    ("::8.8.8.8", False, "IPv4-compatible"),
+    ("64:ff9b::a9fe:a9fe", False, "link-local"),
+    ("64:ff9b::7f00:1", False, "loopback"),
+    ("64:ff9b:1::1", False, "local-use NAT64"),
+    ("100::1", False, "discard"),
+    ("2001::1", False, "Teredo"),
+    ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False, "Teredo"),
+    ("2001:10::1", False, "IETF"),
+    ("2001:20::1", False, "IETF"),
+    ("2001:db8::1", False, "documentation"),
+    ("3fff::1", False, "documentation"),
+    ("2002:7f00:1::", False, "6to4"),
+    ("2002:a9fe:a9fe::1", False, "6to4"),
+    ("2002:808:808::1", False, "6to4"),
+    ("fc00::1", False, "unique local"),
+    ("fd00:ec2::254", False, "unique local"),
+    ("fe80::1", False, "link-local"),
+    ("febf::1", False, "link-local"),
+    ("fec0::1", False, "site-local"),
+    ("ff02::1", False, "multicast"),
+    ("ff05::1:3", False, "multicast"),
+]
