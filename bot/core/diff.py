@@ -1,0 +1,556 @@
+"""Turn a successful parse plus the stored state into Discord actions and the next state.
+
+Pure: no I/O, time comes in as ``now``. The rules (reliability.md 1.3-1.4, calendar-feeds.md 1.4,
+4): absence is not deletion, deletions need confirmation, a mass drop is a feed fault, and The
+Events Calendar changes an event's UID when it is rescheduled.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from bot.core.fingerprint import fingerprint, time_moved, visible_changes
+from bot.core.models import (
+    Action,
+    ActionKind,
+    FieldChange,
+    Occurrence,
+    OccurrenceKey,
+    ParsedFeed,
+    sort_key,
+)
+
+Baseline = Literal["announce", "silent"]
+
+
+@dataclass(frozen=True, slots=True)
+class DiffPolicy:
+    """Knobs of the change policy; the defaults follow reliability.md 1.4."""
+
+    #: Announce an event once it starts within this horizon.
+    announce_window: timedelta = timedelta(days=7)
+    #: A vanished event is cancelled only after this many successful polls without it ...
+    cancel_after_polls: int = 2
+    #: ... spread over at least this long.
+    cancel_after: timedelta = timedelta(minutes=30)
+    #: More than this share of upcoming events vanishing at once is a feed fault, not news.
+    mass_drop_fraction: float = 0.5
+    #: Fewer vanished events than this are never a "mass" drop (a feed with 1 event may lose it).
+    mass_drop_min_count: int = 3
+    #: Announcements beyond this count in one poll are listed in ``DiffResult.over_cap``.
+    max_announcements_per_poll: int = 10
+    #: Rows of events that ended this long ago and left the feed are deleted.
+    expired_retention: timedelta = timedelta(days=30)
+
+
+class EventState(enum.StrEnum):
+    #: Stored, not announced yet (outside the announce window); announced when it enters.
+    PENDING = "pending"
+    ANNOUNCED = "announced"
+    #: Already inside the window at a silent baseline: never announced.
+    SILENT = "silent"
+    CANCELLED = "cancelled"
+    #: Ended and gone from the feed; kept for a while, then removed.
+    EXPIRED = "expired"
+
+
+#: States whose event may still need a decision when it vanishes or changes.
+LIVE_STATES = frozenset({EventState.PENDING, EventState.ANNOUNCED, EventState.SILENT})
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One occurrence as the store remembers it between polls."""
+
+    occurrence: Occurrence
+    fingerprint: str
+    state: EventState
+    first_seen: datetime
+    last_seen: datetime
+    missing_count: int = 0
+    missing_since: datetime | None = None
+    #: Stable id of the Discord announcement; survives reschedules that change the UID.
+    announcement_id: str = ""
+    #: How many actions were emitted for this announcement (0 = nothing posted yet). Versions
+    #: the outbox idempotency key so a re-run of the same diff never queues twice.
+    revision: int = 0
+
+    @property
+    def key(self) -> OccurrenceKey:
+        return self.occurrence.key
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedAction:
+    """An action plus what the outbox needs to make it idempotent."""
+
+    action: Action
+    announcement_id: str
+    revision: int
+    fingerprint: str
+
+    @property
+    def idem_suffix(self) -> str:
+        return f"{self.announcement_id}:{self.action.kind.value}:{self.revision}"
+
+
+@dataclass(frozen=True, slots=True)
+class DiffCounts:
+    announced: int = 0
+    updated: int = 0
+    rescheduled: int = 0
+    cancelled: int = 0
+    new_pending: int = 0
+    silent: int = 0
+    missing: int = 0
+    expired: int = 0
+    removed: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True, slots=True)
+class DiffResult:
+    planned: tuple[PlannedAction, ...]
+    #: The complete next state of the feed (untouched events included), sorted by start.
+    events: tuple[StoredEvent, ...]
+    #: Keys whose rows must be deleted.
+    removed: tuple[OccurrenceKey, ...] = ()
+    suspect: bool = False
+    suspect_reason: str = ""
+    counts: DiffCounts = field(default_factory=DiffCounts)
+    #: Announcements beyond ``max_announcements_per_poll`` (the latest-starting ones), for a digest.
+    over_cap: tuple[OccurrenceKey, ...] = ()
+    parsed_count: int = 0
+    skipped_count: int = 0
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        """Oldest start first."""
+        return tuple(p.action for p in self.planned)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def announcement_id_for(feed: str, key: OccurrenceKey) -> str:
+    """Deterministic, so re-running the same diff after a crash yields the same outbox keys."""
+    digest = hashlib.sha256(f"{feed}\n{key.to_string()}".encode()).hexdigest()
+    return f"a{digest[:23]}"
+
+
+def _start(occ: Occurrence) -> datetime:
+    return sort_key(occ.start)
+
+
+def _end(occ: Occurrence) -> datetime:
+    if occ.end is not None:
+        return sort_key(occ.end)
+    if occ.all_day:
+        return sort_key(occ.start) + timedelta(days=1)
+    return sort_key(occ.start)
+
+
+def in_announce_window(occ: Occurrence, now: datetime, policy: DiffPolicy) -> bool:
+    return _start(occ) <= now + policy.announce_window and _end(occ) > now
+
+
+def has_ended(occ: Occurrence, now: datetime) -> bool:
+    return _end(occ) <= now
+
+
+_TEC_UID = re.compile(r"^(\d+)-\d{6,12}-\d{6,12}@(.+)$")
+_LIVEWHALE_UID = re.compile(r"^(?:\d{8}T\d{4,6}Z?|\d{9,12})-(\d+)@(.+)$")
+
+
+def stable_stem(key: OccurrenceKey) -> str:
+    """The part of a UID that survives a reschedule (post id + host), or "" when unknown."""
+    if key.recurrence_id:
+        return ""
+    for kind, pattern in (("tec", _TEC_UID), ("lw", _LIVEWHALE_UID)):
+        match = pattern.match(key.uid)
+        if match:
+            return f"{kind}:{match.group(1)}@{match.group(2).lower()}"
+    return ""
+
+
+def _url_identity(occ: Occurrence) -> str:
+    return occ.url.strip() if not occ.key.recurrence_id else ""
+
+
+def _stem_identity(occ: Occurrence) -> str:
+    return stable_stem(occ.key)
+
+
+def _unique_index(items: Iterable[tuple[str, OccurrenceKey]]) -> dict[str, OccurrenceKey]:
+    """Map a secondary key to the one occurrence holding it; ambiguous keys are dropped."""
+    pairs = [(k, v) for k, v in items if k]
+    counts = Counter(k for k, _ in pairs)
+    return {k: v for k, v in pairs if counts[k] == 1}
+
+
+def _pair_reschedules(
+    stored_live: Sequence[StoredEvent],
+    parsed: Sequence[Occurrence],
+    vanished: set[OccurrenceKey],
+    new: set[OccurrenceKey],
+) -> dict[OccurrenceKey, OccurrenceKey]:
+    """new key → vanished key, only where URL or UID stem identifies one event on both sides."""
+    pairs: dict[OccurrenceKey, OccurrenceKey] = {}
+    taken: set[OccurrenceKey] = set()
+    for secondary in (_url_identity, _stem_identity):
+        old_index = _unique_index((secondary(e.occurrence), e.key) for e in stored_live)
+        new_index = _unique_index((secondary(o), o.key) for o in parsed)
+        for value, new_key in new_index.items():
+            old_key = old_index.get(value)
+            if (
+                old_key is not None
+                and new_key in new
+                and old_key in vanished
+                and new_key not in pairs
+                and old_key not in taken
+            ):
+                pairs[new_key] = old_key
+                taken.add(old_key)
+    return pairs
+
+
+def _event_sort(event: StoredEvent) -> tuple[datetime, OccurrenceKey]:
+    return (_start(event.occurrence), event.key)
+
+
+# --- the diff -----------------------------------------------------------------------------
+
+
+class _Builder:
+    """Accumulates the outcome of one diff; keeps ``diff_feed`` readable."""
+
+    def __init__(self, feed: str, now: datetime, policy: DiffPolicy) -> None:
+        self.feed = feed
+        self.now = now
+        self.policy = policy
+        self.events: dict[OccurrenceKey, StoredEvent] = {}
+        self.removed: list[OccurrenceKey] = []
+        self.planned: list[PlannedAction] = []
+        self.counts: Counter[str] = Counter()
+
+    def keep(self, event: StoredEvent) -> None:
+        self.events[event.key] = event
+
+    def emit(
+        self,
+        event: StoredEvent,
+        kind: ActionKind,
+        *,
+        previous: Occurrence | None = None,
+        changes: tuple[FieldChange, ...] = (),
+        previous_key: OccurrenceKey | None = None,
+        state: EventState = EventState.ANNOUNCED,
+    ) -> StoredEvent:
+        revision = event.revision + 1
+        updated = replace(event, state=state, revision=revision)
+        action = Action(
+            kind=kind,
+            feed=self.feed,
+            occurrence=event.occurrence,
+            previous=previous,
+            changes=changes,
+            previous_key=previous_key,
+        )
+        self.planned.append(
+            PlannedAction(action, event.announcement_id, revision, event.fingerprint)
+        )
+        self.counts[
+            {
+                ActionKind.ANNOUNCE: "announced",
+                ActionKind.UPDATE: "updated",
+                ActionKind.RESCHEDULE: "rescheduled",
+                ActionKind.CANCEL: "cancelled",
+            }[kind]
+        ] += 1
+        self.keep(updated)
+        return updated
+
+
+def _seen(old: StoredEvent, occ: Occurrence, now: datetime) -> StoredEvent:
+    """The stored event refreshed with the latest content; absence counters reset."""
+    return replace(
+        old,
+        occurrence=occ,
+        fingerprint=fingerprint(occ),
+        missing_count=0,
+        missing_since=None,
+        last_seen=now,
+    )
+
+
+def _apply_present(
+    b: _Builder,
+    old: StoredEvent,
+    occ: Occurrence,
+    *,
+    previous_key: OccurrenceKey | None = None,
+) -> None:
+    """Decide for an event that is in the feed (or took over a vanished one's announcement)."""
+    now, policy = b.now, b.policy
+    event = _seen(old, occ, now)
+    state = old.state
+    if state == EventState.EXPIRED:
+        # It came back (e.g. fell off the horizon and returned): resume where it was.
+        state = EventState.ANNOUNCED if old.revision > 0 else EventState.PENDING
+    if state == EventState.CANCELLED and not occ.cancelled:
+        if old.revision > 0:  # reinstated after a posted cancellation
+            b.emit(
+                event,
+                ActionKind.UPDATE,
+                previous=old.occurrence,
+                changes=visible_changes(old.occurrence, occ)
+                or (FieldChange("status", "cancelled", "scheduled"),),
+                previous_key=previous_key,
+            )
+            return
+        state = EventState.PENDING
+    event = replace(event, state=state)
+
+    if state == EventState.ANNOUNCED:
+        if occ.cancelled:
+            b.emit(
+                event,
+                ActionKind.CANCEL,
+                previous=old.occurrence,
+                changes=visible_changes(old.occurrence, occ),
+                previous_key=previous_key,
+                state=EventState.CANCELLED,
+            )
+        elif event.fingerprint != old.fingerprint and (
+            changes := visible_changes(old.occurrence, occ)
+        ):
+            kind = ActionKind.RESCHEDULE if time_moved(old.occurrence, occ) else ActionKind.UPDATE
+            b.emit(event, kind, previous=old.occurrence, changes=changes, previous_key=previous_key)
+        else:
+            # Nothing a reader would notice; the announcement id carries over a UID change.
+            b.keep(event)
+    elif state == EventState.PENDING:
+        if occ.cancelled:
+            b.keep(replace(event, state=EventState.CANCELLED))
+        elif in_announce_window(occ, now, policy):
+            b.emit(event, ActionKind.ANNOUNCE)
+        else:
+            b.keep(event)
+    elif state == EventState.SILENT:
+        b.keep(replace(event, state=EventState.CANCELLED) if occ.cancelled else event)
+    else:  # cancelled and still cancelled: remember the latest text, say nothing
+        b.keep(event)
+
+
+def _apply_new(b: _Builder, occ: Occurrence, baseline: Baseline | None) -> None:
+    now, policy = b.now, b.policy
+    event = StoredEvent(
+        occurrence=occ,
+        fingerprint=fingerprint(occ),
+        state=EventState.PENDING,
+        first_seen=now,
+        last_seen=now,
+        announcement_id=announcement_id_for(b.feed, occ.key),
+    )
+    if occ.cancelled:
+        b.keep(replace(event, state=EventState.CANCELLED))
+    elif has_ended(occ, now):
+        b.keep(replace(event, state=EventState.EXPIRED))
+    elif not in_announce_window(occ, now, policy):
+        b.counts["new_pending"] += 1
+        b.keep(event)
+    elif baseline == "silent":
+        b.counts["silent"] += 1
+        b.keep(replace(event, state=EventState.SILENT))
+    else:
+        b.emit(event, ActionKind.ANNOUNCE)
+
+
+def _missing_candidates(
+    stored: Sequence[StoredEvent], parsed: ParsedFeed, present: set[OccurrenceKey], now: datetime
+) -> list[StoredEvent]:
+    """Vanished events whose absence is evidence: future, inside the window, before the horizon.
+
+    The Events Calendar exports only the next ~30 events, so an event starting after the latest
+    start still in the feed fell off the horizon; that says nothing about a cancellation.
+    """
+    if not parsed.occurrences:
+        horizon = parsed.window_end
+    else:
+        horizon = min(parsed.window_end, max(_start(o) for o in parsed.occurrences))
+    return [
+        e
+        for e in stored
+        if e.state in LIVE_STATES
+        and e.key not in present
+        and now < _start(e.occurrence) <= horizon
+        and _start(e.occurrence) >= parsed.window_start
+    ]
+
+
+def _mass_drop_reason(
+    stored: Sequence[StoredEvent],
+    parsed: ParsedFeed,
+    candidates: Sequence[StoredEvent],
+    now: datetime,
+    policy: DiffPolicy,
+) -> str:
+    upcoming = [
+        e
+        for e in stored
+        if e.state in LIVE_STATES and now < _start(e.occurrence) <= parsed.window_end
+    ]
+    if not upcoming or len(candidates) < policy.mass_drop_min_count:
+        return ""
+    if not parsed.occurrences:
+        return f"the feed has no events where it had {len(upcoming)} upcoming"
+    if len(candidates) > policy.mass_drop_fraction * len(upcoming):
+        return f"{len(candidates)} of {len(upcoming)} upcoming events vanished at once"
+    return ""
+
+
+def diff_feed(
+    feed: str,
+    stored: Sequence[StoredEvent],
+    parsed: ParsedFeed,
+    *,
+    now: datetime,
+    policy: DiffPolicy = DiffPolicy(),
+    baseline: Baseline | None = None,
+) -> DiffResult:
+    """Compare one successful parse with the stored state of ``feed``.
+
+    ``baseline`` is given only on a feed's first successful poll: "silent" stores what is already
+    inside the announce window without announcing it, "announce" announces it.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be aware")
+    occurrences: dict[OccurrenceKey, Occurrence] = {}
+    for occ in parsed.occurrences:  # duplicates: the last one wins
+        occurrences[occ.key] = occ
+    by_key = {e.key: e for e in stored}
+    present = set(occurrences) & set(by_key)
+    new_keys = set(occurrences) - set(by_key)
+    live = [e for e in stored if e.state in LIVE_STATES]
+    vanished_live = {
+        e.key for e in live if e.key not in occurrences and not has_ended(e.occurrence, now)
+    }
+    pairs = _pair_reschedules(live, list(occurrences.values()), vanished_live, new_keys)
+    replaced = set(pairs.values())
+    candidates = [
+        e
+        for e in _missing_candidates(stored, parsed, set(occurrences), now)
+        if e.key not in replaced
+    ]
+
+    reason = _mass_drop_reason(stored, parsed, candidates, now, policy)
+    if reason:
+        held = tuple(
+            sorted(
+                (replace(e, last_seen=now) if e.key in present else e for e in stored),
+                key=_event_sort,
+            )
+        )
+        return DiffResult(
+            planned=(),
+            events=held,
+            suspect=True,
+            suspect_reason=reason,
+            parsed_count=len(occurrences),
+            skipped_count=len(parsed.skipped),
+        )
+
+    b = _Builder(feed, now, policy)
+    candidate_keys = {e.key for e in candidates}
+
+    for key, occ in occurrences.items():
+        if key in by_key:
+            _apply_present(b, by_key[key], occ)
+        elif key in pairs:
+            old = by_key[pairs[key]]
+            _apply_present(b, old, occ, previous_key=old.key if old.revision > 0 else None)
+            b.removed.append(old.key)
+        else:
+            _apply_new(b, occ, baseline)
+
+    for event in stored:
+        if event.key in occurrences or event.key in replaced:
+            continue
+        _apply_absent(b, event, event.key in candidate_keys)
+
+    planned = sorted(b.planned, key=lambda p: (_start(p.action.occurrence), p.action.key))
+    announces = [p.action.key for p in planned if p.action.kind == ActionKind.ANNOUNCE]
+    b.counts["removed"] = len(b.removed)
+    return DiffResult(
+        planned=tuple(planned),
+        events=tuple(sorted(b.events.values(), key=_event_sort)),
+        removed=tuple(sorted(b.removed)),
+        counts=DiffCounts(**{k: v for k, v in b.counts.items() if k in _COUNT_FIELDS}),
+        over_cap=tuple(announces[policy.max_announcements_per_poll :]),
+        parsed_count=len(occurrences),
+        skipped_count=len(parsed.skipped),
+    )
+
+
+_COUNT_FIELDS = frozenset(DiffCounts.__dataclass_fields__)
+
+
+def _apply_absent(b: _Builder, event: StoredEvent, is_candidate: bool) -> None:
+    now, policy = b.now, b.policy
+    if event.state not in LIVE_STATES:
+        if _end(event.occurrence) + policy.expired_retention <= now:
+            b.removed.append(event.key)
+        else:
+            b.keep(event)
+        return
+    if has_ended(event.occurrence, now):
+        b.counts["expired"] += 1
+        b.keep(replace(event, state=EventState.EXPIRED, missing_count=0, missing_since=None))
+        return
+    if not is_candidate:
+        # Outside the parsed window, beyond the feed's horizon, or already under way: no evidence.
+        b.keep(replace(event, missing_count=0, missing_since=None))
+        return
+    missing = replace(
+        event,
+        missing_count=event.missing_count + 1,
+        missing_since=event.missing_since or now,
+    )
+    confirmed = (
+        missing.missing_count >= policy.cancel_after_polls
+        and missing.missing_since is not None
+        and now - missing.missing_since >= policy.cancel_after
+    )
+    if not confirmed:
+        b.counts["missing"] += 1
+        b.keep(missing)
+    elif event.state == EventState.ANNOUNCED:
+        b.emit(
+            missing,
+            ActionKind.CANCEL,
+            previous=event.occurrence,
+            changes=(FieldChange("status", _status_text(event.occurrence), "removed"),),
+            state=EventState.CANCELLED,
+        )
+    else:
+        b.keep(replace(missing, state=EventState.CANCELLED))
+
+
+def _status_text(occ: Occurrence) -> str:
+    return occ.status.strip().lower() or "scheduled"
+
+
+def counts_summary(result: DiffResult) -> dict[str, Any]:
+    """A flat dict for logs and poll_log rows."""
+    data: dict[str, Any] = dict(result.counts.to_dict())
+    data.update(actions=len(result.planned), suspect=result.suspect, events=result.parsed_count)
+    return data
