@@ -208,14 +208,14 @@ def parse_numeric_ipv4(host: str) -> ipaddress.IPv4Address | None:
     return ipaddress.IPv4Address(result)
 
 
-def _normalize_hostname(host: str) -> str:
+def _normalize_hostname(host: str, port: int, exempt: Collection[tuple[str, int]]) -> str:
     try:
         ascii_host = host.encode("idna").decode("ascii").lower()
     except UnicodeError as exc:
         raise InvalidFeedURL(f"The host name {host!r} is not a valid domain name.") from exc
     if ascii_host != host:
         # IDNA folds look-alikes (fullwidth digits, ideographic dots) into ASCII: re-check.
-        return _normalize_host(ascii_host)
+        return _normalize_host(ascii_host, port, exempt)
     labels = ascii_host.split(".")
     if len(ascii_host) > 253 or not all(_LABEL.match(label) for label in labels):
         raise InvalidFeedURL(f"The host name {host!r} is not a valid domain name.")
@@ -227,7 +227,13 @@ def _normalize_hostname(host: str) -> str:
     return ascii_host
 
 
-def _normalize_host(raw_host: str) -> str:
+def _literal(address: IPAddress, port: int, exempt: Collection[tuple[str, int]]) -> IPAddress:
+    if (address.compressed, port) in exempt:
+        return address
+    return check_address(address)
+
+
+def _normalize_host(raw_host: str, port: int, exempt: Collection[tuple[str, int]]) -> str:
     """Canonical host for the URL; IP literals are classified here, before any connection."""
     if raw_host.startswith("["):
         if not raw_host.endswith("]"):
@@ -236,7 +242,7 @@ def _normalize_host(raw_host: str) -> str:
             v6 = ipaddress.IPv6Address(raw_host[1:-1])
         except ValueError as exc:
             raise InvalidFeedURL("The link has a malformed IPv6 address.") from exc
-        return f"[{check_address(v6).compressed}]"
+        return f"[{_literal(v6, port, exempt).compressed}]"
     host = raw_host.lower()
     if not host:
         raise InvalidFeedURL("The link has no host name.")
@@ -249,8 +255,8 @@ def _normalize_host(raw_host: str) -> str:
             f"The host {raw_host!r} looks like a numeric address but is not a valid one."
         ) from exc
     if v4 is not None:
-        return check_address(v4).compressed
-    return _normalize_hostname(host)
+        return _literal(v4, port, exempt).compressed
+    return _normalize_hostname(host, port, exempt)
 
 
 def _split_netloc(netloc: str) -> tuple[str, str | None]:
@@ -269,13 +275,19 @@ def _split_netloc(netloc: str) -> tuple[str, str | None]:
     return host, port
 
 
-def normalize_feed_url(url: str, *, allowed_ports: Collection[int] | None = DEFAULT_PORTS) -> str:
+def normalize_feed_url(
+    url: str,
+    *,
+    allowed_ports: Collection[int] | None = DEFAULT_PORTS,
+    exempt: Collection[tuple[str, int]] = (),
+) -> str:
     """Validate a feed link from an untrusted admin and return its canonical form.
 
     Raises ``InvalidFeedURL`` for links the bot cannot or will not use and ``ForbiddenAddress``
     for literal addresses inside private or special networks. Host names are not resolved
     here; the fetcher checks every resolved address again at connect time.
-    ``allowed_ports=None`` accepts any port (operator setting).
+    ``allowed_ports=None`` accepts any port; ``exempt`` lists canonical (ip, port) pairs whose
+    literals are accepted anyway. Both are operator/test settings, never admin input.
     """
     text = url.strip()
     if not text:
@@ -311,7 +323,7 @@ def normalize_feed_url(url: str, *, allowed_ports: Collection[int] | None = DEFA
     if allowed_ports is not None and port not in allowed_ports:
         allowed = " or ".join(str(p) for p in sorted(allowed_ports)) or "no port"
         raise InvalidFeedURL(f"Feed links may only use port {allowed}, not {port}.")
-    host = _normalize_host(raw_host)
+    host = _normalize_host(raw_host, port, exempt)
     netloc = host if port == _DEFAULT_PORT[scheme] else f"{host}:{port}"
     path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
     query = quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
