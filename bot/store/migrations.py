@@ -1,0 +1,144 @@
+"""The schema, as an ordered list of sqlite-utils migrations (never edit one that has shipped).
+
+Each migration runs in a transaction together with its ``_sqlite_migrations`` record, so a
+failing one rolls back and stays pending (reliability.md 6).
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("seminar-bot")
+
+
+@MIGRATIONS()
+def m001_feeds(db: Database) -> None:
+    """Feeds are the unit of polling, backoff and health, named per guild."""
+    db.execute(
+        """
+        CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            guild_id INTEGER NOT NULL DEFAULT 0,
+            name TEXT NOT NULL,
+            url TEXT NOT NULL,
+            channel_id INTEGER,
+            settings_json TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL DEFAULT 'active'
+                CHECK (status IN ('active', 'suspect', 'paused', 'disabled')),
+            disabled_reason TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            fail_count INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            last_error_reason TEXT,
+            last_poll_at TEXT,
+            last_ok_at TEXT,
+            next_poll_at TEXT,
+            skipped_count INTEGER NOT NULL DEFAULT 0,
+            baseline_done INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (guild_id, name)
+        )
+        """
+    )
+
+
+@MIGRATIONS()
+def m002_events(db: Database) -> None:
+    """Per-occurrence state between polls: the diff's memory (key = UID + RECURRENCE-ID)."""
+    db.execute(
+        """
+        CREATE TABLE events (
+            feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+            uid TEXT NOT NULL,
+            recurrence_id TEXT NOT NULL DEFAULT '',
+            occurrence_json TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('pending', 'announced', 'silent', 'cancelled', 'expired')),
+            start_utc TEXT NOT NULL,
+            end_utc TEXT,
+            all_day INTEGER NOT NULL DEFAULT 0,
+            missing_count INTEGER NOT NULL DEFAULT 0,
+            missing_since TEXT,
+            announcement_id TEXT NOT NULL,
+            revision INTEGER NOT NULL DEFAULT 0,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            PRIMARY KEY (feed_id, uid, recurrence_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_events_feed_start ON events (feed_id, start_utc)")
+
+
+@MIGRATIONS()
+def m003_outbox(db: Database) -> None:
+    """Discord side effects are queued in the diff's transaction and drained by a worker."""
+    db.execute(
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            idem_key TEXT NOT NULL UNIQUE,
+            feed_id INTEGER REFERENCES feeds(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            announcement_id TEXT,
+            event_key TEXT,
+            payload_json TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'sending', 'sent', 'dead', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            nonce TEXT,
+            discord_message_id INTEGER,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_outbox_state_due ON outbox (state, next_attempt_at)")
+
+
+@MIGRATIONS()
+def m004_announcements(db: Database) -> None:
+    """Later edits (update/reschedule/cancel) must find the message the announcement created."""
+    db.execute(
+        """
+        CREATE TABLE announcements (
+            announcement_id TEXT NOT NULL,
+            channel_id INTEGER NOT NULL,
+            message_id INTEGER,
+            state TEXT NOT NULL DEFAULT 'posted',
+            updated_at TEXT,
+            PRIMARY KEY (announcement_id, channel_id)
+        )
+        """
+    )
+
+
+@MIGRATIONS()
+def m005_poll_log(db: Database) -> None:
+    """Feed health needs recent poll outcomes; kept bounded per feed by the writer."""
+    db.execute(
+        """
+        CREATE TABLE poll_log (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            reason TEXT,
+            detail TEXT,
+            events INTEGER,
+            actions INTEGER
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_poll_log_feed ON poll_log (feed_id, id)")
+
+
+def apply_migrations(db: Database, migrations: Migrations = MIGRATIONS) -> None:
+    migrations.apply(db)
