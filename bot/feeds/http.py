@@ -318,14 +318,14 @@ class FeedFetcher:
         auth = None
         if trusted and current.user:
             # Operator-configured credentials go only to the origin they were written for.
-            auth = aiohttp.BasicAuth(current.user, current.password or "")
+            auth = aiohttp.encode_basic_auth(current.user, current.password or "")
         current = current.with_user(None)
         permanent: str | None = None
         still_permanent = True
         for hop in range(lim.max_redirects + 1):
             headers = validators.headers()
             if auth is not None and _origin(current) == origin:
-                headers["Authorization"] = auth.encode()
+                headers["Authorization"] = auth
             async with session.get(current, headers=headers, allow_redirects=False) as resp:
                 status = resp.status
                 if status in REDIRECT_STATUSES and hop >= lim.max_redirects:
