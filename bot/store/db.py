@@ -51,8 +51,13 @@ def open_database(
         conn = sqlite3.connect(os.fspath(path), timeout=BUSY_TIMEOUT_MS / 1000)
     db = Database(conn)
     try:
-        _configure(db, wal=path is not None)
-        result = quick_check(db)
+        try:
+            _configure(db, wal=path is not None)
+            result = quick_check(db)
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:  # "malformed", "not a database"
+            raise DatabaseCorrupt(f"database unreadable: {exc}") from exc
         if result != "ok":
             raise DatabaseCorrupt(f"database failed quick_check: {result[:500]}")
         apply_migrations(db, migrations)
