@@ -1,0 +1,272 @@
+"""Run calendar parsing in a killable child process with memory and CPU limits.
+
+Expansion cost is driven by hostile data (reliability.md 3.3, rule 7): a thread cannot be
+stopped and would stall the Discord gateway heartbeat, so parsing happens in a process pool
+whose workers carry ``RLIMIT_AS``/``RLIMIT_CPU``, and an outer wall-clock timeout kills the
+workers outright. Results cross the boundary as plain dicts (``ParsedFeed.to_dict``) and errors
+as (class name, message, reason) so they come back as the same ``FeedError`` subclass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from bot import errors
+from bot.core.models import ParsedFeed
+from bot.core.parse import ParseLimits, parse_feed
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ParserPool"]
+
+DEFAULT_MEMORY_LIMIT = 1024 * 1024 * 1024
+DEFAULT_CPU_LIMIT = 15.0
+
+#: What a worker returns: {"ok": ParsedFeed dict} or {"error": class name, "message", "reason"}.
+WorkerResult = dict[str, Any]
+Worker = Callable[[bytes, str, str, str, ParseLimits], WorkerResult]
+
+
+def _set_limits(memory_bytes: int | None) -> None:
+    """Worker initializer: cap the address space (the CPU cap is renewed per task)."""
+    try:
+        import resource
+
+        if memory_bytes:
+            _, hard = resource.getrlimit(resource.RLIMIT_AS)
+            if hard != resource.RLIM_INFINITY:
+                memory_bytes = min(memory_bytes, hard)
+            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, hard))
+    except (ImportError, ValueError, OSError) as exc:  # non-POSIX or not permitted
+        log.warning("could not limit parser memory: %s", exc)
+
+
+def _renew_cpu_limit(cpu_seconds: float | None) -> None:
+    """RLIMIT_CPU counts the worker's whole life, so grant this task its own allowance."""
+    if not cpu_seconds:
+        return
+    try:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        soft = int(usage.ru_utime + usage.ru_stime + cpu_seconds) + 1
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+    except (ImportError, ValueError, OSError) as exc:
+        log.warning("could not limit parser CPU time: %s", exc)
+
+
+def _error_result(exc: errors.FeedError) -> WorkerResult:
+    return {"error": type(exc).__name__, "message": str(exc), "reason": exc.reason}
+
+
+def parse_in_child(
+    body: bytes,
+    window_start: str,
+    window_end: str,
+    default_timezone: str,
+    limits: ParseLimits,
+) -> WorkerResult:
+    """The worker entry point: parse and flatten the result (or the FeedError) to plain data."""
+    try:
+        parsed = parse_feed(
+            body,
+            window_start=datetime.fromisoformat(window_start),
+            window_end=datetime.fromisoformat(window_end),
+            default_timezone=default_timezone,
+            limits=limits,
+        )
+    except errors.FeedError as exc:
+        return _error_result(exc)
+    except MemoryError:
+        return _error_result(errors.ParseLimitExceeded("the calendar needs too much memory"))
+    return {"ok": parsed.to_dict()}
+
+
+def _run_task(
+    worker: Worker,
+    cpu_seconds: float | None,
+    body: bytes,
+    window_start: str,
+    window_end: str,
+    default_timezone: str,
+    limits: ParseLimits,
+) -> WorkerResult:
+    _renew_cpu_limit(cpu_seconds)
+    return worker(body, window_start, window_end, default_timezone, limits)
+
+
+def _feed_error_classes() -> dict[str, type[errors.FeedError]]:
+    found: dict[str, type[errors.FeedError]] = {}
+    pending: list[type[errors.FeedError]] = [errors.FeedError]
+    while pending:
+        cls = pending.pop()
+        found[cls.__name__] = cls
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def _rebuild_error(result: WorkerResult) -> errors.FeedError:
+    cls = _feed_error_classes().get(str(result.get("error")), errors.CalendarError)
+    message = str(result.get("message", ""))
+    reason = result.get("reason")
+    try:
+        error = cls(message, reason=str(reason) if reason else None)
+    except TypeError:  # subclasses with extra required arguments (not raised by the parser)
+        error = errors.CalendarError(message, reason=str(reason) if reason else None)
+    return error
+
+
+def _unpack(result: WorkerResult) -> ParsedFeed:
+    if "ok" in result:
+        return ParsedFeed.from_dict(result["ok"])
+    raise _rebuild_error(result)
+
+
+class ParserPool:
+    """A lazily started, reusable pool of parser processes; see the module docstring.
+
+    ``in_process=True`` parses in the calling process instead (no isolation, no timeout): for
+    one-off CLI previews where starting a child costs more than it protects.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_workers: int = 1,
+        memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
+        cpu_limit: float | None = DEFAULT_CPU_LIMIT,
+        in_process: bool = False,
+        start_method: str = "forkserver",
+        worker: Worker = parse_in_child,
+    ) -> None:
+        if start_method not in multiprocessing.get_all_start_methods():
+            start_method = "spawn"
+        self._max_workers = max(1, max_workers)
+        self._memory_limit = memory_limit
+        self._cpu_limit = cpu_limit
+        self._in_process = in_process
+        self._context = multiprocessing.get_context(start_method)
+        self._worker = worker
+        self._executor: concurrent.futures.ProcessPoolExecutor | None = None
+        self._generation = 0
+        self._closed = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def _pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        if self._closed:
+            raise RuntimeError("ParserPool is closed")
+        if self._executor is None:
+            self._executor = concurrent.futures.ProcessPoolExecutor(
+                max_workers=self._max_workers,
+                mp_context=self._context,
+                initializer=_set_limits,
+                initargs=(self._memory_limit,),
+            )
+        return self._executor
+
+    def _discard(self, generation: int, *, kill: bool) -> None:
+        """Throw away the executor of ``generation`` (killing its workers if asked)."""
+        if generation != self._generation or self._executor is None:
+            return
+        executor, self._executor = self._executor, None
+        self._generation += 1
+        if kill:
+            processes: dict[int, Any] = dict(getattr(executor, "_processes", None) or {})
+            for process in processes.values():
+                try:
+                    process.kill()
+                except (OSError, AttributeError, ValueError):
+                    pass
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    async def close(self) -> None:
+        """Stop the workers (killing any still busy); the pool can't be used afterwards."""
+        self._closed = True
+        if self._executor is not None:
+            executor = self._executor
+            self._discard(self._generation, kill=True)
+            await asyncio.to_thread(executor.shutdown, True, cancel_futures=True)
+
+    async def __aenter__(self) -> ParserPool:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- parsing ------------------------------------------------------------------------------
+
+    async def parse(
+        self,
+        body: bytes,
+        *,
+        window_start: datetime,
+        window_end: datetime,
+        default_timezone: str = "UTC",
+        limits: ParseLimits = ParseLimits(),
+        timeout: float = 20.0,
+    ) -> ParsedFeed:
+        """Parse ``body`` in a worker; a FeedError subclass on any failure, never a hang."""
+        if window_start.tzinfo is None or window_end.tzinfo is None:
+            raise ValueError("the parse window must be aware datetimes")
+        if self._in_process:
+            return parse_feed(
+                body,
+                window_start=window_start,
+                window_end=window_end,
+                default_timezone=default_timezone,
+                limits=limits,
+            )
+        args = (
+            bytes(body),
+            window_start.isoformat(),
+            window_end.isoformat(),
+            default_timezone,
+            limits,
+        )
+        # One retry when another caller's timeout killed the shared workers under us.
+        for attempt in range(2):
+            generation = self._generation
+            future = self._pool().submit(_run_task, self._worker, self._cpu_limit, *args)
+            try:
+                result = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+            except TimeoutError:
+                log.warning("parser child exceeded %.1f s; killing it", timeout)
+                self._discard(generation, kill=True)
+                raise errors.ParseLimitExceeded(
+                    f"parsing took longer than {timeout:g} s and was stopped"
+                ) from None
+            except BrokenProcessPool:
+                killed_by_other = generation != self._generation
+                self._discard(generation, kill=True)
+                if killed_by_other and attempt == 0:
+                    continue
+                raise errors.ParseLimitExceeded(
+                    "the parser process died (memory or CPU limit exceeded)"
+                ) from None
+            except MemoryError:
+                raise errors.ParseLimitExceeded("the parse result was too large") from None
+            return _unpack(result)
+        raise errors.ParseLimitExceeded("the parser process died repeatedly")  # pragma: no cover
+
+
+def default_worker_count() -> int:
+    """One worker per two cores, at least one: parsing is bursty and the bot has other work."""
+    return max(1, (os.cpu_count() or 2) // 2)
