@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -30,6 +31,7 @@ __all__ = ["ParserPool"]
 
 DEFAULT_MEMORY_LIMIT = 1024 * 1024 * 1024
 DEFAULT_CPU_LIMIT = 15.0
+_DEFAULT_LIMITS = ParseLimits()
 
 #: What a worker returns: {"ok": ParsedFeed dict} or {"error": class name, "message", "reason"}.
 WorkerResult = dict[str, Any]
@@ -186,10 +188,8 @@ class ParserPool:
         if kill:
             processes: dict[int, Any] = dict(getattr(executor, "_processes", None) or {})
             for process in processes.values():
-                try:
+                with contextlib.suppress(OSError, AttributeError, ValueError):
                     process.kill()
-                except (OSError, AttributeError, ValueError):
-                    pass
         executor.shutdown(wait=False, cancel_futures=True)
 
     async def close(self) -> None:
@@ -220,8 +220,8 @@ class ParserPool:
         window_start: datetime,
         window_end: datetime,
         default_timezone: str = "UTC",
-        limits: ParseLimits = ParseLimits(),
-        timeout: float = 20.0,
+        limits: ParseLimits = _DEFAULT_LIMITS,
+        timeout: float = 20.0,  # noqa: ASYNC109 - the child must be killed, not merely awaited
     ) -> ParsedFeed:
         """Parse ``body`` in a worker; a FeedError subclass on any failure, never a hang."""
         if window_start.tzinfo is None or window_end.tzinfo is None:
