@@ -279,7 +279,7 @@ class FeedFetcher:
                 f"Could not connect to the feed server ({exc.host}): {exc.strerror or exc}."
             ) from exc
         except aiohttp.InvalidURL as exc:
-            raise InvalidFeedURL(f"The feed link is not a valid web address: {exc}.") from exc
+            raise InvalidFeedURL("The feed link is not a valid web address.") from exc
         except aiohttp.ClientPayloadError as exc:
             raise FeedConnectionError(
                 "The feed download broke off or was badly encoded; the bot will retry later."
@@ -289,7 +289,11 @@ class FeedFetcher:
                 f"The feed server sent a malformed HTTP response ({exc.message})."
             ) from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise FeedConnectionError(f"The feed download failed: {exc}.") from exc
+            # str(exc) of some aiohttp errors embeds the URL, whose path may be a secret token.
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else None
+            raise FeedConnectionError(
+                f"The feed download failed ({detail or type(exc).__name__})."
+            ) from exc
         finally:
             current_refusals.reset(token)
 
@@ -364,6 +368,7 @@ class FeedFetcher:
                     raise _status_error(status, resp.reason, retry_after)
                 body = await self._read_body(resp)
                 _check_body(body)
+                log.debug("fetched %s: %d bytes", redact_url(str(current)), len(body))
                 content_type = resp.headers.get("Content-Type", "")
                 if "calendar" not in content_type.lower():
                     log.debug("feed %s served as %r", redact_url(str(current)), content_type)
