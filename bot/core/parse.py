@@ -64,7 +64,6 @@ _UID_LINE = re.compile(r"^UID[;:](?:[^:]*:)?(.*)$", re.IGNORECASE)
 _BEGIN_CAL = re.compile(rb"BEGIN:VCALENDAR", re.IGNORECASE)
 _TIME_PROPS = ("DTSTART", "DTEND", "RECURRENCE-ID")
 _FATAL_ERROR_PROPS = frozenset({"DTSTART", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID"})
-_DROPPABLE_ERROR_PROPS = frozenset({"DTEND", "DURATION"})
 
 
 # --- bytes → logical lines ----------------------------------------------------------------
@@ -95,7 +94,7 @@ def _decode(data: bytes) -> str:
 
 
 def _logical_lines(body: bytes) -> list[str]:
-    if not body.strip():
+    if not body.replace(b"\xef\xbb\xbf", b"").strip():
         raise EmptyFeed("the feed body is empty")
     start = _BEGIN_CAL.search(body)
     if start is None:
@@ -423,8 +422,12 @@ def _prepare(
     fatal = sorted(_FATAL_ERROR_PROPS & errors.keys())
     if fatal:
         return SkippedEvent(uid, clean_line(f"broken {fatal[0]}: {errors[fatal[0]]}", _MAX_REASON))
-    for name in _DROPPABLE_ERROR_PROPS & errors.keys():
+    for name in errors.keys() - _FATAL_ERROR_PROPS:
+        # A broken value (vBroken) crashes comparisons downstream: repair SEQUENCE, drop the rest.
+        repaired = _sequence(event) if name == "SEQUENCE" else None
         event.pop(name, None)
+        if repaired is not None:
+            event.add("SEQUENCE", repaired)
 
     start_prop = _first(event.get("DTSTART"))
     if start_prop is None:
@@ -535,7 +538,7 @@ def _last_modified(event: icalendar.Event) -> datetime | None:
 
 def _sequence(event: icalendar.Event) -> int:
     try:
-        value = int(_first(event.get("SEQUENCE")) or 0)
+        value = int(str(_first(event.get("SEQUENCE")) or 0).strip())
     except (TypeError, ValueError):
         return 0
     return max(0, min(value, _MAX_SEQUENCE))
