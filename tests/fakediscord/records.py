@@ -28,6 +28,8 @@ class SentMessage:
     files: list[UploadedFile] = field(default_factory=list)
     interaction_id: int | None = None
     deleted: bool = False
+    #: The message JSON as first created (``message`` follows later edits).
+    as_created: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> int:

@@ -727,7 +727,8 @@ class FakeDiscord:
                 "authorizing_integration_owners": {},
             }
         self._apply_mentions(message, payload, guild, default_all=interaction is None)
-        sent = SentMessage(message, payload, source, files, interaction.id if interaction else None)
+        sent = SentMessage(message, payload, source, files, interaction.id if interaction else None,
+                           as_created=dict(message))
         self.sent.append(sent)
         self._messages[message_id] = sent
         if not flags & EPHEMERAL:
