@@ -193,3 +193,74 @@ def format_iso(occurrence_start: datetime | date, zone: ZoneInfo) -> str:
 
 def utc_now_iso(now: datetime) -> str:
     return now.astimezone(UTC).isoformat()
+
+
+def card_as_text(action: Action, card: Card) -> str:
+    """The dry-run view of a card: what members would read, in plain text."""
+    label = action.kind.value.upper()
+    lines = [f"{label}  {card.title}"]
+    if card.headline and action.kind is not ActionKind.ANNOUNCE:
+        lines.append(f"  >> {card.headline}")
+    width = max((len(name) for name, _ in card.fields), default=0) + 1
+    for name, value in card.fields:
+        if name == "Bio":
+            continue
+        lines.append(f"  {name + ':':<{width}} {_indent(value, width + 3)}")
+    if card.url:
+        lines.append(f"  {'Link:':<{width}} {card.url}")
+    for change in action.changes:
+        old, new = change.old or "(none)", change.new or "(none)"
+        lines.append(f"  changed {change.field}: {old} -> {new}")
+    if card.description:
+        lines.append("")
+        lines.append("  " + _indent(truncate(card.description, 400), 2))
+    if card.footer:
+        lines.append(f"  [{card.footer}]")
+    return "\n".join(lines)
+
+
+def _indent(text: str, width: int) -> str:
+    return text.replace("\n", "\n" + " " * width)
+
+
+def action_as_json(action: Action, fallback_zone: str = "UTC") -> dict[str, object]:
+    """One machine-readable line per action for ``preview --json``."""
+    occ = action.occurrence
+    zone = zone_of(occ, fallback_zone)
+    data: dict[str, object] = {
+        "action": action.kind.value,
+        "feed": action.feed,
+        "uid": occ.key.uid,
+        "recurrence_id": occ.key.recurrence_id,
+        "title": occ.title,
+        "start": format_iso(occ.start, zone),
+        "end": format_iso(occ.end, zone) if occ.end is not None else None,
+        "all_day": occ.all_day,
+        "timezone": zone.key,
+        "timezone_assumed": occ.timezone_assumed,
+        "location": occ.place,
+        "url": occ.url,
+        "series": occ.seminar.series,
+        "speaker": occ.seminar.speaker,
+        "affiliation": occ.seminar.affiliation,
+        "status": occ.status,
+    }
+    if action.previous is not None:
+        prev = action.previous
+        data["old"] = {
+            "uid": prev.key.uid,
+            "title": prev.title,
+            "start": format_iso(prev.start, zone),
+            "end": format_iso(prev.end, zone) if prev.end is not None else None,
+            "location": prev.place,
+        }
+        data["new"] = {
+            "uid": occ.key.uid,
+            "title": occ.title,
+            "start": data["start"],
+            "end": data["end"],
+            "location": occ.place,
+        }
+    if action.changes:
+        data["changes"] = [c.to_dict() for c in action.changes]
+    return data

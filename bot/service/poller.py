@@ -1,0 +1,193 @@
+"""One poll of one feed, top to bottom: fetch → parse (child process) → filter → diff → save.
+
+This is the only module that composes the HTTP client, the parser, the core diff and the
+store. A failure at any step before the save changes nothing but the feed's health record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlite_utils import Database
+
+from bot.clock import Clock
+from bot.config import FeedSettings
+from bot.core.backoff import next_poll_delay
+from bot.core.diff import DiffPolicy, DiffResult, diff_feed
+from bot.core.filters import apply_filters
+from bot.core.models import Action, ParsedFeed
+from bot.errors import FeedError, FeedHTTPError
+from bot.feeds.http import Downloaded, FeedFetcher, NotModified, Validators
+from bot.feeds.isolate import ParserPool
+from bot.service.dbthread import DatabaseThread
+from bot.store import repo
+
+log = logging.getLogger(__name__)
+
+PollStatus = Literal["ok", "not_modified", "failed", "suspect"]
+Baseline = Literal["announce", "silent"]
+
+
+@dataclass(frozen=True)
+class PollWindow:
+    """Which occurrences a poll expands: a day of history (to see endings) and half a year."""
+
+    past: timedelta = timedelta(days=1)
+    future: timedelta = timedelta(days=180)
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    feed: str
+    status: PollStatus
+    actions: tuple[Action, ...] = ()
+    outbox_ids: tuple[int, ...] = ()
+    error: FeedError | None = None
+    parsed: ParsedFeed | None = None
+    next_poll_at: datetime | None = None
+    suspect_reason: str = ""
+
+
+class Poller:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        db_thread: DatabaseThread,
+        fetcher: FeedFetcher,
+        parser: ParserPool,
+        clock: Clock,
+        default_timezone: str = "UTC",
+        window: PollWindow = PollWindow(),
+        rng: random.Random | None = None,
+    ) -> None:
+        self._db = db
+        self._db_thread = db_thread
+        self._fetcher = fetcher
+        self._parser = parser
+        self._clock = clock
+        self._default_timezone = default_timezone
+        self._window = window
+        self._rng = rng or random.Random()
+
+    async def poll(self, feed_id: int, settings: FeedSettings, *, trusted: bool) -> PollOutcome:
+        """Poll once. Never raises for feed problems: they come back as a failed outcome."""
+        now = self._clock.now()
+        row = await self._db_thread.run(repo.get_feed, self._db, feed_id)
+        if row is None:
+            raise LookupError(f"feed {feed_id} is not in the database")
+        validators = Validators(etag=row.etag, last_modified=row.last_modified)
+        try:
+            fetched = await self._fetcher.fetch(
+                settings.url, validators=validators, trusted=trusted
+            )
+            if isinstance(fetched, NotModified):
+                return await self._not_modified(feed_id, settings, now)
+            parsed = await self._parser.parse(
+                fetched.body,
+                window_start=now - self._window.past,
+                window_end=now + self._window.future,
+                default_timezone=settings.timezone or self._default_timezone,
+            )
+        except FeedError as exc:
+            return await self._failed(feed_id, settings, row.fail_count, exc, now)
+
+        parsed = replace(
+            parsed,
+            occurrences=apply_filters(parsed.occurrences, settings.include, settings.exclude),
+        )
+        baseline: Baseline | None = None
+        if not row.baseline_done:
+            baseline = "announce" if settings.baseline == "announce" else "silent"
+        result, outbox_ids = await self._db_thread.run(
+            self._diff_and_save, feed_id, settings, parsed, fetched, now, baseline
+        )
+        next_poll_at = now + settings.poll_interval
+        if result.suspect:
+            log.warning(
+                "feed %s looks broken, holding all changes: %s",
+                settings.name,
+                result.suspect_reason,
+            )
+        return PollOutcome(
+            feed=settings.name,
+            status="suspect" if result.suspect else "ok",
+            actions=result.actions,
+            outbox_ids=tuple(outbox_ids),
+            parsed=parsed,
+            next_poll_at=next_poll_at,
+            suspect_reason=result.suspect_reason,
+        )
+
+    def _diff_and_save(
+        self,
+        feed_id: int,
+        settings: FeedSettings,
+        parsed: ParsedFeed,
+        fetched: Downloaded,
+        now: datetime,
+        baseline: Baseline | None,
+    ) -> tuple[DiffResult, list[int]]:
+        # Runs on the database thread: the diff of a large feed must not stall the event loop,
+        # and loading, diffing and saving back to back keeps the single-writer rule simple.
+        stored = repo.load_events(self._db, feed_id)
+        result = diff_feed(
+            settings.name,
+            stored,
+            parsed,
+            now=now,
+            policy=DiffPolicy(announce_window=settings.announce_window),
+            baseline=baseline,
+        )
+        outbox_ids = repo.save_poll_result(
+            self._db,
+            feed_id,
+            result,
+            now=now,
+            etag=fetched.validators.etag,
+            last_modified=fetched.validators.last_modified,
+            body_hash=hashlib.sha256(fetched.body).hexdigest(),
+            next_poll_at=now + settings.poll_interval,
+        )
+        return result, outbox_ids
+
+    async def _not_modified(
+        self, feed_id: int, settings: FeedSettings, now: datetime
+    ) -> PollOutcome:
+        next_poll_at = now + settings.poll_interval
+        await self._db_thread.run(
+            repo.record_not_modified, self._db, feed_id, now=now, next_poll_at=next_poll_at
+        )
+        return PollOutcome(feed=settings.name, status="not_modified", next_poll_at=next_poll_at)
+
+    async def _failed(
+        self,
+        feed_id: int,
+        settings: FeedSettings,
+        previous_failures: int,
+        error: FeedError,
+        now: datetime,
+    ) -> PollOutcome:
+        retry_after = error.retry_after if isinstance(error, FeedHTTPError) else None
+        delay = next_poll_delay(
+            settings.poll_interval, previous_failures + 1, retry_after=retry_after, rng=self._rng
+        )
+        next_poll_at = now + delay
+        log.warning("poll of feed %s failed (%s): %s", settings.name, error.reason, error)
+        await self._db_thread.run(
+            repo.record_poll_failure,
+            self._db,
+            feed_id,
+            now=now,
+            reason=error.reason,
+            message=str(error),
+            next_poll_at=next_poll_at,
+        )
+        return PollOutcome(
+            feed=settings.name, status="failed", error=error, next_poll_at=next_poll_at
+        )

@@ -1,0 +1,114 @@
+"""The dry run: one poll cycle through the real engine, printing what would be posted.
+
+Nothing is sent anywhere. With a database file the state persists between runs, so previewing
+successive versions of a feed prints only what changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import TextIO
+
+from bot.clock import FixedClock
+from bot.config import FeedSettings
+from bot.core.render import action_as_json, build_card, card_as_text, format_when_local
+from bot.feeds.http import FeedFetcher
+from bot.feeds.isolate import ParserPool
+from bot.service.dbthread import DatabaseThread
+from bot.service.poller import Poller, PollOutcome
+from bot.store import repo
+from bot.store.db import open_database
+
+
+async def run_preview(
+    feeds: Sequence[FeedSettings],
+    *,
+    now: datetime,
+    db_path: str | os.PathLike[str] | None,
+    default_timezone: str,
+    out: TextIO,
+    err: TextIO,
+    as_json: bool = False,
+) -> int:
+    """Poll each feed once and print its actions; 0 when every feed was read, else 1."""
+    db_thread = DatabaseThread()
+    try:
+        db = await db_thread.run(open_database, db_path)
+        async with FeedFetcher() as fetcher, ParserPool() as parser:
+            poller = Poller(
+                db=db,
+                db_thread=db_thread,
+                fetcher=fetcher,
+                parser=parser,
+                clock=FixedClock(now),
+                default_timezone=default_timezone,
+            )
+            failures = 0
+            for settings in feeds:
+                # A dry run shows what *would* be posted, so a new feed announces its window.
+                settings = replace(settings, baseline="announce")
+                row = await db_thread.run(
+                    repo.upsert_feed,
+                    db,
+                    name=settings.name,
+                    url=settings.url,
+                    guild_id=settings.guild_id,
+                    channel_id=settings.channel_id,
+                )
+                outcome = await poller.poll(row.id, settings, trusted=True)
+                failures += _report(outcome, settings, default_timezone, out, err, as_json)
+        await db_thread.run(db.close)
+    finally:
+        db_thread.close()
+    return 1 if failures else 0
+
+
+def _report(
+    outcome: PollOutcome,
+    settings: FeedSettings,
+    default_timezone: str,
+    out: TextIO,
+    err: TextIO,
+    as_json: bool,
+) -> int:
+    if outcome.status == "failed":
+        assert outcome.error is not None
+        print(
+            f"seminar-bot: feed {settings.name!r} could not be read "
+            f"({outcome.error.reason}): {outcome.error}",
+            file=err,
+        )
+        return 1
+    if outcome.status == "not_modified":
+        print(f"Feed {settings.name!r}: not modified since the last poll.", file=err)
+        return 0
+    parsed = outcome.parsed
+    assert parsed is not None
+    summary = (
+        f"Feed {settings.name!r}"
+        + (f" ({parsed.calendar_name})" if parsed.calendar_name else "")
+        + f": {len(parsed.occurrences)} event(s) in the window, "
+        f"{len(outcome.actions)} action(s)"
+        + (f", {len(parsed.skipped)} bad event(s) skipped" if parsed.skipped else "")
+        + "."
+    )
+    print(summary, file=err, flush=True)
+    if outcome.status == "suspect":
+        print(
+            f"Feed {settings.name!r} looks broken, so nothing would be posted: "
+            f"{outcome.suspect_reason}",
+            file=err,
+        )
+    zone = settings.timezone or default_timezone
+    for action in outcome.actions:
+        if as_json:
+            print(json.dumps(action_as_json(action, zone), ensure_ascii=False), file=out)
+        else:
+            card = build_card(action, lambda occ: format_when_local(occ, zone))
+            print(card_as_text(action, card), file=out)
+            print(file=out, flush=True)
+    return 0
