@@ -106,7 +106,10 @@ def _run_task(
     limits: ParseLimits,
 ) -> WorkerResult:
     _renew_cpu_limit(cpu_seconds)
-    return worker(body, window_start, window_end, default_timezone, limits)
+    try:
+        return worker(body, window_start, window_end, default_timezone, limits)
+    except MemoryError:
+        return _error_result(errors.ParseLimitExceeded("the calendar needs too much memory"))
 
 
 def _feed_error_classes() -> dict[str, type[errors.FeedError]]:

@@ -32,7 +32,9 @@ def corpus(name: str) -> ParsedFeed:
 
 def calendar(*events: str, header: str = "") -> str:
     body = "".join(f"BEGIN:VEVENT\r\n{e.strip()}\r\nEND:VEVENT\r\n" for e in events)
-    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n{header}{body}END:VCALENDAR\r\n"
+    return (
+        f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n{header}{body}END:VCALENDAR\r\n"
+    )
 
 
 def only(feed: ParsedFeed) -> Occurrence:
@@ -58,7 +60,9 @@ def test_seed_golden_values() -> None:
     s = occ.seminar
     assert s.series == "CS Seminar"
     assert s.speaker == "Michael Mahoney"
-    assert s.affiliation == "ICSI and Department of Statistics, University of California at Berkeley"
+    assert (
+        s.affiliation == "ICSI and Department of Statistics, University of California at Berkeley"
+    )
     assert s.title == (
         "Why Deep Learning Works: Traditional and Heavy-Tailed Implicit Self-Regularization in "
         "Deep Neural Networks"
@@ -85,19 +89,55 @@ def test_seed_golden_values() -> None:
     ("name", "uid_prefix", "start", "zone", "assumed"),
     [
         # Windows zone name with an Outlook VTIMEZONE: 08:00 Berlin in November = 07:00Z
-        ("icalevents__cest_with_deleted.ics", "040000008200E", datetime(2021, 11, 11, 7, 0), "Europe/Berlin", False),  # noqa: E501
+        (
+            "icalevents__cest_with_deleted.ics",
+            "040000008200E",
+            datetime(2021, 11, 11, 7, 0),
+            "Europe/Berlin",
+            False,
+        ),
         # WordPress manual offset TZID=UTC+0 without VTIMEZONE (icalendar gives a naive time)
-        ("lsjoyous__test_vcalendar-L340-bloor-spadina.ics", "978-", datetime(2018, 4, 7, 9, 30), "", False),  # noqa: E501
+        (
+            "lsjoyous__test_vcalendar-L340-bloor-spadina.ics",
+            "978-",
+            datetime(2018, 4, 7, 9, 30),
+            "",
+            False,
+        ),
         # Unknown TZID and no VTIMEZONE: fallback zone (UTC here), flagged as a guess
-        ("allenporter__office_365_invalid_timezone.ics", "040000008200E", datetime(2024, 4, 26, 14, 0), "", True),  # noqa: E501
+        (
+            "allenporter__office_365_invalid_timezone.ics",
+            "040000008200E",
+            datetime(2024, 4, 26, 14, 0),
+            "",
+            True,
+        ),
         # X-WR-TIMEZONE with UTC times: same instant, displayed in the calendar zone
-        ("rie__x_wr_timezone_simple_events_issue_59.ics", "3bc4jff", datetime(2021, 12, 22, 17, 0), "America/New_York", False),  # noqa: E501
+        (
+            "rie__x_wr_timezone_simple_events_issue_59.ics",
+            "3bc4jff",
+            datetime(2021, 12, 22, 17, 0),
+            "America/New_York",
+            False,
+        ),
         # X-WR-TIMEZONE with floating times: 20:00 US/Eastern (EDT) = 00:00Z next day
-        ("nodeical__tv-show-episode.ics", "20110519T200000Z-79", datetime(2011, 5, 20, 0, 0), "US/Eastern", False),  # noqa: E501
+        (
+            "nodeical__tv-show-episode.ics",
+            "20110519T200000Z-79",
+            datetime(2011, 5, 20, 0, 0),
+            "US/Eastern",
+            False,
+        ),
         # TZID without VTIMEZONE (old TEC): the IANA name is enough
-        ("foodtruck__ICalStopReaderTest-smokinbbq.ics", "50-1538758800", datetime(2018, 10, 5, 22, 0), "America/Chicago", False),  # noqa: E501
+        (
+            "foodtruck__ICalStopReaderTest-smokinbbq.ics",
+            "50-1538758800",
+            datetime(2018, 10, 5, 22, 0),
+            "America/Chicago",
+            False,
+        ),
         # quoted TZID="America/Chicago" (TEC 4.9.4)
-        ("foodtruck__toasty2.ics", "11253-", datetime(2019, 7, 4, 13, 0), "America/Chicago", False),  # noqa: E501
+        ("foodtruck__toasty2.ics", "11253-", datetime(2019, 7, 4, 13, 0), "America/Chicago", False),
     ],
 )
 def test_corpus_instants_match_producer_intent(
