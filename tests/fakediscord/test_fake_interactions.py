@@ -217,3 +217,16 @@ async def test_interaction_after_gateway_drop_arrives_via_resume(fake_discord: F
     assert got == ["ping"] and record.response_data["content"] == "pong"
     assert fake_discord.resume_count == 1 and fake_discord.identify_count == 1
     assert fake_discord.gateway.connect_paths == ["/gateway", "/gateway-resume"]
+
+
+async def test_reconnect_resumes_and_invalid_session_reidentifies(fake_discord: FakeDiscord) -> None:
+    async with running_client(FastClient(), fake_discord.token) as client:
+        fake_discord.request_reconnect()
+        await fake_discord.wait_for(lambda: fake_discord.resume_count == 1)
+        await fake_discord.wait_for(lambda: fake_discord.gateway.ready)
+        fake_discord.invalidate_session(resumable=False)
+        await fake_discord.wait_for(lambda: fake_discord.identify_count == 2)
+        assert client.is_ready()
+    # discord.py 2.7.1 re-IDENTIFYs on the resume URL it still holds after op 9 false
+    assert fake_discord.gateway.connect_paths[:2] == ["/gateway", "/gateway-resume"]
+    assert len(fake_discord.gateway.connect_paths) == 3
