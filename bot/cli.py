@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             from bot.app import run_bot
 
-            return run_bot(load_config(args.config))  # type: ignore[no-any-return]
+            return run_bot(load_config(args.config))
     except ConfigError as exc:
         print(f"seminar-bot: {exc}", file=sys.stderr)
         return 2

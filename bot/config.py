@@ -91,8 +91,8 @@ class _Reader:
         if isinstance(value, bool) and kind is int:
             raise self.error(key, "expected a whole number, got true/false")
         if not isinstance(value, kind):
-            expected = kind.__name__ if isinstance(kind, type) else " or ".join(
-                k.__name__ for k in kind
+            expected = (
+                kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
             )
             raise self.error(key, f"expected {expected}, got {type(value).__name__} {value!r}")
         return value
@@ -282,7 +282,7 @@ def _offsets(reader: _Reader, default: tuple[timedelta, ...]) -> tuple[timedelta
     offsets = []
     for item in raw:
         if not isinstance(item, str):
-            raise reader.error("reminder_offsets", "expected a list like [\"1d\", \"15m\"]")
+            raise reader.error("reminder_offsets", 'expected a list like ["1d", "15m"]')
         try:
             offsets.append(parse_duration(item))
         except ValueError as exc:

@@ -140,5 +140,20 @@ def m005_poll_log(db: Database) -> None:
     db.execute("CREATE INDEX idx_poll_log_feed ON poll_log (feed_id, id)")
 
 
+
+@MIGRATIONS()
+def m006_notices(db: Database) -> None:
+    """Admins are told about a broken channel or feed once, even across restarts."""
+    db.execute(
+        """
+        CREATE TABLE notices (
+            key TEXT PRIMARY KEY,
+            guild_id INTEGER,
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+
 def apply_migrations(db: Database, migrations: Migrations = MIGRATIONS) -> None:
     migrations.apply(db)

@@ -1,0 +1,291 @@
+"""The Discord bot: owns the resources and wires poller, scheduler and delivery together.
+
+Everything starts in ``setup_hook`` (database, HTTP client, parser pool, scheduler, delivery
+worker) and stops in ``close``. Dependencies can be injected, which is how the end-to-end tests
+run the real bot against the fake Discord with a controlled clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import discord
+import discord.gateway
+import discord.http
+import yarl
+from discord.ext import commands
+from sqlite_utils import Database
+
+from bot.clock import Clock, SystemClock
+from bot.config import Config
+from bot.core.backoff import should_disable
+from bot.discord_ui.delivery import DeliveryWorker
+from bot.feeds.http import FeedFetcher
+from bot.feeds.isolate import ParserPool
+from bot.service.dbthread import DatabaseThread
+from bot.service.feeds import settings_from_row, sync_config_feeds
+from bot.service.poller import Poller, PollOutcome
+from bot.service.scheduler import PollScheduler
+from bot.store import delivery_repo, repo
+from bot.store.db import open_database
+
+log = logging.getLogger(__name__)
+
+#: Extensions loaded at start-up (slash command cogs live in ``bot.discord_ui.cogs``).
+EXTENSIONS: tuple[str, ...] = ()
+
+
+def point_discord_at(api_base_url: str, gateway_url: str) -> None:
+    """Send discord.py's REST and gateway traffic to the configured endpoints (proxy or test)."""
+    discord.http.Route.BASE = api_base_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def required_intents() -> discord.Intents:
+    """Guilds only: no privileged intents (members, presences, message content)."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    return intents
+
+
+def required_permissions(*, scheduled_events: bool = False) -> discord.Permissions:
+    perms = discord.Permissions(
+        view_channel=True, send_messages=True, embed_links=True, read_message_history=True
+    )
+    if scheduled_events:
+        perms.manage_events = True
+    return perms
+
+
+class SeminarBot(commands.Bot):
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        fetcher: FeedFetcher | None = None,
+        parser: ParserPool | None = None,
+        extensions: Iterable[str] = EXTENSIONS,
+        schedule_polls: bool = True,
+        sync_commands: bool = True,
+        **options: Any,
+    ) -> None:
+        options.setdefault("guild_ready_timeout", 2.0)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=required_intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+            max_ratelimit_timeout=30.0,
+            **options,
+        )
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self._fetcher = fetcher
+        self._parser = parser
+        self._extensions = tuple(extensions)
+        self._schedule_polls = schedule_polls
+        self._sync_commands = sync_commands
+        self.db_thread = DatabaseThread()
+        self.db: Database | None = None
+        self.poller: Poller | None = None
+        self.delivery: DeliveryWorker | None = None
+        self.scheduler: PollScheduler | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        #: Set after every poll (tests wait on it rather than sleeping).
+        self.polled = asyncio.Event()
+
+    # --- start-up ---------------------------------------------------------------------------
+
+    async def setup_hook(self) -> None:
+        self.db = await self.db_thread.run(open_database, self.config.storage_path)
+        feeds = await self.run_db(sync_config_feeds, self.config, now=self.clock.now())
+        if self._fetcher is None:
+            self._fetcher = FeedFetcher()
+        if self._parser is None:
+            self._parser = ParserPool()
+        self.poller = Poller(
+            db=self.db,
+            db_thread=self.db_thread,
+            fetcher=self._fetcher,
+            parser=self._parser,
+            clock=self.clock,
+            default_timezone=self.config.timezone,
+        )
+        self.delivery = DeliveryWorker(
+            self,
+            db=self.db,
+            db_thread=self.db_thread,
+            clock=self.clock,
+            notify=self.notify_admins,
+        )
+        for extension in self._extensions:
+            await self.load_extension(extension)
+        self.scheduler = PollScheduler(self.poll_feed)
+        if self._schedule_polls:
+            for row in feeds:
+                if not settings_from_row(row).paused:
+                    self.scheduler.schedule_feed(row.id, settings_from_row(row).poll_interval)
+        self.scheduler.start()
+        self.spawn(self.delivery.run_forever(), name="outbox-delivery")
+        if self._sync_commands:
+            await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Guild sync for listed guilds (instant), otherwise one global sync."""
+        guild_ids = self.config.discord.command_guild_ids
+        if guild_ids:
+            for guild_id in guild_ids:
+                guild = discord.Object(guild_id)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+        elif self.tree.get_commands():
+            await self.tree.sync()
+
+    def spawn(self, coro: Any, *, name: str) -> asyncio.Task[Any]:
+        """Start a background task that is kept alive and whose failure is logged."""
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._background.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("background task %s failed", name, exc_info=t.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    async def run_db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        assert self.db is not None, "database not open yet"
+        return await self.db_thread.run(fn, self.db, *args, **kwargs)
+
+    # --- polling ----------------------------------------------------------------------------
+
+    async def poll_feed(self, feed_id: int, *, force: bool = False) -> PollOutcome | None:
+        """One scheduled poll: skips feeds that are paused, disabled or backing off."""
+        if self._closing or self.poller is None:
+            return None
+        row: repo.FeedRow | None = await self.run_db(repo.get_feed, feed_id)
+        if row is None:
+            return None
+        settings = settings_from_row(row)
+        now = self.clock.now()
+        if not force and (
+            settings.paused
+            or row.status in ("disabled", "paused")
+            or (row.next_poll_at is not None and row.next_poll_at > now)
+        ):
+            return None
+        trusted = settings_trusted(row)
+        outcome = await self.poller.poll(feed_id, settings, trusted=trusted)
+        if outcome.status == "failed":
+            await self._maybe_disable_failing_feed(feed_id, now)
+        elif outcome.status == "suspect":
+            await self.notify_admins(
+                row.guild_id,
+                f"suspect:{feed_id}:{row.last_ok_at}",
+                f"Feed **{row.name}** suddenly lost most of its upcoming events "
+                f"({outcome.suspect_reason}). I am holding all changes until it looks normal "
+                "again, so nothing was announced as cancelled.",
+            )
+        if outcome.outbox_ids and self.delivery is not None:
+            self.delivery.wake()
+        self.polled.set()
+        return outcome
+
+    async def _maybe_disable_failing_feed(self, feed_id: int, now: datetime) -> None:
+        row: repo.FeedRow | None = await self.run_db(repo.get_feed, feed_id)
+        if row is None:
+            return
+        failing_since = row.last_ok_at or row.created_at
+        if should_disable(failing_since, row.fail_count, now=now):
+            await self.run_db(delivery_repo.disable_feed, feed_id, reason="failing", now=now)
+            await self.notify_admins(
+                row.guild_id,
+                f"failing:{feed_id}:{row.last_ok_at}",
+                f"Feed **{row.name}** has failed for over a day "
+                f"({row.last_error_reason}: {row.last_error}), so I stopped polling it. "
+                "Check the calendar address, then re-enable it with `/feeds settings`.",
+            )
+
+    # --- admin notices ----------------------------------------------------------------------
+
+    async def notify_admins(self, guild_id: int, key: str, text: str) -> None:
+        """Tell a server's admins something once (admin channel, else the owner by DM)."""
+        first_time = await self.run_db(
+            delivery_repo.record_notice, key, guild_id=guild_id, text=text, now=self.clock.now()
+        )
+        if not first_time:
+            return
+        log.warning("admin notice (guild %s): %s", guild_id, text)
+        allowed = discord.AllowedMentions.none()
+        try:
+            admin_channel = self.config.discord.admin_channel_id
+            if admin_channel:
+                await self.get_partial_messageable(admin_channel).send(
+                    text, allowed_mentions=allowed
+                )
+                return
+            guild = self.get_guild(guild_id) if guild_id else None
+            if guild is not None and guild.owner_id:
+                user = self.get_user(guild.owner_id) or await self.fetch_user(guild.owner_id)
+                await user.send(text, allowed_mentions=allowed)
+        except discord.HTTPException as exc:
+            log.warning("could not deliver an admin notice: %s", exc)
+
+    # --- gateway events ---------------------------------------------------------------------
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        count = await self.run_db(
+            delivery_repo.disable_feeds_of_guild, guild.id, reason="removed", now=self.clock.now()
+        )
+        log.info("removed from guild %s; disabled %d feed(s)", guild.id, count)
+
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        ids = await self.run_db(
+            delivery_repo.disable_feeds_of_channel,
+            channel.id,
+            reason="channel_missing",
+            now=self.clock.now(),
+        )
+        for feed_id in ids:
+            row = await self.run_db(repo.get_feed, feed_id)
+            await self.notify_admins(
+                channel.guild.id,
+                f"target:{channel.id}:channel_missing",
+                f"The channel of feed **{row.name}** was deleted, so I stopped announcing it. "
+                "Pick a new channel with `/feeds settings`.",
+            )
+
+    # --- shutdown ---------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+        if self.delivery is not None:
+            await self.delivery.stop()
+        for task in list(self._background):
+            task.cancel()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await super().close()
+        if self._fetcher is not None:
+            await self._fetcher.close()
+        if self._parser is not None:
+            await self._parser.close()
+        if self.db is not None:
+            await self.db_thread.run(self.db.close)
+        self.db_thread.close()
+
+
+def settings_trusted(row: repo.FeedRow) -> bool:
+    """Feeds from the operator's config file are trusted; feeds added from Discord are not."""
+    return row.settings.get("source") == "config"

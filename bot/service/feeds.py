@@ -1,0 +1,88 @@
+"""Feed settings live in the database (``feeds.settings_json``); the config file seeds them.
+
+Feeds from the operator's file and feeds added from Discord are the same thing once stored,
+so everything downstream reads ``FeedSettings`` from here, never from the config directly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.config import Config, FeedSettings
+from bot.core.durations import format_duration, parse_duration
+from bot.store import repo
+
+
+def settings_to_dict(settings: FeedSettings) -> dict[str, Any]:
+    return {
+        "poll_interval": format_duration(settings.poll_interval),
+        "announce_window": format_duration(settings.announce_window),
+        "include": list(settings.include),
+        "exclude": list(settings.exclude),
+        "mention_role_id": settings.mention_role_id,
+        "reminder_offsets": [format_duration(o) for o in settings.reminder_offsets],
+        "timezone": settings.timezone,
+        "baseline": settings.baseline,
+        "paused": settings.paused,
+        "source": "config",
+    }
+
+
+def _duration(data: dict[str, Any], key: str, default: timedelta) -> timedelta:
+    try:
+        return parse_duration(str(data[key]))
+    except (KeyError, ValueError):
+        return default
+
+
+def settings_from_row(row: repo.FeedRow) -> FeedSettings:
+    """The feed's settings; unknown or damaged keys fall back to defaults, never crash."""
+    data = row.settings
+    defaults = FeedSettings(name=row.name, url=row.url)
+    offsets_raw = data.get("reminder_offsets")
+    offsets: tuple[timedelta, ...] = defaults.reminder_offsets
+    if isinstance(offsets_raw, list):
+        parsed = []
+        for item in offsets_raw:
+            try:
+                parsed.append(parse_duration(str(item)))
+            except ValueError:
+                continue
+        offsets = tuple(sorted(set(parsed), reverse=True))
+    role = data.get("mention_role_id")
+    return FeedSettings(
+        name=row.name,
+        url=row.url,
+        channel_id=row.channel_id,
+        guild_id=row.guild_id,
+        poll_interval=_duration(data, "poll_interval", defaults.poll_interval),
+        announce_window=_duration(data, "announce_window", defaults.announce_window),
+        include=tuple(str(w) for w in data.get("include", ()) if str(w).strip()),
+        exclude=tuple(str(w) for w in data.get("exclude", ()) if str(w).strip()),
+        mention_role_id=int(role) if isinstance(role, int) and role > 0 else None,
+        reminder_offsets=offsets,
+        timezone=str(data.get("timezone", "") or ""),
+        baseline="announce" if data.get("baseline") == "announce" else "silent",
+        paused=bool(data.get("paused", False)) or row.status == "paused",
+    )
+
+
+def sync_config_feeds(db: Database, config: Config, *, now: datetime) -> list[repo.FeedRow]:
+    """Write the config file's feeds into the store, keeping their poll state and events."""
+    rows = []
+    for feed in config.feeds:
+        rows.append(
+            repo.upsert_feed(
+                db,
+                name=feed.name,
+                url=feed.url,
+                guild_id=feed.guild_id,
+                channel_id=feed.channel_id,
+                settings=settings_to_dict(feed),
+                now=now,
+            )
+        )
+    return rows
