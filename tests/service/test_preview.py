@@ -4,46 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from bench.feedgen import Talk, render_feed
 from bot.cli import main
-
-
-class FeedServer:
-    """A loopback web server whose calendar body and status the test can change."""
-
-    def __init__(self) -> None:
-        self.body = b""
-        self.status = 200
-        self.content_type = "text/calendar"
-        self.hits = 0
-        self.url = ""
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.hits += 1
-        return web.Response(body=self.body, status=self.status, content_type=self.content_type)
-
-
-@pytest.fixture
-async def feed_server() -> AsyncIterator[FeedServer]:
-    server = FeedServer()
-    app = web.Application()
-    app.router.add_get("/events/", server.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    server.url = f"http://127.0.0.1:{port}/events/?ical=1"
-    yield server
-    await runner.cleanup()
+from tests.feedserver import FeedServer
 
 
 async def run_cli(*args: str) -> int:

@@ -1,0 +1,465 @@
+"""The outbox worker: turns queued actions into Discord posts and edits, exactly once.
+
+At-least-once delivery made effectively exactly-once (reliability.md 1.1): a row is claimed
+(committed) before the request, every create carries a deterministic nonce derived from the
+row, and the resulting message id is stored. A crash between the POST and the commit is
+repaired at start-up by resending with the same nonce (Discord returns the first message) or,
+once the nonce window has passed, by finding the post's footer marker in the channel history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import discord
+from sqlite_utils import Database
+
+from bot.clock import Clock
+from bot.core.delivery_policy import InvalidRequestBreaker, Verdict, classify, retry_delay
+from bot.core.models import Action, ActionKind
+from bot.discord_ui.embeds import (
+    DIGEST_EMBEDS,
+    announcement_embed,
+    compact_embed,
+    headline_text,
+    reference_marker,
+)
+from bot.service.dbthread import DatabaseThread
+from bot.service.feeds import settings_from_row
+from bot.store import delivery_repo, repo
+from bot.store.repo import FeedRow, OutboxRow
+
+log = logging.getLogger(__name__)
+
+#: This many new announcements for one channel in one drain become digest messages.
+DIGEST_THRESHOLD = 4
+#: Discord keeps nonces for "a few minutes"; older interrupted sends are checked in history.
+NONCE_WINDOW = timedelta(minutes=3)
+HISTORY_SCAN_LIMIT = 50
+
+Notify = Callable[[int, str, str], Awaitable[None]]
+ViewFactory = Callable[[Action, str], discord.ui.View | None]
+
+
+class TargetUnavailable(Exception):
+    """The channel cannot be posted in (checked locally, before spending a request)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        db: Database,
+        db_thread: DatabaseThread,
+        clock: Clock,
+        notify: Notify,
+        view_factory: ViewFactory | None = None,
+        rng: random.Random | None = None,
+        idle_seconds: float = 30.0,
+    ) -> None:
+        self._client = client
+        self._database = db
+        self._db_thread = db_thread
+        self._clock = clock
+        self._notify = notify
+        self._view_factory = view_factory
+        self._rng = rng or random.Random()
+        self._idle_seconds = idle_seconds
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._lock = asyncio.Lock()
+        self.breaker = InvalidRequestBreaker()
+        #: Set after each drain; tests and shutdown wait on it instead of sleeping.
+        self.drained = asyncio.Event()
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        """Drain whenever woken (after a poll) and at least every ``idle_seconds``."""
+        await self._client.wait_until_ready()
+        await self.recover_interrupted()
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception:  # one bad row must never stop delivery for everyone
+                log.exception("delivery pass failed; retrying on the next wake-up")
+            if self._stopping:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._idle_seconds)
+
+    async def stop(self) -> None:
+        """Let the in-flight delivery finish, then stop."""
+        self._stopping = True
+        self._wake.set()
+        async with self._lock:
+            pass
+
+    async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await self._db_thread.run(fn, self._database, *args, **kwargs)
+
+    # --- draining ---------------------------------------------------------------------------
+
+    async def drain(self) -> int:
+        """Deliver every due row; returns how many rows reached a final state."""
+        async with self._lock:
+            try:
+                return await self._drain_locked()
+            finally:
+                self.drained.set()
+
+    async def _drain_locked(self) -> int:
+        done = 0
+        for _ in range(100):  # bounded: at most 100 batches per pass
+            now = self._clock.now()
+            if self.breaker.is_open(now):
+                log.warning("too many refused Discord requests recently; delivery paused")
+                return done
+            rows: list[OutboxRow] = await self._db(delivery_repo.due_rows, now=now, limit=100)
+            if not rows or self._stopping:
+                return done
+            progressed = 0
+            for feed_id, group in _by_feed(rows):
+                feed: FeedRow | None = await self._db(repo.get_feed, feed_id)
+                if feed is None or feed.channel_id is None:
+                    continue
+                progressed += await self._deliver_feed_rows(feed, group)
+                if self._stopping:
+                    return done + progressed
+            done += progressed
+            if progressed == 0:
+                return done
+        return done
+
+    async def _deliver_feed_rows(self, feed: FeedRow, rows: Sequence[OutboxRow]) -> int:
+        announces = [r for r in rows if r.kind == ActionKind.ANNOUNCE.value]
+        done = 0
+        if len(announces) >= DIGEST_THRESHOLD:
+            for start in range(0, len(announces), DIGEST_EMBEDS):
+                ok = await self._deliver_digest(feed, announces[start : start + DIGEST_EMBEDS])
+                if not ok:
+                    return done
+                done += len(announces[start : start + DIGEST_EMBEDS])
+            rows = [r for r in rows if r.kind != ActionKind.ANNOUNCE.value]
+        for row in rows:
+            if not await self._deliver_one(feed, row):
+                return done  # the target broke or is rate limited: stop for this feed
+            done += 1
+        return done
+
+    # --- single rows ------------------------------------------------------------------------
+
+    async def _deliver_one(self, feed: FeedRow, row: OutboxRow) -> bool:
+        claimed: OutboxRow | None = await self._db(
+            repo.claim_outbox_row, row.id, now=self._clock.now()
+        )
+        if claimed is None:
+            return True
+        assert feed.channel_id is not None
+        try:
+            channel = self._channel(feed.channel_id)
+            message_id: int | None
+            if claimed.kind == ActionKind.ANNOUNCE.value:
+                message_id = await self._post(channel, feed, claimed)
+            else:
+                message_id = await self._edit_or_post(channel, feed, claimed)
+        except TargetUnavailable as exc:
+            await self._target_broken(feed, claimed, exc.reason)
+            return False
+        except discord.RateLimited as exc:
+            await self._retry_at(
+                claimed, f"rate limited for {exc.retry_after:.0f} s", exc.retry_after
+            )
+            return False
+        except discord.HTTPException as exc:
+            return await self._http_failure(feed, claimed, exc)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            delay = retry_delay(claimed.attempts, self._rng).total_seconds()
+            await self._retry_at(claimed, f"network error: {exc!r}", delay)
+            return False
+        await self._db(repo.mark_outbox_sent, claimed.id, message_id, now=self._clock.now())
+        return True
+
+    def _channel(self, channel_id: int) -> discord.abc.Messageable:
+        channel = self._client.get_channel(channel_id)
+        if isinstance(channel, discord.abc.GuildChannel) and isinstance(
+            channel, discord.abc.Messageable
+        ):
+            me = channel.guild.me
+            if me is not None:
+                perms = channel.permissions_for(me)
+                if not (perms.view_channel and perms.send_messages):
+                    raise TargetUnavailable("missing_permissions")
+                if not perms.embed_links:
+                    raise TargetUnavailable("missing_embed_links")
+            return channel
+        return self._client.get_partial_messageable(channel_id)
+
+    def _mentions(self, feed: FeedRow) -> tuple[str | None, discord.AllowedMentions]:
+        role_id = settings_from_row(feed).mention_role_id
+        if role_id is None:
+            return None, discord.AllowedMentions.none()
+        allowed = discord.AllowedMentions(
+            everyone=False, users=False, roles=[discord.Object(role_id)], replied_user=False
+        )
+        return f"<@&{role_id}>", allowed
+
+    async def _post(self, channel: discord.abc.Messageable, feed: FeedRow, row: OutboxRow) -> int:
+        action = row.action
+        content, allowed = self._mentions(feed)
+        view = self._view_factory(action, row.announcement_id or "") if self._view_factory else None
+        kwargs: dict[str, Any] = {"view": view} if view is not None else {}
+        message = await channel.send(
+            content=content,
+            embed=announcement_embed(action, marker=reference_marker(row.idem_key)),
+            nonce=row.nonce or f"ob{row.id}",
+            allowed_mentions=allowed,
+            **kwargs,
+        )
+        await self._remember(row, channel, message.id, "posted")
+        return message.id
+
+    async def _remember(
+        self, row: OutboxRow, channel: discord.abc.Messageable, message_id: int, state: str
+    ) -> None:
+        channel_id = getattr(channel, "id", None)
+        if row.announcement_id and channel_id is not None:
+            await self._db(
+                repo.set_announcement_message,
+                row.announcement_id,
+                int(channel_id),
+                message_id,
+                state=state,
+                now=self._clock.now(),
+            )
+
+    async def _edit_or_post(
+        self, channel: discord.abc.Messageable, feed: FeedRow, row: OutboxRow
+    ) -> int | None:
+        action = row.action
+        channel_id = int(getattr(channel, "id", feed.channel_id or 0))
+        known: delivery_repo.Announcement | None = None
+        if row.announcement_id:
+            known = await self._db(delivery_repo.get_announcement, row.announcement_id, channel_id)
+        line = headline_text(action)
+        if known is not None and known.state == "deleted":
+            log.info("announcement %s was deleted in Discord; not editing it", row.announcement_id)
+            return None
+        if known is None or known.message_id is None or known.state == "digest":
+            # Never posted on its own (digest entry, or the channel was broken back then):
+            # post the full card now, but only when attendees would care.
+            if known is not None and known.state == "digest" and not line:
+                return known.message_id
+            return await self._post(channel, feed, row)
+        message = channel.get_partial_message(known.message_id)  # type: ignore[attr-defined]
+        try:
+            await message.edit(
+                embed=announcement_embed(action, marker=reference_marker(row.idem_key)),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except discord.NotFound as exc:
+            if classify(exc.status, exc.code, editing=True) is Verdict.MESSAGE_GONE:
+                await self._remember(row, channel, known.message_id, "deleted")
+                log.info("announcement message %s was deleted; recorded, not retried", message.id)
+                return None
+            raise
+        if line:
+            content, allowed = self._mentions(feed)
+            await channel.send(
+                content=f"{content} {line}" if content else line,
+                nonce=f"{row.nonce or 'ob' + str(row.id)}f",
+                allowed_mentions=allowed,
+                reference=discord.MessageReference(
+                    message_id=known.message_id, channel_id=channel_id, fail_if_not_exists=False
+                ),
+                mention_author=False,
+            )
+        return known.message_id
+
+    # --- digests ----------------------------------------------------------------------------
+
+    async def _deliver_digest(self, feed: FeedRow, rows: Sequence[OutboxRow]) -> bool:
+        now = self._clock.now()
+        claimed: list[OutboxRow] = []
+        for row in rows:
+            got = await self._db(repo.claim_outbox_row, row.id, now=now)
+            if got is not None:
+                claimed.append(got)
+        if not claimed:
+            return True
+        assert feed.channel_id is not None
+        content, allowed = self._mentions(feed)
+        heading = f"**{len(claimed)} new seminars announced**"
+        try:
+            channel = self._channel(feed.channel_id)
+            message = await channel.send(
+                content=f"{content} {heading}" if content else heading,
+                embeds=[
+                    compact_embed(r.action, marker=reference_marker(r.idem_key)) for r in claimed
+                ],
+                nonce=f"dg{claimed[0].id}",
+                allowed_mentions=allowed,
+            )
+        except TargetUnavailable as exc:
+            for row in claimed:
+                await self._target_broken(feed, row, exc.reason, notify=row is claimed[0])
+            return False
+        except discord.RateLimited as exc:
+            for row in claimed:
+                await self._retry_at(row, "rate limited", exc.retry_after)
+            return False
+        except discord.HTTPException as exc:
+            ok = True
+            for row in claimed:
+                ok = await self._http_failure(feed, row, exc, notify=row is claimed[0]) and ok
+            return ok
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            for row in claimed:
+                await self._retry_at(row, f"network error: {exc!r}", 10.0)
+            return False
+        for row in claimed:
+            await self._remember(row, channel, message.id, "digest")
+            await self._db(repo.mark_outbox_sent, row.id, message.id, now=self._clock.now())
+        return True
+
+    # --- failures ---------------------------------------------------------------------------
+
+    async def _retry_at(self, row: OutboxRow, error: str, seconds: float) -> None:
+        now = self._clock.now()
+        await self._db(
+            repo.mark_outbox_failed,
+            row.id,
+            error,
+            now + timedelta(seconds=max(seconds, 1.0)),
+            False,
+            now=now,
+        )
+
+    async def _http_failure(
+        self, feed: FeedRow, row: OutboxRow, exc: discord.HTTPException, *, notify: bool = True
+    ) -> bool:
+        now = self._clock.now()
+        self.breaker.record(exc.status, now)
+        verdict = classify(exc.status, exc.code, editing=row.kind != ActionKind.ANNOUNCE.value)
+        if verdict is Verdict.DISABLE_TARGET:
+            reason = "channel_missing" if exc.status == 404 else "missing_permissions"
+            await self._target_broken(feed, row, reason, notify=notify)
+            return False
+        if verdict is Verdict.RATE_LIMITED:
+            await self._retry_at(row, f"HTTP {exc.status}: {exc.text[:200]}", 60.0)
+            return False
+        if verdict is Verdict.RETRY:
+            delay = retry_delay(row.attempts, self._rng).total_seconds()
+            await self._retry_at(row, f"HTTP {exc.status}: {exc.text[:200]}", delay)
+            return False
+        log.error(
+            "Discord refused outbox row %s (%s %s): %s; marked dead",
+            row.id,
+            exc.status,
+            exc.code,
+            exc.text[:300],
+        )
+        await self._db(
+            repo.mark_outbox_failed,
+            row.id,
+            f"HTTP {exc.status} code {exc.code}: {exc.text[:300]}",
+            None,
+            True,
+            now=now,
+        )
+        return True
+
+    async def _target_broken(
+        self, feed: FeedRow, row: OutboxRow, reason: str, *, notify: bool = True
+    ) -> None:
+        """Stop posting to a channel we cannot use; keep its rows for when it is fixed."""
+        now = self._clock.now()
+        await self._db(delivery_repo.release_row, row.id, now=now)
+        if feed.channel_id is None:
+            return
+        feed_ids: list[int] = await self._db(
+            delivery_repo.disable_feeds_of_channel, feed.channel_id, reason=reason, now=now
+        )
+        if notify:
+            explanation = {
+                "missing_permissions": "I am not allowed to post there (I need View Channel, "
+                "Send Messages, Embed Links and Read Message History)",
+                "missing_embed_links": "I need the Embed Links permission there",
+                "channel_missing": "the channel no longer exists",
+            }.get(reason, reason)
+            text = (
+                f"I stopped announcing feed **{feed.name}** in <#{feed.channel_id}>: "
+                f"{explanation}. Nothing is lost: the announcements are kept and will be posted "
+                "once the channel works again (fix it, then use `/feeds settings` to resume)."
+            )
+            log.warning(
+                "disabled feeds %s: channel %s unusable (%s)", feed_ids, feed.channel_id, reason
+            )
+            await self._notify(feed.guild_id, f"target:{feed.channel_id}:{reason}", text)
+
+    # --- crash recovery ---------------------------------------------------------------------
+
+    async def recover_interrupted(self) -> int:
+        """Repair rows a previous run claimed but never recorded; returns how many."""
+        rows: list[OutboxRow] = await self._db(delivery_repo.interrupted_rows)
+        now = self._clock.now()
+        for row in rows:
+            if row.kind == ActionKind.ANNOUNCE.value and now - row.updated_at > NONCE_WINDOW:
+                found = await self._find_posted(row)
+                if found is not None:
+                    feed = await self._db(repo.get_feed, row.feed_id) if row.feed_id else None
+                    if feed is not None and feed.channel_id is not None:
+                        await self._remember(
+                            row,
+                            self._client.get_partial_messageable(feed.channel_id),
+                            found,
+                            "posted",
+                        )
+                    await self._db(repo.mark_outbox_sent, row.id, found, now=now)
+                    continue
+            await self._db(delivery_repo.release_row, row.id, now=now)
+        if rows:
+            log.info("recovered %d interrupted deliveries", len(rows))
+        return len(rows)
+
+    async def _find_posted(self, row: OutboxRow) -> int | None:
+        feed: FeedRow | None = await self._db(repo.get_feed, row.feed_id) if row.feed_id else None
+        if feed is None or feed.channel_id is None:
+            return None
+        marker = reference_marker(row.idem_key)
+        channel = self._client.get_partial_messageable(feed.channel_id)
+        me = self._client.user
+        try:
+            async for message in channel.history(limit=HISTORY_SCAN_LIMIT):
+                if me is not None and message.author.id != me.id:
+                    continue
+                for embed in message.embeds:
+                    if embed.footer.text and marker in embed.footer.text:
+                        return message.id
+        except discord.HTTPException as exc:
+            log.warning("could not scan channel history for an interrupted post: %s", exc)
+        return None
+
+
+def _by_feed(rows: Sequence[OutboxRow]) -> list[tuple[int, list[OutboxRow]]]:
+    groups: dict[int, list[OutboxRow]] = {}
+    for row in rows:
+        if row.feed_id is not None:
+            groups.setdefault(row.feed_id, []).append(row)
+    return list(groups.items())

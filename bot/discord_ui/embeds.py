@@ -1,0 +1,122 @@
+"""Cards and occurrences as Discord embeds: no I/O, just presentation.
+
+Feed text is untrusted. It was cleaned at parse time (controls, bidi, HTML); here it is made
+inert for Discord: mentions, channel links, slash-command links and timestamps are escaped and
+markdown is neutralised, so a SUMMARY of ``@everyone`` is shown, never obeyed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import discord
+from discord.utils import escape_markdown, escape_mentions
+
+from bot.core.models import Action, Occurrence, SeminarDetails
+from bot.core.render import Card, build_card, format_when_local, headline, truncate
+
+_DISCORD_TOKENS = re.compile(r"<(?=[#@/:]|t:|a?:\w+:)")
+DIGEST_EMBEDS = 10
+DIGEST_CARD_BUDGET = 580  # 10 cards × 580 < Discord's 6,000 characters per message
+
+
+def inert(text: str) -> str:
+    """Feed text as Discord will show it literally: no pings, links or formatting."""
+    if not text:
+        return text
+    text = escape_markdown(text, as_needed=False)
+    text = escape_mentions(text)
+    # Channel links <#id>, slash links </cmd:id>, timestamps <t:…>, custom emoji <:name:id>.
+    text = _DISCORD_TOKENS.sub("<\u200b", text)
+    # "-# " at a line start renders as subtext; masked links need "](", already escaped above.
+    return re.sub(r"(?m)^-# ", "\\-# ", text)
+
+
+def inert_occurrence(occ: Occurrence) -> Occurrence:
+    seminar = occ.seminar
+    return replace(
+        occ,
+        summary=inert(occ.summary),
+        description=inert(occ.description),
+        location=inert(occ.location),
+        seminar=SeminarDetails(
+            series=inert(seminar.series),
+            speaker=inert(seminar.speaker),
+            affiliation=inert(seminar.affiliation),
+            title=inert(seminar.title),
+            location=inert(seminar.location),
+            abstract=inert(seminar.abstract),
+            bio=inert(seminar.bio),
+            video=inert(seminar.video),
+        ),
+    )
+
+
+def inert_action(action: Action) -> Action:
+    return replace(
+        action,
+        feed=inert(action.feed),
+        occurrence=inert_occurrence(action.occurrence),
+        previous=inert_occurrence(action.previous) if action.previous else None,
+    )
+
+
+def unix(value: datetime) -> int:
+    return int(value.astimezone(UTC).timestamp())
+
+
+def format_when_discord(occ: Occurrence) -> str:
+    """Timed events as Discord timestamps (each reader sees their own zone); all-day as dates."""
+    start, end = occ.start, occ.end
+    if not isinstance(start, datetime):
+        return format_when_local(occ)
+    text = f"<t:{unix(start)}:F>"
+    if isinstance(end, datetime) and end > start:
+        short = end - start <= timedelta(hours=12)
+        text += f" – <t:{unix(end)}:{'t' if short else 'F'}>"
+    return text + f" (<t:{unix(start)}:R>)"
+
+
+def reference_marker(idem_key: str) -> str:
+    """A short tag in the footer that lets a restarted bot recognise its own earlier post."""
+    return "ref " + hashlib.sha256(idem_key.encode()).hexdigest()[:10]
+
+
+def card_to_embed(card: Card, *, marker: str = "") -> discord.Embed:
+    embed = discord.Embed(
+        title=card.title,
+        description=card.description or None,
+        colour=discord.Colour(card.colour),
+        url=card.url if card.url.startswith(("https://", "http://")) else None,
+    )
+    for name, value in card.fields:
+        if value:
+            embed.add_field(name=name, value=value, inline=name in ("When", "Where"))
+    footer = " · ".join(part for part in (card.footer, marker) if part)
+    if footer:
+        embed.set_footer(text=truncate(footer, 2048))
+    return embed
+
+
+def announcement_embed(action: Action, *, marker: str = "") -> discord.Embed:
+    return card_to_embed(build_card(inert_action(action), format_when_discord), marker=marker)
+
+
+def compact_embed(action: Action, *, marker: str = "") -> discord.Embed:
+    """A digest entry: title, speaker, time and place in under 600 characters."""
+    card = build_card(inert_action(action), format_when_discord)
+    fields = tuple(
+        (n, truncate(v, 200)) for n, v in card.fields if n in ("Speaker", "When", "Where")
+    )
+    compact = replace(
+        card, title=truncate(card.title, 200), description="", fields=fields, footer=card.footer
+    )
+    return card_to_embed(compact, marker=marker)
+
+
+def headline_text(action: Action) -> str:
+    """The follow-up line for attendee-relevant changes (time, place, cancellation), or ""."""
+    return headline(inert_action(action), format_when_discord)

@@ -1,0 +1,3 @@
+from tests.discord_ui.harness import bot_harness
+
+__all__ = ["bot_harness"]

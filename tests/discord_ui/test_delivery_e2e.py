@@ -1,0 +1,228 @@
+"""End to end: feed on a loopback server → real bot → fake Discord, as members would see it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from bench.feedgen import Talk, render_feed
+from tests.discord_ui.harness import NOW, Harness, embeds_of
+
+TALK = Talk(
+    post_id=7001,
+    start=NOW + timedelta(days=2, hours=3),
+    speaker="Grace Hopper",
+    affiliation="Yale University",
+    title="Compilers for everyone",
+)
+
+
+async def test_new_event_is_announced_once_as_an_embed(bot_harness: Harness) -> None:
+    h = bot_harness
+    h.feeds.body = render_feed([TALK])
+    await h.start()
+    outcome = await h.poll()
+    assert outcome.status == "ok" and len(outcome.actions) == 1
+    seminars = h.fake.defaults.seminars
+    (message,) = await h.fake.wait_for_messages(seminars, 1)
+    embed = message.message["embeds"][0]
+    assert embed["title"] == "Compilers for everyone"
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Speaker"] == "Grace Hopper (Yale University)"
+    assert fields["When"].startswith(f"<t:{int(TALK.start.timestamp())}:F>")
+    assert fields["Where"] == "Hackerman Hall B-17"
+    assert embed["url"] == TALK.url
+    assert message.payload["allowed_mentions"]["parse"] == []
+    assert message.payload["nonce"].startswith("ob")
+
+    # Polling the same feed again posts nothing new.
+    h.feeds.body = render_feed([TALK], stamp=NOW)
+    assert (await h.poll()).actions == ()
+    await h.deliver()
+    assert len(h.fake.messages(seminars)) == 1
+    assert await h.outbox_states() == ["sent"]
+
+
+async def announce(h: Harness, *talks: Talk) -> None:
+    h.feeds.body = render_feed(list(talks))
+    await h.poll()
+    await h.fake.wait_for_messages(h.fake.defaults.seminars, 1)
+    await h.deliver()
+
+
+async def test_edited_event_edits_the_same_message(bot_harness: Harness) -> None:
+    h = bot_harness
+    await h.start()
+    await announce(h, TALK)
+    (original,) = h.fake.messages(h.fake.defaults.seminars)
+    h.feeds.body = render_feed([replace(TALK, abstract="A new abstract, rewritten.")])
+    outcome = await h.poll()
+    assert [a.kind.value for a in outcome.actions] == ["update"]
+    await h.deliver()
+    assert len(h.fake.messages(h.fake.defaults.seminars)) == 1
+    (edit,) = h.fake.edits
+    assert edit.message_id == original.id
+    assert edit.payload["allowed_mentions"]["parse"] == []
+    assert "A new abstract, rewritten." in original.message["embeds"][0]["description"]
+
+
+async def test_rescheduled_event_is_edited_with_one_follow_up_line(bot_harness: Harness) -> None:
+    h = bot_harness
+    await h.start()
+    await announce(h, TALK)
+    (original,) = h.fake.messages(h.fake.defaults.seminars)
+    moved = TALK.moved(TALK.start + timedelta(hours=2))  # The Events Calendar: the UID changes
+    h.feeds.body = render_feed([moved])
+    outcome = await h.poll()
+    assert [a.kind.value for a in outcome.actions] == ["reschedule"]
+    await h.deliver()
+    messages = h.fake.messages(h.fake.defaults.seminars)
+    assert len(messages) == 2
+    assert [e.message_id for e in h.fake.edits] == [original.id]
+    assert original.message["embeds"][0]["title"].startswith("Rescheduled: ")
+    follow_up = messages[1]
+    assert follow_up.content.startswith("Rescheduled: Compilers for everyone is now <t:")
+    assert str(follow_up.payload["message_reference"]["message_id"]) == str(original.id)
+    assert follow_up.payload["allowed_mentions"]["parse"] == []
+    # Re-polling the moved feed changes nothing more.
+    await h.poll()
+    await h.deliver()
+    assert len(h.fake.messages(h.fake.defaults.seminars)) == 2 and len(h.fake.edits) == 1
+
+
+async def test_cancelled_event_is_marked_cancelled(bot_harness: Harness) -> None:
+    h = bot_harness
+    await h.start()
+    await announce(h, TALK)
+    (original,) = h.fake.messages(h.fake.defaults.seminars)
+    h.feeds.body = render_feed([replace(TALK, status="CANCELLED")])
+    await h.poll()
+    await h.deliver()
+    embed = original.message["embeds"][0]
+    assert embed["title"] == "Cancelled: Compilers for everyone"
+    assert "cancelled" in embed["description"].lower()
+    follow_ups = h.fake.messages(h.fake.defaults.seminars)[1:]
+    assert [m.content.split(":")[0] for m in follow_ups] == ["Cancelled"]
+
+
+async def test_restart_between_poll_and_delivery_loses_nothing_and_doubles_nothing(
+    bot_harness: Harness,
+) -> None:
+    h = bot_harness
+    h.feeds.body = render_feed([TALK])
+    bot = await h.start()
+    assert bot.poller is not None and bot.delivery is not None
+    settings_row = await h.feed_id()
+    # Poll without waking delivery, then stop: the announcement is only in the outbox.
+    from bot.service.feeds import settings_from_row
+    from bot.store import repo
+
+    row = await bot.run_db(repo.get_feed, settings_row)
+    await bot.poller.poll(settings_row, settings_from_row(row), trusted=True)
+    await h.stop()
+    assert h.fake.messages(h.fake.defaults.seminars) == []
+    await h.start()
+    await h.fake.wait_for_messages(h.fake.defaults.seminars, 1)
+    await h.deliver()
+    await h.restart()
+    await h.deliver()
+    assert len(h.fake.messages(h.fake.defaults.seminars)) == 1
+    assert await h.outbox_states() == ["sent"]
+
+
+async def test_server_error_after_create_still_gives_one_message(bot_harness: Harness) -> None:
+    h = bot_harness
+    await h.start()
+    h.fake.inject_fault("POST", "/channels/*/messages", 502, after=True, times=1)
+    await announce(h, TALK)
+    assert len(h.fake.messages(h.fake.defaults.seminars)) == 1
+
+
+async def test_rate_limit_is_waited_out(bot_harness: Harness) -> None:
+    h = bot_harness
+    await h.start()
+    h.fake.inject_fault("POST", "/channels/*/messages", 429, retry_after=0.05, times=1)
+    await announce(h, TALK)
+    assert len(h.fake.messages(h.fake.defaults.seminars)) == 1
+    assert await h.outbox_states() == ["sent"]
+
+
+async def test_forbidden_channel_disables_the_target_and_tells_the_owner_once(
+    bot_harness: Harness,
+) -> None:
+    h = bot_harness
+    h.channel_id = h.fake.defaults.readonly.id
+    h.feeds.body = render_feed([TALK, replace(TALK, post_id=7002, title="Second talk")])
+    await h.start()
+    await h.poll()
+    await h.fake.wait_for(lambda: len(h.fake.dms(h.fake.defaults.owner)) == 1)
+    for _ in range(5):
+        await h.deliver()
+        await h.poll()
+    (notice,) = h.fake.dms(h.fake.defaults.owner)
+    assert "stopped announcing feed **cs-seminar**" in notice.content
+    assert h.fake.messages(h.fake.defaults.readonly) == []
+    posts = [
+        r
+        for r in h.fake.requests
+        if r.method == "POST" and str(h.fake.defaults.readonly.id) in r.path
+    ]
+    assert len(posts) <= 1  # checked locally first: at most one refused request
+    assert set(await h.outbox_states()) == {"pending"}  # kept, not lost
+
+
+async def test_mentions_in_feed_text_ping_no_one(bot_harness: Harness) -> None:
+    h = bot_harness
+    hostile = replace(
+        TALK,
+        summary_override="@everyone <@&123> <@456> [click](http://x.example) \u202egnp.exe",
+        abstract="@here see <#789> and </feeds add:1>",
+    )
+    await h.start()
+    await announce(h, hostile)
+    h.feeds.body = render_feed([replace(hostile, room="Room @everyone")])
+    await h.poll()
+    await h.deliver()
+    message, room_change = h.fake.messages(h.fake.defaults.seminars)
+    assert room_change.content.startswith("Room change: ")
+    assert "@\u200beveryone" in room_change.content
+    assert message.payload["allowed_mentions"]["parse"] == []
+    assert room_change.payload["allowed_mentions"]["parse"] == []
+    assert h.fake.edits and all(e.payload["allowed_mentions"]["parse"] == [] for e in h.fake.edits)
+    for sent in h.fake.sent:
+        assert sent.message.get("mention_everyone") is False
+        assert sent.message.get("mention_roles") == [] and sent.message.get("mentions") == []
+    title = message.message["embeds"][0]["title"]
+    assert "\u202e" not in title and "@\u200beveryone" in title
+
+
+async def test_a_burst_of_new_events_becomes_digests_without_429s(bot_harness: Harness) -> None:
+    h = bot_harness
+    h.fake.enable_channel_rate_limit(limit=3, per=0.5)
+    talks = [
+        replace(
+            TALK, post_id=8000 + i, title=f"Talk {i}", start=TALK.start + timedelta(minutes=10 * i)
+        )
+        for i in range(60)
+    ]
+    await h.start()
+    h.feeds.body = render_feed(talks)
+    await h.poll()
+    await h.fake.wait_for(lambda: len(h.fake.messages(h.fake.defaults.seminars)) >= 6, timeout=15)
+    await h.deliver()
+    messages = h.fake.messages(h.fake.defaults.seminars)
+    assert len(messages) == 6
+    assert [len(m.message["embeds"]) for m in messages] == [10] * 6
+    titles = [e["title"] for e in embeds_of(messages)]
+    assert titles == [f"Talk {i}" for i in range(60)]
+    assert h.fake.rate_limited_count == 0
+    assert set(await h.outbox_states()) == {"sent"}
+
+
+async def test_gateway_drop_resumes_and_nothing_is_lost(bot_harness: Harness) -> None:
+    h = bot_harness
+    await h.start()
+    h.fake.drop_gateway()
+    await h.fake.wait_for(lambda: h.fake.resume_count == 1, timeout=10)
+    await announce(h, TALK)
+    assert len(h.fake.messages(h.fake.defaults.seminars)) == 1
