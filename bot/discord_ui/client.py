@@ -24,6 +24,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.core.backoff import should_disable
 from bot.discord_ui.delivery import DeliveryWorker
+from bot.discord_ui.tree import SeminarTree
 from bot.feeds.http import FeedFetcher
 from bot.feeds.isolate import ParserPool
 from bot.service.dbthread import DatabaseThread
@@ -36,7 +37,11 @@ from bot.store.db import open_database
 log = logging.getLogger(__name__)
 
 #: Extensions loaded at start-up (slash command cogs live in ``bot.discord_ui.cogs``).
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = (
+    "bot.discord_ui.cogs.seminars",
+    "bot.discord_ui.cogs.feeds",
+    "bot.discord_ui.cogs.reminders",
+)
 
 
 def point_discord_at(api_base_url: str, gateway_url: str) -> None:
@@ -81,6 +86,7 @@ class SeminarBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
             max_ratelimit_timeout=30.0,
+            tree_cls=SeminarTree,
             **options,
         )
         self.config = config

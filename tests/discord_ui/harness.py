@@ -14,7 +14,7 @@ import pytest
 
 from bot.clock import FixedClock
 from bot.config import Config, parse_config
-from bot.discord_ui.client import SeminarBot
+from bot.discord_ui.client import EXTENSIONS, SeminarBot
 from bot.service.poller import PollOutcome
 from bot.store import repo
 from tests.fakediscord import FakeDiscord
@@ -38,7 +38,7 @@ class Harness:
     clock: FixedClock = field(default_factory=lambda: FixedClock(NOW))
     extra_config: str = ""
     channel_id: int | None = None
-    extensions: tuple[str, ...] = ()
+    extensions: tuple[str, ...] = EXTENSIONS
     bot: TestBot | None = None
     _task: asyncio.Task[None] | None = None
 

@@ -1,0 +1,1 @@
+"""Slash-command cogs, loaded as extensions in ``SeminarBot.setup_hook``."""
