@@ -22,7 +22,14 @@ from typing import Any
 import icalendar
 import recurring_ical_events
 
-from bot.core.models import Occurrence, OccurrenceKey, ParsedFeed, SkippedEvent, sort_key
+from bot.core.models import (
+    Instant,
+    Occurrence,
+    OccurrenceKey,
+    ParsedFeed,
+    SkippedEvent,
+    sort_key,
+)
 from bot.core.rrule_screen import screen_rules
 from bot.core.seminar import extract_seminar
 from bot.core.text import clean_line, clean_text, clean_url
@@ -637,7 +644,13 @@ def _expand(
     window_end: datetime,
     limits: ParseLimits,
     skipped: list[SkippedEvent],
+    spans: list[tuple[Instant, Instant]] | None = None,
 ) -> list[Occurrence]:
+    """Occurrences in the window, in expansion order; ``spans`` collects each one's own span.
+
+    The span is the (start, end) the window test saw, kept so an incremental parse can repeat
+    that test later for a narrower window (``Occurrence.end`` may be dropped as unusable).
+    """
     prepared = {id(item.event): item for item in events}
     recurring_uids = {item.uid for item in events if item.recurring}
     builder = _OccurrenceBuilder(limits, prepared)
@@ -645,6 +658,7 @@ def _expand(
     for series in _series_list(events, skipped):
         uid = str(series.uid)
         batch: list[Occurrence] = []
+        batch_spans: list[tuple[Instant, Instant]] = []
         try:
             for occurrence in series.between(window_start, window_end):
                 if len(batch) >= limits.max_occurrences_per_series:
@@ -657,10 +671,16 @@ def _expand(
                     )
                     break
                 batch.append(builder.build(occurrence, uid, uid in recurring_uids))
+                if spans is not None:
+                    begin = _instant(occurrence.start)
+                    end = begin if occurrence.end is None else _instant(occurrence.end)
+                    batch_spans.append((begin, end))
         except Exception as exc:
             skipped.append(SkippedEvent(uid, f"recurrence expansion failed: {_short(exc)}"))
             continue
         result.extend(batch)
+        if spans is not None:
+            spans.extend(batch_spans)
         if len(result) > limits.max_occurrences:
             raise ParseLimitExceeded(
                 f"the feed expands to more than {limits.max_occurrences:,} occurrences"
@@ -704,13 +724,26 @@ def _header_text(calendars: list[icalendar.Calendar], *names: str) -> str:
     return ""
 
 
-def _parse(
+@dataclass(slots=True)
+class _Core:
+    """A parse before de-duplication: what both the full and the incremental parse build on."""
+
+    calendars: list[icalendar.Calendar]
+    occurrences: list[Occurrence]
+    skipped: list[SkippedEvent]
+    event_count: int
+    spans: list[tuple[Instant, Instant]] | None
+
+
+def _parse_core(
     body: bytes,
     window_start: datetime,
     window_end: datetime,
     default_timezone: str,
     limits: ParseLimits,
-) -> ParsedFeed:
+    *,
+    keep_spans: bool = False,
+) -> _Core:
     if len(body) > limits.max_bytes:
         raise ParseLimitExceeded(
             f"the feed is {len(body):,} bytes; the limit is {limits.max_bytes:,}"
@@ -736,23 +769,48 @@ def _parse(
                 skipped.append(outcome)
             else:
                 prepared.append(outcome)
-    occurrences = _expand(prepared, window_start, window_end, limits, skipped)
-    calendar_timezone = ""
+    spans: list[tuple[Instant, Instant]] | None = [] if keep_spans else None
+    occurrences = _expand(prepared, window_start, window_end, limits, skipped, spans)
+    return _Core(calendars, occurrences, skipped, event_count, spans)
+
+
+def _calendar_timezone(calendars: list[icalendar.Calendar]) -> str:
     for calendar in calendars:
         zones = _zones_for(calendar, "UTC")
         if zones.xwr is not None:
-            calendar_timezone = _public_name(zones.xwr_name)
-            break
+            return _public_name(zones.xwr_name)
+    return ""
+
+
+def _parse(
+    body: bytes,
+    window_start: datetime,
+    window_end: datetime,
+    default_timezone: str,
+    limits: ParseLimits,
+) -> ParsedFeed:
+    core = _parse_core(body, window_start, window_end, default_timezone, limits)
+    calendars = core.calendars
     return ParsedFeed(
-        occurrences=_dedupe(occurrences),
+        occurrences=_dedupe(core.occurrences),
         window_start=window_start,
         window_end=window_end,
         calendar_name=_header_text(calendars, "X-WR-CALNAME", "NAME"),
-        calendar_timezone=calendar_timezone,
+        calendar_timezone=_calendar_timezone(calendars),
         producer=_header_text(calendars, "PRODID"),
-        skipped=tuple(skipped),
-        event_count=event_count,
+        skipped=tuple(core.skipped),
+        event_count=core.event_count,
     )
+
+
+def forget_cached_timezones() -> None:
+    """Drop icalendar's process-wide cache of custom VTIMEZONEs before each feed.
+
+    icalendar caches the first VTIMEZONE it sees for a TZID and never replaces it, so in a
+    reused parser process one feed's "Customized Time Zone" would silently decide the times
+    of the next feed using the same name. Re-selecting the provider clears that cache.
+    """
+    icalendar.use_zoneinfo()
 
 
 def parse_feed(
@@ -772,6 +830,7 @@ def parse_feed(
         raise ValueError("the parse window must be aware datetimes")
     window_start = window_start.astimezone(UTC)
     window_end = window_end.astimezone(UTC)
+    forget_cached_timezones()
     try:
         return _parse(bytes(body), window_start, window_end, default_timezone, limits)
     except FeedError:
