@@ -38,7 +38,7 @@ from bot.errors import CalendarError, EmptyFeed, FeedError, NotACalendar, ParseL
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ParseLimits", "parse_feed"]
+__all__ = ["ParseLimits", "UidParse", "UidParseResult", "parse_by_uid", "parse_feed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -842,3 +842,82 @@ def parse_feed(
     except Exception as exc:
         log.exception("parser failure")
         raise CalendarError(f"parser failure: {_short(exc)}") from exc
+
+
+# --- parsing part of a feed (the incremental poll) -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UidParse:
+    """What one UID contributed to a parse, before de-duplication, in expansion order."""
+
+    occurrences: tuple[Occurrence, ...] = ()
+    #: Each occurrence's span as the window test saw it (see ``_expand``).
+    spans: tuple[tuple[Instant, Instant], ...] = ()
+    skipped: tuple[SkippedEvent, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UidParseResult:
+    calendar_name: str
+    calendar_timezone: str
+    producer: str
+    by_uid: dict[str, UidParse]
+    event_count: int
+
+
+def parse_by_uid(
+    body: bytes,
+    *,
+    window_start: datetime,
+    window_end: datetime,
+    default_timezone: str = "UTC",
+    limits: ParseLimits = ParseLimits(),
+) -> UidParseResult:
+    """Parse ``body`` like :func:`parse_feed` but keep each UID's share apart, undeduplicated.
+
+    ``body`` is typically a header plus a few VEVENT groups cut out of a feed
+    (:func:`bot.core.blocks.group_body`); the caller filters and de-duplicates per group.
+    Raises the same errors as :func:`parse_feed`.
+    """
+    if window_start.tzinfo is None or window_end.tzinfo is None:
+        raise ValueError("the parse window must be aware datetimes")
+    window_start = window_start.astimezone(UTC)
+    window_end = window_end.astimezone(UTC)
+    forget_cached_timezones()
+    try:
+        core = _parse_core(
+            bytes(body), window_start, window_end, default_timezone, limits, keep_spans=True
+        )
+    except FeedError:
+        raise
+    except (MemoryError, RecursionError) as exc:
+        raise ParseLimitExceeded(
+            f"the calendar exhausted the parser ({type(exc).__name__})"
+        ) from exc
+    except Exception as exc:
+        log.exception("parser failure")
+        raise CalendarError(f"parser failure: {_short(exc)}") from exc
+    assert core.spans is not None
+    occurrences: dict[str, list[Occurrence]] = {}
+    spans: dict[str, list[tuple[Instant, Instant]]] = {}
+    skipped: dict[str, list[SkippedEvent]] = {}
+    for occurrence, span in zip(core.occurrences, core.spans, strict=True):
+        occurrences.setdefault(occurrence.key.uid, []).append(occurrence)
+        spans.setdefault(occurrence.key.uid, []).append(span)
+    for item in core.skipped:
+        skipped.setdefault(item.uid, []).append(item)
+    by_uid = {
+        uid: UidParse(
+            tuple(occurrences.get(uid, ())), tuple(spans.get(uid, ())), tuple(skipped.get(uid, ()))
+        )
+        for uid in occurrences.keys() | skipped.keys()
+    }
+    calendars = core.calendars
+    return UidParseResult(
+        calendar_name=_header_text(calendars, "X-WR-CALNAME", "NAME"),
+        calendar_timezone=_calendar_timezone(calendars),
+        producer=_header_text(calendars, "PRODID"),
+        by_uid=by_uid,
+        event_count=core.event_count,
+    )

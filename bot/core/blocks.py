@@ -1,0 +1,171 @@
+"""Split a feed body into VEVENT blocks at the bytes level and hash them, without parsing.
+
+The incremental poll parses only blocks it has not seen before, so it must find block
+boundaries far more cheaply than icalendar can. Every boundary found here must be the one the
+tolerant scanner in :mod:`bot.core.parse` would find; whenever that is in doubt (several
+calendars, unbalanced or folded BEGIN/END lines, deep nesting, a truncated body) the splitter
+gives up and returns ``None`` so the caller falls back to a full parse. Correctness first.
+
+Blocks sharing a UID line (an RRULE master and its RECURRENCE-ID overrides, or The Events
+Calendar's duplicates) form one :class:`Group`, the unit that is parsed and cached. A group's
+digest leaves DTSTAMP lines out: they change on every export and never reach an occurrence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+__all__ = ["Group", "SplitFeed", "group_body", "split_feed"]
+
+_BEGIN_CAL = re.compile(rb"BEGIN:VCALENDAR", re.IGNORECASE)
+# Searched in the lower-cased body; every BEGIN/END line starts right after a newline.
+_MARKER = re.compile(rb"\n(begin|end):([^\n]*)")
+# Only a well-formed stamp is left out: a broken value could change how the block parses.
+# (Other spellings simply stay in the digest: over-sensitive is safe, under-sensitive is not.)
+_DTSTAMP = re.compile(rb"DTSTAMP(?:;[A-Za-z0-9=/_+-]*)?:\d{8}T\d{6}Z?[ \t]*\r?\n(?![ \t])")
+_UID = re.compile(rb"\nuid[;:]")
+_DIGEST_SIZE = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """All VEVENT blocks of one UID line, in document order; the unit of incremental parsing."""
+
+    digest: bytes
+    #: (start, end) offsets of each block in :attr:`SplitFeed.data`.
+    spans: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SplitFeed:
+    #: The body from ``BEGIN:VCALENDAR`` on (lone CRs turned into LFs).
+    data: bytes
+    #: Every byte of the calendar outside VEVENT blocks (properties, VTIMEZONE, ...).
+    header: bytes
+    header_digest: bytes
+    groups: tuple[Group, ...]
+    #: VEVENT components in the body, as the parser counts them.
+    vevent_count: int
+
+
+def _digest(*parts: bytes) -> bytes:
+    h = hashlib.blake2b(digest_size=_DIGEST_SIZE)
+    for part in parts:
+        h.update(part)
+    return h.digest()
+
+
+def _uid_key(block: bytes, low: bytes) -> bytes:
+    """The raw UID line (with any folded continuation): equal keys ⇒ same group."""
+    match = _UID.search(low)
+    if match is None:
+        return b""
+    end = match.start() + 1
+    while True:
+        nl = block.find(b"\n", end)
+        if nl < 0:
+            return block[match.start() + 1 :].strip()
+        end = nl + 1
+        if end >= len(block) or block[end] not in b" \t":
+            return block[match.start() + 1 : nl].strip()
+
+
+def split_feed(body: bytes, *, max_vevents: int, max_nesting: int) -> SplitFeed | None:
+    """The body's VEVENT groups, or ``None`` when only a full parse can be trusted."""
+    start = _BEGIN_CAL.search(body)
+    if start is None or (start.start() > 0 and body[start.start() - 1] not in b"\r\n"):
+        return None
+    data = body[start.start() :]
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    low = data.lower()
+    if not low.startswith(b"begin:vcalendar"):
+        return None
+    first_nl = low.find(b"\n")
+    if first_nl < 0 or low[15:first_nl].strip() != b"":
+        return None
+    if first_nl + 1 < len(low) and low[first_nl + 1] in b" \t":
+        return None  # a folded BEGIN:VCALENDAR line
+    stack = ["vcalendar"]
+    blocks: list[tuple[int, int, bool]] = []  # start, end, is_vevent
+    block_start = -1
+    block_name = ""
+    calendar_end = -1
+    for match in _MARKER.finditer(low, first_nl):
+        line_start = match.start() + 1
+        line_end = match.end() + 1  # past the newline (or one past the end of the data)
+        if line_end < len(low) and low[line_end] in b" \t":
+            return None  # a folded BEGIN/END line: leave it to the parser
+        if not stack:
+            if match.group(1) == b"begin" and match.group(2).strip() == b"vcalendar":
+                return None  # several calendars
+            continue
+        name = match.group(2).strip().decode("latin-1")
+        if match.group(1) == b"begin":
+            if name == "vcalendar":
+                return None
+            stack.append(name)
+            if len(stack) > max_nesting:
+                return None
+            if len(stack) == 2:
+                block_start, block_name = line_start, name
+            continue
+        if stack[-1] != name:
+            return None  # unbalanced or stray END: the scanner's repairs are its own business
+        stack.pop()
+        if len(stack) == 1:
+            blocks.append((block_start, min(line_end, len(data)), block_name == "vevent"))
+        elif not stack:
+            calendar_end = line_start
+    if stack or calendar_end < 0:
+        return None  # truncated: the full parse reports it
+    vevents = [(s, e) for s, e, is_event in blocks if is_event]
+    if len(vevents) > max_vevents:
+        return None
+    header_parts: list[bytes] = []
+    cursor = 0
+    grouped: dict[bytes, list[tuple[int, int]]] = {}
+    for s, e in vevents:
+        header_parts.append(data[cursor:s])
+        cursor = e
+        key = _uid_key(data[s:e], low[s:e])
+        grouped.setdefault(key, []).append((s, e))
+    header_parts.append(data[cursor:calendar_end])
+    header = b"".join(header_parts)
+    groups: list[Group] = []
+    for key, spans in grouped.items():
+        h = hashlib.blake2b(digest_size=_DIGEST_SIZE)
+        h.update(key)
+        for s, e in spans:
+            h.update(b"\x00")
+            stamp = data.find(b"\nDTSTAMP", s, e)
+            found = _DTSTAMP.match(data, stamp + 1, e) if stamp >= 0 else None
+            if found is None:
+                h.update(data[s:e])
+            else:
+                h.update(data[s : stamp + 1])
+                h.update(data[found.end() : e])
+        groups.append(Group(h.digest(), tuple(spans)))
+    return SplitFeed(
+        data=data,
+        header=header,
+        header_digest=_digest(header),
+        groups=tuple(groups),
+        vevent_count=len(vevents),
+    )
+
+
+def group_body(split: SplitFeed, groups: list[Group] | tuple[Group, ...]) -> bytes:
+    """A calendar holding the header and exactly ``groups``' blocks, in document order."""
+    spans = sorted(span for group in groups for span in group.spans)
+    parts = [split.header]
+    if not split.header.endswith(b"\n"):
+        parts.append(b"\r\n")
+    for s, e in spans:
+        parts.append(split.data[s:e])
+        if not split.data[s:e].endswith(b"\n"):
+            parts.append(b"\r\n")
+    parts.append(b"END:VCALENDAR\r\n")
+    return b"".join(parts)
