@@ -157,3 +157,54 @@ def m006_notices(db: Database) -> None:
 
 def apply_migrations(db: Database, migrations: Migrations = MIGRATIONS) -> None:
     migrations.apply(db)
+
+
+@MIGRATIONS()
+def m007_events_fts(db: Database) -> None:
+    """Member search (`/seminars search`) ranks talks by speaker, title, affiliation and abstract.
+
+    The index mirrors ``events`` through triggers, so every writer (poller, tests, CLI) keeps
+    it in step inside its own transaction; ``rowid`` is the events row's rowid.
+    """
+    db.execute(
+        """
+        CREATE VIRTUAL TABLE events_fts USING fts5(
+            speaker, title, affiliation, abstract, series, extra,
+            tokenize = 'unicode61 remove_diacritics 2'
+        )
+        """
+    )
+    columns = """
+        json_extract({r}.occurrence_json, '$.seminar.speaker'),
+        coalesce(nullif(json_extract({r}.occurrence_json, '$.seminar.title'), ''),
+                 json_extract({r}.occurrence_json, '$.summary')),
+        json_extract({r}.occurrence_json, '$.seminar.affiliation'),
+        coalesce(json_extract({r}.occurrence_json, '$.seminar.abstract'),
+                 json_extract({r}.occurrence_json, '$.description')),
+        json_extract({r}.occurrence_json, '$.seminar.series'),
+        coalesce(json_extract({r}.occurrence_json, '$.location'), '') || ' ' ||
+            coalesce(json_extract({r}.occurrence_json, '$.summary'), '')
+    """
+    insert = (
+        "INSERT INTO events_fts (rowid, speaker, title, affiliation, abstract, series, extra)"
+        " VALUES ({r}.rowid, " + columns + ");"
+    )
+    db.execute(
+        "CREATE TRIGGER events_fts_ai AFTER INSERT ON events BEGIN "
+        + insert.format(r="new")
+        + " END"
+    )
+    db.execute(
+        "CREATE TRIGGER events_fts_ad AFTER DELETE ON events BEGIN "
+        "DELETE FROM events_fts WHERE rowid = old.rowid; END"
+    )
+    db.execute(
+        "CREATE TRIGGER events_fts_au AFTER UPDATE OF occurrence_json ON events"
+        " WHEN old.occurrence_json IS NOT new.occurrence_json BEGIN "
+        "DELETE FROM events_fts WHERE rowid = old.rowid; " + insert.format(r="new") + " END"
+    )
+    db.execute(
+        "INSERT INTO events_fts (rowid, speaker, title, affiliation, abstract, series, extra)"
+        " SELECT events.rowid, " + columns.format(r="events") + " FROM events"
+    )
+    db.execute("CREATE INDEX idx_events_start ON events (start_utc)")
