@@ -1,0 +1,93 @@
+"""Query handling for member search: tokens, FTS5 match strings and typo-tolerant suggestions.
+
+Pure: the store runs the queries. Names are where people misspell most ("mahony" for
+Mahoney), so when an exact/prefix search finds nothing, each word is corrected against the
+index's own vocabulary (speaker, title, affiliation and series words) and the search retried.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+#: More words than this add nothing to a seminar search and only slow the query down.
+MAX_TOKENS = 8
+MAX_TOKEN_LENGTH = 40
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def fold(text: str) -> str:
+    """Lower-case without accents, the way the FTS tokenizer stores words."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def tokens(query: str) -> list[str]:
+    """The distinct words of a query, folded, in order, capped in number and length."""
+    seen: list[str] = []
+    for word in _WORD.findall(fold(query)):
+        word = word.strip("_")[:MAX_TOKEN_LENGTH]
+        if word and word not in seen:
+            seen.append(word)
+        if len(seen) >= MAX_TOKENS:
+            break
+    return seen
+
+
+def _quote(token: str) -> str:
+    return '"' + token.replace('"', '""') + '"'
+
+
+def match_expression(words: Sequence[str], *, any_word: bool = False, prefix: bool = True) -> str:
+    """An FTS5 MATCH string: every word (or any word) as a quoted, optionally prefix, term.
+
+    Quoting makes user text inert: ``AND``, ``NEAR``, ``*`` or ``"`` typed by a member are
+    searched for, never interpreted.
+    """
+    if not words:
+        raise ValueError("nothing to search for")
+    star = "*" if prefix else ""
+    joiner = " OR " if any_word else " AND "
+    return joiner.join(_quote(w) + star for w in words)
+
+
+def corrections(
+    words: Sequence[str], vocabulary: Iterable[str], *, per_word: int = 3, cutoff: float = 0.75
+) -> dict[str, list[str]]:
+    """For each word, the closest vocabulary words (itself first when it is known).
+
+    Words of one or two letters are kept as they are: any correction would be a guess.
+    """
+    vocab = sorted({fold(v) for v in vocabulary if v})
+    known = set(vocab)
+    result: dict[str, list[str]] = {}
+    for word in words:
+        if word in known or len(word) <= 2:
+            result[word] = [word]
+            continue
+        close = difflib.get_close_matches(word, vocab, n=per_word, cutoff=cutoff)
+        # A typed prefix of a long name ("mahon") is not a typo: keep it for the prefix query.
+        result[word] = close or [word]
+    return result
+
+
+def corrected_expression(fixed: dict[str, list[str]]) -> str:
+    """Every word must match one of its corrections (prefix match on each)."""
+    groups = []
+    for options in fixed.values():
+        if not options:
+            continue
+        inner = " OR ".join(_quote(o) + "*" for o in options)
+        groups.append(f"({inner})" if len(options) > 1 else inner)
+    if not groups:
+        raise ValueError("nothing to search for")
+    return " AND ".join(groups)
+
+
+def did_you_mean(fixed: dict[str, list[str]]) -> str:
+    """The corrected query as a member would type it, or "" when nothing was corrected."""
+    if all(opts[:1] == [word] for word, opts in fixed.items()):
+        return ""
+    return " ".join(opts[0] if opts else word for word, opts in fixed.items())
