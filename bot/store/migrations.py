@@ -208,3 +208,88 @@ def m007_events_fts(db: Database) -> None:
         " SELECT events.rowid, " + columns.format(r="events") + " FROM events"
     )
     db.execute("CREATE INDEX idx_events_start ON events (start_utc)")
+
+
+@MIGRATIONS()
+def m008_reminders(db: Database) -> None:
+    """Reminders live in SQLite (due time, target, state); the scheduler only wakes the worker.
+
+    Unique keys make planning idempotent: one channel reminder per (feed, announcement,
+    offset), one personal reminder per (subscription, announcement), one change notice per
+    (user, announcement, change).
+    """
+    db.execute(
+        """
+        CREATE TABLE subscriptions (
+            id INTEGER PRIMARY KEY,
+            guild_id INTEGER NOT NULL,
+            user_id INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('event', 'filter')),
+            feed_id INTEGER REFERENCES feeds(id) ON DELETE CASCADE,
+            announcement_id TEXT NOT NULL DEFAULT '',
+            field TEXT NOT NULL DEFAULT '',
+            pattern TEXT NOT NULL DEFAULT '',
+            offset_s INTEGER NOT NULL CHECK (offset_s > 0),
+            via TEXT NOT NULL CHECK (via IN ('dm', 'channel')),
+            state TEXT NOT NULL DEFAULT 'active'
+                CHECK (state IN ('active', 'dm_disabled', 'left')),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE UNIQUE INDEX idx_subscriptions_unique ON subscriptions (
+            guild_id, user_id, kind, IFNULL(feed_id, 0), announcement_id, field, pattern,
+            offset_s, via)
+        """
+    )
+    db.execute("CREATE INDEX idx_subscriptions_user ON subscriptions (user_id, guild_id)")
+    db.execute(
+        """
+        CREATE TABLE reminders (
+            id INTEGER PRIMARY KEY,
+            idem_key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL DEFAULT 'reminder'
+                CHECK (kind IN ('reminder', 'moved', 'cancelled')),
+            feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+            subscription_id INTEGER REFERENCES subscriptions(id) ON DELETE SET NULL,
+            user_id INTEGER,
+            announcement_id TEXT NOT NULL,
+            event_key TEXT NOT NULL,
+            start_json TEXT NOT NULL,
+            anchor_utc TEXT NOT NULL,
+            place TEXT NOT NULL DEFAULT '',
+            offset_s INTEGER NOT NULL DEFAULT 0,
+            target_kind TEXT NOT NULL CHECK (target_kind IN ('channel', 'dm', 'mention')),
+            target_id INTEGER NOT NULL,
+            due_at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'sending', 'sent', 'missed', 'cancelled', 'failed')),
+            generation INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            payload_json TEXT NOT NULL DEFAULT '{}',
+            late INTEGER NOT NULL DEFAULT 0,
+            sent_at TEXT,
+            message_id INTEGER,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_reminders_due ON reminders (state, due_at)")
+    db.execute("CREATE INDEX idx_reminders_feed ON reminders (feed_id, announcement_id)")
+    db.execute("CREATE INDEX idx_reminders_user ON reminders (user_id, state)")
+    db.execute(
+        """
+        CREATE TABLE reminder_users (
+            user_id INTEGER PRIMARY KEY,
+            dm_channel_id INTEGER,
+            dm_closed_at TEXT,
+            hint_pending INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
