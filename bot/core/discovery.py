@@ -27,7 +27,8 @@ class Candidate:
 
 
 def google_ical_address(calendar_id: str) -> str:
-    return f"https://calendar.google.com/calendar/ical/{quote(calendar_id, safe='@.')}/public/basic.ics"
+    encoded = quote(calendar_id, safe="@.")
+    return f"https://calendar.google.com/calendar/ical/{encoded}/public/basic.ics"
 
 
 def _decode_cid(cid: str) -> str:
@@ -95,9 +96,8 @@ class _LinkScanner(HTMLParser):
                 self.alternates.append(href)
         elif tag == "a" and href:
             lower = href.lower()
-            if lower.startswith("webcal://") or urlsplit(lower).path.endswith(".ics"):
-                self.calendar_links.append(href)
-            elif "ical=1" in lower or "outlook-ical=1" in lower:
+            is_feed = lower.startswith("webcal://") or urlsplit(lower).path.endswith(".ics")
+            if is_feed or "ical=1" in lower:
                 self.calendar_links.append(href)
         elif tag == "iframe":
             src = values.get("src", "")
