@@ -83,6 +83,8 @@ class DeliveryWorker:
         self.breaker = InvalidRequestBreaker()
         #: Set after each drain; tests and shutdown wait on it instead of sleeping.
         self.drained = asyncio.Event()
+        #: Set once interrupted deliveries of a previous run have been repaired.
+        self.recovered = asyncio.Event()
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -92,7 +94,10 @@ class DeliveryWorker:
     async def run_forever(self) -> None:
         """Drain whenever woken (after a poll) and at least every ``idle_seconds``."""
         await self._client.wait_until_ready()
-        await self.recover_interrupted()
+        try:
+            await self.recover_interrupted()
+        finally:
+            self.recovered.set()
         while not self._stopping:
             self._wake.clear()
             try:

@@ -111,6 +111,7 @@ baseline = "announce"
     async def deliver(self) -> None:
         """Drain the outbox now (the background worker may be draining too; they serialise)."""
         assert self.bot is not None and self.bot.delivery is not None
+        await asyncio.wait_for(self.bot.delivery.recovered.wait(), 10)
         await self.bot.delivery.drain()
 
     async def outbox_states(self) -> list[str]:

@@ -1,0 +1,65 @@
+"""Presentation rules: feed text is inert, cards fit Discord's limits, all-day stays a date."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.core.models import Action, ActionKind, Occurrence, OccurrenceKey, SeminarDetails
+from bot.discord_ui.embeds import announcement_embed, compact_embed, format_when_discord, inert
+
+
+def occurrence(**kw: object) -> Occurrence:
+    base = dict(
+        key=OccurrenceKey("u"),
+        start=datetime(2026, 12, 3, 15, tzinfo=UTC),
+        end=datetime(2026, 12, 3, 16, tzinfo=UTC),
+        summary="Talk",
+    )
+    base.update(kw)
+    return Occurrence(**base)  # type: ignore[arg-type]
+
+
+def test_inert_neutralises_pings_links_and_markup() -> None:
+    text = inert("@everyone @here <@123> <@&45> <#67> </cmd:1> <t:1:R> **bold** [x](http://y)")
+    assert "@everyone" not in text and "@here" not in text
+    for token in ("<@123>", "<@&45>", "<#67>", "</cmd:1>", "<t:1:R>"):
+        assert token not in text
+    assert "**" not in text
+    assert "\\[x](" in text  # an escaped bracket: Discord shows it, never as a masked link
+
+
+def test_timed_events_use_discord_timestamps_and_all_day_events_dates() -> None:
+    timed = format_when_discord(occurrence())
+    start, end = 1796310000, 1796313600  # 2026-12-03 15:00 and 16:00 UTC
+    assert timed == f"<t:{start}:F> – <t:{end}:t> (<t:{start}:R>)"
+    all_day = format_when_discord(occurrence(start=date(2026, 12, 3), end=date(2026, 12, 4)))
+    assert all_day == "Thu 3 Dec 2026 (all day)"
+    assert "<t:" not in all_day
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.text(min_size=0, max_size=5000), st.text(min_size=0, max_size=5000), st.text(max_size=600)
+)
+def test_any_feed_text_fits_discords_embed_limits(
+    summary: str, abstract: str, speaker: str
+) -> None:
+    occ = occurrence(
+        summary=summary or "x",
+        description=abstract,
+        location=speaker,
+        seminar=SeminarDetails(
+            speaker=speaker, affiliation=speaker, abstract=abstract, bio=abstract, title=summary
+        ),
+    )
+    for kind in ActionKind:
+        embed = announcement_embed(
+            Action(kind=kind, feed="f", occurrence=occ, previous=occ), marker="ref 0123456789"
+        )
+        assert len(embed) <= 6000
+        assert len(embed.title or "") <= 256 and len(embed.description or "") <= 4096
+        assert all(len(f.value or "") <= 1024 and len(f.name or "") <= 256 for f in embed.fields)
+        assert len(compact_embed(Action(kind=kind, feed="f", occurrence=occ))) <= 600
