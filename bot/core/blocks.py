@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = ["Group", "SplitFeed", "group_body", "split_feed"]
@@ -34,6 +35,8 @@ class Group:
     """All VEVENT blocks of one UID line, in document order; the unit of incremental parsing."""
 
     digest: bytes
+    #: The raw UID line the blocks share (b"" when they have none).
+    uid_line: bytes
     #: (start, end) offsets of each block in :attr:`SplitFeed.data`.
     spans: tuple[tuple[int, int], ...]
 
@@ -147,7 +150,7 @@ def split_feed(body: bytes, *, max_vevents: int, max_nesting: int) -> SplitFeed 
             else:
                 h.update(data[s : stamp + 1])
                 h.update(data[found.end() : e])
-        groups.append(Group(h.digest(), tuple(spans)))
+        groups.append(Group(h.digest(), key, tuple(spans)))
     return SplitFeed(
         data=data,
         header=header,
@@ -157,7 +160,7 @@ def split_feed(body: bytes, *, max_vevents: int, max_nesting: int) -> SplitFeed 
     )
 
 
-def group_body(split: SplitFeed, groups: list[Group] | tuple[Group, ...]) -> bytes:
+def group_body(split: SplitFeed, groups: Sequence[Group]) -> bytes:
     """A calendar holding the header and exactly ``groups``' blocks, in document order."""
     spans = sorted(span for group in groups for span in group.spans)
     parts = [split.header]
