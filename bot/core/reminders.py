@@ -65,8 +65,7 @@ def due_time(anchor: datetime, offset: timedelta, zone: ZoneInfo) -> datetime:
     rest = offset - timedelta(days=days)
     local = anchor.astimezone(zone)
     if days:
-        wall = datetime.combine(local.date() - timedelta(days=days), local.time().replace(tzinfo=None))
-        local = wall.replace(tzinfo=zone)
+        local = datetime.combine(local.date() - timedelta(days=days), local.time(), tzinfo=zone)
     return local.astimezone(UTC) - rest
 
 
@@ -270,9 +269,7 @@ def plan_feed(
     Only events that have not started are in scope: reminders of started events are left to
     the worker's late/missed policy.
     """
-    in_scope = {
-        e.announcement_id: e for e in events if anchor_of(e.occurrence, feed_zone) > now
-    }
+    in_scope = {e.announcement_id: e for e in events if anchor_of(e.occurrence, feed_zone) > now}
     horizon_end = now + max(horizon, *(o + timedelta(days=2) for o in offsets), timedelta(0))
     by_event: dict[str, list[PlanSubscription]] = {}
     filters: list[PlanSubscription] = []
@@ -331,15 +328,15 @@ def plan_feed(
     plan = ReminderPlan()
     noticed: set[str] = set()
     for row in existing:
-        event = in_scope.get(row.announcement_id)
-        if event is None:
+        scoped = in_scope.get(row.announcement_id)
+        if scoped is None:
             continue  # started or gone: the worker's late/missed policy owns it
-        _plan_notice(plan, noticed, row, event, feed_zone)
+        _plan_notice(plan, noticed, row, scoped, feed_zone)
         want = desired.pop(row.idem_key, None)
         if want is None:
             if row.state == "pending":
                 plan.cancels.append(
-                    (row.id, "event cancelled" if event.cancelled else "no longer wanted")
+                    (row.id, "event cancelled" if scoped.cancelled else "no longer wanted")
                 )
             continue
         moved = row.start_json != want.start_json or row.due_at != want.due_at

@@ -140,7 +140,6 @@ def m005_poll_log(db: Database) -> None:
     db.execute("CREATE INDEX idx_poll_log_feed ON poll_log (feed_id, id)")
 
 
-
 @MIGRATIONS()
 def m006_notices(db: Database) -> None:
     """Admins are told about a broken channel or feed once, even across restarts."""
@@ -154,6 +153,7 @@ def m006_notices(db: Database) -> None:
         )
         """
     )
+
 
 def apply_migrations(db: Database, migrations: Migrations = MIGRATIONS) -> None:
     migrations.apply(db)
@@ -289,7 +289,32 @@ def m008_reminders(db: Database) -> None:
             user_id INTEGER PRIMARY KEY,
             dm_channel_id INTEGER,
             dm_closed_at TEXT,
-            hint_pending INTEGER NOT NULL DEFAULT 0
+            hint_pending INTEGER NOT NULL DEFAULT 0,
+            member_seen_at TEXT
+        )
+        """
+    )
+
+
+@MIGRATIONS()
+def m009_parse_cache(db: Database) -> None:
+    """Per-group parse results, so a poll parses only the VEVENTs that changed (issue 6)."""
+    db.execute(
+        """
+        CREATE TABLE parse_cache (
+            feed_id INTEGER PRIMARY KEY REFERENCES feeds(id) ON DELETE CASCADE,
+            parser_version INTEGER NOT NULL,
+            state_json TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE parse_cache_groups (
+            feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+            digest BLOB NOT NULL,
+            result_json TEXT NOT NULL,
+            PRIMARY KEY (feed_id, digest)
         )
         """
     )
