@@ -22,12 +22,13 @@ from types import TracebackType
 from typing import Any
 
 from bot import errors
+from bot.core.incremental import CacheView, Outcome, parse_changed
 from bot.core.models import ParsedFeed
 from bot.core.parse import ParseLimits, parse_feed
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ParserPool"]
+__all__ = ["ParserPool", "scaled_allowance"]
 
 DEFAULT_MEMORY_LIMIT = 1024 * 1024 * 1024
 DEFAULT_CPU_LIMIT = 15.0
@@ -108,6 +109,37 @@ def _run_task(
     _renew_cpu_limit(cpu_seconds)
     try:
         return worker(body, window_start, window_end, default_timezone, limits)
+    except MemoryError:
+        return _error_result(errors.ParseLimitExceeded("the calendar needs too much memory"))
+
+
+def scaled_allowance(body_size: int) -> float:
+    """Seconds a parse of ``body_size`` bytes may take: ~1.5 ms per event of ~700 bytes."""
+    return max(DEFAULT_CPU_LIMIT, body_size / 700 * 0.0015 * 1.5)
+
+
+def _run_incremental_task(
+    cpu_seconds: float | None,
+    body: bytes,
+    window_start: datetime,
+    window_end: datetime,
+    default_timezone: str,
+    limits: ParseLimits,
+    cache: CacheView | None,
+) -> Outcome | WorkerResult:
+    """The incremental worker: an :class:`Outcome` (pickled as is) or a flattened FeedError."""
+    _renew_cpu_limit(cpu_seconds)
+    try:
+        return parse_changed(
+            body,
+            window_start=window_start,
+            window_end=window_end,
+            default_timezone=default_timezone,
+            limits=limits,
+            cache=cache,
+        )
+    except errors.FeedError as exc:
+        return _error_result(exc)
     except MemoryError:
         return _error_result(errors.ParseLimitExceeded("the calendar needs too much memory"))
 
@@ -244,10 +276,56 @@ class ParserPool:
             default_timezone,
             limits,
         )
+        result = await self._submit(_run_task, (self._worker, self._cpu_limit, *args), timeout)
+        return _unpack(result)
+
+    async def parse_incremental(
+        self,
+        body: bytes,
+        *,
+        window_start: datetime,
+        window_end: datetime,
+        default_timezone: str = "UTC",
+        limits: ParseLimits = _DEFAULT_LIMITS,
+        cache: CacheView | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the child must be killed
+    ) -> Outcome:
+        """Split ``body`` and parse only the groups ``cache`` lacks, in a worker.
+
+        The timeout and CPU allowance grow with the body (a 50,000-event feed needs far more
+        than the defaults) unless ``timeout`` is given.
+        """
+        if window_start.tzinfo is None or window_end.tzinfo is None:
+            raise ValueError("the parse window must be aware datetimes")
+        if self._in_process:
+            return parse_changed(
+                body,
+                window_start=window_start,
+                window_end=window_end,
+                default_timezone=default_timezone,
+                limits=limits,
+                cache=cache,
+            )
+        allowance = scaled_allowance(len(body))
+        cpu = None if self._cpu_limit is None else max(self._cpu_limit, allowance)
+        args = (cpu, bytes(body), window_start, window_end, default_timezone, limits, cache)
+        result = await self._submit(
+            _run_incremental_task, args, timeout if timeout is not None else allowance + 5
+        )
+        if isinstance(result, Outcome):
+            return result
+        raise _rebuild_error(result)
+
+    async def _submit(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        timeout: float,  # noqa: ASYNC109
+    ) -> Any:
         # One retry when another caller's timeout killed the shared workers under us.
         for attempt in range(2):
             generation = self._generation
-            future = self._pool().submit(_run_task, self._worker, self._cpu_limit, *args)
+            future = self._pool().submit(fn, *args)
             try:
                 result = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
             except TimeoutError:
@@ -266,7 +344,7 @@ class ParserPool:
                 ) from None
             except MemoryError:
                 raise errors.ParseLimitExceeded("the parse result was too large") from None
-            return _unpack(result)
+            return result
         raise errors.ParseLimitExceeded("the parser process died repeatedly")  # pragma: no cover
 
 

@@ -25,6 +25,7 @@ from bot.errors import FeedError, FeedHTTPError
 from bot.feeds.http import Downloaded, FeedFetcher, NotModified, Validators
 from bot.feeds.isolate import ParserPool
 from bot.service.dbthread import DatabaseThread
+from bot.service.incremental import parse_incrementally
 from bot.store import repo
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,11 @@ class Poller:
             )
             if isinstance(fetched, NotModified):
                 return await self._not_modified(feed_id, settings, now)
-            parsed = await self._parser.parse(
+            parsed = await parse_incrementally(
+                self._parser,
+                self._db_thread,
+                self._db,
+                feed_id,
                 fetched.body,
                 window_start=now - self._window.past,
                 window_end=now + self._window.future,

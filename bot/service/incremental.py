@@ -1,0 +1,106 @@
+"""The parse step of a poll, incremental: reuse what the store already parsed.
+
+Runs the split-and-parse in the parser pool and the cache work (hashing the body, rebuilding
+the window's occurrences) on the database thread, so nothing heavy touches the event loop.
+Any doubt ends in the plain full parse, whose answer is authoritative.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from bot.core.incremental import CacheView, Outcome, absorb, settings_key
+from bot.core.models import ParsedFeed
+from bot.core.parse import ParseLimits
+from bot.feeds.isolate import ParserPool, scaled_allowance
+from bot.service.dbthread import DatabaseThread
+from bot.store.parse_cache import cache_for
+
+_DEFAULT_LIMITS = ParseLimits()
+
+
+def _lookup(
+    db: Database,
+    feed_id: int,
+    body: bytes,
+    window: tuple[datetime, datetime],
+    settings: bytes,
+    limits: ParseLimits,
+) -> tuple[ParsedFeed | None, CacheView | None, str]:
+    """A byte-identical body is answered from the cache; otherwise what the child needs."""
+    body_hash = hashlib.sha256(body).hexdigest()  # releases the GIL for large bodies
+    state = cache_for(db).get(feed_id)
+    if state is None or state.settings != settings:
+        return None, None, body_hash
+    if state.body_hash == body_hash and state.covers(*window):
+        parsed = state.assemble(window[0], window[1], limits)
+        if parsed is not None:
+            return parsed, None, body_hash
+    return None, state.view(), body_hash
+
+
+def _absorb(
+    db: Database,
+    feed_id: int,
+    outcome: Outcome,
+    body_hash: str,
+    settings: bytes,
+    window: tuple[datetime, datetime],
+    limits: ParseLimits,
+) -> ParsedFeed | None:
+    cache = cache_for(db)
+    state, added, dropped = absorb(
+        cache.get(feed_id), outcome, body_hash=body_hash, settings=settings
+    )
+    cache.put(feed_id, state, added, dropped)
+    if outcome.full is not None:
+        return outcome.full
+    if state is None:
+        return None
+    return state.assemble(window[0], window[1], limits, outcome.exact)
+
+
+async def parse_incrementally(
+    parser: ParserPool,
+    db_thread: DatabaseThread,
+    db: Database,
+    feed_id: int,
+    body: bytes,
+    *,
+    window_start: datetime,
+    window_end: datetime,
+    default_timezone: str = "UTC",
+    limits: ParseLimits = _DEFAULT_LIMITS,
+) -> ParsedFeed:
+    """The same ParsedFeed as ``parser.parse(body, ...)``, at the cost of what changed."""
+    window = (window_start, window_end)
+    settings = settings_key(default_timezone, limits)
+    parsed, view, body_hash = await db_thread.run(
+        _lookup, db, feed_id, body, window, settings, limits
+    )
+    if parsed is not None:
+        return parsed
+    outcome = await parser.parse_incremental(
+        body,
+        window_start=window_start,
+        window_end=window_end,
+        default_timezone=default_timezone,
+        limits=limits,
+        cache=view,
+    )
+    parsed = await db_thread.run(
+        _absorb, db, feed_id, outcome, body_hash, settings, window, limits
+    )
+    if parsed is None:  # the groups interact after all: the full parse decides
+        parsed = await parser.parse(
+            body,
+            window_start=window_start,
+            window_end=window_end,
+            default_timezone=default_timezone,
+            limits=limits,
+            timeout=scaled_allowance(len(body)) + 5,
+        )
+    return parsed
