@@ -111,7 +111,7 @@ class _LinkScanner(HTMLParser):
 def _absolute(href: str, base_url: str) -> str:
     href = href.strip()
     if href.lower().startswith("webcal://"):
-        return "https://" + href[len("webcal://"):]
+        return "https://" + href[len("webcal://") :]
     return urljoin(base_url, href)
 
 

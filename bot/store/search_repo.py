@@ -33,8 +33,10 @@ _UPCOMING = """
     AND e.start_utc >= :lookback AND e.start_utc < :until
     AND COALESCE(e.end_utc, e.start_utc) > :now
 """
-_COLUMNS = "e.rowid AS rowid, e.feed_id AS feed_id, gf.name AS feed_name, e.state AS state, " \
+_COLUMNS = (
+    "e.rowid AS rowid, e.feed_id AS feed_id, gf.name AS feed_name, e.state AS state, "
     "e.occurrence_json AS occurrence_json"
+)
 _SEARCH_COLUMNS = ("speaker", "title", "affiliation", "series")
 
 

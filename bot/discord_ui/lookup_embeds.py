@@ -1,0 +1,82 @@
+"""Lookup answers as embeds: compact lists, the full event, autocomplete labels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import discord
+
+from bot.core.models import Action, ActionKind, Occurrence
+from bot.core.render import speaker_line, truncate, zone_of
+from bot.discord_ui.embeds import announcement_embed, format_when_discord, inert, unix
+from bot.store.search_repo import EventHit
+
+PER_PAGE = 8
+LIST_COLOUR = 0x2B6CB0
+CHOICE_LIMIT = 100
+
+
+def when_compact(occ: Occurrence) -> str:
+    """``<t:…:F> (<t:…:R>)`` for timed events; the date alone for all-day ones."""
+    if isinstance(occ.start, datetime):
+        return f"<t:{unix(occ.start)}:F> (<t:{unix(occ.start)}:R>)"
+    return format_when_discord(occ)
+
+
+def event_line(hit: EventHit) -> str:
+    occ = hit.occurrence
+    title = inert(truncate(occ.title, 120))
+    speaker = speaker_line(occ)
+    parts = [f"**{title}**"]
+    if speaker:
+        parts.append(f"— {inert(truncate(speaker, 100))}")
+    lines = [" ".join(parts), when_compact(occ)]
+    if occ.place:
+        lines[-1] += f" · {inert(truncate(occ.place, 80))}"
+    return "\n".join(lines)
+
+
+def list_pages(
+    hits: Sequence[EventHit], *, title: str, empty: str, footer: str = ""
+) -> list[discord.Embed]:
+    """Pages of at most ``PER_PAGE`` entries (far below the 4,096-character description cap)."""
+    if not hits:
+        return [discord.Embed(title=title, description=empty, colour=LIST_COLOUR)]
+    pages = []
+    chunks = [hits[i : i + PER_PAGE] for i in range(0, len(hits), PER_PAGE)]
+    for number, chunk in enumerate(chunks, start=1):
+        embed = discord.Embed(
+            title=title,
+            description="\n\n".join(event_line(h) for h in chunk),
+            colour=LIST_COLOUR,
+        )
+        note = f"Page {number} of {len(chunks)} · {len(hits)} events"
+        embed.set_footer(text=truncate(f"{note} · {footer}" if footer else note, 2048))
+        pages.append(embed)
+    return pages
+
+
+def event_embed(hit: EventHit) -> discord.Embed:
+    """The full announcement card, marked cancelled when it is."""
+    kind = ActionKind.CANCEL if hit.occurrence.cancelled else ActionKind.ANNOUNCE
+    return announcement_embed(Action(kind=kind, feed=hit.feed_name, occurrence=hit.occurrence))
+
+
+def choice_label(hit: EventHit, fallback_zone: str) -> str:
+    """``Thu 3 Dec 15:30 · Speaker — Title`` in the feed's zone, at most 100 characters.
+
+    Autocomplete cannot render Discord timestamps, so the date is written out.
+    """
+    occ = hit.occurrence
+    start = occ.start
+    if isinstance(start, datetime):
+        zone: ZoneInfo = zone_of(occ, fallback_zone)
+        local = start.astimezone(zone)
+        when = f"{local:%a} {local.day} {local:%b %H:%M}"
+    else:
+        when = f"{start:%a} {start.day} {start:%b}"
+    speaker = occ.seminar.speaker
+    text = f"{when} · {speaker} — {occ.title}" if speaker else f"{when} · {occ.title}"
+    return truncate(" ".join(text.split()), CHOICE_LIMIT)
