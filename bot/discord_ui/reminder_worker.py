@@ -1,0 +1,418 @@
+"""The reminder worker: sends due reminders from SQLite exactly once, paced.
+
+SQLite is the truth (reliability.md rule 4). APScheduler only *wakes* the worker: an interval
+tick with ``coalesce=True`` and ``misfire_grace_time=None``, so a blocked loop or a missed run
+just means one later pass that finds every due row. Between ticks the worker also sleeps
+exactly until the next due row. Each row is claimed (committed) before the request and
+carries a deterministic nonce, so a crash mid-send is resent without doubling.
+
+Membership: the bot has only the guilds intent, so it never hears that a member left. Before
+DMing someone it checks ``GET /guilds/{guild}/members/{user}`` unless the member used the bot
+in that server within ``membership_ttl`` (their own interactions prove membership; results are
+remembered for the same time). 404 / 10007 Unknown Member → their subscriptions in that server
+stop. A DM refused with 50007 flags their DM subscriptions (no retries) and queues one hint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+import discord
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlite_utils import Database
+
+from bot.clock import Clock
+from bot.core.delivery_policy import Verdict, classify, retry_delay
+from bot.core.reminders import DEFAULT_GRACE, Decision, decide
+from bot.discord_ui.reminder_texts import render_reminder
+from bot.service.dbthread import DatabaseThread
+from bot.service.feeds import settings_from_row
+from bot.service.reminders import PlanStats, plan_all_feeds, plan_feed_reminders
+from bot.store import reminders_repo, repo
+from bot.store.reminders_repo import ReminderRow
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_MEMBER = 10007
+#: Discord keeps nonces for a few minutes; an older interrupted send is treated as sent.
+NONCE_WINDOW = timedelta(minutes=3)
+MAX_ATTEMPTS = 6
+
+
+class Pacer:
+    """A token bucket shared by every reminder request (DMs at :00 must not burst)."""
+
+    def __init__(self, rate_per_second: float, burst: int = 5) -> None:
+        self._rate = rate_per_second
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._last: float | None = None
+        self.waited = 0.0
+
+    async def take(self) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(1000):  # bounded; each turn waits for one token to refill
+            now = loop.time()
+            if self._last is not None:
+                self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+            self._last = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return
+            delay = (1.0 - self._tokens) / self._rate
+            self.waited += delay
+            await asyncio.sleep(delay)  # pacing real requests, not synchronising
+
+
+class _DMClosed(Exception):
+    pass
+
+
+class _LeftGuild(Exception):
+    pass
+
+
+class ReminderWorker:
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        db: Database,
+        db_thread: DatabaseThread,
+        clock: Clock,
+        default_timezone: str = "UTC",
+        rate_per_second: float = 25.0,
+        grace: timedelta = DEFAULT_GRACE,
+        tick_seconds: float = 30.0,
+        replan_seconds: float = 3600.0,
+        membership_ttl: timedelta = timedelta(hours=24),
+    ) -> None:
+        self._client = client
+        self._database = db
+        self._db_thread = db_thread
+        self._clock = clock
+        self._zone = default_timezone
+        self._grace = grace
+        self._tick_seconds = tick_seconds
+        self._replan_seconds = replan_seconds
+        self._membership_ttl = membership_ttl
+        self.pacer = Pacer(rate_per_second)
+        self._rng = random.Random()
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._stopping = False
+        self._members: dict[tuple[int, int], datetime] = {}
+        self._scheduler: AsyncIOScheduler | None = None
+        #: Users to tell (once, at their next command) that their DMs are closed.
+        self.hint_users: set[int] = set()
+        #: Set after each pass; tests wait on it instead of sleeping.
+        self.passed = asyncio.Event()
+        self.ticks = 0
+        self.on_sent: Callable[[ReminderRow], None] | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _tick(self) -> None:
+        self.ticks += 1
+        self.wake()
+
+    async def start(self) -> None:
+        """Load state and start the wake-up tick (needs the running loop)."""
+        self.hint_users = await self._db(reminders_repo.users_with_pending_hint)
+        scheduler = AsyncIOScheduler(
+            timezone="UTC",
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        scheduler.add_job(
+            self._tick,
+            IntervalTrigger(seconds=self._tick_seconds),
+            id="reminders:tick",
+            replace_existing=True,
+        )
+        scheduler.add_job(
+            self._replan_soon,
+            IntervalTrigger(seconds=self._replan_seconds),
+            id="reminders:replan",
+            replace_existing=True,
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def _replan_soon(self) -> None:
+        self._replan_due = True
+        self.wake()
+
+    _replan_due = True
+
+    async def run_forever(self) -> None:
+        await self._client.wait_until_ready()
+        await self.recover_interrupted()
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                if self._replan_due:
+                    self._replan_due = False
+                    await self.plan_all()
+                await self.run_due()
+            except Exception:  # one bad row must never stop reminders for everyone
+                log.exception("reminder pass failed; retrying on the next wake-up")
+            if self._stopping:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), await self._sleep_seconds())
+
+    async def _sleep_seconds(self) -> float:
+        next_due: datetime | None = await self._db(reminders_repo.next_due_at)
+        if next_due is None:
+            return self._tick_seconds
+        seconds = (next_due - self._clock.now()).total_seconds()
+        return min(self._tick_seconds, max(1.0, seconds))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        async with self._lock:
+            pass
+
+    async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await self._db_thread.run(fn, self._database, *args, **kwargs)
+
+    # --- planning ---------------------------------------------------------------------------
+
+    async def plan_feed(self, feed_id: int) -> PlanStats:
+        stats: PlanStats = await self._db(
+            plan_feed_reminders, feed_id, now=self._clock.now(), default_timezone=self._zone
+        )
+        if stats.changed:
+            self.wake()
+        return stats
+
+    async def plan_all(self) -> list[PlanStats]:
+        stats: list[PlanStats] = await self._db(
+            plan_all_feeds, now=self._clock.now(), default_timezone=self._zone
+        )
+        if any(s.changed for s in stats):
+            self.wake()
+        return stats
+
+    # --- sending ----------------------------------------------------------------------------
+
+    async def run_due(self) -> int:
+        """Send (or record as missed) every row due now; returns how many were handled."""
+        async with self._lock:
+            try:
+                return await self._run_due_locked()
+            finally:
+                self.passed.set()
+
+    async def _run_due_locked(self) -> int:
+        handled = 0
+        feeds: dict[int, repo.FeedRow | None] = {}
+        for _ in range(100):  # bounded: at most 100 batches per pass
+            rows: list[ReminderRow] = await self._db(
+                reminders_repo.due_reminders, now=self._clock.now(), limit=200
+            )
+            if not rows or self._stopping:
+                break
+            for row in rows:
+                if self._stopping:
+                    return handled
+                if row.feed_id not in feeds:
+                    feeds[row.feed_id] = await self._db(repo.get_feed, row.feed_id)
+                await self._handle(row, feeds[row.feed_id])
+                handled += 1
+        return handled
+
+    async def _handle(self, row: ReminderRow, feed: repo.FeedRow | None) -> None:
+        now = self._clock.now()
+        if row.kind == "reminder":
+            decision = decide(row.due_at, row.anchor, now, grace=self._grace)
+        else:  # change notices are due at once; pointless once the event is well under way
+            decision = Decision.MISSED if now > row.anchor + self._grace else Decision.ON_TIME
+        if decision is Decision.NOT_DUE:
+            return
+        if decision is Decision.MISSED:
+            reason = f"due {row.due_at:%Y-%m-%d %H:%M} UTC; too late at {now:%Y-%m-%d %H:%M} UTC"
+            log.warning("reminder %s missed (%s)", row.idem_key, reason)
+            await self._db(reminders_repo.mark_final, row.id, "missed", reason, now=now)
+            return
+        if feed is None:
+            await self._db(reminders_repo.mark_final, row.id, "cancelled", "feed gone", now=now)
+            return
+        claimed: ReminderRow | None = await self._db(reminders_repo.claim, row.id, now=now)
+        if claimed is None:
+            return
+        try:
+            message_id = await self._send(claimed, feed, late=decision is Decision.LATE)
+        except _DMClosed:
+            await self._dm_closed(claimed)
+        except _LeftGuild:
+            log.info("user %s left guild %s; their reminders stop", claimed.user_id, feed.guild_id)
+            await self._db(
+                reminders_repo.flag_left_guild,
+                feed.guild_id,
+                claimed.user_id,
+                now=self._clock.now(),
+            )
+            await self._db(
+                reminders_repo.mark_final, claimed.id, "cancelled", "left_guild", now=now
+            )
+        except discord.RateLimited as exc:
+            await self._retry(claimed, f"rate limited {exc.retry_after:.0f} s", exc.retry_after)
+        except discord.HTTPException as exc:
+            await self._http_failure(claimed, exc)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            await self._retry(claimed, f"network error: {exc!r}", None)
+        else:
+            if message_id is None:
+                return
+            await self._db(
+                reminders_repo.mark_sent,
+                claimed.id,
+                message_id,
+                late=decision is Decision.LATE,
+                now=self._clock.now(),
+            )
+            if self.on_sent is not None:
+                self.on_sent(claimed)
+
+    async def _send(self, row: ReminderRow, feed: repo.FeedRow, *, late: bool) -> int | None:
+        event = await self._db(
+            reminders_repo.event_by_announcement, row.announcement_id, feed_id=row.feed_id
+        )
+        if event is None:
+            await self._db(
+                reminders_repo.mark_final,
+                row.id,
+                "cancelled",
+                "event no longer known",
+                now=self._clock.now(),
+            )
+            return None
+        jump = await self._jump_url(row, feed)
+        content, embed = render_reminder(row, event.occurrence, late=late, jump_url=jump)
+        allowed = discord.AllowedMentions.none()
+        if row.target_kind == "dm":
+            assert row.user_id is not None
+            await self._check_member(feed.guild_id, row.user_id)
+            channel = await self._dm_channel(row.user_id)
+        else:
+            channel = self._client.get_partial_messageable(row.target_id)
+            if row.target_kind == "channel":
+                role_id = settings_from_row(feed).mention_role_id
+                if role_id is not None:
+                    content = f"<@&{role_id}> {content}"
+                    allowed = discord.AllowedMentions(
+                        everyone=False, users=False, roles=[discord.Object(role_id)]
+                    )
+            elif row.user_id is not None:
+                content = f"<@{row.user_id}> {content}"
+                allowed = discord.AllowedMentions(
+                    everyone=False, roles=False, users=[discord.Object(row.user_id)]
+                )
+        await self.pacer.take()
+        message = await channel.send(
+            content=content, embed=embed, nonce=row.nonce, allowed_mentions=allowed
+        )
+        return message.id
+
+    async def _jump_url(self, row: ReminderRow, feed: repo.FeedRow) -> str:
+        if feed.channel_id is None:
+            return ""
+        message_id = await self._db(
+            reminders_repo.announcement_message, row.announcement_id, feed.channel_id
+        )
+        if message_id is None:
+            return ""
+        return f"https://discord.com/channels/{feed.guild_id}/{feed.channel_id}/{message_id}"
+
+    async def _check_member(self, guild_id: int, user_id: int) -> None:
+        now = self._clock.now()
+        known = self._members.get((guild_id, user_id))
+        if known is None:
+            known = await self._db(reminders_repo.member_seen_at, user_id)
+        if known is not None and now - known < self._membership_ttl:
+            return
+        await self.pacer.take()
+        try:
+            await self._client.http.get_member(guild_id, user_id)
+        except discord.NotFound as exc:
+            if exc.code == UNKNOWN_MEMBER:
+                raise _LeftGuild from exc
+            raise
+        self._members[(guild_id, user_id)] = now
+
+    async def _dm_channel(self, user_id: int) -> discord.PartialMessageable:
+        channel_id: int | None = await self._db(reminders_repo.dm_channel_id, user_id)
+        if channel_id is None:
+            await self.pacer.take()
+            data = await self._client.http.start_private_message(user_id)
+            channel_id = int(data["id"])
+            await self._db(reminders_repo.set_dm_channel_id, user_id, channel_id)
+        return self._client.get_partial_messageable(channel_id, type=discord.ChannelType.private)
+
+    # --- failures ---------------------------------------------------------------------------
+
+    async def _dm_closed(self, row: ReminderRow) -> None:
+        assert row.user_id is not None
+        now = self._clock.now()
+        await self._db(reminders_repo.mark_final, row.id, "failed", "dm_closed", now=now)
+        cancelled = await self._db(reminders_repo.flag_dm_closed, row.user_id, now=now)
+        self.hint_users.add(row.user_id)
+        log.info("user %s does not accept DMs; %d pending DMs cancelled", row.user_id, cancelled)
+
+    async def _retry(self, row: ReminderRow, error: str, seconds: float | None) -> None:
+        now = self._clock.now()
+        if row.attempts >= MAX_ATTEMPTS:
+            await self._db(reminders_repo.mark_final, row.id, "failed", error, now=now)
+            return
+        delay = seconds if seconds is not None else retry_delay(row.attempts, self._rng).total_seconds()
+        at = now + timedelta(seconds=max(1.0, delay))
+        await self._db(reminders_repo.retry_later, row.id, error, at, now=now)
+
+    async def _http_failure(self, row: ReminderRow, exc: discord.HTTPException) -> None:
+        verdict = classify(exc.status, exc.code, direct_message=row.target_kind == "dm")
+        error = f"HTTP {exc.status} code {exc.code}: {exc.text[:200]}"
+        if verdict is Verdict.DM_CLOSED and row.target_kind == "dm":
+            await self._dm_closed(row)
+        elif verdict is Verdict.RETRY:
+            await self._retry(row, error, None)
+        elif verdict is Verdict.RATE_LIMITED:
+            await self._retry(row, error, 60.0)
+        else:  # the channel is unusable or the payload refused: record it, never retry blindly
+            log.warning("reminder %s failed for good: %s", row.idem_key, error)
+            await self._db(
+                reminders_repo.mark_final, row.id, "failed", error, now=self._clock.now()
+            )
+
+    # --- crash recovery ---------------------------------------------------------------------
+
+    async def recover_interrupted(self) -> int:
+        """Rows a previous run claimed but never recorded.
+
+        Inside the nonce window they are resent with the same nonce (Discord returns the first
+        message). Older ones may or may not have reached Discord: we record them as sent with
+        a note rather than risk a duplicate (the documented residual risk).
+        """
+        rows: list[ReminderRow] = await self._db(reminders_repo.interrupted)
+        now = self._clock.now()
+        for row in rows:
+            if now - row.updated_at <= NONCE_WINDOW:
+                await self._db(reminders_repo.release, row.id, now=now)
+            else:
+                await self._db(reminders_repo.mark_sent, row.id, None, late=False, now=now)
+                log.warning("reminder %s was interrupted mid-send long ago; not resent", row.id)
+        return len(rows)
