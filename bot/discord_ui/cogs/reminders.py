@@ -1,9 +1,464 @@
-"""Placeholder: the reminders commands are being built (see the open issues)."""
+"""Reminder commands and buttons: /remind, /subscribe, /subscriptions, /unsubscribe, and the
+"Remind me" button on every announcement. Every reply is ephemeral.
+
+The cog owns the reminder worker: it starts it on load, plans reminders after every poll
+(through the bot's ``after_poll_hooks``) and tells a member once, at their next command, that
+their DMs are closed.
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import discord
+from discord import app_commands
 from discord.ext import commands
+
+from bot.core.durations import format_duration, parse_duration
+from bot.core.reminders import MAX_PERSONAL_OFFSET, due_for, matches
+from bot.discord_ui.embeds import inert, unix
+from bot.discord_ui.reminder_views import RemindMeButton, RemoveSubscriptionButton
+from bot.discord_ui.reminder_worker import ReminderWorker
+from bot.discord_ui.tree import SeminarTree, UserFacingError
+from bot.service.feeds import settings_from_row
+from bot.service.poller import PollOutcome
+from bot.store import reminders_repo, repo
+from bot.store.reminders_repo import SubscriptionRow, UpcomingEvent
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OFFSET = timedelta(minutes=15)
+DM_HINT = (
+    "Heads-up: I tried to DM you a seminar reminder, but your DMs are closed to me, so your DM "
+    "reminders are paused. Allow direct messages from server members (Privacy Settings), then "
+    "run `/subscribe` or `/remind` again to resume, or use `via: channel`."
+)
+#: Membership is refreshed from interactions at most this often per user.
+SEEN_REFRESH = timedelta(hours=1)
+
+
+def parse_offset(text: str | None) -> timedelta:
+    if text is None or not text.strip():
+        return DEFAULT_OFFSET
+    try:
+        offset = parse_duration(text)
+    except ValueError as exc:
+        raise UserFacingError(str(exc)) from None
+    if offset > MAX_PERSONAL_OFFSET:
+        raise UserFacingError(
+            f"`{text}` is too far ahead; reminders can be at most "
+            f"{format_duration(MAX_PERSONAL_OFFSET)} before an event."
+        )
+    return offset
+
+
+def _short_when(event: UpcomingEvent) -> str:
+    start = event.occurrence.start
+    if isinstance(start, datetime):
+        return f"{start:%a %d %b %H:%M} UTC"
+    return f"{start:%a %d %b} (all day)"
+
+
+def describe(sub: SubscriptionRow, title: str = "", feed_name: str = "") -> str:
+    before = format_duration(sub.offset)
+    via = "by DM" if sub.via == "dm" else "in the channel"
+    if sub.kind == "event":
+        what = f"**{inert(title)}**" if title else "an event that is over or gone"
+    else:
+        scope = f"feed **{inert(feed_name)}**" if feed_name else "every feed"
+        what = f"everything in {scope}"
+        if sub.field:
+            what += f" with {sub.field} “{inert(sub.pattern)}”"
+    flag = {"dm_disabled": " (paused: your DMs are closed)", "left": " (paused)"}.get(sub.state, "")
+    return f"{before} before {what}, {via}{flag}"
+
+
+class Reminders(commands.Cog, name="Reminders"):
+    def __init__(self, bot: Any) -> None:
+        self.bot = bot
+        self.worker = ReminderWorker(
+            bot,
+            db=bot.db,
+            db_thread=bot.db_thread,
+            clock=bot.clock,
+            default_timezone=bot.config.timezone,
+        )
+        self._seen: dict[int, datetime] = {}
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(RemindMeButton, RemoveSubscriptionButton)
+        await self.worker.start()
+        self.bot.reminders = self.worker
+        hooks = getattr(self.bot, "after_poll_hooks", None)
+        if hooks is not None:
+            hooks.append(self._after_poll)
+        tree = self.bot.tree
+        if isinstance(tree, SeminarTree):
+            tree.before_hooks.append(self._before_command)
+        self.bot.spawn(self.worker.run_forever(), name="reminders")
+
+    async def cog_unload(self) -> None:
+        await self.worker.stop()
+        hooks = getattr(self.bot, "after_poll_hooks", None)
+        if hooks is not None and self._after_poll in hooks:
+            hooks.remove(self._after_poll)
+        tree = self.bot.tree
+        if isinstance(tree, SeminarTree) and self._before_command in tree.before_hooks:
+            tree.before_hooks.remove(self._before_command)
+
+    async def _after_poll(self, feed_id: int, outcome: PollOutcome) -> None:
+        if outcome.status in ("ok", "suspect"):
+            await self.worker.plan_feed(feed_id)
+
+    # --- the one-time "your DMs are closed" hint --------------------------------------------
+
+    async def _before_command(self, interaction: discord.Interaction) -> None:
+        await self._saw_member(interaction)
+        if interaction.user.id in self.worker.hint_users:
+            interaction.extras["reminders_dm_hint"] = True
+
+    async def _saw_member(self, interaction: discord.Interaction) -> None:
+        if interaction.guild_id is None:
+            return
+        now = self.bot.clock.now()
+        last = self._seen.get(interaction.user.id)
+        if last is None or now - last > SEEN_REFRESH:
+            self._seen[interaction.user.id] = now
+            await self.bot.run_db(reminders_repo.member_seen, interaction.user.id, now=now)
+
+    @commands.Cog.listener()
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction, command: Any
+    ) -> None:
+        if interaction.extras.get("reminders_dm_hint"):
+            await self._send_hint(interaction)
+
+    async def _send_hint(self, interaction: discord.Interaction) -> None:
+        user_id = interaction.user.id
+        if user_id not in self.worker.hint_users:
+            return
+        self.worker.hint_users.discard(user_id)
+        await self.bot.run_db(reminders_repo.clear_hint, user_id)
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(DM_HINT, ephemeral=True)
+            else:
+                await interaction.response.send_message(DM_HINT, ephemeral=True)
+        except discord.HTTPException as exc:
+            log.info("could not show the DM hint to %s: %s", user_id, exc)
+
+    # --- shared logic -----------------------------------------------------------------------
+
+    def _guild_id(self, interaction: discord.Interaction) -> int:
+        if interaction.guild_id is None:
+            raise UserFacingError("Use this in the server whose seminars you follow.")
+        return interaction.guild_id
+
+    async def _reply(self, interaction: discord.Interaction, text: str, **kwargs: Any) -> None:
+        await interaction.response.send_message(
+            text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none(), **kwargs
+        )
+
+    async def _remind_event(
+        self,
+        interaction: discord.Interaction,
+        announcement_id: str,
+        offset: timedelta,
+        via: str = "dm",
+    ) -> str:
+        guild_id = self._guild_id(interaction)
+        event: UpcomingEvent | None = await self.bot.run_db(
+            reminders_repo.event_by_announcement, announcement_id
+        )
+        feed: repo.FeedRow | None = (
+            await self.bot.run_db(repo.get_feed, event.feed_id) if event else None
+        )
+        if event is None or feed is None or feed.guild_id != guild_id:
+            raise UserFacingError("I don't know that event; pick one from the list.")
+        occ = event.occurrence
+        if event.state == "cancelled" or occ.cancelled:
+            raise UserFacingError(f"**{inert(occ.title)}** was cancelled.")
+        now = self.bot.clock.now()
+        zone = settings_from_row(feed).timezone or self.bot.config.timezone
+        due = due_for(occ, offset, zone)
+        if due <= now:
+            raise UserFacingError(
+                f"**{inert(occ.title)}** is too soon for a {format_duration(offset)} reminder; "
+                "choose a shorter time, like `5m`."
+            )
+        if via == "dm":
+            await self.bot.run_db(reminders_repo.reactivate_dm, interaction.user.id, now=now)
+            self.worker.hint_users.discard(interaction.user.id)
+        _, created = await self.bot.run_db(
+            reminders_repo.add_subscription,
+            guild_id=guild_id,
+            user_id=interaction.user.id,
+            kind="event",
+            offset=offset,
+            via=via,
+            feed_id=feed.id,
+            announcement_id=announcement_id,
+            now=now,
+        )
+        await self.worker.plan_feed(feed.id)
+        how = "by DM" if via == "dm" else "in the channel"
+        if not created:
+            return (
+                f"You already have a {format_duration(offset)} reminder for **{inert(occ.title)}**."
+            )
+        return (
+            f"Done: I'll remind you {how} {format_duration(offset)} before "
+            f"**{inert(occ.title)}** (<t:{unix(due)}:R>). Manage reminders with `/subscriptions`."
+        )
+
+    # --- buttons ----------------------------------------------------------------------------
+
+    async def remind_from_button(
+        self, interaction: discord.Interaction, announcement_id: str
+    ) -> None:
+        try:
+            await self._saw_member(interaction)
+            text = await self._remind_event(interaction, announcement_id, DEFAULT_OFFSET)
+        except UserFacingError as exc:
+            text = str(exc)
+        await self._reply(interaction, text)
+        if interaction.user.id in self.worker.hint_users:
+            await self._send_hint(interaction)
+
+    async def remove_from_button(
+        self, interaction: discord.Interaction, subscription_id: int
+    ) -> None:
+        removed = await self.bot.run_db(
+            reminders_repo.remove_subscription,
+            subscription_id,
+            interaction.user.id,
+            now=self.bot.clock.now(),
+        )
+        await self._reply(
+            interaction,
+            "Removed; you won't get those reminders."
+            if removed
+            else "That subscription was already removed.",
+        )
+
+    # --- commands ---------------------------------------------------------------------------
+
+    @app_commands.command(name="remind", description="Remind me before one seminar")
+    @app_commands.describe(
+        event="The seminar (start typing to search)",
+        before="How long before it starts, e.g. 10m, 2h, 1d or 1h30m (default 15m)",
+    )
+    async def remind(
+        self, interaction: discord.Interaction, event: str, before: str | None = None
+    ) -> None:
+        offset = parse_offset(before)
+        await self._reply(interaction, await self._remind_event(interaction, event, offset))
+
+    @remind.autocomplete("event")
+    async def _event_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        events: list[UpcomingEvent] = await self.bot.run_db(
+            reminders_repo.upcoming_events, interaction.guild_id, now=self.bot.clock.now()
+        )
+        now = self.bot.clock.now()
+        choices = []
+        for event in events:
+            if event.occurrence.cancelled or not _upcoming(event, now):
+                continue
+            if current and not matches("keyword", current, event.occurrence):
+                continue
+            name = f"{_short_when(event)} · {event.occurrence.title}"
+            choices.append(app_commands.Choice(name=name[:100], value=event.announcement_id))
+            if len(choices) == 25:
+                break
+        return choices
+
+    @app_commands.command(
+        name="subscribe", description="Get reminders for every seminar that matches, now and later"
+    )
+    @app_commands.describe(
+        feed="Only this feed (default: all of this server's feeds)",
+        series="Only this series",
+        speaker="Only talks by this speaker",
+        keyword="Only talks mentioning this word",
+        before="How long before each starts, e.g. 10m, 2h, 1d or 1h30m (default 15m)",
+        via="By DM (default) or with a mention in the seminar channel",
+    )
+    @app_commands.choices(
+        via=[
+            app_commands.Choice(name="DM", value="dm"),
+            app_commands.Choice(name="channel", value="channel"),
+        ]
+    )
+    async def subscribe(
+        self,
+        interaction: discord.Interaction,
+        feed: str | None = None,
+        series: str | None = None,
+        speaker: str | None = None,
+        keyword: str | None = None,
+        before: str | None = None,
+        via: app_commands.Choice[str] | None = None,
+    ) -> None:
+        guild_id = self._guild_id(interaction)
+        offset = parse_offset(before)
+        method = via.value if via is not None else "dm"
+        given = [
+            (n, v.strip())
+            for n, v in (("series", series), ("speaker", speaker), ("keyword", keyword))
+            if v and v.strip()
+        ]
+        if len(given) > 1:
+            raise UserFacingError(
+                "Pick one of series, speaker or keyword (or none for everything)."
+            )
+        field_name, pattern = given[0] if given else ("", "")
+        if len(pattern) > 100:
+            raise UserFacingError("That filter is too long (100 characters at most).")
+        feed_row: repo.FeedRow | None = None
+        if feed:
+            feed_row = await self.bot.run_db(repo.get_feed_by_name, feed, guild_id)
+            if feed_row is None:
+                raise UserFacingError(f"This server has no feed called `{inert(feed)}`.")
+        now = self.bot.clock.now()
+        if method == "dm":
+            await self.bot.run_db(reminders_repo.reactivate_dm, interaction.user.id, now=now)
+            self.worker.hint_users.discard(interaction.user.id)
+        sub, created = await self.bot.run_db(
+            reminders_repo.add_subscription,
+            guild_id=guild_id,
+            user_id=interaction.user.id,
+            kind="filter",
+            offset=offset,
+            via=method,
+            feed_id=feed_row.id if feed_row else None,
+            field=field_name,
+            pattern=pattern,
+            now=now,
+        )
+        feeds = [feed_row] if feed_row else await self.bot.run_db(repo.list_feeds, guild_id)
+        for row in feeds:
+            await self.worker.plan_feed(row.id)
+        events: list[UpcomingEvent] = await self.bot.run_db(
+            reminders_repo.upcoming_events, guild_id, now=now
+        )
+        count = sum(
+            1
+            for e in events
+            if (feed_row is None or e.feed_id == feed_row.id)
+            and _upcoming(e, now)
+            and matches(field_name, pattern, e.occurrence)
+        )
+        text = describe(sub, feed_name=feed_row.name if feed_row else "")
+        prefix = "Subscribed" if created else "You already had this subscription"
+        await self._reply(
+            interaction,
+            f"{prefix}: {text}. {count} upcoming seminar(s) match now; new ones will be "
+            "included as they are announced.",
+        )
+
+    @subscribe.autocomplete("feed")
+    async def _feed_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        feeds: list[repo.FeedRow] = await self.bot.run_db(repo.list_feeds, interaction.guild_id)
+        return [
+            app_commands.Choice(name=f.name[:100], value=f.name[:100])
+            for f in feeds
+            if current.casefold() in f.name.casefold()
+        ][:25]
+
+    async def _mine(self, interaction: discord.Interaction) -> list[tuple[SubscriptionRow, str]]:
+        guild_id = self._guild_id(interaction)
+        subs: list[SubscriptionRow] = await self.bot.run_db(
+            reminders_repo.list_subscriptions, interaction.user.id, guild_id
+        )
+        described = []
+        for sub in subs:
+            title, feed_name = "", ""
+            if sub.kind == "event":
+                event = await self.bot.run_db(
+                    reminders_repo.event_by_announcement, sub.announcement_id
+                )
+                title = event.occurrence.title if event else ""
+            elif sub.feed_id is not None:
+                feed = await self.bot.run_db(repo.get_feed, sub.feed_id)
+                feed_name = feed.name if feed else ""
+            described.append((sub, describe(sub, title, feed_name)))
+        return described
+
+    @app_commands.command(
+        name="subscriptions", description="List my reminders, with buttons to remove them"
+    )
+    async def subscriptions(self, interaction: discord.Interaction) -> None:
+        mine = await self._mine(interaction)
+        if not mine:
+            await self._reply(
+                interaction,
+                "You have no reminders. Press **Remind me** on an announcement, or use "
+                "`/remind` or `/subscribe`.",
+            )
+            return
+        shown = mine[:20]
+        lines = [f"**{i}.** {text}" for i, (_, text) in enumerate(shown, 1)]
+        if len(mine) > len(shown):
+            lines.append(f"… and {len(mine) - len(shown)} more (use `/unsubscribe`).")
+        view = discord.ui.View(timeout=None)
+        for i, (sub, _) in enumerate(shown, 1):
+            view.add_item(RemoveSubscriptionButton(sub.id, f"Remove {i}"))
+        await self._reply(interaction, "Your reminders:\n" + "\n".join(lines), view=view)
+
+    @app_commands.command(name="unsubscribe", description="Stop one of my reminders, or all")
+    @app_commands.describe(subscription="Which one (start typing), or “all”")
+    async def unsubscribe(self, interaction: discord.Interaction, subscription: str) -> None:
+        guild_id = self._guild_id(interaction)
+        now = self.bot.clock.now()
+        if subscription.strip().casefold() == "all":
+            count = await self.bot.run_db(
+                reminders_repo.remove_all_subscriptions, interaction.user.id, guild_id, now=now
+            )
+            await self._reply(interaction, f"Removed {count} subscription(s).")
+            return
+        try:
+            sub_id = int(subscription)
+        except ValueError:
+            raise UserFacingError("Pick a subscription from the list (or type `all`).") from None
+        removed = await self.bot.run_db(
+            reminders_repo.remove_subscription, sub_id, interaction.user.id, now=now
+        )
+        if not removed:
+            raise UserFacingError("You have no such subscription; see `/subscriptions`.")
+        await self._reply(interaction, "Removed; you won't get those reminders.")
+
+    @unsubscribe.autocomplete("subscription")
+    async def _subscription_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        choices = [app_commands.Choice(name="all of my subscriptions", value="all")]
+        for sub, text in await self._mine(interaction):
+            plain = text.replace("**", "")
+            if current.casefold() in plain.casefold():
+                choices.append(app_commands.Choice(name=plain[:100], value=str(sub.id)))
+        return choices[:25]
+
+
+def _upcoming(event: UpcomingEvent, now: datetime) -> bool:
+    start = event.occurrence.start
+    if isinstance(start, datetime):
+        return start > now
+    return start >= now.date()
 
 
 async def setup(bot: commands.Bot) -> None:
-    return None
+    await bot.add_cog(Reminders(bot))
