@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.core.backoff import should_disable
 from bot.discord_ui.delivery import DeliveryWorker
+from bot.discord_ui.reminder_views import reminder_view_factory
 from bot.discord_ui.tree import SeminarTree
 from bot.feeds.http import FeedFetcher
 from bot.feeds.isolate import ParserPool
@@ -105,6 +106,10 @@ class SeminarBot(commands.Bot):
         self._closing = False
         #: Set after every poll (tests wait on it rather than sleeping).
         self.polled = asyncio.Event()
+        #: Awaited after every poll with (feed id, outcome), e.g. to plan reminders.
+        self.after_poll_hooks: list[Callable[[int, PollOutcome], Awaitable[None]]] = []
+        #: The reminder worker, set by the reminders cog when it is loaded.
+        self.reminders: Any = None
 
     # --- start-up ---------------------------------------------------------------------------
 
@@ -129,6 +134,7 @@ class SeminarBot(commands.Bot):
             db_thread=self.db_thread,
             clock=self.clock,
             notify=self.notify_admins,
+            view_factory=reminder_view_factory,
         )
         for extension in self._extensions:
             await self.load_extension(extension)
@@ -201,6 +207,11 @@ class SeminarBot(commands.Bot):
             )
         if outcome.outbox_ids and self.delivery is not None:
             self.delivery.wake()
+        for hook in list(self.after_poll_hooks):
+            try:
+                await hook(feed_id, outcome)
+            except Exception:  # a feature's follow-up must never break polling
+                log.exception("after-poll hook failed for feed %s", feed_id)
         self.polled.set()
         return outcome
 
