@@ -1,0 +1,161 @@
+"""``python -m bench``: what a poll costs against the floor of reading and hashing the body.
+
+Each figure is printed as ``name: value unit (ratio× floor)`` with the floor measured in the
+same run. ``--quick`` runs tiny sizes only (the CI smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.feedgen import Talk, render_feed, seminar_series
+from bench.harness import BenchPoller, max_stall, not_modified_poll
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def line(name: str, value: float, unit: str, floor: float | None) -> None:
+    ratio = f" ({value / floor:.1f}× floor)" if floor else ""
+    print(f"{name}: {value:.3g} {unit}{ratio}", flush=True)
+
+
+def median_ms(fn: Callable[[], object], reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+async def amedian_ms(fn: Callable[[], Awaitable[object]], reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        await fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def talks_for(count: int, recurring: bool) -> list[Talk]:
+    return seminar_series(
+        count, first=NOW - timedelta(days=1), recurring_share=0.1 if recurring else 0.0,
+        spacing=timedelta(minutes=max(10, 180 * 24 * 60 // max(count, 1))),
+    )
+
+
+def changed(talks: list[Talk], n: int, version: int) -> list[Talk]:
+    out = list(talks)
+    for i in range(min(n, len(out))):
+        index = (i * 7919) % len(out)
+        out[index] = replace(out[index], title=f"Revised title {version}-{i}")
+    return out
+
+
+async def run_size(count: int, recurring: bool, reps: int, full_baseline: bool, tmp: Path) -> None:
+    tag = f"{count}{'_rrule' if recurring else ''}"
+    talks = talks_for(count, recurring)
+    body = render_feed(talks, stamp=NOW)
+    path = tmp / f"feed-{tag}.ics"
+    path.write_bytes(body)
+    floor = median_ms(lambda: hashlib.sha256(path.read_bytes()).digest(), max(reps, 5))
+    line(f"floor_{tag}", floor, "ms", floor)
+    if full_baseline:
+        from bot.core.diff import diff_feed
+        from bot.core.parse import parse_feed
+
+        def full() -> None:
+            parsed = parse_feed(body, window_start=NOW - timedelta(days=1), window_end=NOW + timedelta(days=180))
+            diff_feed("bench", [], parsed, now=NOW, baseline="silent")
+
+        line(f"full_parse_diff_{tag}", median_ms(full, 1 if count >= 10_000 else reps), "ms", floor)
+    async with BenchPoller(tmp / f"{tag}.db", now=NOW) as poller:
+        cold = await amedian_ms(lambda: poller.poll(body), 1)
+        line(f"cold_poll_{tag}", cold, "ms", floor)
+        version = 0
+
+        async def poll_with(n: int) -> None:
+            nonlocal version
+            version += 1
+            poller.advance(minutes=15)
+            await poller.poll(render_feed(changed(talks, n, version), stamp=poller.now))
+
+        for n in (0, 1, 100):
+            if n > count:
+                continue
+            line(f"incremental_poll_{n}_changed_{tag}", await amedian_ms(lambda n=n: poll_with(n), reps), "ms", floor)  # type: ignore[misc]
+        if count == 10_000 and not recurring:
+            stall = await max_stall(lambda: poll_with(1))
+            line(f"max_loop_stall_incremental_poll_{tag}", stall, "ms", None)
+
+
+def rss_child(count: int) -> None:
+    """Run in a fresh process: one cold and one warm poll; print peak RSS in MB as JSON."""
+    import resource
+
+    async def main() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            talks = talks_for(count, False)
+            async with BenchPoller(Path(tmp) / "rss.db", now=NOW) as poller:
+                await poller.poll(render_feed(talks, stamp=NOW))
+                poller.advance(minutes=15)
+                await poller.poll(render_feed(changed(talks, 1, 1), stamp=poller.now))
+                peaks.append(poller.parser_peak_mb())
+
+    peaks: list[float] = []
+    asyncio.run(main())
+    self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_mb = max(peaks or [0.0])
+    print(json.dumps({"self": self_mb, "children": child_mb}))
+
+
+def measure_rss(count: int, floor: float | None = None) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench", "--rss-child", str(count)],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip().splitlines()[-1]
+    data = json.loads(out)
+    line(f"peak_rss_poll_{count}_main", data["self"], "MB", floor)
+    line(f"peak_rss_poll_{count}_parser_child", data["children"], "MB", floor)
+
+
+async def main(quick: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        if quick:
+            plan = [(30, False, 3, True), (200, True, 3, True)]
+        else:
+            plan = [
+                (30, False, 5, True), (1_000, False, 3, True), (10_000, False, 3, True),
+                (1_000, True, 3, True), (10_000, True, 1, False), (50_000, False, 1, False),
+            ]
+        for count, recurring, reps, baseline in plan:
+            await run_size(count, recurring, reps, baseline, tmp)
+        line("unchanged_poll_304", await not_modified_poll(render_feed(talks_for(30, False))), "ms", None)
+    for count in ((30,) if quick else (10_000, 50_000)):
+        measure_rss(count)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes only (CI smoke test)")
+    parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rss_child:
+        rss_child(args.rss_child)
+    else:
+        started = time.perf_counter()
+        asyncio.run(main(args.quick))
+        print(f"bench_wall_time: {time.perf_counter() - started:.1f} s", flush=True)
