@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+from pathlib import Path
 
 import discord
 
@@ -18,7 +20,8 @@ log = logging.getLogger(__name__)
 
 async def serve(config: Config, token: str) -> int:
     point_discord_at(config.discord.api_base_url, config.discord.gateway_url)
-    bot = SeminarBot(config)
+    health = os.environ.get("SEMINAR_BOT_HEALTH_FILE")
+    bot = SeminarBot(config, health_file=Path(health) if health else None)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):

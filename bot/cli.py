@@ -51,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the bot (needs DISCORD_TOKEN)")
     run.add_argument("--config", type=Path, default=Path("config.toml"))
+
+    health = commands.add_parser(
+        "health", help="exit 0 if the running bot reports itself healthy (Docker HEALTHCHECK)"
+    )
+    health.add_argument("--file", type=Path, required=True, help="the bot's health file")
     return parser
 
 
@@ -89,6 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{args.config}: OK ({len(config.feeds)} feed(s), database {config.storage_path})"
             )
             return 0
+        if args.command == "health":
+            from bot.service.health import check_health
+
+            ok, why = check_health(args.file, now=datetime.now(UTC))
+            print(why, file=sys.stdout if ok else sys.stderr)
+            return 0 if ok else 1
         if args.command == "run":
             from bot.app import run_bot
 

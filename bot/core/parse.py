@@ -810,7 +810,7 @@ def forget_cached_timezones() -> None:
     reused parser process one feed's "Customized Time Zone" would silently decide the times
     of the next feed using the same name. Re-selecting the provider clears that cache.
     """
-    icalendar.use_zoneinfo()
+    icalendar.use_zoneinfo()  # type: ignore[no-untyped-call]
 
 
 def parse_feed(

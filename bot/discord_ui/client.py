@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -30,12 +31,15 @@ from bot.feeds.http import FeedFetcher
 from bot.feeds.isolate import ParserPool
 from bot.service.dbthread import DatabaseThread
 from bot.service.feeds import settings_from_row, sync_config_feeds
+from bot.service.health import FeedHealth, write_health
 from bot.service.poller import Poller, PollOutcome
 from bot.service.scheduler import PollScheduler
 from bot.store import delivery_repo, repo
 from bot.store.db import open_database
 
 log = logging.getLogger(__name__)
+
+HEALTH_INTERVAL_SECONDS = 60.0
 
 #: Extensions loaded at start-up (slash command cogs live in ``bot.discord_ui.cogs``).
 EXTENSIONS: tuple[str, ...] = (
@@ -78,6 +82,7 @@ class SeminarBot(commands.Bot):
         extensions: Iterable[str] = EXTENSIONS,
         schedule_polls: bool = True,
         sync_commands: bool = True,
+        health_file: Path | None = None,
         **options: Any,
     ) -> None:
         options.setdefault("guild_ready_timeout", 2.0)
@@ -110,6 +115,7 @@ class SeminarBot(commands.Bot):
         self.after_poll_hooks: list[Callable[[int, PollOutcome], Awaitable[None]]] = []
         #: The reminder worker, set by the reminders cog when it is loaded.
         self.reminders: Any = None
+        self.health_file = health_file
 
     # --- start-up ---------------------------------------------------------------------------
 
@@ -145,6 +151,8 @@ class SeminarBot(commands.Bot):
                     self.scheduler.schedule_feed(row.id, settings_from_row(row).poll_interval)
         self.scheduler.start()
         self.spawn(self.delivery.run_forever(), name="outbox-delivery")
+        if self.health_file is not None:
+            self.spawn(self._health_loop(), name="health-file")
         if self._sync_commands:
             await self.sync_commands()
 
@@ -229,6 +237,41 @@ class SeminarBot(commands.Bot):
                 f"({row.last_error_reason}: {row.last_error}), so I stopped polling it. "
                 "Check the calendar address, then re-enable it with `/feeds settings`.",
             )
+
+    # --- health -----------------------------------------------------------------------------
+
+    async def write_health(self) -> None:
+        if self.health_file is None:
+            return
+        rows: list[repo.FeedRow] = await self.run_db(repo.list_feeds)
+        feeds = [
+            FeedHealth(
+                name=row.name,
+                status=row.status,
+                last_ok_at=row.last_ok_at,
+                poll_interval=settings_from_row(row).poll_interval,
+                created_at=row.created_at,
+            )
+            for row in rows
+            if not settings_from_row(row).paused
+        ]
+        connected = self.is_ready() and not self.is_closed() and self.ws is not None
+        await asyncio.to_thread(
+            write_health,
+            self.health_file,
+            now=self.clock.now(),
+            gateway_connected=connected,
+            feeds=feeds,
+        )
+
+    async def _health_loop(self) -> None:
+        await self.wait_until_ready()
+        while not self._closing:
+            try:
+                await self.write_health()
+            except Exception:
+                log.exception("could not write the health file")
+            await asyncio.sleep(HEALTH_INTERVAL_SECONDS)
 
     # --- admin notices ----------------------------------------------------------------------
 

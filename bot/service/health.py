@@ -1,0 +1,86 @@
+"""A health file the container's HEALTHCHECK reads: live gateway and recent successful polls.
+
+The running bot rewrites the file every minute; ``seminar-bot health --file F`` exits 0 only
+if the file is fresh, the gateway is connected and no active feed has gone too long without
+a successful poll. A file (not a port) keeps the image free of an HTTP server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+STALE_AFTER = timedelta(minutes=3)
+#: A feed may miss this many poll intervals (at least an hour) before the bot is unhealthy.
+MISSED_POLLS = 3
+MIN_FEED_GRACE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    name: str
+    status: str
+    last_ok_at: datetime | None
+    poll_interval: timedelta
+    created_at: datetime
+
+
+def write_health(
+    path: str | os.PathLike[str],
+    *,
+    now: datetime,
+    gateway_connected: bool,
+    feeds: Iterable[FeedHealth],
+) -> None:
+    """Atomically replace the health file (a reader never sees half a file)."""
+    data: dict[str, Any] = {
+        "updated_at": now.isoformat(),
+        "gateway_connected": gateway_connected,
+        "feeds": [
+            {
+                "name": f.name,
+                "status": f.status,
+                "last_ok_at": f.last_ok_at.isoformat() if f.last_ok_at else None,
+                "poll_interval_s": int(f.poll_interval.total_seconds()),
+                "created_at": f.created_at.isoformat(),
+            }
+            for f in feeds
+        ],
+    }
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".health-")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    os.replace(tmp, target)
+
+
+def check_health(path: str | os.PathLike[str], *, now: datetime) -> tuple[bool, str]:
+    """(healthy, explanation) for the file the bot wrote."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        updated = datetime.fromisoformat(data["updated_at"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return False, f"no readable health file at {path} ({exc.__class__.__name__})"
+    if now - updated > STALE_AFTER:
+        return False, f"health file not updated since {updated.isoformat()} (bot stuck or stopped)"
+    if not data.get("gateway_connected"):
+        return False, "not connected to the Discord gateway"
+    late = []
+    for feed in data.get("feeds", []):
+        if feed.get("status") not in ("active", "suspect"):
+            continue
+        grace = max(MIN_FEED_GRACE, MISSED_POLLS * timedelta(seconds=feed["poll_interval_s"]))
+        since_raw = feed.get("last_ok_at") or feed.get("created_at")
+        since = datetime.fromisoformat(since_raw)
+        if now - since > grace:
+            late.append(feed["name"])
+    if late:
+        return False, f"no successful poll recently for: {', '.join(late)}"
+    return True, "ok"
