@@ -1,9 +1,487 @@
-"""Placeholder: the feeds commands are being built (see the open issues)."""
+"""``/feeds``: admins add, tune, diagnose and remove feeds without touching the server.
+
+Every command is refused to non-admins at run time (``AdminGroup``), validates all input
+before writing anything, and answers ephemerally. ``/feeds add`` defers first: it fetches.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import discord
+from discord import app_commands
 from discord.ext import commands
+
+from bot.config import FeedSettings
+from bot.core.durations import format_duration, parse_duration
+from bot.core.render import truncate
+from bot.discord_ui.checks import AdminGroup, guild_id_of
+from bot.discord_ui.embeds import inert, unix
+from bot.discord_ui.tree import UserFacingError
+from bot.errors import FeedError
+from bot.feeds.http import FeedFetcher
+from bot.feeds.isolate import ParserPool
+from bot.service.feed_probe import Probe, probe_feed
+from bot.service.feeds import settings_from_row, settings_to_dict
+from bot.store import feed_admin_repo, repo, search_repo
+
+if TYPE_CHECKING:
+    from bot.discord_ui.client import SeminarBot
+
+FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+MAX_WINDOW = timedelta(days=180)
+MAX_OFFSET = timedelta(days=14)
+MAX_OFFSETS = 5
+MAX_KEYWORDS = 20
+CHOICES = 25
+CLEAR = "-"
+POSTING = ("view_channel", "send_messages", "embed_links")
+
+feeds = AdminGroup(
+    name="feeds",
+    description="Manage the calendar feeds this server follows (admins)",
+    guild_only=True,
+    default_permissions=discord.Permissions(manage_guild=True),
+)
+
+
+def bot_of(interaction: discord.Interaction) -> SeminarBot:
+    return cast("SeminarBot", interaction.client)
+
+
+def feed_tools(bot: SeminarBot) -> tuple[FeedFetcher, ParserPool]:
+    """The bot's own HTTP client and parser pool (one of each per bot, opened in setup_hook)."""
+    fetcher, parser = bot._fetcher, bot._parser
+    if fetcher is None or parser is None:
+        raise UserFacingError("The bot is still starting; try again in a minute.")
+    return fetcher, parser
+
+
+def when(value: datetime | None) -> str:
+    return f"<t:{unix(value)}:f> (<t:{unix(value)}:R>)" if value else "never"
+
+
+def check_can_post(interaction: discord.Interaction, channel: Any) -> discord.TextChannel:
+    """The bot must be able to see, post and embed in the channel (checked before saving)."""
+    guild = interaction.guild
+    target = guild.get_channel(channel.id) if guild is not None else None
+    if not isinstance(target, discord.TextChannel):
+        raise UserFacingError("Pick a text channel of this server for the announcements.")
+    me = guild.me if guild is not None else None
+    perms = target.permissions_for(me) if me is not None else None
+    missing = [p for p in POSTING if perms is None or not getattr(perms, p)]
+    if missing:
+        names = ", ".join(p.replace("_", " ").title() for p in missing)
+        raise UserFacingError(
+            f"I cannot post in {target.mention}: I am missing **{names}** there. "
+            "Give my role those permissions in that channel, or pick another channel."
+        )
+    return target
+
+
+async def find_feed(interaction: discord.Interaction, name: str) -> repo.FeedRow:
+    bot = bot_of(interaction)
+    row: repo.FeedRow | None = await bot.run_db(
+        repo.get_feed_by_name, name.strip(), guild_id_of(interaction)
+    )
+    if row is None:
+        raise UserFacingError(
+            f"This server has no feed called **{inert(truncate(name, 40))}**. "
+            "See `/feeds list` for the names."
+        )
+    return row
+
+
+async def feed_choices(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    bot = bot_of(interaction)
+    if interaction.guild_id is None:
+        return []
+    rows: list[repo.FeedRow] = await bot.run_db(repo.list_feeds, interaction.guild_id)
+    typed = current.casefold()
+    names = sorted(
+        (r.name for r in rows if typed in r.name),
+        key=lambda n: (not n.startswith(typed), n),
+    )
+    return [app_commands.Choice(name=n, value=n) for n in names[:CHOICES]]
+
+
+def valid_name(given: str) -> str:
+    name = given.strip().lower()
+    if not FEED_NAME.match(name):
+        raise UserFacingError(
+            "A feed name is 1-32 lower-case letters, digits, '-' or '_' (e.g. `cs-seminar`)."
+        )
+    return name
+
+
+def name_from_calendar(probe: Probe) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", (probe.parsed.calendar_name or "calendar").lower())
+    return base.strip("-")[:32].strip("-") or "calendar"
+
+
+def _probe_text(probe: Probe) -> str:
+    name = inert(truncate(probe.parsed.calendar_name, 100)) or "(unnamed calendar)"
+    lines = [
+        f"Found **{name}** ({probe.how}).",
+        f"Feed address: `{truncate(probe.url, 300)}`",
+        f"Upcoming events: **{probe.upcoming}**",
+    ]
+    if probe.next_start is not None:
+        lines.append(
+            f"Next: **{inert(truncate(probe.next_title, 150))}**, {when(probe.next_start)}"
+        )
+    if probe.parsed.skipped:
+        lines.append(f"Skipped {len(probe.parsed.skipped)} malformed event(s).")
+    return "\n".join(lines)
+
+
+@feeds.command(name="add", description="Follow a calendar: test it, then announce in a channel")
+@app_commands.describe(
+    url="The calendar link, an events page, or a Google Calendar link",
+    channel="Where to announce its seminars",
+    name="Short name (lower-case, e.g. cs-seminar); default from the calendar",
+    announce="Announce the events already in the announce window now (default: start silently)",
+)
+async def add(
+    interaction: discord.Interaction,
+    url: app_commands.Range[str, 1, 2000],
+    channel: discord.TextChannel,
+    name: app_commands.Range[str, 1, 32] | None = None,
+    announce: bool = False,
+) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    bot = bot_of(interaction)
+    guild_id = guild_id_of(interaction)
+    target = check_can_post(interaction, channel)
+    chosen = valid_name(name) if name is not None else None
+    if chosen is not None and await bot.run_db(repo.get_feed_by_name, chosen, guild_id):
+        raise UserFacingError(f"This server already has a feed called **{chosen}**.")
+    fetcher, parser = feed_tools(bot)
+    try:
+        probe = await probe_feed(
+            fetcher, parser, url, now=bot.clock.now(), default_timezone=bot.config.timezone
+        )
+    except FeedError as exc:
+        raise UserFacingError(f"I could not use that link ({exc.reason}): {exc}") from exc
+    feed_name = chosen or name_from_calendar(probe)
+    settings = settings_to_dict(
+        FeedSettings(
+            name=feed_name,
+            url=probe.url,
+            channel_id=target.id,
+            guild_id=guild_id,
+            baseline="announce" if announce else "silent",
+        )
+    )
+    settings["source"] = "discord"
+    row: repo.FeedRow | None = await bot.run_db(
+        feed_admin_repo.create_feed,
+        name=feed_name,
+        url=probe.url,
+        guild_id=guild_id,
+        channel_id=target.id,
+        settings=settings,
+        now=bot.clock.now(),
+    )
+    if row is None:
+        raise UserFacingError(
+            f"This server already has a feed called **{feed_name}**; choose another `name`."
+        )
+    await bot.poll_feed(row.id, force=True)  # baseline now: silent, or announce the window
+    if bot.scheduler is not None:
+        interval = settings_from_row(row).poll_interval
+        bot.scheduler.schedule_feed(row.id, interval, first_run=bot.clock.now() + interval)
+    start = "announcing the events in its window now" if announce else "silently (no backlog)"
+    await interaction.followup.send(
+        f"{_probe_text(probe)}\n\nAdded as **{feed_name}**, posting in {target.mention}; "
+        f"started {start}.",
+        ephemeral=True,
+        allowed_mentions=discord.AllowedMentions.none(),
+    )
+
+
+@feeds.command(name="list", description="The feeds this server follows")
+async def list_(interaction: discord.Interaction) -> None:
+    bot = bot_of(interaction)
+    rows: list[repo.FeedRow] = await bot.run_db(repo.list_feeds, guild_id_of(interaction))
+    if not rows:
+        await interaction.response.send_message(
+            "This server follows no feeds yet. Add one with `/feeds add`.", ephemeral=True
+        )
+        return
+    embed = discord.Embed(title="Feeds", colour=0x2B6CB0)
+    for row in rows[:25]:
+        channel = f"<#{row.channel_id}>" if row.channel_id else "no channel"
+        state = row.status + (f" ({row.disabled_reason})" if row.disabled_reason else "")
+        embed.add_field(
+            name=row.name,
+            value=f"{channel} · {state} · last good poll {when(row.last_ok_at)}",
+            inline=False,
+        )
+    await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+@feeds.command(name="remove", description="Stop following a feed and forget its events")
+@app_commands.describe(feed="The feed to remove")
+@app_commands.autocomplete(feed=feed_choices)
+async def remove(interaction: discord.Interaction, feed: str) -> None:
+    bot = bot_of(interaction)
+    row = await find_feed(interaction, feed)
+    if row.settings.get("source") == "config":
+        raise UserFacingError(
+            f"**{row.name}** comes from the bot's configuration file; ask the operator to "
+            "remove it there (you can pause it with `/feeds settings paused:True`)."
+        )
+    if bot.scheduler is not None:
+        bot.scheduler.unschedule_feed(row.id)
+    await bot.run_db(feed_admin_repo.delete_feed, row.id)
+    await interaction.response.send_message(
+        f"Removed **{row.name}**; its past announcements stay in the channel.", ephemeral=True
+    )
+
+
+@feeds.command(name="refresh", description="Poll a feed now")
+@app_commands.describe(feed="The feed to poll")
+@app_commands.autocomplete(feed=feed_choices)
+async def refresh(interaction: discord.Interaction, feed: str) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    bot = bot_of(interaction)
+    row = await find_feed(interaction, feed)
+    if row.status == "disabled":
+        raise UserFacingError(
+            f"**{row.name}** is disabled ({row.disabled_reason}); re-enable it with "
+            "`/feeds settings enabled:True`."
+        )
+    outcome = await bot.poll_feed(row.id, force=True)
+    if outcome is None:
+        text = "The bot is shutting down; nothing was polled."
+    elif outcome.status == "failed" and outcome.error is not None:
+        text = f"Polling **{row.name}** failed ({outcome.error.reason}): {outcome.error}"
+    elif outcome.status == "not_modified":
+        text = f"**{row.name}** has not changed since the last poll."
+    elif outcome.status == "suspect":
+        text = f"**{row.name}** looks broken ({outcome.suspect_reason}); changes are on hold."
+    else:
+        text = f"Polled **{row.name}**: {len(outcome.actions)} change(s) to post."
+    await interaction.followup.send(text, ephemeral=True)
+
+
+def _keywords(raw: str) -> list[str]:
+    if raw.strip() == CLEAR:
+        return []
+    words = [w.strip() for w in raw.split(",") if w.strip()]
+    if len(words) > MAX_KEYWORDS or any(len(w) > 100 for w in words):
+        raise UserFacingError(f"Give at most {MAX_KEYWORDS} keywords of up to 100 characters.")
+    return words
+
+
+def _duration(raw: str, what: str, *, maximum: timedelta) -> timedelta:
+    try:
+        value = parse_duration(raw.strip())
+    except ValueError as exc:
+        raise UserFacingError(f"`{what}`: {exc}") from exc
+    if not timedelta(minutes=1) <= value <= maximum:
+        raise UserFacingError(f"`{what}` must be between 1m and {format_duration(maximum)}.")
+    return value
+
+
+def _offsets(raw: str) -> tuple[timedelta, ...]:
+    if raw.strip() == CLEAR:
+        return ()
+    parts = [p for p in re.split(r"[,\s]+", raw) if p]
+    if len(parts) > MAX_OFFSETS:
+        raise UserFacingError(f"Give at most {MAX_OFFSETS} reminder times, like `1d, 15m`.")
+    offsets = {_duration(p, "reminders", maximum=MAX_OFFSET) for p in parts}
+    return tuple(sorted(offsets, reverse=True))
+
+
+def _timezone(raw: str) -> str:
+    if raw.strip() == CLEAR:
+        return ""
+    try:
+        ZoneInfo(raw.strip())
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UserFacingError(
+            f"Unknown time zone `{truncate(raw, 40)}`; use a name like `America/New_York`."
+        ) from exc
+    return raw.strip()
+
+
+@feeds.command(name="settings", description="Change how a feed is announced")
+@app_commands.describe(
+    feed="The feed to change",
+    channel="Announce in this channel instead",
+    announce_window="How far ahead to announce, e.g. 7d",
+    include="Only events with one of these words (comma-separated; '-' clears)",
+    exclude="Skip events with any of these words (comma-separated; '-' clears)",
+    mention_role="Role to mention in announcements",
+    no_mention="Stop mentioning a role",
+    reminders="Reminder times before each event, e.g. '1d, 15m' ('-' for none)",
+    timezone="Time zone for floating times, e.g. America/New_York ('-' clears)",
+    paused="Pause (True) or resume (False) polling and posting",
+    enabled="Re-enable a feed that was disabled after failing",
+)
+@app_commands.autocomplete(feed=feed_choices)
+async def settings(
+    interaction: discord.Interaction,
+    feed: str,
+    channel: discord.TextChannel | None = None,
+    announce_window: app_commands.Range[str, 1, 20] | None = None,
+    include: app_commands.Range[str, 1, 1000] | None = None,
+    exclude: app_commands.Range[str, 1, 1000] | None = None,
+    mention_role: discord.Role | None = None,
+    no_mention: bool | None = None,
+    reminders: app_commands.Range[str, 1, 100] | None = None,
+    timezone: app_commands.Range[str, 1, 64] | None = None,
+    paused: bool | None = None,
+    enabled: bool | None = None,
+) -> None:
+    bot = bot_of(interaction)
+    row = await find_feed(interaction, feed)
+    current = settings_from_row(row)
+    changes: dict[str, Any] = {}
+    notes: list[str] = []
+    target = check_can_post(interaction, channel) if channel is not None else None
+    if announce_window is not None:
+        changes["announce_window"] = _duration(
+            announce_window, "announce_window", maximum=MAX_WINDOW
+        )
+    if include is not None:
+        changes["include"] = tuple(_keywords(include))
+    if exclude is not None:
+        changes["exclude"] = tuple(_keywords(exclude))
+    if mention_role is not None and no_mention:
+        raise UserFacingError("Choose either `mention_role` or `no_mention`, not both.")
+    if mention_role is not None:
+        if mention_role.is_default():
+            raise UserFacingError("The bot never mentions @everyone; pick a specific role.")
+        changes["mention_role_id"] = mention_role.id
+    if no_mention:
+        changes["mention_role_id"] = None
+    if reminders is not None:
+        changes["reminder_offsets"] = _offsets(reminders)
+    if timezone is not None:
+        changes["timezone"] = _timezone(timezone)
+    if paused is not None:
+        changes["paused"] = paused
+    if enabled is False:
+        raise UserFacingError("To stop a feed use `paused:True` (or `/feeds remove`).")
+    if not changes and target is None and enabled is None:
+        raise UserFacingError("Nothing to change: give at least one setting.")
+
+    data = settings_to_dict(dataclasses.replace(current, **changes))
+    data["source"] = row.settings.get("source", "discord")
+    status: str | None = None
+    if paused is True:
+        status = "paused"
+    elif paused is False or enabled:
+        status = "active" if row.status in ("paused", "disabled") else None
+    updated: repo.FeedRow | None = await bot.run_db(
+        feed_admin_repo.update_feed,
+        row.id,
+        now=bot.clock.now(),
+        channel_id=target.id if target is not None else None,
+        settings=data,
+        status=status,
+    )
+    assert updated is not None
+    if bot.scheduler is not None:
+        if updated.status == "paused":
+            bot.scheduler.unschedule_feed(row.id)
+        elif updated.status != "disabled":
+            interval = settings_from_row(updated).poll_interval
+            first = bot.clock.now() + timedelta(seconds=5) if status == "active" else None
+            bot.scheduler.schedule_feed(row.id, interval, first_run=first)
+    if row.status == "disabled" and updated.status == "active":
+        notes.append("Re-enabled; it will be polled again shortly.")
+    if data["source"] == "config":
+        notes.append("(This feed comes from the configuration file, which wins at restart.)")
+    await interaction.response.send_message(
+        _settings_text(updated) + ("\n" + "\n".join(notes) if notes else ""), ephemeral=True
+    )
+
+
+def _settings_text(row: repo.FeedRow) -> str:
+    s = settings_from_row(row)
+    role = f"<@&{s.mention_role_id}>" if s.mention_role_id else "none"
+    return "\n".join(
+        [
+            f"**{row.name}** is {row.status}, posting in <#{row.channel_id}>.",
+            f"Announce window: {format_duration(s.announce_window)}",
+            f"Include: {', '.join(s.include) or 'everything'}",
+            f"Exclude: {', '.join(s.exclude) or 'nothing'}",
+            f"Mention: {role}",
+            f"Reminders: {', '.join(format_duration(o) for o in s.reminder_offsets) or 'none'}",
+            f"Time zone: {s.timezone or 'from the calendar'}",
+        ]
+    )
+
+
+@feeds.command(name="status", description="Health of one feed, or of all of them")
+@app_commands.describe(feed="Only this feed")
+@app_commands.autocomplete(feed=feed_choices)
+async def status(interaction: discord.Interaction, feed: str | None = None) -> None:
+    bot = bot_of(interaction)
+    if feed is not None:
+        rows = [await find_feed(interaction, feed)]
+    else:
+        rows = await bot.run_db(repo.list_feeds, guild_id_of(interaction))
+    if not rows:
+        raise UserFacingError("This server follows no feeds yet. Add one with `/feeds add`.")
+    embeds = [await _status_embed(bot, row) for row in rows[:10]]
+    await interaction.response.send_message(embeds=embeds, ephemeral=True)
+
+
+async def _status_embed(bot: SeminarBot, row: repo.FeedRow) -> discord.Embed:
+    stored: int = await bot.run_db(search_repo.count_events, row.id)
+    upcoming: int = await bot.run_db(search_repo.count_upcoming, row.id, now=bot.clock.now())
+    next_run = bot.scheduler.next_run(row.id) if bot.scheduler is not None else None
+    colour = {"active": 0x2F855A, "suspect": 0xDD6B20, "paused": 0x718096}.get(row.status, 0x9B2C2C)
+    embed = discord.Embed(title=f"{row.name}: {row.status}", colour=colour)
+    if row.disabled_reason:
+        embed.description = f"Disabled because: {row.disabled_reason}"
+    embed.add_field(name="Last successful poll", value=when(row.last_ok_at), inline=True)
+    embed.add_field(name="Last poll", value=when(row.last_poll_at), inline=True)
+    embed.add_field(
+        name="Next poll",
+        value="paused"
+        if row.status in ("paused", "disabled")
+        else when(next_run or row.next_poll_at),
+        inline=True,
+    )
+    embed.add_field(name="Consecutive failures", value=str(row.fail_count), inline=True)
+    embed.add_field(name="Events stored", value=f"{stored} ({upcoming} upcoming)", inline=True)
+    embed.add_field(name="Skipped bad events", value=str(row.skipped_count), inline=True)
+    if row.last_error:
+        embed.add_field(
+            name="Last error",
+            value=truncate(f"{row.last_error_reason}: {row.last_error}", 1024),
+            inline=False,
+        )
+    channel = f"<#{row.channel_id}>" if row.channel_id else "none"
+    embed.set_footer(
+        text=f"source: {row.settings.get('source', 'discord')} · channel id {row.channel_id}"
+    )
+    embed.add_field(name="Channel", value=channel, inline=True)
+    return embed
+
+
+class FeedsCog(commands.Cog):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(feeds, override=True)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(feeds.name)
 
 
 async def setup(bot: commands.Bot) -> None:
-    return None
+    await bot.add_cog(FeedsCog(bot))
