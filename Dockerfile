@@ -2,15 +2,15 @@
 #   docker build -t seminar-bot .
 #   docker run -d --name seminar-bot -e DISCORD_TOKEN=... \
 #     -v seminar-bot-data:/data -v "$PWD/config.toml:/config/config.toml:ro" seminar-bot
-FROM python:3.11-slim AS build
+FROM python:3.11.11-slim-bookworm AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY bot ./bot
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --upgrade pip \
- && /opt/venv/bin/pip install --no-cache-dir .
+ && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt .
 
-FROM python:3.11-slim
+FROM python:3.11.11-slim-bookworm
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
