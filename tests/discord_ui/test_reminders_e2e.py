@@ -44,3 +44,44 @@ async def test_button_subscription_gets_one_dm_at_the_right_instant(bot_harness:
     assert len(h.fake.dms(alice)) == 1
     rows = [r for r in await reminders(h) if r.target_kind == "dm"]
     assert [r.state for r in rows] == ["sent"]
+
+
+async def test_channel_reminders_at_feed_offsets_without_pings(bot_harness: Harness) -> None:
+    h = bot_harness
+    await h.start()
+    await announce(h, TALK)
+    seminars = h.fake.defaults.seminars
+    await tick_at(h, TALK.start - timedelta(days=1))
+    await tick_at(h, TALK.start - timedelta(hours=3))
+    await tick_at(h, TALK.start - timedelta(minutes=15))
+    await tick_at(h, TALK.start - timedelta(minutes=14))
+    texts = reminder_texts(h.fake.messages(seminars))
+    assert len(texts) == 2, texts
+    reminders_sent = [m for m in h.fake.messages(seminars) if "Reminder" in m.message["content"]]
+    assert all(m.payload["allowed_mentions"]["parse"] == [] for m in reminders_sent)
+    assert all(m.message["mention_roles"] == [] for m in reminders_sent)
+    assert [r.offset for r in await reminders(h) if r.target_kind == "channel"] == [
+        timedelta(days=1),
+        timedelta(minutes=15),
+    ]
+
+
+async def test_channel_reminder_mentions_the_configured_role_only(
+    fake_discord, feed_server, tmp_path
+) -> None:
+    from tests.discord_ui.harness import harness
+
+    role = fake_discord.defaults.seminar_role
+    extra = f'mention_role_id = {role.id}\nreminder_offsets = ["30m"]'
+    async with harness(fake_discord, feed_server, tmp_path, extra_config=extra) as h:
+        await h.start()
+        await announce(h, TALK)
+        await tick_at(h, TALK.start - timedelta(minutes=30))
+        (reminder,) = [
+            m for m in h.fake.messages(h.fake.defaults.seminars) if "Reminder" in m.message["content"]
+        ]
+        assert reminder.message["content"].startswith(f"<@&{role.id}>")
+        allowed = reminder.payload["allowed_mentions"]
+        assert allowed["parse"] == [] and [int(r) for r in allowed["roles"]] == [role.id]
+        assert reminder.message["mention_roles"] == [str(role.id)]
+        assert reminder.message["mention_everyone"] is False
