@@ -169,8 +169,9 @@ class ReminderWorker:
                 log.exception("reminder pass failed; retrying on the next wake-up")
             if self._stopping:
                 break
+            timeout = await self._sleep_seconds()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), await self._sleep_seconds())
+                await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _sleep_seconds(self) -> float:
         next_due: datetime | None = await self._db(reminders_repo.next_due_at)
