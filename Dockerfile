@@ -14,7 +14,8 @@ FROM python:3.11.11-slim-bookworm
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    SEMINAR_BOT_HEALTH_FILE=/data/health.json
+    SEMINAR_BOT_HEALTH_FILE=/data/health.json \
+    SEMINAR_BOT_DB=/data/seminar-bot.db
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin seminarbot \
  && mkdir -p /data /config && chown seminarbot /data
 COPY --from=build /opt/venv /opt/venv
