@@ -352,9 +352,7 @@ class FeedState:
     settings: bytes = b""
 
     def view(self) -> CacheView:
-        return CacheView(
-            self.context, self.horizon_start, self.horizon_end, frozenset(self.groups)
-        )
+        return CacheView(self.context, self.horizon_start, self.horizon_end, frozenset(self.groups))
 
     def covers(self, window_start: datetime, window_end: datetime) -> bool:
         return self.horizon_start <= window_start and window_end <= self.horizon_end
@@ -366,9 +364,7 @@ class FeedState:
         limits: ParseLimits,
         exact: Mapping[bytes, GroupResult] | None = None,
     ) -> ParsedFeed | None:
-        groups: Mapping[bytes, GroupResult] = (
-            {**self.groups, **exact} if exact else self.groups
-        )
+        groups: Mapping[bytes, GroupResult] = {**self.groups, **exact} if exact else self.groups
         return assemble(
             self.order,
             groups,
