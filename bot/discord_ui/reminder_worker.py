@@ -45,6 +45,9 @@ UNKNOWN_MEMBER = 10007
 #: Discord keeps nonces for a few minutes; an older interrupted send is treated as sent.
 NONCE_WINDOW = timedelta(minutes=3)
 MAX_ATTEMPTS = 6
+#: Rows claimed per batch, and requests in flight at once (the pacer sets the rate).
+BATCH = 100
+CONCURRENCY = 8
 
 
 class Pacer:
@@ -117,13 +120,15 @@ class ReminderWorker:
         self.passed = asyncio.Event()
         self.ticks = 0
         self.on_sent: Callable[[ReminderRow], None] | None = None
+        self._pass_cache: dict[tuple[int, str], tuple[Any, str]] = {}
+        self._dm_channels: dict[int, int] = {}
 
     # --- lifecycle --------------------------------------------------------------------------
 
     def wake(self) -> None:
         self._wake.set()
 
-    def _tick(self) -> None:
+    async def _tick(self) -> None:
         self.ticks += 1
         self.wake()
 
@@ -149,7 +154,7 @@ class ReminderWorker:
         scheduler.start()
         self._scheduler = scheduler
 
-    def _replan_soon(self) -> None:
+    async def _replan_soon(self) -> None:
         self._replan_due = True
         self.wake()
 
@@ -222,51 +227,86 @@ class ReminderWorker:
     async def _run_due_locked(self) -> int:
         handled = 0
         feeds: dict[int, repo.FeedRow | None] = {}
-        for _ in range(100):  # bounded: at most 100 batches per pass
+        self._pass_cache = {}
+        for _ in range(1000):  # bounded: at most 1000 batches per pass
             rows: list[ReminderRow] = await self._db(
-                reminders_repo.due_reminders, now=self._clock.now(), limit=200
+                reminders_repo.due_reminders, now=self._clock.now(), limit=BATCH
             )
             if not rows or self._stopping:
                 break
+            batch: list[tuple[ReminderRow, repo.FeedRow, bool]] = []
+            users: set[int] = set()
+            now = self._clock.now()
             for row in rows:
-                if self._stopping:
-                    return handled
                 if row.feed_id not in feeds:
                     feeds[row.feed_id] = await self._db(repo.get_feed, row.feed_id)
-                await self._handle(row, feeds[row.feed_id])
+                feed = feeds[row.feed_id]
+                decision = self._decide(row, now)
+                if decision is Decision.NOT_DUE:
+                    continue
                 handled += 1
+                if decision is Decision.MISSED:
+                    reason = f"due {row.due_at:%Y-%m-%d %H:%M} UTC; too late at {now:%H:%M} UTC"
+                    log.warning("reminder %s missed (%s)", row.idem_key, reason)
+                    await self._db(reminders_repo.mark_final, row.id, "missed", reason, now=now)
+                elif feed is None:
+                    await self._db(
+                        reminders_repo.mark_final, row.id, "cancelled", "feed gone", now=now
+                    )
+                elif row.user_id is not None and row.user_id in users:
+                    handled -= 1  # one request per user at a time: the next batch takes it
+                else:
+                    if row.user_id is not None:
+                        users.add(row.user_id)
+                    batch.append((row, feed, decision is Decision.LATE))
+            if not batch:
+                if handled == 0:
+                    break
+                continue
+            claimed: list[ReminderRow] = await self._db(
+                reminders_repo.claim_many, [r.id for r, _, _ in batch], now=self._clock.now()
+            )
+            by_id = {r.id: r for r in claimed}
+            gate = asyncio.Semaphore(CONCURRENCY)
+
+            async def one(
+                row: ReminderRow, feed: repo.FeedRow, late: bool, gate: asyncio.Semaphore = gate
+            ) -> tuple[int, int, bool] | None:
+                async with gate:
+                    return await self._deliver(row, feed, late)
+
+            results = await asyncio.gather(
+                *(one(by_id[r.id], f, late) for r, f, late in batch if r.id in by_id)
+            )
+            done = [r for r in results if r is not None]
+            if done:
+                await self._db(reminders_repo.mark_sent_many, done, now=self._clock.now())
+                if self.on_sent is not None:
+                    for row_id, _, _ in done:
+                        self.on_sent(by_id[row_id])
+            if self._stopping:
+                break
         return handled
 
-    async def _handle(self, row: ReminderRow, feed: repo.FeedRow | None) -> None:
-        now = self._clock.now()
+    def _decide(self, row: ReminderRow, now: datetime) -> Decision:
         if row.kind == "reminder":
-            decision = decide(row.due_at, row.anchor, now, grace=self._grace)
-        else:  # change notices are due at once; pointless once the event is well under way
-            decision = Decision.MISSED if now > row.anchor + self._grace else Decision.ON_TIME
-        if decision is Decision.NOT_DUE:
-            return
-        if decision is Decision.MISSED:
-            reason = f"due {row.due_at:%Y-%m-%d %H:%M} UTC; too late at {now:%Y-%m-%d %H:%M} UTC"
-            log.warning("reminder %s missed (%s)", row.idem_key, reason)
-            await self._db(reminders_repo.mark_final, row.id, "missed", reason, now=now)
-            return
-        if feed is None:
-            await self._db(reminders_repo.mark_final, row.id, "cancelled", "feed gone", now=now)
-            return
-        claimed: ReminderRow | None = await self._db(reminders_repo.claim, row.id, now=now)
-        if claimed is None:
-            return
+            return decide(row.due_at, row.anchor, now, grace=self._grace)
+        # Change notices are due at once; pointless once the event is well under way.
+        return Decision.MISSED if now > row.anchor + self._grace else Decision.ON_TIME
+
+    async def _deliver(
+        self, claimed: ReminderRow, feed: repo.FeedRow, late: bool
+    ) -> tuple[int, int, bool] | None:
+        """One claimed row; returns (id, message id, late) when sent, else records why not."""
+        now = self._clock.now()
         try:
-            message_id = await self._send(claimed, feed, late=decision is Decision.LATE)
+            message_id = await self._send(claimed, feed, late=late)
         except _DMClosed:
             await self._dm_closed(claimed)
         except _LeftGuild:
             log.info("user %s left guild %s; their reminders stop", claimed.user_id, feed.guild_id)
             await self._db(
-                reminders_repo.flag_left_guild,
-                feed.guild_id,
-                claimed.user_id,
-                now=self._clock.now(),
+                reminders_repo.flag_left_guild, feed.guild_id, claimed.user_id, now=now
             )
             await self._db(
                 reminders_repo.mark_final, claimed.id, "cancelled", "left_guild", now=now
@@ -278,22 +318,20 @@ class ReminderWorker:
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             await self._retry(claimed, f"network error: {exc!r}", None)
         else:
-            if message_id is None:
-                return
-            await self._db(
-                reminders_repo.mark_sent,
-                claimed.id,
-                message_id,
-                late=decision is Decision.LATE,
-                now=self._clock.now(),
-            )
-            if self.on_sent is not None:
-                self.on_sent(claimed)
+            if message_id is not None:
+                return claimed.id, message_id, late
+        return None
 
     async def _send(self, row: ReminderRow, feed: repo.FeedRow, *, late: bool) -> int | None:
-        event = await self._db(
-            reminders_repo.event_by_announcement, row.announcement_id, feed_id=row.feed_id
-        )
+        cache_key = (row.feed_id, row.announcement_id)
+        cached = self._pass_cache.get(cache_key)
+        if cached is None:
+            found = await self._db(
+                reminders_repo.event_by_announcement, row.announcement_id, feed_id=row.feed_id
+            )
+            cached = (found, await self._jump_url(row, feed) if found else "")
+            self._pass_cache[cache_key] = cached
+        event, jump = cached
         if event is None:
             await self._db(
                 reminders_repo.mark_final,
@@ -303,7 +341,6 @@ class ReminderWorker:
                 now=self._clock.now(),
             )
             return None
-        jump = await self._jump_url(row, feed)
         content, embed = render_reminder(row, event.occurrence, late=late, jump_url=jump)
         allowed = discord.AllowedMentions.none()
         if row.target_kind == "dm":
@@ -357,12 +394,15 @@ class ReminderWorker:
         self._members[(guild_id, user_id)] = now
 
     async def _dm_channel(self, user_id: int) -> discord.PartialMessageable:
-        channel_id: int | None = await self._db(reminders_repo.dm_channel_id, user_id)
+        channel_id = self._dm_channels.get(user_id)
+        if channel_id is None:
+            channel_id = await self._db(reminders_repo.dm_channel_id, user_id)
         if channel_id is None:
             await self.pacer.take()
             data = await self._client.http.start_private_message(user_id)
             channel_id = int(data["id"])
             await self._db(reminders_repo.set_dm_channel_id, user_id, channel_id)
+        self._dm_channels[user_id] = channel_id
         return self._client.get_partial_messageable(channel_id, type=discord.ChannelType.private)
 
     # --- failures ---------------------------------------------------------------------------
@@ -380,7 +420,9 @@ class ReminderWorker:
         if row.attempts >= MAX_ATTEMPTS:
             await self._db(reminders_repo.mark_final, row.id, "failed", error, now=now)
             return
-        delay = seconds if seconds is not None else retry_delay(row.attempts, self._rng).total_seconds()
+        if seconds is None:
+            seconds = retry_delay(row.attempts, self._rng).total_seconds()
+        delay = seconds
         at = now + timedelta(seconds=max(1.0, delay))
         await self._db(reminders_repo.retry_later, row.id, error, at, now=now)
 

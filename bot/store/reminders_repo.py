@@ -550,6 +550,33 @@ def claim(db: Database, reminder_id: int, *, now: datetime) -> ReminderRow | Non
     return get_reminder(db, reminder_id) if claimed else None
 
 
+def claim_many(db: Database, ids: list[int], *, now: datetime) -> list[ReminderRow]:
+    """Claim a batch in one transaction (one fsync, not one per reminder)."""
+    claimed: list[int] = []
+    with write_transaction(db):
+        for reminder_id in ids:
+            cursor = db.conn.execute(
+                "UPDATE reminders SET state = 'sending', attempts = attempts + 1, updated_at = ?"
+                " WHERE id = ? AND state = 'pending'",
+                [ts(now), reminder_id],
+            )
+            if cursor.rowcount == 1:
+                claimed.append(reminder_id)
+    return [r for r in (get_reminder(db, i) for i in claimed) if r is not None]
+
+
+def mark_sent_many(
+    db: Database, results: list[tuple[int, int, bool]], *, now: datetime
+) -> None:
+    """(id, message id, late) for each sent reminder, in one transaction."""
+    with write_transaction(db):
+        db.conn.executemany(
+            "UPDATE reminders SET state = 'sent', message_id = ?, late = ?, sent_at = ?,"
+            " last_error = NULL, updated_at = ? WHERE id = ?",
+            [[mid, int(late), ts(now), ts(now), rid] for rid, mid, late in results],
+        )
+
+
 def mark_sent(
     db: Database, reminder_id: int, message_id: int | None, *, late: bool, now: datetime
 ) -> None:
