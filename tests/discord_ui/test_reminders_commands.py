@@ -88,11 +88,11 @@ async def test_one_day_reminder_keeps_local_time_across_dst(fake_discord, feed_s
 
 
 ALL_DAY = (
-    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
-    "BEGIN:VEVENT\r\nUID:open-day@example.edu\r\nDTSTAMP:20261201T000000Z\r\n"
-    "DTSTART;VALUE=DATE:20261204\r\nDTEND;VALUE=DATE:20261205\r\n"
-    "SUMMARY:Department open day\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-).encode()
+    b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+    b"BEGIN:VEVENT\r\nUID:open-day@example.edu\r\nDTSTAMP:20261201T000000Z\r\n"
+    b"DTSTART;VALUE=DATE:20261204\r\nDTEND;VALUE=DATE:20261205\r\n"
+    b"SUMMARY:Department open day\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
 
 
 async def test_all_day_event_is_reminded_relative_to_nine_local(fake_discord, feed_server, tmp_path) -> None:
@@ -104,7 +104,7 @@ async def test_all_day_event_is_reminded_relative_to_nine_local(fake_discord, fe
         await h.poll()
         await h.deliver()
         nine = datetime(2026, 12, 4, 9, 0, tzinfo=NY)
-        rows = sorted((r.due_at for r in await reminders(h) if r.target_kind == "channel"))
+        rows = sorted(r.due_at for r in await reminders(h) if r.target_kind == "channel")
         assert rows == [nine - timedelta(days=1), nine - timedelta(minutes=15)]
         await tick_at(h, nine - timedelta(days=1))
         (text,) = reminder_texts(h.fake.messages(h.fake.defaults.seminars))

@@ -17,7 +17,7 @@ from bot.discord_ui.reminder_worker import Pacer
 from bot.store import reminders_repo
 from bot.store.db import write_transaction
 from tests.discord_ui.harness import NOW, Harness
-from tests.discord_ui.reminder_helpers import announce, click_remind, command, reminders, tick_at
+from tests.discord_ui.reminder_helpers import announce, click_remind, reminders, tick_at
 from tests.fakediscord.state import FakeMember, FakeUser
 
 TALK = Talk(post_id=7401, start=NOW + timedelta(days=2), title="Fault-tolerant talk")
@@ -94,7 +94,7 @@ async def test_misfired_ticks_coalesce_and_every_due_row_is_sent_once(
     before = worker.ticks
     caplog.set_level(logging.WARNING, logger="apscheduler")
     # Row 32: the loop is blocked for a while (five tick periods and more); ticks pile up.
-    time.sleep(1.5)  # the fault itself: a blocked event loop
+    time.sleep(1.5)  # noqa: ASYNC251 - the fault itself: a blocked event loop
     await h.fake.wait_for(lambda: len(h.fake.dms(alice)) == 1 and worker.ticks > before, timeout=5)
     await asyncio.wait_for(worker.run_due(), 5)
     assert len(h.fake.dms(alice)) == 1

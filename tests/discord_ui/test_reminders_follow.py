@@ -7,7 +7,13 @@ from datetime import timedelta
 
 from bench.feedgen import Talk, render_feed
 from tests.discord_ui.harness import NOW, Harness
-from tests.discord_ui.reminder_helpers import announce, click_remind, reminder_texts, reminders, tick_at
+from tests.discord_ui.reminder_helpers import (
+    announce,
+    click_remind,
+    reminder_texts,
+    reminders,
+    tick_at,
+)
 
 TALK = Talk(post_id=7201, start=NOW + timedelta(days=2, hours=3), title="Moving target")
 
