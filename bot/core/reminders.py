@@ -110,6 +110,11 @@ def matches(field_name: str, pattern: str, occ: Occurrence) -> bool:
     needle = _fold(pattern)
     if not field_name or not needle:
         return True
+    return needle in haystack(field_name, occ)
+
+
+def haystack(field_name: str, occ: Occurrence) -> str:
+    """The folded text a filter on ``field_name`` searches (one string; newline-separated)."""
     seminar = occ.seminar
     if field_name == "series":
         haystacks: Iterable[str] = (seminar.series, *occ.categories)
@@ -125,7 +130,7 @@ def matches(field_name: str, pattern: str, occ: Occurrence) -> bool:
             occ.description,
             *occ.categories,
         )
-    return any(needle in _fold(h) for h in haystacks if h)
+    return "\n".join(_fold(h) for h in haystacks if h)
 
 
 # --- planning -------------------------------------------------------------------------------
@@ -305,11 +310,17 @@ def plan_feed(
                     **common,  # type: ignore[arg-type]
                 )
         subs = list(by_event.get(event.announcement_id, ()))
-        subs.extend(
-            s
-            for s in filters
-            if (s.feed_id is None or s.feed_id == feed_id) and matches(s.field, s.pattern, occ)
-        )
+        texts: dict[str, str] = {}
+        for s in filters:
+            if s.feed_id is not None and s.feed_id != feed_id:
+                continue
+            needle = _fold(s.pattern)
+            if s.field and needle:
+                if s.field not in texts:
+                    texts[s.field] = haystack(s.field, occ)
+                if needle not in texts[s.field]:
+                    continue
+            subs.append(s)
         for sub in subs:
             if sub.via != "dm" and channel_id is None:
                 continue
