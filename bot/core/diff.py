@@ -141,10 +141,13 @@ class DiffResult:
 # --- helpers ------------------------------------------------------------------------------
 
 
-def announcement_id_for(feed: str, key: OccurrenceKey) -> str:
-    """Deterministic, so re-running the same diff after a crash yields the same outbox keys."""
-    digest = hashlib.sha256(f"{feed}\n{key.to_string()}".encode()).hexdigest()
-    return f"a{digest[:23]}"
+def announcement_id_for(feed: str, key: OccurrenceKey, first_seen: datetime) -> str:
+    """Deterministic for one diff (a re-run after a crash queues the same outbox keys), but
+    salted with the moment the event was first seen: a key that comes back after its old
+    announcement was handed to another key (UID-changing reschedules) or forgotten must not
+    reuse an id whose outbox rows already exist, or its announcement would be dropped."""
+    seed = f"{feed}\n{key.to_string()}\n{first_seen.isoformat()}"
+    return "a" + hashlib.sha256(seed.encode()).hexdigest()[:23]
 
 
 def _start(occ: Occurrence) -> datetime:
@@ -241,6 +244,17 @@ class _Builder:
         self.removed: list[OccurrenceKey] = []
         self.planned: list[PlannedAction] = []
         self.counts: Counter[str] = Counter()
+        self.taken_ids: set[str] = set()
+
+    def fresh_announcement_id(self, key: OccurrenceKey) -> str:
+        """A new event's id, never one a stored event still holds."""
+        candidate = announcement_id_for(self.feed, key, self.now)
+        suffix = 1
+        while candidate in self.taken_ids:
+            suffix += 1
+            candidate = announcement_id_for(self.feed, key, self.now) + f"-{suffix}"
+        self.taken_ids.add(candidate)
+        return candidate
 
     def keep(self, event: StoredEvent) -> None:
         self.events[event.key] = event
@@ -359,7 +373,7 @@ def _apply_new(b: _Builder, occ: Occurrence, baseline: Baseline | None) -> None:
         state=EventState.PENDING,
         first_seen=now,
         last_seen=now,
-        announcement_id=announcement_id_for(b.feed, occ.key),
+        announcement_id=b.fresh_announcement_id(occ.key),
     )
     if occ.cancelled:
         b.keep(replace(event, state=EventState.CANCELLED))
@@ -470,6 +484,7 @@ def diff_feed(
         )
 
     b = _Builder(feed, now, policy)
+    b.taken_ids = {e.announcement_id for e in stored}
     candidate_keys = {e.key for e in candidates}
 
     for key, occ in occurrences.items():
