@@ -126,9 +126,13 @@ def size_child(count: int) -> None:
 
 def in_fresh_process(count: int) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--size-child", str(count)], check=True, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "bench", "--size-child", str(count)],
+        check=False, capture_output=True, text=True,
     )
     print(done.stdout, end="", flush=True)
+    if done.returncode:
+        reason = (done.stderr.strip().splitlines() or ["?"])[-1]
+        print(f"# size {count} could not be polled: {reason}", flush=True)
 
 
 async def main(quick: bool) -> None:
