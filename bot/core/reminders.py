@@ -361,7 +361,9 @@ def plan_feed(
             elif moved or row.place != want.place:
                 plan.updates.append(Update(row.id, want, rearm=False))
     for want in desired.values():
-        if want.due_at > now - ON_TIME_SLACK:
+        # Planned at or after its due time (an event that appears, or is first announced,
+        # inside the offset): the announcement itself is the news; record it, do not send.
+        if want.due_at > now:
             plan.inserts.append(want)
         else:
             plan.too_late.append(want)
