@@ -59,7 +59,7 @@ def _seed_events(db: Any, feed_id: int, talks: list[Talk], *, shift: timedelta) 
             location=talk.room,
             seminar=SeminarDetails(series=talk.series, speaker=talk.speaker, title=talk.title),
         )
-        aid = announcement_id_for("bench", OccurrenceKey(f"talk-{talk.post_id}@bench"))
+        aid = announcement_id_for("bench", OccurrenceKey(f"talk-{talk.post_id}@bench"), NOW)
         ids.append(aid)
         events.append(
             StoredEvent(
@@ -190,7 +190,8 @@ reminder_offsets = ["15m"]
         try:
             feed = await bot.run_db(repo.get_feed_by_name, "cs-seminar", d.guild.id)
             await bot.poll_feed(feed.id, force=True)
-            aid = announcement_id_for("cs-seminar", OccurrenceKey(talk.uid))
+            (event,) = await bot.run_db(reminders_repo.feed_events, feed.id, since=NOW)
+            aid = event.announcement_id
             stamp = NOW.isoformat()
 
             def subscribe_all(db: Any) -> None:
