@@ -73,6 +73,8 @@ class StoredEvent:
     fingerprint: str
     state: EventState
     first_seen: datetime
+    #: When the feed last showed this event with a change (an unchanged sighting leaves it, so
+    #: an unchanged event costs the store no write; the feed's ``last_ok_at`` says the rest).
     last_seen: datetime
     missing_count: int = 0
     missing_since: datetime | None = None
@@ -295,7 +297,16 @@ class _Builder:
 
 
 def _seen(old: StoredEvent, occ: Occurrence, now: datetime) -> StoredEvent:
-    """The stored event refreshed with the latest content; absence counters reset."""
+    """The stored event refreshed with the latest content; absence counters reset.
+
+    An occurrence equal to the stored one returns the stored event itself: no fingerprint to
+    recompute and nothing for the store to write (``last_seen`` moves only with a change), which
+    is what keeps a poll of a large, mostly unchanged feed cheap.
+    """
+    if occ is old.occurrence or occ == old.occurrence:
+        if old.missing_count == 0 and old.missing_since is None:
+            return old
+        return replace(old, missing_count=0, missing_since=None, last_seen=now)
     return replace(
         old,
         occurrence=occ,
@@ -332,7 +343,8 @@ def _apply_present(
             )
             return
         state = EventState.PENDING
-    event = replace(event, state=state)
+    if state != event.state:
+        event = replace(event, state=state)
 
     if state == EventState.ANNOUNCED:
         if occ.cancelled:
@@ -418,12 +430,14 @@ def _mass_drop_reason(
     now: datetime,
     policy: DiffPolicy,
 ) -> str:
+    if len(candidates) < policy.mass_drop_min_count:
+        return ""
     upcoming = [
         e
         for e in stored
         if e.state in LIVE_STATES and now < _start(e.occurrence) <= parsed.window_end
     ]
-    if not upcoming or len(candidates) < policy.mass_drop_min_count:
+    if not upcoming:
         return ""
     if not parsed.occurrences:
         return f"the feed has no events where it had {len(upcoming)} upcoming"
@@ -452,13 +466,16 @@ def diff_feed(
     for occ in parsed.occurrences:  # duplicates: the last one wins
         occurrences[occ.key] = occ
     by_key = {e.key: e for e in stored}
-    present = set(occurrences) & set(by_key)
-    new_keys = set(occurrences) - set(by_key)
+    new_keys = occurrences.keys() - by_key.keys()
     live = [e for e in stored if e.state in LIVE_STATES]
     vanished_live = {
         e.key for e in live if e.key not in occurrences and not has_ended(e.occurrence, now)
     }
-    pairs = _pair_reschedules(live, list(occurrences.values()), vanished_live, new_keys)
+    pairs = (
+        _pair_reschedules(live, list(occurrences.values()), vanished_live, new_keys)
+        if vanished_live and new_keys
+        else {}
+    )
     replaced = set(pairs.values())
     candidates = [
         e
@@ -468,12 +485,7 @@ def diff_feed(
 
     reason = _mass_drop_reason(stored, parsed, candidates, now, policy)
     if reason:
-        held = tuple(
-            sorted(
-                (replace(e, last_seen=now) if e.key in present else e for e in stored),
-                key=_event_sort,
-            )
-        )
+        held = tuple(sorted(stored, key=_event_sort))
         return DiffResult(
             planned=(),
             events=held,
@@ -533,7 +545,9 @@ def _apply_absent(b: _Builder, event: StoredEvent, is_candidate: bool) -> None:
         return
     if not is_candidate:
         # Outside the parsed window, beyond the feed's horizon, or already under way: no evidence.
-        b.keep(replace(event, missing_count=0, missing_since=None))
+        if event.missing_count or event.missing_since is not None:
+            event = replace(event, missing_count=0, missing_since=None)
+        b.keep(event)
         return
     missing = replace(
         event,

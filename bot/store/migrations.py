@@ -318,3 +318,63 @@ def m009_parse_cache(db: Database) -> None:
         )
         """
     )
+
+
+@MIGRATIONS()
+def m010_event_versions(db: Database) -> None:
+    """A per-feed counter every write to ``events`` bumps (by triggers, from any connection).
+
+    The poller keeps a feed's stored events in memory between polls (issue 6); the counter
+    tells it cheaply whether anything else wrote them since, so the copy is never stale.
+    """
+    db.execute(
+        "CREATE TABLE event_versions ("
+        " feed_id INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 0)"
+    )
+    for event, row in (("INSERT", "new"), ("UPDATE", "new"), ("DELETE", "old")):
+        db.execute(
+            f"CREATE TRIGGER events_version_{event.lower()} AFTER {event} ON events BEGIN"
+            # Not INSERT OR IGNORE: an outer UPSERT's conflict policy would override it.
+            f" INSERT INTO event_versions (feed_id, version) SELECT {row}.feed_id, 0"
+            f" WHERE NOT EXISTS (SELECT 1 FROM event_versions WHERE feed_id = {row}.feed_id);"
+            f" UPDATE event_versions SET version = version + 1 WHERE feed_id = {row}.feed_id;"
+            " END"
+        )
+
+
+@MIGRATIONS()
+def m011_event_mirror_and_weekly_digest(db: Database) -> None:
+    """The Discord scheduled event per announcement and the digest message per (feed, week).
+
+    Both features must never duplicate what they post, across restarts (issue 4).
+    """
+    db.execute(
+        """
+        CREATE TABLE mirror_events (
+            feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+            announcement_id TEXT NOT NULL,
+            guild_id INTEGER NOT NULL,
+            event_id INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'active'
+                CHECK (status IN ('active', 'cancelled', 'gone')),
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (feed_id, announcement_id)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE weekly_digests (
+            feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+            week TEXT NOT NULL,
+            channel_id INTEGER NOT NULL,
+            message_id INTEGER,
+            state TEXT NOT NULL DEFAULT 'posting' CHECK (state IN ('posting', 'posted')),
+            content_hash TEXT NOT NULL DEFAULT '',
+            nonce TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (feed_id, week)
+        )
+        """
+    )

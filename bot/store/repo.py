@@ -7,6 +7,7 @@ outbox rows it causes commit together or not at all (reliability.md rule 3).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,7 @@ from sqlite_utils import Database
 
 from bot.core.diff import DiffResult, EventState, PlannedAction, StoredEvent
 from bot.core.models import Action, Occurrence, OccurrenceKey, sort_key
+from bot.store import event_cache
 from bot.store.db import write_transaction
 
 #: poll_log rows kept per feed.
@@ -190,13 +192,21 @@ def _event_from_row(row: dict[str, Any]) -> StoredEvent:
 
 
 def load_events(db: Database, feed_id: int) -> list[StoredEvent]:
+    """The feed's events, soonest first; from memory while no one else wrote them."""
+    entry = event_cache.cached(db, feed_id)
+    if entry is not None:
+        return list(entry.events)
+    version = event_cache.events_version(db, feed_id)
     rows = _all(db, "SELECT * FROM events WHERE feed_id = ?", [feed_id])
     events = [_event_from_row(r) for r in rows]
+    del rows
     events.sort(key=lambda e: (sort_key(e.occurrence.start), e.key))
-    return events
+    by_key = {e.key: e for e in events}
+    event_cache.remember(db, feed_id, event_cache.CachedEvents(version, events, by_key))
+    return list(events)
 
 
-def _upsert_events(db: Database, feed_id: int, events: tuple[StoredEvent, ...]) -> None:
+def _upsert_events(db: Database, feed_id: int, events: Sequence[StoredEvent]) -> None:
     rows = []
     for e in events:
         occ = e.occurrence
@@ -328,9 +338,19 @@ def save_poll_result(
     body_hash: str | None,
     next_poll_at: datetime | None = None,
 ) -> list[int]:
-    """Persist a successful poll atomically; returns the ids of newly queued outbox rows."""
+    """Persist a successful poll atomically; returns the ids of newly queued outbox rows.
+
+    Events the diff handed back untouched (the very objects ``load_events`` returned) are not
+    written again: on a large feed that is nearly every row.
+    """
     with write_transaction(db):
-        _upsert_events(db, feed_id, result.events)
+        prior = event_cache.take(db, feed_id)
+        if prior is None:
+            changed: Sequence[StoredEvent] = result.events
+        else:
+            known = {id(e) for e in prior.events}
+            changed = [e for e in result.events if id(e) not in known]
+        _upsert_events(db, feed_id, changed)
         _delete_events(db, feed_id, result.removed)
         ids = _insert_outbox_rows(db, feed_id, result.planned, now)
         db.conn.execute(
@@ -366,6 +386,17 @@ def save_poll_result(
             events=result.parsed_count,
             actions=len(result.planned),
         )
+        version = event_cache.events_version(db, feed_id)
+    if prior is not None:
+        by_key = prior.by_key
+        for event in changed:
+            by_key[event.key] = event
+        for key in result.removed:
+            by_key.pop(key, None)
+        if len(by_key) == len(result.events):  # the result is the feed's whole next state
+            event_cache.remember(
+                db, feed_id, event_cache.CachedEvents(version, list(result.events), by_key)
+            )
     return ids
 
 
