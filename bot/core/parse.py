@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
@@ -813,6 +814,30 @@ def forget_cached_timezones() -> None:
     icalendar.use_zoneinfo()  # type: ignore[no-untyped-call]
 
 
+def _utc_window(window_start: datetime, window_end: datetime) -> tuple[datetime, datetime]:
+    """Validate the window and reset per-feed parser state (see forget_cached_timezones)."""
+    if window_start.tzinfo is None or window_end.tzinfo is None:
+        raise ValueError("the parse window must be aware datetimes")
+    forget_cached_timezones()
+    return window_start.astimezone(UTC), window_end.astimezone(UTC)
+
+
+@contextmanager
+def _only_feed_errors() -> Iterator[None]:
+    """Whatever the bytes, callers see only FeedError subclasses (a bug is logged, not raised)."""
+    try:
+        yield
+    except FeedError:
+        raise
+    except (MemoryError, RecursionError) as exc:
+        raise ParseLimitExceeded(
+            f"the calendar exhausted the parser ({type(exc).__name__})"
+        ) from exc
+    except Exception as exc:
+        log.exception("parser failure")
+        raise CalendarError(f"parser failure: {_short(exc)}") from exc
+
+
 def parse_feed(
     body: bytes,
     *,
@@ -826,22 +851,10 @@ def parse_feed(
     Raises EmptyFeed, NotACalendar, CalendarError (unparseable or truncated) or
     ParseLimitExceeded; nothing else, whatever the bytes.
     """
-    if window_start.tzinfo is None or window_end.tzinfo is None:
-        raise ValueError("the parse window must be aware datetimes")
-    window_start = window_start.astimezone(UTC)
-    window_end = window_end.astimezone(UTC)
-    forget_cached_timezones()
-    try:
+    window_start, window_end = _utc_window(window_start, window_end)
+    with _only_feed_errors():
         return _parse(bytes(body), window_start, window_end, default_timezone, limits)
-    except FeedError:
-        raise
-    except (MemoryError, RecursionError) as exc:
-        raise ParseLimitExceeded(
-            f"the calendar exhausted the parser ({type(exc).__name__})"
-        ) from exc
-    except Exception as exc:
-        log.exception("parser failure")
-        raise CalendarError(f"parser failure: {_short(exc)}") from exc
+    raise AssertionError("unreachable")  # pragma: no cover - the context manager re-raises
 
 
 # --- parsing part of a feed (the incremental poll) -----------------------------------------------
@@ -880,24 +893,11 @@ def parse_by_uid(
     (:func:`bot.core.blocks.group_body`); the caller filters and de-duplicates per group.
     Raises the same errors as :func:`parse_feed`.
     """
-    if window_start.tzinfo is None or window_end.tzinfo is None:
-        raise ValueError("the parse window must be aware datetimes")
-    window_start = window_start.astimezone(UTC)
-    window_end = window_end.astimezone(UTC)
-    forget_cached_timezones()
-    try:
+    window_start, window_end = _utc_window(window_start, window_end)
+    with _only_feed_errors():
         core = _parse_core(
             bytes(body), window_start, window_end, default_timezone, limits, keep_spans=True
         )
-    except FeedError:
-        raise
-    except (MemoryError, RecursionError) as exc:
-        raise ParseLimitExceeded(
-            f"the calendar exhausted the parser ({type(exc).__name__})"
-        ) from exc
-    except Exception as exc:
-        log.exception("parser failure")
-        raise CalendarError(f"parser failure: {_short(exc)}") from exc
     assert core.spans is not None
     occurrences: dict[str, list[Occurrence]] = {}
     spans: dict[str, list[tuple[Instant, Instant]]] = {}
