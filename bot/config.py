@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.durations import parse_duration
+from bot.core.weekly_digest import parse_spec
 from bot.errors import ConfigError
 
 DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
@@ -43,6 +44,10 @@ class FeedSettings:
     timezone: str = ""
     baseline: str = "silent"
     paused: bool = False
+    #: Mirror upcoming talks into the server's Events tab (needs ``[discord] scheduled_events``).
+    scheduled_events: bool = False
+    #: Weekly digest time in the feed's zone, e.g. "mon 09:00"; "" = no digest.
+    digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -265,7 +270,19 @@ def _feed(reader: _Reader, defaults: FeedSettings) -> FeedSettings:
         timezone=reader.timezone("timezone", ""),
         baseline=_baseline(reader, defaults.baseline),
         paused=reader.get("paused", bool, False),
+        scheduled_events=reader.get("scheduled_events", bool, False),
+        digest=_digest(reader),
     )
+
+
+def _digest(reader: _Reader) -> str:
+    raw = reader.get("digest", str, "")
+    if not raw.strip():
+        return ""
+    try:
+        return str(parse_spec(raw))
+    except ValueError as exc:
+        raise reader.error("digest", str(exc)) from None
 
 
 def _at_least(reader: _Reader, key: str, default: timedelta, minimum: timedelta) -> timedelta:

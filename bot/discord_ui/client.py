@@ -46,6 +46,8 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.discord_ui.cogs.seminars",
     "bot.discord_ui.cogs.feeds",
     "bot.discord_ui.cogs.reminders",
+    "bot.discord_ui.event_mirror",
+    "bot.discord_ui.weekly_digest",
 )
 
 

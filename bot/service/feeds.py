@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from bot.config import Config, FeedSettings
 from bot.core.durations import format_duration, parse_duration
+from bot.core.weekly_digest import parse_spec
 from bot.store import repo
 
 
@@ -27,6 +28,8 @@ def settings_to_dict(settings: FeedSettings) -> dict[str, Any]:
         "timezone": settings.timezone,
         "baseline": settings.baseline,
         "paused": settings.paused,
+        "scheduled_events": settings.scheduled_events,
+        "digest": settings.digest,
         "source": "config",
     }
 
@@ -67,7 +70,16 @@ def settings_from_row(row: repo.FeedRow) -> FeedSettings:
         timezone=str(data.get("timezone", "") or ""),
         baseline="announce" if data.get("baseline") == "announce" else "silent",
         paused=bool(data.get("paused", False)) or row.status == "paused",
+        scheduled_events=data.get("scheduled_events") is True,
+        digest=_digest(data.get("digest")),
     )
+
+
+def _digest(raw: Any) -> str:
+    try:
+        return str(parse_spec(raw)) if isinstance(raw, str) and raw.strip() else ""
+    except ValueError:
+        return ""
 
 
 def sync_config_feeds(db: Database, config: Config, *, now: datetime) -> list[repo.FeedRow]:
