@@ -302,8 +302,10 @@ def plan_mirror(
         if event is not None and event.status is RemoteStatus.SCHEDULED:
             if differs(item.payload, event):
                 ops.append(MirrorOp(OpKind.EDIT, aid, event.event_id, item.payload))
-            elif record is None or record.event_id != event.event_id or (
-                record.status is not RecordStatus.ACTIVE
+            elif (
+                record is None
+                or record.event_id != event.event_id
+                or (record.status is not RecordStatus.ACTIVE)
             ):
                 ops.append(MirrorOp(OpKind.RECORD, aid, event.event_id))
             continue

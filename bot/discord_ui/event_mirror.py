@@ -152,9 +152,7 @@ class EventMirror(commands.Cog, name="EventMirror"):
         live = [(e.announcement_id, e.occurrence) for e in stored if e.state in mirror_repo.LIVE]
         live_ids = {aid for aid, occ in live if not occ.cancelled}
         cancelled = {
-            e.announcement_id
-            for e in stored
-            if e.state == "cancelled" or e.occurrence.cancelled
+            e.announcement_id for e in stored if e.state == "cancelled" or e.occurrence.cancelled
         } - live_ids
         wanted = (
             plan.wanted_events(

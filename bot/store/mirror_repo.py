@@ -38,9 +38,7 @@ def feed_events(
         " WHERE feed_id = ? AND start_utc >= ? AND start_utc < ? ORDER BY start_utc, uid",
         [feed_id, ts(start_from), ts(start_before)],
     ).fetchall()
-    return [
-        FeedEvent(str(r[0]), str(r[1]), Occurrence.from_dict(json.loads(r[2]))) for r in rows
-    ]
+    return [FeedEvent(str(r[0]), str(r[1]), Occurrence.from_dict(json.loads(r[2]))) for r in rows]
 
 
 # --- mirror -------------------------------------------------------------------------------

@@ -41,8 +41,7 @@ async def dh(
         fake=fake_discord,
         feeds=feed_server,
         tmp_path=tmp_path,
-        extra_config='digest = "wed 09:00"\ntimezone = "America/New_York"\n'
-        'announce_window = "14d"',
+        extra_config='digest = "wed 09:00"\ntimezone = "America/New_York"\nannounce_window = "14d"',
     )
     try:
         yield h
@@ -154,9 +153,7 @@ async def test_crash_mid_post_is_repaired_without_a_second_message(dh: Harness) 
     assert h.bot is not None
     # As if the bot died after Discord created the message but before the store recorded it.
     await h.bot.run_db(
-        lambda db: db.conn.execute(
-            "UPDATE weekly_digests SET state = 'posting', message_id = NULL"
-        )
+        lambda db: db.conn.execute("UPDATE weekly_digests SET state = 'posting', message_id = NULL")
     )
     h.clock.advance(hours=1)
     await h.restart()
