@@ -249,11 +249,18 @@ class FeedFetcher:
     # --- public API -----------------------------------------------------------------------
 
     async def fetch(
-        self, url: str, *, validators: Validators | None = None, trusted: bool = False
+        self,
+        url: str,
+        *,
+        validators: Validators | None = None,
+        trusted: bool = False,
+        web_page: bool = False,
     ) -> FetchResult:
         """Download ``url`` (conditionally when ``validators`` are given).
 
         Raises a ``bot.errors.FetchError`` subclass, ``EmptyFeed`` or ``NotACalendar``.
+        ``web_page=True`` accepts an HTML page (to look for the calendar it advertises) under
+        the same guard and caps.
         """
         validators = validators or Validators()
         if trusted and self._is_local(url):
@@ -263,7 +270,7 @@ class FeedFetcher:
         token = current_refusals.set(refusals)
         try:
             async with asyncio.timeout(self.limits.total_timeout):
-                return await self._fetch_http(start, validators, trusted)
+                return await self._fetch_http(start, validators, trusted, web_page)
         except TimeoutError as exc:
             raise FeedTimeout(
                 f"The feed server did not deliver the calendar within "
@@ -314,7 +321,9 @@ class FeedFetcher:
     def _is_local(url: str) -> bool:
         return url.lower().startswith("file:") or "://" not in url
 
-    async def _fetch_http(self, start: str, validators: Validators, trusted: bool) -> FetchResult:
+    async def _fetch_http(
+        self, start: str, validators: Validators, trusted: bool, web_page: bool = False
+    ) -> FetchResult:
         session = self._session(trusted)
         lim = self.limits
         current = URL(start)
@@ -367,7 +376,8 @@ class FeedFetcher:
                         )
                     raise _status_error(status, resp.reason, retry_after)
                 body = await self._read_body(resp)
-                _check_body(body)
+                if not web_page:
+                    _check_body(body)
                 log.debug("fetched %s: %d bytes", redact_url(str(current)), len(body))
                 content_type = resp.headers.get("Content-Type", "")
                 if "calendar" not in content_type.lower():

@@ -7,21 +7,16 @@ look for the calendar they advertise.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import aiohttp
-from yarl import URL
-
 from bot.core.discovery import Candidate, candidates_from_html, initial_candidates
 from bot.core.models import ParsedFeed, sort_key
-from bot.errors import FeedConnectionError, FeedError, FeedTimeout, NotACalendar
+from bot.errors import FeedError, NotACalendar
 from bot.feeds.http import Downloaded, FeedFetcher
 from bot.feeds.isolate import ParserPool
 
 PAGE_LIMIT = 512 * 1024
-PAGE_REDIRECTS = 3
 PROBE_WINDOW = timedelta(days=180)
 
 
@@ -57,27 +52,16 @@ def _summary(candidate: Candidate, parsed: ParsedFeed, now: datetime) -> Probe:
 
 async def fetch_page(fetcher: FeedFetcher, url: str) -> tuple[str, str]:
     """A web page's text (first 512 KiB) and final address, through the fetcher's guard."""
-    session = fetcher._session(False)  # the guarded session: SSRF checks at connect time
-    current = URL(fetcher._check_url(url, False), encoded=True)
+    fetched = await fetcher.fetch(url, trusted=False, web_page=True)
+    assert isinstance(fetched, Downloaded)  # no validators were sent, so never NotModified
+    charset = "utf-8"
+    if "charset=" in fetched.content_type:
+        charset = fetched.content_type.split("charset=", 1)[1].split(";")[0].strip() or charset
     try:
-        async with asyncio.timeout(fetcher.limits.total_timeout):
-            for _ in range(PAGE_REDIRECTS + 1):
-                async with session.get(current, allow_redirects=False) as resp:
-                    if resp.status in (301, 302, 303, 307, 308):
-                        location = resp.headers.get("Location", "")
-                        target = current.join(URL(location)).with_fragment(None)
-                        current = URL(fetcher._check_url(str(target), False), encoded=True)
-                        continue
-                    if resp.status != 200:
-                        raise FeedConnectionError(f"The page answered HTTP {resp.status}.")
-                    body = await resp.content.read(PAGE_LIMIT)
-                    charset = resp.charset or "utf-8"
-                    return body.decode(charset, errors="replace"), str(current)
-    except TimeoutError as exc:
-        raise FeedTimeout("The page did not load in time.") from exc
-    except (aiohttp.ClientError, OSError, LookupError) as exc:
-        raise FeedConnectionError(f"The page could not be read ({type(exc).__name__}).") from exc
-    raise FeedConnectionError("The page redirects too many times.")
+        text = fetched.body[:PAGE_LIMIT].decode(charset, errors="replace")
+    except LookupError:
+        text = fetched.body[:PAGE_LIMIT].decode("utf-8", errors="replace")
+    return text, fetched.final_url
 
 
 async def _try(
