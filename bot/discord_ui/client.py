@@ -182,6 +182,16 @@ class SeminarBot(commands.Bot):
         task.add_done_callback(done)
         return task
 
+    @property
+    def fetcher(self) -> FeedFetcher | None:
+        """The bot's one HTTP client for feeds (None until setup_hook has run)."""
+        return self._fetcher
+
+    @property
+    def parser(self) -> ParserPool | None:
+        """The bot's one parser process pool (None until setup_hook has run)."""
+        return self._parser
+
     async def run_db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         assert self.db is not None, "database not open yet"
         return await self.db_thread.run(fn, self.db, *args, **kwargs)

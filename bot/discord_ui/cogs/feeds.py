@@ -55,7 +55,7 @@ def bot_of(interaction: discord.Interaction) -> SeminarBot:
 
 def feed_tools(bot: SeminarBot) -> tuple[FeedFetcher, ParserPool]:
     """The bot's own HTTP client and parser pool (one of each per bot, opened in setup_hook)."""
-    fetcher, parser = bot._fetcher, bot._parser
+    fetcher, parser = bot.fetcher, bot.parser
     if fetcher is None or parser is None:
         raise UserFacingError("The bot is still starting; try again in a minute.")
     return fetcher, parser
