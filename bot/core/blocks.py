@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Group", "SplitFeed", "group_body", "split_feed"]
+__all__ = ["Group", "SplitFeed", "content_digest", "group_body", "split_feed"]
 
 _BEGIN_CAL = re.compile(rb"BEGIN:VCALENDAR", re.IGNORECASE)
 # Searched in the lower-cased body; every BEGIN/END line starts right after a newline.
@@ -27,6 +27,10 @@ _MARKER = re.compile(rb"\n(begin|end):([^\n]*)")
 # (Other spellings simply stay in the digest: over-sensitive is safe, under-sensitive is not.)
 _DTSTAMP = re.compile(rb"DTSTAMP(?:;[A-Za-z0-9=/_+-]*)?:\d{8}T\d{6}Z?[ \t]*\r?\n(?![ \t])")
 _UID = re.compile(rb"\nuid[;:]")
+# A whole stamp line, anywhere in the body: the parser never reads DTSTAMP.
+_STAMP_LINE = re.compile(
+    rb"\nDTSTAMP(?:;[A-Za-z0-9=/_+-]*)?:\d{8}T\d{6}Z?[ \t]*\r?\n(?![ \t])"
+)
 _DIGEST_SIZE = 16
 
 
@@ -73,6 +77,34 @@ def _uid_key(block: bytes, low: bytes) -> bytes:
         end = nl + 1
         if end >= len(block) or block[end] not in b" \t":
             return block[match.start() + 1 : nl].strip()
+
+
+def content_digest(body: bytes) -> bytes:
+    """A hash of the body with its well-formed, unfolded DTSTAMP lines left out.
+
+    Two bodies with the same digest differ only in stamp lines, which the parser never reads,
+    so they parse identically: a poll whose body merely re-exported the same events needs no
+    split, no child process and no parse. Exports usually stamp every event alike, so that one
+    line is dropped in a single C-level ``replace`` (unless a copy of it is folded); the rest
+    are found one by one.
+    """
+    first = _STAMP_LINE.search(body)
+    if first is not None:
+        line = first.group(0)
+        if body.find(line + b" ") < 0 and body.find(line + b"\t") < 0:
+            body = body.replace(line, b"\n")
+    digest = hashlib.sha256()
+    view = memoryview(body)
+    cursor = 0
+    position = body.find(b"\nDTSTAMP")
+    while position >= 0:
+        match = _STAMP_LINE.match(body, position)
+        if match is not None:
+            digest.update(view[cursor : position + 1])
+            cursor = match.end()
+        position = body.find(b"\nDTSTAMP", position + 8)
+    digest.update(view[cursor:])
+    return digest.digest()
 
 
 def split_feed(body: bytes, *, max_vevents: int, max_nesting: int) -> SplitFeed | None:

@@ -347,7 +347,8 @@ class FeedState:
     order: tuple[bytes, ...] = ()
     event_count: int = 0
     groups: dict[bytes, GroupResult] = field(default_factory=dict)
-    #: sha256 hex of the last body absorbed, for the byte-identical short cut.
+    #: ``"c:"`` + :func:`~bot.core.blocks.content_digest` hex of the last body absorbed, for
+    #: the unchanged-but-for-stamps short cut.
     body_hash: str = ""
     settings: bytes = b""
 
