@@ -17,6 +17,7 @@ from bot.config import Config
 from bot.discord_ui.event_mirror import EventMirror
 from tests.discord_ui.harness import NOW, Harness
 from tests.fakediscord import FakeDiscord
+from tests.fakediscord.state import CREATE_EVENTS, MANAGE_EVENTS
 from tests.feedserver import FeedServer
 
 TALK = Talk(
@@ -264,3 +265,61 @@ async def test_operator_switch_off_means_no_events(
         assert await mirror(h).sync_feed(await h.feed_id()) is None
     finally:
         await h.stop()
+
+
+async def command(h: Harness, options: dict[str, Any]) -> str:
+    iid = h.fake.inject_command("feeds settings", options, user=h.fake.defaults.admin)
+    record = await h.fake.wait_for_interaction_response(iid, timeout=10)
+    assert record.rejected == []
+    return str(record.response_data["content"])
+
+
+async def test_feeds_settings_turns_the_mirror_on_and_off(
+    fake_discord: FakeDiscord, feed_server: FeedServer, tmp_path: Path
+) -> None:
+    h = MirrorHarness(fake=fake_discord, feeds=feed_server, tmp_path=tmp_path)
+    fake_discord.now = h.clock.now
+    try:
+        h.feeds.body = render_feed([TALK])
+        await h.start()
+        await h.poll()
+        assert events(h) == []
+        text = await command(h, {"feed": "cs-seminar", "scheduled_events": True})
+        assert "Events tab: on" in text
+        await h.fake.wait_for(lambda: len(events(h)) == 1)  # synced at once, not at next poll
+        text = await command(h, {"feed": "cs-seminar", "scheduled_events": False})
+        assert "Events tab: off" in text
+        await h.poll()
+        assert h.fake.scheduled_events(h.fake.defaults.guild) == []  # removed, not left behind
+    finally:
+        await h.stop()
+
+
+async def test_feeds_settings_refuses_the_mirror_when_the_operator_did_not_allow_it(
+    fake_discord: FakeDiscord, feed_server: FeedServer, tmp_path: Path
+) -> None:
+    h = MirrorHarness(fake=fake_discord, feeds=feed_server, tmp_path=tmp_path)
+    h.operator_switch = False
+    try:
+        await h.start()
+        text = await command(h, {"feed": "cs-seminar", "scheduled_events": True})
+        assert "scheduled_events = true" in text and "[discord]" in text
+        assert h.bot is not None
+        row = await h.bot.run_db(lambda db: db.conn.execute("SELECT settings_json FROM feeds").fetchone())
+        assert '"scheduled_events": false' in row[0]
+    finally:
+        await h.stop()
+
+
+async def test_without_manage_events_the_mirror_is_switched_off_once(mh: MirrorHarness) -> None:
+    h = mh
+    h.fake.defaults.bot_role.permissions &= ~(CREATE_EVENTS | MANAGE_EVENTS)
+    h.feeds.body = render_feed([TALK])
+    await h.start()
+    await h.poll()
+    await h.fake.wait_for(lambda: len(h.fake.dms(h.fake.defaults.owner)) == 1)
+    await h.poll()
+    assert events(h) == [] and len(h.fake.dms(h.fake.defaults.owner)) == 1
+    assert not [r for r in h.fake.requests if "scheduled-events" in r.path]  # checked locally
+    text = await command(h, {"feed": "cs-seminar", "scheduled_events": True})
+    assert "Manage Events" in text

@@ -175,3 +175,20 @@ async def test_digest_missed_by_more_than_a_day_is_skipped(dh: Harness) -> None:
     await check(h)
     assert digests(h) == []
     assert NOW < DUE
+
+
+async def settings(h: Harness, options: dict[str, Any]) -> str:
+    iid = h.fake.inject_command("feeds settings", {"feed": "cs-seminar", **options}, user=h.fake.defaults.admin)
+    record = await h.fake.wait_for_interaction_response(iid, timeout=10)
+    assert record.rejected == []
+    return str(record.response_data["content"])
+
+
+async def test_feeds_settings_sets_validates_and_stops_the_digest(bot_harness: Harness) -> None:
+    h = bot_harness
+    await h.start()
+    assert "Weekly digest: off" in await settings(h, {"paused": False})
+    refused = await settings(h, {"digest": "fri 25:00"})
+    assert "`digest`:" in refused and "Weekly digest" not in refused
+    assert "Weekly digest: mon 09:00" in await settings(h, {"digest": "Monday 9:00"})
+    assert "Weekly digest: off" in await settings(h, {"digest": "-"})

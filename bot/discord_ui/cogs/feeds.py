@@ -19,15 +19,17 @@ from discord.ext import commands
 from bot.config import FeedSettings
 from bot.core.durations import format_duration, parse_duration
 from bot.core.render import truncate
+from bot.core.weekly_digest import parse_spec
 from bot.discord_ui.checks import AdminGroup, guild_id_of
 from bot.discord_ui.embeds import inert, unix
+from bot.discord_ui.event_mirror import notice_key as mirror_notice_key
 from bot.discord_ui.tree import UserFacingError
 from bot.errors import FeedError
 from bot.feeds.http import FeedFetcher
 from bot.feeds.isolate import ParserPool
 from bot.service.feed_probe import Probe, probe_feed
 from bot.service.feeds import settings_from_row, settings_to_dict
-from bot.store import feed_admin_repo, repo, search_repo
+from bot.store import delivery_repo, feed_admin_repo, repo, search_repo
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import SeminarBot
@@ -326,6 +328,8 @@ def _timezone(raw: str) -> str:
     timezone="Time zone for floating times, e.g. America/New_York ('-' clears)",
     paused="Pause (True) or resume (False) polling and posting",
     enabled="Re-enable a feed that was disabled after failing",
+    scheduled_events="Show upcoming talks in the server's Events tab (needs Manage Events)",
+    digest="Weekly 'This week's seminars' post, e.g. 'mon 09:00' in the feed's zone ('-' stops)",
 )
 @app_commands.autocomplete(feed=feed_choices)
 async def settings(
@@ -341,6 +345,8 @@ async def settings(
     timezone: app_commands.Range[str, 1, 64] | None = None,
     paused: bool | None = None,
     enabled: bool | None = None,
+    scheduled_events: bool | None = None,
+    digest: app_commands.Range[str, 1, 20] | None = None,
 ) -> None:
     bot = bot_of(interaction)
     row = await find_feed(interaction, feed)
@@ -372,6 +378,12 @@ async def settings(
         changes["paused"] = paused
     if enabled is False:
         raise UserFacingError("To stop a feed use `paused:True` (or `/feeds remove`).")
+    if scheduled_events is not None:
+        if scheduled_events:
+            _check_can_mirror(interaction, bot)
+        changes["scheduled_events"] = scheduled_events
+    if digest is not None:
+        changes["digest"] = _digest(digest)
     if not changes and target is None and enabled is None:
         raise UserFacingError("Nothing to change: give at least one setting.")
 
@@ -398,6 +410,11 @@ async def settings(
             interval = settings_from_row(updated).poll_interval
             first = bot.clock.now() + timedelta(seconds=5) if status == "active" else None
             bot.scheduler.schedule_feed(row.id, interval, first_run=first)
+    if scheduled_events:
+        await bot.run_db(delivery_repo.forget_notice, mirror_notice_key(row.id))
+        mirror = bot.get_cog("EventMirror")
+        if mirror is not None:
+            bot.spawn(mirror.sync_feed(row.id), name=f"event-mirror-{row.id}")  # type: ignore[attr-defined]
     if row.status == "disabled" and updated.status == "active":
         notes.append("Re-enabled; it will be polled again shortly.")
     if data["source"] == "config":
@@ -405,6 +422,33 @@ async def settings(
     await interaction.response.send_message(
         _settings_text(updated) + ("\n" + "\n".join(notes) if notes else ""), ephemeral=True
     )
+
+
+def _check_can_mirror(interaction: discord.Interaction, bot: SeminarBot) -> None:
+    """The operator must allow the mirror, and the bot needs Manage Events in this server."""
+    if not bot.config.discord.scheduled_events:
+        raise UserFacingError(
+            "The Events tab mirror is turned off for this bot; its operator can allow it with "
+            "`scheduled_events = true` in the `[discord]` section of the configuration."
+        )
+    me = interaction.guild.me if interaction.guild is not None else None
+    perms = me.guild_permissions if me is not None else None
+    if perms is None or not (perms.manage_events or perms.create_events):
+        raise UserFacingError(
+            "I need the **Manage Events** permission in this server to add talks to the Events "
+            "tab. Give my role that permission, then try again."
+        )
+
+
+def _digest(raw: str) -> str:
+    if raw.strip() == CLEAR:
+        return ""
+    try:
+        return str(parse_spec(raw))
+    except ValueError as exc:
+        raise UserFacingError(
+            f"`digest`: {exc}. Days are mon, tue, wed, thu, fri, sat, sun; '-' stops the digest."
+        ) from exc
 
 
 def _settings_text(row: repo.FeedRow) -> str:
@@ -419,6 +463,8 @@ def _settings_text(row: repo.FeedRow) -> str:
             f"Mention: {role}",
             f"Reminders: {', '.join(format_duration(o) for o in s.reminder_offsets) or 'none'}",
             f"Time zone: {s.timezone or 'from the calendar'}",
+            f"Events tab: {'on' if s.scheduled_events else 'off'}",
+            f"Weekly digest: {s.digest or 'off'}",
         ]
     )
 
