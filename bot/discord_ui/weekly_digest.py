@@ -124,8 +124,9 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
         settings = settings_from_row(row)
         if not settings.digest or settings.paused:
             return None
+        zone_name = settings.timezone or await self.bot.run_db(mirror_repo.feed_zone, feed_id)
         try:
-            zone = ZoneInfo(settings.timezone or self.bot.config.timezone or "UTC")
+            zone = ZoneInfo(zone_name or self.bot.config.timezone or "UTC")
         except (ZoneInfoNotFoundError, ValueError):
             zone = ZoneInfo("UTC")
         now = self.bot.clock.now()

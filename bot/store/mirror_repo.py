@@ -41,6 +41,16 @@ def feed_events(
     return [FeedEvent(str(r[0]), str(r[1]), Occurrence.from_dict(json.loads(r[2]))) for r in rows]
 
 
+def feed_zone(db: Database, feed_id: int) -> str:
+    """The zone the feed's own events are written in ("" when none says)."""
+    row = db.conn.execute(
+        "SELECT json_extract(occurrence_json, '$.timezone') AS zone FROM events"
+        " WHERE feed_id = ? AND zone IS NOT NULL AND zone != '' LIMIT 1",
+        [feed_id],
+    ).fetchone()
+    return str(row[0]) if row else ""
+
+
 # --- mirror -------------------------------------------------------------------------------
 
 

@@ -178,7 +178,9 @@ async def test_digest_missed_by_more_than_a_day_is_skipped(dh: Harness) -> None:
 
 
 async def settings(h: Harness, options: dict[str, Any]) -> str:
-    iid = h.fake.inject_command("feeds settings", {"feed": "cs-seminar", **options}, user=h.fake.defaults.admin)
+    iid = h.fake.inject_command(
+        "feeds settings", {"feed": "cs-seminar", **options}, user=h.fake.defaults.admin
+    )
     record = await h.fake.wait_for_interaction_response(iid, timeout=10)
     assert record.rejected == []
     return str(record.response_data["content"])
@@ -192,3 +194,23 @@ async def test_feeds_settings_sets_validates_and_stops_the_digest(bot_harness: H
     assert "`digest`:" in refused and "Weekly digest" not in refused
     assert "Weekly digest: mon 09:00" in await settings(h, {"digest": "Monday 9:00"})
     assert "Weekly digest: off" in await settings(h, {"digest": "-"})
+
+
+async def test_digest_time_is_read_in_the_calendars_zone(
+    fake_discord: FakeDiscord, feed_server: FeedServer, tmp_path: Path
+) -> None:
+    h = Harness(
+        fake=fake_discord, feeds=feed_server, tmp_path=tmp_path, extra_config='digest = "wed 09:00"'
+    )
+    try:
+        h.feeds.body = render_feed([THIS_WEEK])  # written in America/New_York; bot default UTC
+        await h.start()
+        await h.poll()
+        h.clock.set(datetime(2026, 12, 2, 9, 30, tzinfo=UTC))  # 09:30 UTC = 04:30 in New York
+        await check(h)
+        assert digests(h) == []
+        h.clock.set(DUE)
+        await check(h)
+        await h.fake.wait_for(lambda: len(digests(h)) == 1)
+    finally:
+        await h.stop()
