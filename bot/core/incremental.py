@@ -27,10 +27,12 @@ from bot.core.blocks import Group, SplitFeed, group_body, split_feed
 from bot.core.models import (
     Instant,
     Occurrence,
+    OccurrenceKey,
     ParsedFeed,
     SkippedEvent,
     instant_from_json,
     instant_to_json,
+    sort_key,
 )
 from bot.core.parse import ParseLimits, UidParseResult, parse_by_uid, parse_feed
 from bot.core.parse import _dedupe as dedupe_occurrences
@@ -336,6 +338,62 @@ def assemble(
     )
 
 
+#: One remembered occurrence, ready for the window test: sort key, occurrence, span, and
+#: whether the span is a plain timed interval (the fast test applies).
+_Entry = tuple[tuple[datetime, OccurrenceKey], Occurrence, Instant, Instant, bool]
+
+
+@dataclass(slots=True)
+class _Flat:
+    """The window-independent half of :func:`assemble` for one ``order``: every remembered
+    occurrence sorted as the parser sorts, so a poll only filters by the window."""
+
+    order: tuple[bytes, ...]
+    #: None when the groups interact (a UID in several groups) or a group is missing.
+    entries: list[_Entry] | None
+    #: digest -> (its GroupResult, its entries): reused while the group is unchanged.
+    memo: dict[bytes, tuple[GroupResult, list[_Entry]]]
+    skipped: tuple[SkippedEvent, ...] = ()
+    stale: bool = False
+
+
+def _entries(result: GroupResult) -> list[_Entry]:
+    out: list[_Entry] = []
+    for occurrence, (begin, finish) in zip(result.occurrences, result.spans, strict=True):
+        plain = isinstance(begin, datetime) and isinstance(finish, datetime) and begin < finish
+        out.append(((sort_key(occurrence.start), occurrence.key), occurrence, begin, finish, plain))
+    return out
+
+
+def _flatten(
+    order: tuple[bytes, ...], groups: Mapping[bytes, GroupResult], previous: _Flat | None
+) -> _Flat:
+    memo: dict[bytes, tuple[GroupResult, list[_Entry]]] = {}
+    entries: list[_Entry] = []
+    seen_uids: set[str] = set()
+    skipped: list[SkippedEvent] = []
+    old = previous.memo if previous is not None else {}
+    usable = True
+    for digest in order:
+        result = groups.get(digest)
+        if result is None or not result.uids.isdisjoint(seen_uids):
+            usable = False
+            break
+        seen_uids |= result.uids
+        known = old.get(digest)
+        group_entries = known[1] if known is not None and known[0] is result else _entries(result)
+        memo[digest] = (result, group_entries)
+        entries.extend(group_entries)
+        skipped.extend(result.skipped)
+    if not usable:
+        return _Flat(order, None, memo)
+    keys = [entry[0][1] for entry in entries]
+    if len(set(keys)) != len(keys):
+        return _Flat(order, None, memo)  # duplicates: the parser's own dedupe decides
+    entries.sort(key=lambda entry: entry[0])
+    return _Flat(order, entries, memo, tuple(skipped))
+
+
 @dataclass(slots=True)
 class FeedState:
     """The remembered groups of one feed (mutable; owned by one thread at a time)."""
@@ -351,6 +409,8 @@ class FeedState:
     #: the unchanged-but-for-stamps short cut.
     body_hash: str = ""
     settings: bytes = b""
+    #: Not persisted; rebuilt whenever ``order`` is replaced.
+    flat: _Flat | None = field(default=None, compare=False, repr=False)
 
     def view(self) -> CacheView:
         return CacheView(self.context, self.horizon_start, self.horizon_end, frozenset(self.groups))
@@ -365,7 +425,9 @@ class FeedState:
         limits: ParseLimits,
         exact: Mapping[bytes, GroupResult] | None = None,
     ) -> ParsedFeed | None:
-        groups: Mapping[bytes, GroupResult] = {**self.groups, **exact} if exact else self.groups
+        if not exact:
+            return _assemble_flat(self, window_start, window_end, limits)
+        groups: Mapping[bytes, GroupResult] = {**self.groups, **exact}
         return assemble(
             self.order,
             groups,
@@ -375,6 +437,46 @@ class FeedState:
             event_count=self.event_count,
             limits=limits,
         )
+
+
+def _assemble_flat(
+    state: FeedState, window_start: datetime, window_end: datetime, limits: ParseLimits
+) -> ParsedFeed | None:
+    """:func:`assemble` over the remembered groups, at the cost of the window test alone."""
+    flat = state.flat
+    if flat is None or flat.stale or flat.order is not state.order:
+        flat = state.flat = _flatten(state.order, state.groups, flat)
+    if flat.entries is None:
+        return assemble(
+            state.order,
+            state.groups,
+            window_start=window_start,
+            window_end=window_end,
+            meta=state.meta,
+            event_count=state.event_count,
+            limits=limits,
+        )
+    occurrences = [
+        entry[1]
+        for entry in flat.entries
+        if (
+            (entry[2] < window_end and window_start < entry[3])
+            if entry[4]
+            else _in_window((entry[2], entry[3]), window_start, window_end)
+        )
+    ]
+    if len(occurrences) > limits.max_occurrences:
+        return None  # the full parse reports the cap
+    return ParsedFeed(
+        occurrences=tuple(occurrences),
+        window_start=window_start,
+        window_end=window_end,
+        calendar_name=state.meta[0],
+        calendar_timezone=state.meta[1],
+        producer=state.meta[2],
+        skipped=flat.skipped,
+        event_count=state.event_count,
+    )
 
 
 def absorb(
@@ -409,6 +511,8 @@ def absorb(
     for digest in dropped:
         del state.groups[digest]
     state.order = outcome.order
+    if state.flat is not None:
+        state.flat.stale = True  # keep its per-group memo for the rebuild
     state.event_count = outcome.event_count
     state.body_hash = body_hash
     state.settings = settings
