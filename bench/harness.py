@@ -14,6 +14,7 @@ from aiohttp import web
 
 from bot.clock import FixedClock
 from bot.config import FeedSettings
+from bot.core.parse import ParseLimits
 from bot.feeds.http import Downloaded, FeedFetcher, Validators
 from bot.feeds.isolate import ParserPool
 from bot.service.dbthread import DatabaseThread
@@ -55,6 +56,8 @@ class BenchPoller:
         self._poller = Poller(
             db=self._db, db_thread=self._db_thread, fetcher=self._fetcher,  # type: ignore[arg-type]
             parser=self._pool, clock=self.clock,
+            # The generated 50,000-event feed is ~36 MB: the operator raised the body cap for it.
+            parse_limits=ParseLimits(max_bytes=64 * 1024 * 1024),
         )
         return self
 

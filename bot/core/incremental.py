@@ -57,6 +57,8 @@ HORIZON_EXTRA = timedelta(days=14)
 
 Meta = tuple[str, str, str]  # calendar name, calendar time zone, producer
 _DEFAULT_LIMITS = ParseLimits()
+#: Groups parsed per icalendar call: bounds the child's memory on huge feeds.
+_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,11 +193,13 @@ def _parse_groups(
     results: dict[bytes, GroupResult] = {}
     meta: Meta | None = None
     expected = {g.digest: _expected_uid(g.uid_line) for g in groups}
-    batch = [g for g in groups if expected[g.digest] is not None]
+    plain = [g for g in groups if expected[g.digest] is not None]
     alone = [g for g in groups if expected[g.digest] is None]
-    if batch:
+    # In batches: one icalendar tree of a whole 50,000-event feed would not fit the child's cap.
+    for index in range(0, len(plain), _BATCH):
+        batch = plain[index : index + _BATCH]
         parsed = run(batch)
-        meta = (parsed.calendar_name, parsed.calendar_timezone, parsed.producer)
+        meta = meta or (parsed.calendar_name, parsed.calendar_timezone, parsed.producer)
         owners = {expected[g.digest]: g.digest for g in batch}
         if set(parsed.by_uid) <= owners.keys() and len(owners) == len(batch):
             for group in batch:
@@ -204,6 +208,8 @@ def _parse_groups(
                 results[group.digest] = _from_uid_parse(parsed, [uid])
         else:  # the parser read some UID differently: attribute by parsing each group alone
             alone = list(groups)
+            results.clear()
+            break
     for group in alone:
         parsed = run([group])
         meta = meta or (parsed.calendar_name, parsed.calendar_timezone, parsed.producer)

@@ -21,6 +21,7 @@ from bot.core.backoff import next_poll_delay
 from bot.core.diff import DiffPolicy, DiffResult, diff_feed
 from bot.core.filters import apply_filters
 from bot.core.models import Action, ParsedFeed
+from bot.core.parse import ParseLimits
 from bot.errors import FeedError, FeedHTTPError
 from bot.feeds.http import Downloaded, FeedFetcher, NotModified, Validators
 from bot.feeds.isolate import ParserPool
@@ -66,6 +67,7 @@ class Poller:
         default_timezone: str = "UTC",
         window: PollWindow = PollWindow(),
         rng: random.Random | None = None,
+        parse_limits: ParseLimits | None = None,
     ) -> None:
         self._db = db
         self._db_thread = db_thread
@@ -75,6 +77,8 @@ class Poller:
         self._default_timezone = default_timezone
         self._window = window
         self._rng = rng or random.Random()
+        #: An operator may raise the caps for one huge feed (the bench's 50,000 events).
+        self._parse_limits = parse_limits or ParseLimits()
 
     async def poll(self, feed_id: int, settings: FeedSettings, *, trusted: bool) -> PollOutcome:
         """Poll once. Never raises for feed problems: they come back as a failed outcome."""
@@ -98,6 +102,7 @@ class Poller:
                 window_start=now - self._window.past,
                 window_end=now + self._window.future,
                 default_timezone=settings.timezone or self._default_timezone,
+                limits=self._parse_limits,
             )
         except FeedError as exc:
             return await self._failed(feed_id, settings, row.fail_count, exc, now)

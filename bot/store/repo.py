@@ -207,6 +207,15 @@ def load_events(db: Database, feed_id: int) -> list[StoredEvent]:
 
 
 def _upsert_events(db: Database, feed_id: int, events: Sequence[StoredEvent]) -> None:
+    # In chunks: a first poll of a huge feed must not hold every row's JSON at once.
+    for index in range(0, len(events), _UPSERT_CHUNK):
+        _upsert_chunk(db, feed_id, events[index : index + _UPSERT_CHUNK])
+
+
+_UPSERT_CHUNK = 1000
+
+
+def _upsert_chunk(db: Database, feed_id: int, events: Sequence[StoredEvent]) -> None:
     rows = []
     for e in events:
         occ = e.occurrence
