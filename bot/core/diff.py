@@ -402,24 +402,24 @@ def _apply_new(b: _Builder, occ: Occurrence, baseline: Baseline | None) -> None:
 
 
 def _missing_candidates(
-    stored: Sequence[StoredEvent], parsed: ParsedFeed, present: set[OccurrenceKey], now: datetime
+    absent: Iterable[StoredEvent], parsed: ParsedFeed, now: datetime
 ) -> list[StoredEvent]:
     """Vanished events whose absence is evidence: future, inside the window, before the horizon.
 
     The Events Calendar exports only the next ~30 events, so an event starting after the latest
     start still in the feed fell off the horizon; that says nothing about a cancellation.
     """
+    upcoming = [e for e in absent if e.state in LIVE_STATES and now < _start(e.occurrence)]
+    if not upcoming:
+        return []  # the usual poll: no need to find the feed's horizon
     if not parsed.occurrences:
         horizon = parsed.window_end
     else:
         horizon = min(parsed.window_end, max(_start(o) for o in parsed.occurrences))
     return [
         e
-        for e in stored
-        if e.state in LIVE_STATES
-        and e.key not in present
-        and now < _start(e.occurrence) <= horizon
-        and _start(e.occurrence) >= parsed.window_start
+        for e in upcoming
+        if _start(e.occurrence) <= horizon and _start(e.occurrence) >= parsed.window_start
     ]
 
 
@@ -466,22 +466,20 @@ def diff_feed(
     for occ in parsed.occurrences:  # duplicates: the last one wins
         occurrences[occ.key] = occ
     by_key = {e.key: e for e in stored}
+    # Set algebra on dict views reuses the stored hashes: no per-event key hashing.
     new_keys = occurrences.keys() - by_key.keys()
-    live = [e for e in stored if e.state in LIVE_STATES]
+    absent_keys = by_key.keys() - occurrences.keys()
+    absent = [by_key[k] for k in absent_keys]
     vanished_live = {
-        e.key for e in live if e.key not in occurrences and not has_ended(e.occurrence, now)
+        e.key for e in absent if e.state in LIVE_STATES and not has_ended(e.occurrence, now)
     }
-    pairs = (
-        _pair_reschedules(live, list(occurrences.values()), vanished_live, new_keys)
-        if vanished_live and new_keys
-        else {}
-    )
+    if vanished_live and new_keys:
+        live = [e for e in stored if e.state in LIVE_STATES]
+        pairs = _pair_reschedules(live, list(occurrences.values()), vanished_live, new_keys)
+    else:
+        pairs = {}
     replaced = set(pairs.values())
-    candidates = [
-        e
-        for e in _missing_candidates(stored, parsed, set(occurrences), now)
-        if e.key not in replaced
-    ]
+    candidates = [e for e in _missing_candidates(absent, parsed, now) if e.key not in replaced]
 
     reason = _mass_drop_reason(stored, parsed, candidates, now, policy)
     if reason:
@@ -500,8 +498,9 @@ def diff_feed(
     candidate_keys = {e.key for e in candidates}
 
     for key, occ in occurrences.items():
-        if key in by_key:
-            _apply_present(b, by_key[key], occ)
+        stored_event = by_key.get(key)
+        if stored_event is not None:
+            _apply_present(b, stored_event, occ)
         elif key in pairs:
             old = by_key[pairs[key]]
             _apply_present(b, old, occ, previous_key=old.key if old.revision > 0 else None)
@@ -509,8 +508,8 @@ def diff_feed(
         else:
             _apply_new(b, occ, baseline)
 
-    for event in stored:
-        if event.key in occurrences or event.key in replaced:
+    for event in absent:  # order is irrelevant: everything emitted is sorted below
+        if event.key in replaced:
             continue
         _apply_absent(b, event, event.key in candidate_keys)
 
