@@ -78,16 +78,17 @@ class ParseCache:
                 "DELETE FROM parse_cache_groups WHERE feed_id = ? AND digest = ?",
                 [[feed_id, d] for d in dropped],
             )
-            rows = [
-                [feed_id, d, json.dumps(state.groups[d].to_dict(), ensure_ascii=False)]
-                for d in added
-                if d in state.groups
-            ]
-            for index in range(0, len(rows), _CHUNK):
+            digests = [d for d in added if d in state.groups]
+            for index in range(0, len(digests), _CHUNK):
+                # Encoded chunk by chunk: a first poll of a huge feed never holds all the JSON.
+                rows = [
+                    [feed_id, d, json.dumps(state.groups[d].to_dict(), ensure_ascii=False)]
+                    for d in digests[index : index + _CHUNK]
+                ]
                 self._db.conn.executemany(
                     "INSERT OR REPLACE INTO parse_cache_groups (feed_id, digest, result_json)"
                     " VALUES (?, ?, ?)",
-                    rows[index : index + _CHUNK],
+                    rows,
                 )
             self._db.conn.execute(
                 "INSERT OR REPLACE INTO parse_cache (feed_id, parser_version, state_json)"
