@@ -111,8 +111,11 @@ def speaker_line(occurrence: Occurrence) -> str:
     return seminar.speaker
 
 
-def build_card(action: Action, when: TimeFormatter) -> Card:
-    """The announcement for an action, within Discord's limits, whatever the feed text."""
+def build_card(action: Action, when: TimeFormatter, was: TimeFormatter | None = None) -> Card:
+    """The announcement for an action, within Discord's limits, whatever the feed text.
+
+    ``was`` writes the old time of a rescheduled event (default: like ``when``).
+    """
     occ = action.occurrence
     seminar = occ.seminar
     prefix = {
@@ -129,7 +132,7 @@ def build_card(action: Action, when: TimeFormatter) -> Card:
         fields.append(("Speaker", truncate(speaker, FIELD_VALUE_LIMIT)))
     when_text = when(occ)
     if action.kind is ActionKind.RESCHEDULE and action.previous is not None:
-        when_text = f"{when_text}\n(was {when(action.previous)})"
+        when_text = f"{when_text}\n(was {(was or when)(action.previous)})"
     fields.append(("When", truncate(when_text, FIELD_VALUE_LIMIT)))
     if occ.place:
         fields.append(("Where", truncate(occ.place, FIELD_VALUE_LIMIT)))

@@ -68,7 +68,7 @@ def unix(value: datetime) -> int:
     return int(value.astimezone(UTC).timestamp())
 
 
-def format_when_discord(occ: Occurrence) -> str:
+def format_when_discord(occ: Occurrence, *, relative: bool = True) -> str:
     """Timed events as Discord timestamps (each reader sees their own zone); all-day as dates."""
     start, end = occ.start, occ.end
     if not isinstance(start, datetime):
@@ -77,7 +77,12 @@ def format_when_discord(occ: Occurrence) -> str:
     if isinstance(end, datetime) and end > start:
         short = end - start <= timedelta(hours=12)
         text += f" – <t:{unix(end)}:{'t' if short else 'F'}>"
-    return text + f" (<t:{unix(start)}:R>)"
+    return text + (f" (<t:{unix(start)}:R>)" if relative else "")
+
+
+def format_was_discord(occ: Occurrence) -> str:
+    """An old time, for "(was …)": no countdown to a time that no longer applies."""
+    return format_when_discord(occ, relative=False)
 
 
 def reference_marker(idem_key: str) -> str:
@@ -102,12 +107,13 @@ def card_to_embed(card: Card, *, marker: str = "") -> discord.Embed:
 
 
 def announcement_embed(action: Action, *, marker: str = "") -> discord.Embed:
-    return card_to_embed(build_card(inert_action(action), format_when_discord), marker=marker)
+    card = build_card(inert_action(action), format_when_discord, format_was_discord)
+    return card_to_embed(card, marker=marker)
 
 
 def compact_embed(action: Action, *, marker: str = "") -> discord.Embed:
     """A digest entry: title, speaker, time and place in under 600 characters."""
-    card = build_card(inert_action(action), format_when_discord)
+    card = build_card(inert_action(action), format_when_discord, format_was_discord)
     fields = tuple(
         (n, truncate(v, 200)) for n, v in card.fields if n in ("Speaker", "When", "Where")
     )

@@ -10,7 +10,7 @@ import discord
 from bot.core.durations import format_duration
 from bot.core.fingerprint import format_when
 from bot.core.models import Occurrence, instant_from_json
-from bot.discord_ui.embeds import format_when_discord, inert, unix
+from bot.discord_ui.embeds import format_was_discord, format_when_discord, inert, unix
 from bot.store.reminders_repo import ReminderRow
 
 REMINDER_COLOUR = 0xF1C40F
@@ -59,7 +59,7 @@ def render_reminder(
         content = f"📅 A seminar you follow has changed: **{title}**"
     elif row.kind == "cancelled":
         embed = discord.Embed(
-            title=title, description=f"Was: {format_when_discord(occ)}", colour=CHANGE_COLOUR
+            title=title, description=f"Was: {format_was_discord(occ)}", colour=CHANGE_COLOUR
         )
         embed.set_footer(text=f"Its reminders are cancelled · {marker}")
         content = f"❌ A seminar you follow was cancelled: **{title}**"
