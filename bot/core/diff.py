@@ -7,13 +7,14 @@ Events Calendar changes an event's UID when it is rescheduled.
 
 from __future__ import annotations
 
+import bisect
 import enum
 import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from bot.core.fingerprint import fingerprint, time_moved, visible_changes
@@ -454,18 +455,130 @@ def diff_feed(
     now: datetime,
     policy: DiffPolicy = DiffPolicy(),
     baseline: Baseline | None = None,
+    stored_sorted: bool = False,
 ) -> DiffResult:
     """Compare one successful parse with the stored state of ``feed``.
 
     ``baseline`` is given only on a feed's first successful poll: "silent" stores what is already
     inside the announce window without announcing it, "announce" announces it.
+    ``stored_sorted`` promises ``stored`` is in :attr:`DiffResult.events` order (as
+    ``load_events`` returns it), which spares re-sorting the events nothing happened to.
     """
     if now.tzinfo is None:
         raise ValueError("now must be aware")
+    untouched, rest_stored, rest_parsed = _set_aside_untouched(stored, parsed, now, policy)
+    if not untouched:
+        return _whole(feed, stored, parsed, now, policy, baseline)
+    result = _diff(
+        feed,
+        stored,
+        parsed,
+        now=now,
+        policy=policy,
+        baseline=baseline,
+        rest=(untouched, rest_stored, rest_parsed),
+    )
+    if result is None:  # something vanished while something appeared: pair on the whole feed
+        return _whole(feed, stored, parsed, now, policy, baseline)
+    return replace(result, events=_merge_untouched(untouched, result.events, stored_sorted))
+
+
+def _whole(
+    feed: str,
+    stored: Sequence[StoredEvent],
+    parsed: ParsedFeed,
+    now: datetime,
+    policy: DiffPolicy,
+    baseline: Baseline | None,
+) -> DiffResult:
+    """The diff visiting every event: the reference the set-aside path must agree with."""
+    result = _diff(feed, stored, parsed, now=now, policy=policy, baseline=baseline)
+    assert result is not None  # only a diff with events set aside gives up
+    return result
+
+
+def _quiet(event: StoredEvent, now: datetime, horizon: datetime) -> bool:
+    """True when the diff would hand ``event`` back as is, were its occurrence seen unchanged.
+
+    Mirrors :func:`_apply_present` for an identical occurrence: no state change, no action,
+    no absence counter to reset. ``horizon`` is ``now`` plus the announce window.
+    """
+    if event.missing_count or event.missing_since is not None:
+        return False
+    state = event.state
+    occ = event.occurrence
+    if state is EventState.ANNOUNCED or state is EventState.SILENT:
+        return not occ.cancelled
+    if state is EventState.CANCELLED:
+        return occ.cancelled
+    if state is EventState.PENDING and not occ.cancelled:
+        start = occ.start
+        if type(start) is datetime and start.tzinfo is UTC and start > horizon:
+            return True  # the usual pending event: far beyond the announce window
+        return _start(occ) > horizon or _end(occ) <= now  # not in the announce window
+    return False
+
+
+def _set_aside_untouched(
+    stored: Sequence[StoredEvent], parsed: ParsedFeed, now: datetime, policy: DiffPolicy
+) -> tuple[list[StoredEvent], list[StoredEvent], list[Occurrence]]:
+    """Stored events the feed shows as the very same occurrence object and that nothing
+    happens to, in ``stored`` order; the rest of ``stored`` and of the parse go to the diff.
+
+    Identity (not equality) is the test, so no key is hashed: the incremental parse hands back
+    the objects the last poll stored. Two live objects share an ``id`` only if they are one.
+    """
+    present = {id(o) for o in parsed.occurrences}
+    horizon = now + policy.announce_window
+    untouched: list[StoredEvent] = []
+    rest_stored: list[StoredEvent] = []
+    taken: set[int] = set()
+    for event in stored:
+        occ_id = id(event.occurrence)
+        if occ_id in present and occ_id not in taken and _quiet(event, now, horizon):
+            untouched.append(event)
+            taken.add(occ_id)
+        else:
+            rest_stored.append(event)
+    if not untouched:
+        return [], [], []
+    rest_parsed = [o for o in parsed.occurrences if id(o) not in taken]
+    return untouched, rest_stored, rest_parsed
+
+
+def _merge_untouched(
+    untouched: list[StoredEvent], others: Sequence[StoredEvent], stored_sorted: bool
+) -> tuple[StoredEvent, ...]:
+    if not stored_sorted:
+        return tuple(sorted([*untouched, *others], key=_event_sort))
+    # ``untouched`` keeps the order of ``stored``; ``others`` is sorted: merge by bisection.
+    out: list[StoredEvent] = []
+    cursor = 0
+    for event in others:
+        position = bisect.bisect_left(untouched, _event_sort(event), lo=cursor, key=_event_sort)
+        out.extend(untouched[cursor:position])
+        out.append(event)
+        cursor = position
+    out.extend(untouched[cursor:])
+    return tuple(out)
+
+
+def _diff(
+    feed: str,
+    stored: Sequence[StoredEvent],
+    parsed: ParsedFeed,
+    *,
+    now: datetime,
+    policy: DiffPolicy,
+    baseline: Baseline | None,
+    rest: tuple[list[StoredEvent], list[StoredEvent], list[Occurrence]] | None = None,
+) -> DiffResult | None:
+    """The diff proper. With ``rest``, only the events not set aside are visited (``None``
+    when that cannot be decided without the whole feed); the feed-wide checks still see all."""
     occurrences: dict[OccurrenceKey, Occurrence] = {}
-    for occ in parsed.occurrences:  # duplicates: the last one wins
+    for occ in parsed.occurrences if rest is None else rest[2]:  # duplicates: the last one wins
         occurrences[occ.key] = occ
-    by_key = {e.key: e for e in stored}
+    by_key = {e.key: e for e in (stored if rest is None else rest[1])}
     # Set algebra on dict views reuses the stored hashes: no per-event key hashing.
     new_keys = occurrences.keys() - by_key.keys()
     absent_keys = by_key.keys() - occurrences.keys()
@@ -473,7 +586,13 @@ def diff_feed(
     vanished_live = {
         e.key for e in absent if e.state in LIVE_STATES and not has_ended(e.occurrence, now)
     }
+    if rest is not None and new_keys:
+        aside = {e.key for e in rest[0]}
+        if not aside.isdisjoint(new_keys) or not aside.isdisjoint(by_key):
+            return None  # a key both set aside and seen again: duplicates decide
     if vanished_live and new_keys:
+        if rest is not None:
+            return None  # reschedule pairing needs every stored and parsed event
         live = [e for e in stored if e.state in LIVE_STATES]
         pairs = _pair_reschedules(live, list(occurrences.values()), vanished_live, new_keys)
     else:
@@ -483,13 +602,14 @@ def diff_feed(
 
     reason = _mass_drop_reason(stored, parsed, candidates, now, policy)
     if reason:
-        held = tuple(sorted(stored, key=_event_sort))
+        # With events set aside, the caller merges them back in.
+        held = tuple(sorted(stored if rest is None else rest[1], key=_event_sort))
         return DiffResult(
             planned=(),
             events=held,
             suspect=True,
             suspect_reason=reason,
-            parsed_count=len(occurrences),
+            parsed_count=len(occurrences) + (len(rest[0]) if rest else 0),
             skipped_count=len(parsed.skipped),
         )
 
@@ -522,7 +642,7 @@ def diff_feed(
         removed=tuple(sorted(b.removed)),
         counts=DiffCounts(**{k: v for k, v in b.counts.items() if k in _COUNT_FIELDS}),
         over_cap=tuple(announces[policy.max_announcements_per_poll :]),
-        parsed_count=len(occurrences),
+        parsed_count=len(occurrences) + (len(rest[0]) if rest else 0),
         skipped_count=len(parsed.skipped),
     )
 

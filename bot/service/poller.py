@@ -153,6 +153,7 @@ class Poller:
             now=now,
             policy=DiffPolicy(announce_window=settings.announce_window),
             baseline=baseline,
+            stored_sorted=True,  # load_events returns them soonest first
         )
         outbox_ids = repo.save_poll_result(
             self._db,
