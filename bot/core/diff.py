@@ -532,17 +532,30 @@ def _set_aside_untouched(
     horizon = now + policy.announce_window
     untouched: list[StoredEvent] = []
     rest_stored: list[StoredEvent] = []
-    taken: set[int] = set()
+    pending = EventState.PENDING
     for event in stored:
-        occ_id = id(event.occurrence)
-        if occ_id in present and occ_id not in taken and _quiet(event, now, horizon):
-            untouched.append(event)
-            taken.add(occ_id)
-        else:
-            rest_stored.append(event)
+        occ = event.occurrence
+        occ_id = id(occ)
+        if occ_id in present:
+            start = occ.start
+            # Inline for the usual pending event far beyond the announce window.
+            if (
+                event.state is pending
+                and type(start) is datetime
+                and start.tzinfo is UTC
+                and start > horizon
+                and not event.missing_count
+                and event.missing_since is None
+                and not occ.cancelled
+            ) or _quiet(event, now, horizon):
+                untouched.append(event)
+                present.discard(occ_id)  # a second stored event with it is not untouched
+                continue
+        rest_stored.append(event)
     if not untouched:
         return [], [], []
-    rest_parsed = [o for o in parsed.occurrences if id(o) not in taken]
+    # ``present`` now holds the parsed objects no untouched event took.
+    rest_parsed = [o for o in parsed.occurrences if id(o) in present]
     return untouched, rest_stored, rest_parsed
 
 
