@@ -19,6 +19,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from recurring_ical_events.util import time_span_contains_event
@@ -361,6 +362,13 @@ class _Flat:
     memo: dict[bytes, tuple[GroupResult, list[_Entry]]]
     skipped: tuple[SkippedEvent, ...] = ()
     stale: bool = False
+    #: For usable entries: which group holds each UID, and every key (for small patches).
+    owners: dict[str, bytes] | None = None
+    keys: set[OccurrenceKey] | None = None
+
+
+#: Beyond this many new or dropped groups a poll rebuilds the flat list instead of patching.
+_PATCH_LIMIT = 500
 
 
 def _entries(result: GroupResult) -> list[_Entry]:
@@ -371,9 +379,67 @@ def _entries(result: GroupResult) -> list[_Entry]:
     return out
 
 
+def _patch(
+    order: tuple[bytes, ...], groups: Mapping[bytes, GroupResult], previous: _Flat
+) -> _Flat | None:
+    """``previous`` with the few groups that came and went swapped in and out, or ``None``
+    when only a rebuild can tell (a UID or key now shared, skipped events, many changes).
+
+    Consumes ``previous`` (its memo, owners and keys are reused in place)."""
+    memo, owners, keys = previous.memo, previous.owners, previous.keys
+    if previous.entries is None or previous.skipped or owners is None or keys is None:
+        return None
+    added: list[bytes] = []
+    for digest in order:
+        known = memo.get(digest)
+        if known is None or groups.get(digest) is not known[0]:
+            added.append(digest)
+            if len(added) > _PATCH_LIMIT:
+                return None
+    wanted = set(order)
+    if len(wanted) != len(order):
+        return None
+    dropped = [d for d in memo if d not in wanted]
+    dropped.extend(d for d in added if d in memo)
+    if len(dropped) > _PATCH_LIMIT:
+        return None
+    gone: set[int] = set()
+    for digest in dropped:
+        result, group_entries = memo.pop(digest)
+        for uid in result.uids:
+            owners.pop(uid, None)
+        for entry in group_entries:
+            keys.discard(entry[0][1])
+            gone.add(id(entry))
+    fresh: list[_Entry] = []
+    for digest in added:
+        incoming = groups.get(digest)
+        if incoming is None or incoming.skipped:
+            return None
+        for uid in incoming.uids:
+            if uid in owners:
+                return None
+            owners[uid] = digest
+        group_entries = _entries(incoming)
+        for entry in group_entries:
+            if entry[0][1] in keys:
+                return None
+            keys.add(entry[0][1])
+        memo[digest] = (incoming, group_entries)
+        fresh.extend(group_entries)
+    entries = [e for e in previous.entries if id(e) not in gone] if gone else previous.entries
+    entries.extend(fresh)
+    entries.sort(key=itemgetter(0))
+    return _Flat(order, entries, memo, (), owners=owners, keys=keys)
+
+
 def _flatten(
     order: tuple[bytes, ...], groups: Mapping[bytes, GroupResult], previous: _Flat | None
 ) -> _Flat:
+    if previous is not None:
+        patched = _patch(order, groups, previous)
+        if patched is not None:
+            return patched
     memo: dict[bytes, tuple[GroupResult, list[_Entry]]] = {}
     entries: list[_Entry] = []
     seen_uids: set[str] = set()
@@ -394,10 +460,12 @@ def _flatten(
     if not usable:
         return _Flat(order, None, memo)
     keys = [entry[0][1] for entry in entries]
-    if len(set(keys)) != len(keys):
+    key_set = set(keys)
+    if len(key_set) != len(keys):
         return _Flat(order, None, memo)  # duplicates: the parser's own dedupe decides
-    entries.sort(key=lambda entry: entry[0])
-    return _Flat(order, entries, memo, tuple(skipped))
+    entries.sort(key=itemgetter(0))
+    owners = {uid: digest for digest, (result, _) in memo.items() for uid in result.uids}
+    return _Flat(order, entries, memo, tuple(skipped), owners=owners, keys=key_set)
 
 
 @dataclass(slots=True)
