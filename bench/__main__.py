@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import statistics
 import subprocess
@@ -73,15 +74,8 @@ async def run_size(
     path.write_bytes(body)
     floor = median_ms(lambda: hashlib.sha256(path.read_bytes()).digest(), max(reps, 5))
     line(f"floor_{tag}", floor, "ms", floor)
-    if full_baseline:
-        from bot.core.diff import diff_feed
-        from bot.core.parse import parse_feed
-
-        def full() -> None:
-            parsed = parse_feed(body, window_start=NOW - timedelta(days=1), window_end=NOW + timedelta(days=180))
-            diff_feed("bench", [], parsed, now=NOW, baseline="silent")
-
-        line(f"full_parse_diff_{tag}", median_ms(full, 1 if count >= 10_000 else reps), "ms", floor)
+    if full_baseline and not in_child:
+        full_parse_diff(body, tag, count, reps, floor)
     async with BenchPoller(tmp / f"{tag}.db", now=NOW) as poller:
         cold = await amedian_ms(lambda: poller.poll(body), 1)
         line(f"cold_poll_{tag}", cold, "ms", floor)
@@ -103,25 +97,53 @@ async def run_size(
             times = [await timed_poll(n) for _ in range(reps)]
             line(f"incremental_poll_{n}_changed_{tag}", statistics.median(times), "ms", floor)
         if count == 10_000 and not recurring:
-            version += 1
-            poller.advance(minutes=15)
-            next_body = render_feed(changed(talks, 1, version), stamp=poller.now)
-            stall = await max_stall(lambda: poller.poll(next_body))
-            line(f"max_loop_stall_incremental_poll_{tag}", stall, "ms", None)
+            stalls = []
+            for _ in range(STALL_RUNS):
+                version += 1
+                poller.advance(minutes=15)
+                next_body = render_feed(changed(talks, 1, version), stamp=poller.now)
+                stalls.append(await max_stall(functools.partial(poller.poll, next_body)))
+            line(f"median_loop_stall_incremental_poll_{tag}", statistics.median(stalls), "ms", None)
+            line(f"max_loop_stall_incremental_poll_{tag}", max(stalls), "ms", None)
         if in_child:
             line(f"peak_rss_poll_{tag}_parser_child", poller.parser_peak_mb(), "MB", None)
+    if in_child:
+        # Read before the in-process full-parse baseline below, whose peak is not the poll's.
+        line(f"peak_rss_poll_{count}_main", peak_rss_mb(), "MB", None)
+        if full_baseline:
+            full_parse_diff(body, tag, count, reps, floor)
+
+
+#: 1-changed polls watched by the stall ticker; the median and the worst are printed.
+STALL_RUNS = 5
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def full_parse_diff(body: bytes, tag: str, count: int, reps: int, floor: float) -> None:
+    from bot.core.diff import diff_feed
+    from bot.core.parse import parse_feed
+
+    def full() -> None:
+        parsed = parse_feed(body, window_start=NOW - timedelta(days=1), window_end=NOW + timedelta(days=180))
+        diff_feed("bench", [], parsed, now=NOW, baseline="silent")
+
+    line(f"full_parse_diff_{tag}", median_ms(full, 1 if count >= 10_000 else reps), "ms", floor)
 
 
 def size_child(count: int) -> None:
     """Run one big size in a fresh process, so its peak RSS is the poll's own."""
-    import resource
 
     async def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
-            await run_size(count, False, 1, count <= 10_000, Path(tmp), in_child=True)
+            reps = 3 if count <= 10_000 else 1
+            await run_size(count, False, reps, count <= 10_000, Path(tmp), in_child=True)
 
     asyncio.run(main())
-    line(f"peak_rss_poll_{count}_main", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MB", None)
 
 
 def in_fresh_process(count: int) -> None:
