@@ -306,7 +306,12 @@ def _seen(old: StoredEvent, occ: Occurrence, now: datetime) -> StoredEvent:
     """
     if occ is old.occurrence or occ == old.occurrence:
         if old.missing_count == 0 and old.missing_since is None:
-            return old
+            if occ is old.occurrence:
+                return old
+            # Equal but a different object (after a restart, the store and the parse cache
+            # load their own copies): adopt the parsed one, so the next poll can set this
+            # event aside by identity. The value is unchanged; the store skips such rows.
+            return replace(old, occurrence=occ)
         return replace(old, missing_count=0, missing_since=None, last_seen=now)
     return replace(
         old,

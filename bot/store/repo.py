@@ -355,10 +355,15 @@ def save_poll_result(
     with write_transaction(db):
         prior = event_cache.take(db, feed_id)
         if prior is None:
-            changed: Sequence[StoredEvent] = result.events
+            fresh: Sequence[StoredEvent] = result.events
+            changed = fresh
         else:
             known = {id(e) for e in prior.events}
-            changed = [e for e in result.events if id(e) not in known]
+            fresh = [e for e in result.events if id(e) not in known]
+            before = prior.by_key
+            # New objects equal to the stored row (a diff adopting the parse's own occurrence
+            # object) have nothing to write.
+            changed = [e for e in fresh if before.get(e.key) != e]
         _upsert_events(db, feed_id, changed)
         _delete_events(db, feed_id, result.removed)
         ids = _insert_outbox_rows(db, feed_id, result.planned, now)
@@ -398,7 +403,7 @@ def save_poll_result(
         version = event_cache.events_version(db, feed_id)
     if prior is not None:
         by_key = prior.by_key
-        for event in changed:
+        for event in fresh:
             by_key[event.key] = event
         for key in result.removed:
             by_key.pop(key, None)
