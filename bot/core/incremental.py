@@ -24,7 +24,7 @@ from typing import Any
 
 from recurring_ical_events.util import time_span_contains_event
 
-from bot.core.blocks import Group, SplitFeed, group_body, split_feed
+from bot.core.blocks import Group, SplitFeed, SplitMemo, group_body, split_feed
 from bot.core.models import (
     Instant,
     Occurrence,
@@ -247,14 +247,22 @@ def parse_changed(
     default_timezone: str = "UTC",
     limits: ParseLimits = _DEFAULT_LIMITS,
     cache: CacheView | None = None,
+    splits: SplitMemo | None = None,
 ) -> Outcome:
     """Parse the groups of ``body`` that ``cache`` does not hold (runs in the parser child).
 
-    Raises exactly what :func:`parse_feed` raises: every failure is settled by a full parse.
+    ``splits`` remembers earlier splits, so a body much like an earlier one is split at the
+    cost of what changed. Raises exactly what :func:`parse_feed` raises: every failure is
+    settled by a full parse.
     """
     if len(body) > limits.max_bytes:
         return _full(body, window_start, window_end, default_timezone, limits)
-    split = split_feed(body, max_vevents=limits.max_vevents, max_nesting=limits.max_nesting)
+    if splits is not None:
+        split = splits.split(
+            body, max_vevents=limits.max_vevents, max_nesting=limits.max_nesting
+        )
+    else:
+        split = split_feed(body, max_vevents=limits.max_vevents, max_nesting=limits.max_nesting)
     if split is None:
         return _full(body, window_start, window_end, default_timezone, limits)
     context = _context(split, default_timezone, limits)

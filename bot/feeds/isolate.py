@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any
 
 from bot import errors
+from bot.core.blocks import SplitMemo
 from bot.core.incremental import CacheView, Outcome, parse_changed
 from bot.core.models import ParsedFeed
 from bot.core.parse import ParseLimits, parse_feed
@@ -118,6 +119,11 @@ def scaled_allowance(body_size: int) -> float:
     return max(DEFAULT_CPU_LIMIT, body_size / 700 * 0.0015 * 1.5)
 
 
+#: The worker process's recent splits: a pool's workers live on, so the next poll of a feed
+#: splits only what changed (a worker that never saw the feed simply splits it all).
+_SPLITS = SplitMemo()
+
+
 def _run_incremental_task(
     cpu_seconds: float | None,
     body: bytes,
@@ -137,10 +143,12 @@ def _run_incremental_task(
             default_timezone=default_timezone,
             limits=limits,
             cache=cache,
+            splits=_SPLITS,
         )
     except errors.FeedError as exc:
         return _error_result(exc)
     except MemoryError:
+        _SPLITS.clear()
         return _error_result(errors.ParseLimitExceeded("the calendar needs too much memory"))
 
 
@@ -199,6 +207,7 @@ class ParserPool:
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
         self._generation = 0
         self._closed = False
+        self._splits = SplitMemo()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -305,6 +314,7 @@ class ParserPool:
                 default_timezone=default_timezone,
                 limits=limits,
                 cache=cache,
+                splits=self._splits,
             )
         allowance = scaled_allowance(len(body))
         cpu = None if self._cpu_limit is None else max(self._cpu_limit, allowance)
