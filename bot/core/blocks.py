@@ -31,6 +31,8 @@ _MARKER = re.compile(rb"\n(begin|end):([^\n]*)")
 # (Other spellings simply stay in the digest: over-sensitive is safe, under-sensitive is not.)
 _DTSTAMP = re.compile(rb"DTSTAMP(?:;[A-Za-z0-9=/_+-]*)?:\d{8}T\d{6}Z?[ \t]*\r?\n(?![ \t])")
 _UID = re.compile(rb"\nuid[;:]")
+# A CR that does not end a line with LF: then every line end is settled to LF.
+_LONE_CR = re.compile(rb"\r(?!\n)")
 # A whole stamp line, anywhere in the body: the parser never reads DTSTAMP.
 _STAMP_LINE = re.compile(
     rb"\nDTSTAMP(?:;[A-Za-z0-9=/_+-]*)?:\d{8}T\d{6}Z?[ \t]*\r?\n(?![ \t])"
@@ -128,7 +130,7 @@ def _calendar_data(body: bytes) -> tuple[bytes, int] | None:
     if start is None or (start.start() > 0 and body[start.start() - 1] not in b"\r\n"):
         return None
     data = body[start.start() :]
-    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+    if _LONE_CR.search(data) is not None:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     if data[:15].lower() != b"begin:vcalendar":
         return None
