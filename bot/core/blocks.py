@@ -242,9 +242,14 @@ def _assemble(
     cursor = 0
     grouped: dict[bytes, list[tuple[int, int]]] = {}
     for s, e, key in vevents:
-        header_parts.append(data[cursor:s])
+        if s != cursor:
+            header_parts.append(data[cursor:s])
         cursor = e
-        grouped.setdefault(key, []).append((s, e))
+        spans = grouped.get(key)
+        if spans is None:
+            grouped[key] = [(s, e)]
+        else:
+            spans.append((s, e))
     header_parts.append(data[cursor:calendar_end])
     header = b"".join(header_parts)
     groups: list[Group] = []
