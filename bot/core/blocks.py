@@ -327,7 +327,8 @@ def _runs(old: bytes, new: bytes) -> list[tuple[int, int, int]]:
         while tail < limit - head and old_chunks[-1 - tail] == new_chunks[-1 - tail]:
             tail += 1
         delta = len(new_chunks) - count
-        stretches = [(0, head, 0), (count - tail, count, delta)]
+        # The first chunk starts the body, the others a cut: never pair one with the other.
+        stretches = [(0, head, 0), (max(count - tail, 1, 1 - delta), count, delta)]
     step = len(_CUT)
     old_at = [0, *itertools.accumulate(len(c) + step for c in old_chunks)]
     new_at = [0, *itertools.accumulate(len(c) + step for c in new_chunks)]

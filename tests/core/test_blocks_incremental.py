@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.feedgen import render_feed, seminar_series
-from bot.core.blocks import SplitFeed, SplitMemo, split_feed
+from bot.core.blocks import SplitFeed, SplitMemo, _runs, split_feed
 
 FIRST = datetime(2026, 3, 2, 15, tzinfo=UTC)
 TALKS = seminar_series(12, first=FIRST, recurring_share=0.25)
@@ -88,6 +88,8 @@ def successions(draw: st.DrawFn) -> tuple[bytes, bytes]:
 @given(successions())
 def test_split_against_an_earlier_split_equals_the_full_split(pair: tuple[bytes, bytes]) -> None:
     old, new = pair
+    for o_start, n_start, length in _runs(old, new):
+        assert old[o_start : o_start + length] == new[n_start : n_start + length]
     previous = split(old)
     full = split(new)
     if previous is not None:
@@ -123,3 +125,19 @@ def test_a_block_already_holding_the_new_stamp_is_hashed_again() -> None:
     assert split(new, previous) == split(new)
     later = new.replace(b"DTSTAMP:20260101T091500", b"DTSTAMP:20260101T093000")
     assert split(later, split(new, previous)) == split(later)
+
+
+def test_runs_pair_only_equal_bytes() -> None:
+    # The old body reappears whole after a cut in the new one: the two first chunks are equal
+    # but sit at different places (one starts the body, the other follows "BEGIN:VEVENT").
+    old = render_feed(TALKS[:3], stamp=STAMP)
+    header = old[: old.index(b"\r\nBEGIN:VEVENT")]
+    for new in (
+        header.replace(b"Computer", b"Comp") + b"\r\nBEGIN:VEVENT" + old,
+        old + b"\r\nBEGIN:VEVENT" + old,
+        old[: len(header)] + old[len(header) :].replace(b"Speaker 1", b"Speaker one"),
+    ):
+        for a, b in ((old, new), (new, old)):
+            for o_start, n_start, length in _runs(a, b):
+                assert a[o_start : o_start + length] == b[n_start : n_start + length]
+                assert (o_start == n_start == 0) or (a[o_start - 1] == b[n_start - 1] == 10)
