@@ -163,6 +163,39 @@ class Reminders(commands.Cog, name="Reminders"):
             text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none(), **kwargs
         )
 
+    async def _add_subscription(
+        self,
+        interaction: discord.Interaction,
+        *,
+        guild_id: int,
+        kind: str,
+        offset: timedelta,
+        via: str,
+        feed_id: int | None,
+        now: datetime,
+        announcement_id: str = "",
+        field: str = "",
+        pattern: str = "",
+    ) -> tuple[SubscriptionRow, bool]:
+        """Store a subscription; asking for DMs again re-enables DMs closed earlier."""
+        if via == "dm":
+            await self.bot.run_db(reminders_repo.reactivate_dm, interaction.user.id, now=now)
+            self.worker.hint_users.discard(interaction.user.id)
+        added: tuple[SubscriptionRow, bool] = await self.bot.run_db(
+            reminders_repo.add_subscription,
+            guild_id=guild_id,
+            user_id=interaction.user.id,
+            kind=kind,
+            offset=offset,
+            via=via,
+            feed_id=feed_id,
+            announcement_id=announcement_id,
+            field=field,
+            pattern=pattern,
+            now=now,
+        )
+        return added
+
     async def _remind_event(
         self,
         interaction: discord.Interaction,
@@ -190,19 +223,15 @@ class Reminders(commands.Cog, name="Reminders"):
                 f"**{inert(occ.title)}** is too soon for a {format_duration(offset)} reminder; "
                 "choose a shorter time, like `5m`."
             )
-        if via == "dm":
-            await self.bot.run_db(reminders_repo.reactivate_dm, interaction.user.id, now=now)
-            self.worker.hint_users.discard(interaction.user.id)
-        _, created = await self.bot.run_db(
-            reminders_repo.add_subscription,
+        _, created = await self._add_subscription(
+            interaction,
             guild_id=guild_id,
-            user_id=interaction.user.id,
             kind="event",
             offset=offset,
             via=via,
             feed_id=feed.id,
-            announcement_id=announcement_id,
             now=now,
+            announcement_id=announcement_id,
         )
         await self.worker.plan_feed(feed.id)
         how = "by DM" if via == "dm" else "in the channel"
@@ -328,20 +357,16 @@ class Reminders(commands.Cog, name="Reminders"):
             if feed_row is None:
                 raise UserFacingError(f"This server has no feed called `{inert(feed)}`.")
         now = self.bot.clock.now()
-        if method == "dm":
-            await self.bot.run_db(reminders_repo.reactivate_dm, interaction.user.id, now=now)
-            self.worker.hint_users.discard(interaction.user.id)
-        sub, created = await self.bot.run_db(
-            reminders_repo.add_subscription,
+        sub, created = await self._add_subscription(
+            interaction,
             guild_id=guild_id,
-            user_id=interaction.user.id,
             kind="filter",
             offset=offset,
             via=method,
             feed_id=feed_row.id if feed_row else None,
+            now=now,
             field=field_name,
             pattern=pattern,
-            now=now,
         )
         feeds = [feed_row] if feed_row else await self.bot.run_db(repo.list_feeds, guild_id)
         for row in feeds:
