@@ -20,7 +20,14 @@ from discord.ext import commands
 from discord.utils import escape_mentions
 
 from bot.core import event_mirror as plan
-from bot.core.event_mirror import MirrorOp, OpKind, RecordStatus, RemoteEvent, RemoteStatus
+from bot.core.event_mirror import (
+    EventPayload,
+    MirrorOp,
+    OpKind,
+    RecordStatus,
+    RemoteEvent,
+    RemoteStatus,
+)
 from bot.discord_ui.embeds import inert
 from bot.service.feeds import settings_from_row
 from bot.service.poller import PollOutcome
@@ -204,27 +211,14 @@ class EventMirror(commands.Cog, name="EventMirror"):
             if op.kind is OpKind.CREATE:
                 assert op.payload is not None
                 event = await guild.create_scheduled_event(
-                    name=op.payload.name,
-                    start_time=op.payload.start,
-                    end_time=op.payload.end,
-                    entity_type=discord.EntityType.external,
-                    privacy_level=discord.PrivacyLevel.guild_only,
-                    location=op.payload.location,
-                    description=op.payload.description,
-                    reason=f"seminar feed {row.name}",
+                    **_event_fields(op.payload), reason=f"seminar feed {row.name}"
                 )
                 await self._record(row, op.announcement_id, event.id, RecordStatus.ACTIVE)
                 report.created += 1
             elif op.kind is OpKind.EDIT:
                 assert op.payload is not None and op.event_id is not None
                 await objects[op.event_id].edit(
-                    name=op.payload.name,
-                    description=op.payload.description,
-                    start_time=op.payload.start,
-                    end_time=op.payload.end,
-                    entity_type=discord.EntityType.external,
-                    privacy_level=discord.PrivacyLevel.guild_only,
-                    location=op.payload.location,
+                    **_event_fields(op.payload),
                     reason=f"seminar feed {row.name}: the talk changed",
                 )
                 await self._record(row, op.announcement_id, op.event_id, RecordStatus.ACTIVE)
@@ -300,3 +294,17 @@ class EventMirror(commands.Cog, name="EventMirror"):
 
 async def setup(bot: Any) -> None:
     await bot.add_cog(EventMirror(bot))
+
+
+def _event_fields(payload: EventPayload) -> dict[str, Any]:
+    """What create and edit both send. entity_type and privacy_level are always explicit:
+    discord.py omits them otherwise and Discord rejects the request."""
+    return {
+        "name": payload.name,
+        "description": payload.description,
+        "start_time": payload.start,
+        "end_time": payload.end,
+        "entity_type": discord.EntityType.external,
+        "privacy_level": discord.PrivacyLevel.guild_only,
+        "location": payload.location,
+    }
