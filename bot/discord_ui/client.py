@@ -149,8 +149,9 @@ class SeminarBot(commands.Bot):
         self.scheduler = PollScheduler(self.poll_feed)
         if self._schedule_polls:
             for row in feeds:
-                if not settings_from_row(row).paused:
-                    self.scheduler.schedule_feed(row.id, settings_from_row(row).poll_interval)
+                settings = settings_from_row(row)
+                if not settings.paused:
+                    self.scheduler.schedule_feed(row.id, settings.poll_interval)
         self.scheduler.start()
         self.spawn(self.delivery.run_forever(), name="outbox-delivery")
         if self.health_file is not None:
@@ -261,11 +262,11 @@ class SeminarBot(commands.Bot):
                 name=row.name,
                 status=row.status,
                 last_ok_at=row.last_ok_at,
-                poll_interval=settings_from_row(row).poll_interval,
+                poll_interval=settings.poll_interval,
                 created_at=row.created_at,
             )
-            for row in rows
-            if not settings_from_row(row).paused
+            for row, settings in ((r, settings_from_row(r)) for r in rows)
+            if not settings.paused
         ]
         connected = self.is_ready() and not self.is_closed() and self.ws is not None
         await asyncio.to_thread(
