@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 pytest_plugins = ["tests.fakediscord.fixtures", "tests.feedserver"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("SEMINAR_BOT_SHARED", REPO_ROOT.parent / "shared"))
 CORPUS_DIR = SHARED_DIR / "ics-corpus"
-SAMPLE_ICS = REPO_ROOT / "bot" / "data" / "sample.ics"
 
 
 def corpus_files() -> list[Path]:
@@ -20,8 +17,3 @@ def corpus_files() -> list[Path]:
     if not CORPUS_DIR.is_dir():
         return []
     return sorted(CORPUS_DIR.glob("*.ics"))
-
-
-@pytest.fixture
-def sample_ics() -> bytes:
-    return SAMPLE_ICS.read_bytes()

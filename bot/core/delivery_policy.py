@@ -18,9 +18,6 @@ UNKNOWN_MESSAGE = 10008
 MISSING_ACCESS = 50001
 CANNOT_DM = 50007
 MISSING_PERMISSIONS = 50013
-INVALID_FORM_BODY = 50035
-EMPTY_MESSAGE = 50006
-ENTITY_TOO_LARGE = 40005
 OPENING_DMS_TOO_FAST = 40003
 ARCHIVED_THREAD = 50083
 
@@ -100,6 +97,3 @@ class InvalidRequestBreaker:
         if self._tripped_at is not None and len(self._hits) < self.threshold // 2:
             self._tripped_at = None
         return self._tripped_at is not None
-
-    def just_tripped(self, now: datetime) -> bool:
-        return self._tripped_at == now

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from bot.core.fingerprint import fingerprint, time_moved, visible_changes
 from bot.core.models import (
@@ -713,10 +713,3 @@ def _apply_absent(b: _Builder, event: StoredEvent, is_candidate: bool) -> None:
 
 def _status_text(occ: Occurrence) -> str:
     return occ.status.strip().lower() or "scheduled"
-
-
-def counts_summary(result: DiffResult) -> dict[str, Any]:
-    """A flat dict for logs and poll_log rows."""
-    data: dict[str, Any] = dict(result.counts.to_dict())
-    data.update(actions=len(result.planned), suspect=result.suspect, events=result.parsed_count)
-    return data

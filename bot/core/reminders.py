@@ -21,7 +21,7 @@ import enum
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.models import Occurrence, instant_to_json
@@ -36,7 +36,6 @@ DEFAULT_GRACE = timedelta(minutes=10)
 PLAN_HORIZON = timedelta(days=14)
 #: Longest personal offset ("remind me a week before").
 MAX_PERSONAL_OFFSET = timedelta(days=7)
-SUBSCRIPTION_FIELDS = ("", "series", "speaker", "keyword")
 
 
 def zone_for(name: str, fallback: str = "") -> ZoneInfo:
@@ -407,11 +406,3 @@ def _plan_notice(
             subscription_id=row.subscription_id,
         )
     )
-
-
-def is_all_day_json(start_json: str) -> bool:
-    return len(start_json) == 10
-
-
-def day_of(start_json: str) -> date:
-    return date.fromisoformat(start_json)

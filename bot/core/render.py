@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.models import Action, ActionKind, Occurrence
@@ -192,10 +192,6 @@ def format_iso(occurrence_start: datetime | date, zone: ZoneInfo) -> str:
     if isinstance(occurrence_start, datetime):
         return occurrence_start.astimezone(zone).isoformat()
     return occurrence_start.isoformat()
-
-
-def utc_now_iso(now: datetime) -> str:
-    return now.astimezone(UTC).isoformat()
 
 
 def card_as_text(action: Action, card: Card) -> str:

@@ -64,15 +64,6 @@ def required_intents() -> discord.Intents:
     return intents
 
 
-def required_permissions(*, scheduled_events: bool = False) -> discord.Permissions:
-    perms = discord.Permissions(
-        view_channel=True, send_messages=True, embed_links=True, read_message_history=True
-    )
-    if scheduled_events:
-        perms.manage_events = True
-    return perms
-
-
 class SeminarBot(commands.Bot):
     def __init__(
         self,

@@ -20,7 +20,6 @@ from bot.core.render import Card, build_card, format_when_local, headline, trunc
 
 _DISCORD_TOKENS = re.compile(r"<(?=[#@/:]|t:|a?:\w+:)")
 DIGEST_EMBEDS = 10
-DIGEST_CARD_BUDGET = 580  # 10 cards × 580 < Discord's 6,000 characters per message
 
 
 def inert(text: str) -> str:

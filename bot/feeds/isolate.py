@@ -14,7 +14,6 @@ import concurrent.futures
 import contextlib
 import logging
 import multiprocessing
-import os
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -356,8 +355,3 @@ class ParserPool:
                 raise errors.ParseLimitExceeded("the parse result was too large") from None
             return result
         raise errors.ParseLimitExceeded("the parser process died repeatedly")  # pragma: no cover
-
-
-def default_worker_count() -> int:
-    """One worker per two cores, at least one: parsing is bursty and the bot has other work."""
-    return max(1, (os.cpu_count() or 2) // 2)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
-from bot.core.reminders import DEFAULT_GRACE, PlanEvent, plan_feed
+from bot.core.reminders import PlanEvent, plan_feed
 from bot.service.feeds import settings_from_row
 from bot.store import reminders_repo, repo
 from bot.store.db import write_transaction
@@ -90,7 +90,3 @@ def plan_all_feeds(
         plan_feed_reminders(db, feed.id, now=now, default_timezone=default_timezone)
         for feed in repo.list_feeds(db)
     ]
-
-
-#: Re-exported for the worker: how late a reminder may still be sent.
-GRACE = DEFAULT_GRACE

@@ -65,9 +65,6 @@ class PollScheduler:
         job = self._scheduler.get_job(poll_job_id(feed_id))
         return None if job is None else job.next_run_time
 
-    def job_ids(self) -> list[str]:
-        return sorted(job.id for job in self._scheduler.get_jobs())
-
     def shutdown(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)

@@ -86,14 +86,6 @@ def save_mirror_record(
         )
 
 
-def forget_mirror_record(db: Database, feed_id: int, announcement_id: str) -> None:
-    with write_transaction(db):
-        db.conn.execute(
-            "DELETE FROM mirror_events WHERE feed_id = ? AND announcement_id = ?",
-            [feed_id, announcement_id],
-        )
-
-
 def forget_mirror_event(db: Database, event_id: int) -> None:
     with write_transaction(db):
         db.conn.execute("DELETE FROM mirror_events WHERE event_id = ?", [event_id])

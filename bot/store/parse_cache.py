@@ -96,9 +96,6 @@ class ParseCache:
                 [feed_id, PARSER_VERSION, json.dumps(_state_dict(state))],
             )
 
-    def forget(self, feed_id: int) -> None:
-        self._states.pop(feed_id, None)
-
 
 def _state_dict(state: FeedState) -> dict[str, Any]:
     return {

@@ -19,9 +19,6 @@ from bot.core.reminders import Desired, Notice, PlanSubscription, ReminderPlan, 
 from bot.store.db import write_transaction
 from bot.store.repo import ts
 
-#: Event states whose occurrences people may still want to be reminded of.
-LIVE_EVENT_STATES = ("pending", "announced", "silent")
-
 
 def _dt(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(UTC)
@@ -139,11 +136,6 @@ def add_subscription(
         )
     assert row is not None
     return SubscriptionRow.from_row(row), created
-
-
-def get_subscription(db: Database, subscription_id: int) -> SubscriptionRow | None:
-    row = _one(db, "SELECT * FROM subscriptions WHERE id = ?", [subscription_id])
-    return SubscriptionRow.from_row(row) if row else None
 
 
 def list_subscriptions(db: Database, user_id: int, guild_id: int) -> list[SubscriptionRow]:

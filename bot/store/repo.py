@@ -547,19 +547,6 @@ def list_outbox(db: Database, feed_id: int | None = None) -> list[OutboxRow]:
     return [OutboxRow.from_row(r) for r in rows]
 
 
-def pending_outbox(db: Database, *, now: datetime, limit: int = 100) -> list[OutboxRow]:
-    """Rows due for delivery, in the order they were queued (oldest start first per poll)."""
-    rows = _all(
-        db,
-        """
-        SELECT * FROM outbox
-        WHERE state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
-        ORDER BY id LIMIT ?
-        """,
-        [ts(now), limit],
-    )
-    return [OutboxRow.from_row(r) for r in rows]
-
 
 def claim_outbox_row(db: Database, row_id: int, *, now: datetime) -> OutboxRow | None:
     """pending → sending (attempts + 1), committed before the POST; None if not claimable."""

@@ -14,6 +14,7 @@ import bot.store.repo as repo
 from bot.core.diff import DiffResult, diff_feed
 from bot.core.models import Occurrence
 from bot.store.db import open_database
+from bot.store.delivery_repo import due_rows
 from bot.store.repo import (
     claim_outbox_row,
     get_announcement_message,
@@ -24,7 +25,6 @@ from bot.store.repo import (
     load_events,
     mark_outbox_failed,
     mark_outbox_sent,
-    pending_outbox,
     recent_polls,
     record_not_modified,
     record_poll_failure,
@@ -37,6 +37,7 @@ from tests.store.factories import T0, feed_of, occ, tec_occ, weekly
 MIN = timedelta(minutes=1)
 DAY = timedelta(days=1)
 URL = "https://www.cs.jhu.edu/events/?ical=1"
+CHANNEL = 555
 
 
 def poll_and_save(db: Database, feed_id: int, occurrences: list[Occurrence], now) -> DiffResult:  # type: ignore[no-untyped-def]
@@ -72,13 +73,13 @@ def test_upsert_feed_creates_then_updates_in_place(db: Database) -> None:
 
 
 def test_save_queues_outbox_rows_with_decodable_actions_and_nonces(db: Database) -> None:
-    feed = upsert_feed(db, name="jhu", url=URL, now=T0)
+    feed = upsert_feed(db, name="jhu", url=URL, channel_id=CHANNEL, now=T0)
     result = diff_feed("seminar", [], feed_of(weekly(3), now=T0), now=T0)
     ids = save_poll_result(
         db, feed.id, result, now=T0, etag='"e1"', last_modified=None, body_hash="h1"
     )
     assert len(ids) == 3
-    rows = pending_outbox(db, now=T0, limit=10)
+    rows = due_rows(db, now=T0, limit=10)
     assert [r.id for r in rows] == ids
     assert [r.action for r in rows] == list(result.actions)
     assert [r.nonce for r in rows] == [f"ob{i}" for i in ids]
@@ -287,9 +288,9 @@ def test_poll_log_is_bounded_per_feed(db: Database) -> None:
 
 
 def test_outbox_claim_send_and_retry_transitions(db: Database) -> None:
-    feed = upsert_feed(db, name="jhu", url=URL, now=T0)
+    feed = upsert_feed(db, name="jhu", url=URL, channel_id=CHANNEL, now=T0)
     poll_and_save(db, feed.id, weekly(2), T0)
-    first, second = pending_outbox(db, now=T0, limit=10)
+    first, second = due_rows(db, now=T0, limit=10)
 
     claimed = claim_outbox_row(db, first.id, now=T0 + MIN)
     assert claimed is not None and (claimed.state, claimed.attempts) == ("sending", 1)
@@ -298,15 +299,15 @@ def test_outbox_claim_send_and_retry_transitions(db: Database) -> None:
 
     assert claim_outbox_row(db, second.id, now=T0 + MIN) is not None
     mark_outbox_failed(db, second.id, "HTTP 502", T0 + 5 * MIN, False, now=T0 + MIN)
-    assert pending_outbox(db, now=T0 + 2 * MIN, limit=10) == []
-    (retry,) = pending_outbox(db, now=T0 + 5 * MIN, limit=10)
+    assert due_rows(db, now=T0 + 2 * MIN, limit=10) == []
+    (retry,) = due_rows(db, now=T0 + 5 * MIN, limit=10)
     assert (retry.id, retry.attempts, retry.last_error) == (second.id, 1, "HTTP 502")
     assert claim_outbox_row(db, second.id, now=T0 + 5 * MIN) is not None
     mark_outbox_failed(db, second.id, "403 50013", None, True, now=T0 + 5 * MIN)
     rows = {r.id: r for r in list_outbox(db)}
     assert (rows[first.id].state, rows[first.id].discord_message_id) == ("sent", 1234)
     assert (rows[second.id].state, rows[second.id].attempts) == ("dead", 2)
-    assert pending_outbox(db, now=T0 + DAY, limit=10) == []
+    assert due_rows(db, now=T0 + DAY, limit=10) == []
 
 
 def test_announcement_message_is_remembered_per_channel(db: Database) -> None:
