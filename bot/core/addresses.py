@@ -3,8 +3,8 @@
 Feed URLs come from Discord admins, so they are untrusted: without these checks ``/feed add``
 would let anyone in a guild make the bot fetch cloud metadata, the router's admin page or a
 service on the bot's own host (server-side request forgery). ``ipaddress.is_private`` alone is
-not enough (see reliability.md 2.2): IPv4 hidden inside IPv6 transition forms is unwrapped first,
-then an explicit deny table applies.
+not enough (Python 3.11 calls ``224.0.0.1`` and ``::127.0.0.1`` global): IPv4 hidden inside IPv6
+transition forms is unwrapped first, then an explicit deny table applies.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _v6(text: str) -> ipaddress.IPv6Network:
     return ipaddress.IPv6Network(text)
 
 
-#: reliability.md 2.2, IPv4. Order matters only for which reason is reported.
+#: IPv4 special-purpose ranges (IANA registry). Order matters only for which reason is reported.
 IPV4_DENY: tuple[tuple[ipaddress.IPv4Network, str], ...] = (
     (_v4("0.0.0.0/8"), "a 'this network' address (reaches the bot's own host)"),
     (_v4("10.0.0.0/8"), "a private network address"),
@@ -53,8 +53,9 @@ IPV4_DENY: tuple[tuple[ipaddress.IPv4Network, str], ...] = (
     (_v4("240.0.0.0/4"), "a reserved address"),
 )
 
-#: reliability.md 2.2, IPv6. The mapped and well-known NAT64 prefixes are not listed: they are
-#: judged by the IPv4 address they carry (a DNS64 network legitimately answers with them).
+#: IPv6 special-purpose ranges (IANA registry). The mapped and well-known NAT64 prefixes are not
+#: listed: they are judged by the IPv4 address they carry (a DNS64 network legitimately answers
+#: with them).
 IPV6_DENY: tuple[tuple[ipaddress.IPv6Network, str], ...] = (
     (_v6("::/128"), "the unspecified address"),
     (_v6("::1/128"), "a loopback address (the bot's own host)"),

@@ -1,4 +1,4 @@
-"""What to do when Discord refuses a delivery: never retry blindly (reliability.md rule 9).
+"""What to do when Discord refuses a delivery: never retry blindly (docs/reliability.md, rule 9).
 
 Pure decisions, so every branch is unit-tested without Discord: the delivery worker maps an
 exception to ``(status, code)`` and asks here what it means.
@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-# Discord JSON error codes (discord-protocol.md, section 7).
+# Discord JSON error codes (docs/discord-protocol.md, Error codes).
 UNKNOWN_CHANNEL = 10003
 UNKNOWN_MESSAGE = 10008
 MISSING_ACCESS = 50001

@@ -1,8 +1,8 @@
 """Turn a successful parse plus the stored state into Discord actions and the next state.
 
-Pure: no I/O, time comes in as ``now``. The rules (reliability.md 1.3-1.4, calendar-feeds.md 1.4,
-4): absence is not deletion, deletions need confirmation, a mass drop is a feed fault, and The
-Events Calendar changes an event's UID when it is rescheduled.
+Pure: no I/O, time comes in as ``now``. The rules (docs/reliability.md, rules 2 and 11): absence
+is not deletion, deletions need confirmation, a mass drop is a feed fault, and The Events
+Calendar changes an event's UID when it is rescheduled (its URL stays, so the move is paired).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ Baseline = Literal["announce", "silent"]
 
 @dataclass(frozen=True, slots=True)
 class DiffPolicy:
-    """Knobs of the change policy; the defaults follow reliability.md 1.4."""
+    """Knobs of the change policy; the defaults are docs/reliability.md's rule 2."""
 
     #: Announce an event once it starts within this horizon.
     announce_window: timedelta = timedelta(days=7)

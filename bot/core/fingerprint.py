@@ -1,7 +1,7 @@
 """What counts as a change people can see, and how to describe it.
 
 Producers rewrite DTSTAMP on every download and often forget LAST-MODIFIED/SEQUENCE, so change
-detection hashes only the fields a reader sees (reliability.md 1.3, calendar-feeds.md 1.5).
+detection hashes only the fields a reader sees (docs/reliability.md, rule 11).
 """
 
 from __future__ import annotations

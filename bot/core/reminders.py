@@ -1,7 +1,7 @@
 """Reminder rules, pure: when a reminder is due, whether a late one is still worth sending,
 who should be reminded of what, and what a reschedule or cancellation changes.
 
-Rules (issue 5, reliability.md 1.2):
+Rules (docs/reliability.md, rule 4):
 
 * A timed event is reminded relative to its start. An **all-day event is reminded relative to
   09:00 in the event's zone** (else the feed's zone, else UTC): "1d before" an all-day Friday

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.models import Action, ActionKind, Occurrence
 
-# Discord's embed limits (discord-protocol.md, section 6), kept here so cards never overflow.
+# Discord's embed limits (docs/discord-protocol.md, Limits), kept here so cards never overflow.
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
 FIELD_NAME_LIMIT = 256

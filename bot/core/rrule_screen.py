@@ -1,8 +1,9 @@
 """Reject recurrence rules whose expansion would be too expensive, before expanding them.
 
 dateutil (under recurring-ical-events) iterates from DTSTART, so the cost of a window query
-grows with (window end − DTSTART) / period, not with the number of results (reliability.md 3.1).
-We estimate that iteration count from the rule alone and refuse the series above a threshold.
+grows with (window end − DTSTART) / period, not with the number of results (docs/reliability.md,
+rule 7). We estimate that iteration count from the rule alone and refuse the series above a
+threshold.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The outbox worker: turns queued actions into Discord posts and edits, exactly once.
 
-At-least-once delivery made effectively exactly-once (reliability.md 1.1): a row is claimed
+At-least-once delivery made effectively exactly-once (docs/reliability.md, rule 3): a row is claimed
 (committed) before the request, every create carries a deterministic nonce derived from the
 row, and the resulting message id is stored. A crash between the POST and the commit is
 repaired at start-up by resending with the same nonce (Discord returns the first message) or,

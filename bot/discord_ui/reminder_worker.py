@@ -1,6 +1,6 @@
 """The reminder worker: sends due reminders from SQLite exactly once, paced.
 
-SQLite is the truth (reliability.md rule 4). APScheduler only *wakes* the worker: an interval
+SQLite is the truth (docs/reliability.md, rule 4). APScheduler only *wakes* the worker: an interval
 tick with ``coalesce=True`` and ``misfire_grace_time=None``, so a blocked loop or a missed run
 just means one later pass that finds every due row. Between ticks the worker also sleeps
 exactly until the next due row. Each row is claimed (committed) before the request and

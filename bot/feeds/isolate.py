@@ -1,6 +1,6 @@
 """Run calendar parsing in a killable child process with memory and CPU limits.
 
-Expansion cost is driven by hostile data (reliability.md 3.3, rule 7): a thread cannot be
+Expansion cost is driven by hostile data (docs/reliability.md, rule 7): a thread cannot be
 stopped and would stall the Discord gateway heartbeat, so parsing happens in a process pool
 whose workers carry ``RLIMIT_AS``/``RLIMIT_CPU``, and an outer wall-clock timeout kills the
 workers outright. Results cross the boundary as plain dicts (``ParsedFeed.to_dict``) and errors

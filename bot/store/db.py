@@ -1,5 +1,5 @@
 """Opening the database durably, writing transactions that cannot hit the deferred-BEGIN trap,
-and online backups (reliability.md 6)."""
+and online backups (docs/reliability.md, rule 12)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The schema, as an ordered list of sqlite-utils migrations (never edit one that has shipped).
 
 Each migration runs in a transaction together with its ``_sqlite_migrations`` record, so a
-failing one rolls back and stays pending (reliability.md 6).
+failing one rolls back and stays pending (docs/reliability.md, rule 12).
 """
 
 from __future__ import annotations
@@ -298,7 +298,7 @@ def m008_reminders(db: Database) -> None:
 
 @MIGRATIONS()
 def m009_parse_cache(db: Database) -> None:
-    """Per-group parse results, so a poll parses only the VEVENTs that changed (issue 6)."""
+    """Per-group parse results, so a poll parses only the VEVENTs that changed (ARCHITECTURE.md)."""
     db.execute(
         """
         CREATE TABLE parse_cache (
@@ -324,8 +324,9 @@ def m009_parse_cache(db: Database) -> None:
 def m010_event_versions(db: Database) -> None:
     """A per-feed counter every write to ``events`` bumps (by triggers, from any connection).
 
-    The poller keeps a feed's stored events in memory between polls (issue 6); the counter
-    tells it cheaply whether anything else wrote them since, so the copy is never stale.
+    The poller keeps a feed's stored events in memory between polls (``bot.store.event_cache``);
+    the counter tells it cheaply whether anything else wrote them since, so the copy is never
+    stale.
     """
     db.execute(
         "CREATE TABLE event_versions ("
@@ -346,7 +347,7 @@ def m010_event_versions(db: Database) -> None:
 def m011_event_mirror_and_weekly_digest(db: Database) -> None:
     """The Discord scheduled event per announcement and the digest message per (feed, week).
 
-    Both features must never duplicate what they post, across restarts (issue 4).
+    Both features must never duplicate what they post, across restarts.
     """
     db.execute(
         """

@@ -1,7 +1,7 @@
 """Typed reads and writes over the schema. Every multi-row write is one ``BEGIN IMMEDIATE``.
 
 The poller's path is ``load_events`` → ``diff_feed`` → ``save_poll_result``; the diff and the
-outbox rows it causes commit together or not at all (reliability.md rule 3).
+outbox rows it causes commit together or not at all (docs/reliability.md, rule 3).
 """
 
 from __future__ import annotations
@@ -492,7 +492,7 @@ def recent_polls(db: Database, feed_id: int, limit: int = 20) -> list[PollLogRow
     ]
 
 
-# --- outbox reading and state transitions (issue 3 extends these) -------------------------
+# --- outbox reading and state transitions ----------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)

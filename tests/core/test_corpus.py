@@ -16,8 +16,8 @@ from tests.conftest import corpus_files
 FILES = corpus_files()
 LIMITS = ParseLimits(max_occurrences_per_series=50)  # keeps the wide window fast
 
-#: Files that must be rejected, and as what. Everything else must parse (calendar-feeds.md 5.2:
-#: the leading-junk, stray-LF, raw-newline, P15M, +5328 and two-TZID files are rescued).
+#: Files that must be rejected, and as what. Everything else must parse (the parser rescues the
+#: files with leading junk, stray LFs, raw newlines, a P15M duration, a +5328 offset, two TZIDs).
 EXPECTED_REJECTIONS: dict[str, type[FeedError]] = {
     "communitycal__cityoflancasterpa.ics": NotACalendar,  # Cloudflare challenge page
     "communitycal__events_search_events_ics_ics.ics": NotACalendar,  # Localist 404 page

@@ -1,7 +1,7 @@
 """FakeDiscord: the REST API + gateway on 127.0.0.1 that the real discord.py client talks to.
 
 See the package docstring / README for the public API. Handlers answer exactly what discord.py
-2.7.1 reads (see /work/shared/docs/discord-protocol.md) and enforce Discord's documented limits,
+2.7.1 reads (see docs/discord-protocol.md) and enforce Discord's documented limits,
 so a bot that passes against the fake fails for the same reasons it would fail in production.
 """
 

@@ -1,4 +1,4 @@
-"""The shared address table (reliability.md 2.2 / fault-matrix row 16).
+"""The shared address table (docs/reliability.md, fault matrix row 16).
 
 Used by the pure classifier tests and by the resolver / socket-factory guard tests, so every
 layer agrees on the same verdicts. Each row: address, allowed?, a word the reason must contain

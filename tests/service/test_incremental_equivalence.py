@@ -1,4 +1,4 @@
-"""The incremental parse must yield exactly what a full parse yields (issue 6, correctness first)."""
+"""The incremental parse must yield exactly what a full parse yields (correctness first)."""
 
 from __future__ import annotations
 

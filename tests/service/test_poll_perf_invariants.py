@@ -1,4 +1,4 @@
-"""What keeps a large poll cheap must never change what a poll decides (issue 6).
+"""What keeps a large poll cheap must never change what a poll decides.
 
 Unchanged events cost no write, the in-memory copy of a feed's events never goes stale, and a
 body that differs only in DTSTAMP lines is recognised without a parse.

@@ -1,4 +1,4 @@
-"""A writer killed with SIGKILL mid-loop leaves a consistent database (reliability.md row 35)."""
+"""A writer killed with SIGKILL mid-loop leaves a consistent database (docs/reliability.md, fault matrix row 35)."""
 
 from __future__ import annotations
 
