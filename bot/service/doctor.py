@@ -183,7 +183,11 @@ class _DiscordAPI:
                     except ValueError:
                         data = None
                     status = resp.status
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            except TimeoutError:
+                raise DiscordUnreachable("no answer in time") from None
+            except aiohttp.ClientConnectorError as exc:
+                raise DiscordUnreachable(exc.strerror or "cannot connect") from None
+            except (aiohttp.ClientError, OSError) as exc:
                 raise DiscordUnreachable(type(exc).__name__) from None
             if status != 429 or attempt == _RATE_LIMIT_RETRIES:
                 return _Answer(status, data)
@@ -209,6 +213,18 @@ def _snowflake(value: Any) -> int:
         return 0
 
 
+def _shown_location(url: str) -> str:
+    """A web address without its path (it may hold a secret key); a file path as it is."""
+    return redact_url(url) if "://" in url else url
+
+
+def _not_a_member(server: str) -> str:
+    return (
+        f"the bot is not a member of {server}: check guild_id, or add the bot to it with "
+        "the invite link"
+    )
+
+
 def _explain(answer: _Answer) -> str:
     """An HTTP failure in a few words; never the body, which may echo the request."""
     return f"HTTP {answer.status}" + (f", Discord code {answer.code}" if answer.code else "")
@@ -229,24 +245,20 @@ class _Checker:
         return self._guilds[guild_id]
 
     async def _load_guild(self, guild_id: int) -> _Guild | str:
-        not_member = (
-            f"the bot is not a member of server {guild_id} (or no server has that id): "
-            "check guild_id, or add the bot with the invite link below"
-        )
         info = await self.api.get(f"/guilds/{guild_id}")
         if info.status in (403, 404):
-            return not_member
+            return _not_a_member(f"server {guild_id} (or no server has that id)")
         if not info.ok or not isinstance(info.data, dict):
             return f"Discord did not describe server {guild_id} ({_explain(info)})"
         name = str(info.data.get("name", guild_id))
         member = await self.api.get(f"/guilds/{guild_id}/members/{self.bot_id}")
         if member.status in (403, 404):
-            return not_member.replace(f"server {guild_id} (or no server has that id)",
-                                      f"server {name!r} ({guild_id})")
+            return _not_a_member(f"server {name!r} ({guild_id})")
         roles_data = info.data.get("roles")
         if not isinstance(roles_data, list):
             roles_answer = await self.api.get(f"/guilds/{guild_id}/roles")
-            roles_data = roles_answer.data if roles_answer.ok else []
+            ok = roles_answer.ok and isinstance(roles_answer.data, list)
+            roles_data = roles_answer.data if ok else []
         channels = await self.api.get(f"/guilds/{guild_id}/channels")
         if not member.ok or not channels.ok or not isinstance(channels.data, list):
             failed = member if not member.ok else channels
@@ -379,6 +391,11 @@ class _Checker:
                 f"channel {channel_id} is in server {elsewhere}, not in {guild.name!r} "
                 f"(guild_id {guild.id}): fix guild_id or channel_id"
             )
+        if answer.status == 403:
+            return (
+                f"channel {channel_id} is not in {guild.name!r} and the bot cannot see it "
+                "(another server's channel?): fix guild_id or channel_id"
+            )
         return (
             f"{guild.name!r} has no channel {channel_id} (deleted, or a wrong id): "
             "copy the channel id again (right-click the channel > Copy Channel ID)"
@@ -399,68 +416,73 @@ async def diagnose(
 ) -> Report:
     """Log in, check every feed's route and calendar; never raises for what it finds."""
     report = Report()
-    mirror = config.discord.scheduled_events and any(f.scheduled_events for f in config.feeds)
-    application_id = await _check_discord(config, token, report, request_timeout)
-    application_id = application_id or application_id_from_token(token)
-    if application_id is not None:
-        report.invite = invite_url(application_id, needed_permissions(scheduled_events=mirror))
     now = (clock or SystemClock()).now()
     own_fetcher, own_parser = fetcher is None, parser is None
     fetcher = fetcher or FeedFetcher()
     parser = parser or ParserPool()
+    session_timeout = aiohttp.ClientTimeout(total=request_timeout)
     try:
-        for feed in config.feeds:
-            await _check_calendar(feed, config, fetcher, parser, now, report)
+        async with aiohttp.ClientSession(timeout=session_timeout, trust_env=False) as session:
+            api = _DiscordAPI(session, config.discord.api_base_url, token)
+            checker, application_id = await _log_in(api, config, report)
+            for feed in config.feeds:
+                if checker is not None:
+                    try:
+                        await checker.route(feed)
+                    except DiscordUnreachable as exc:
+                        _unreachable(config, report, exc)
+                        checker = None
+                await _check_calendar(feed, config, fetcher, parser, now, report)
     finally:
         if own_fetcher:
             await fetcher.close()
         if own_parser:
             await parser.close()
+    application_id = application_id or application_id_from_token(token)
+    if application_id is not None:
+        mirror = config.discord.scheduled_events and any(f.scheduled_events for f in config.feeds)
+        report.invite = invite_url(application_id, needed_permissions(scheduled_events=mirror))
     return report
 
 
-async def _check_discord(
-    config: Config,
-    token: str,
-    report: Report,
-    request_timeout: float,
-) -> int | None:
-    """Log in and check every feed's route; the application's id when Discord names it."""
-    api_url = redact_url(config.discord.api_base_url)
-    session_timeout = aiohttp.ClientTimeout(total=request_timeout)
-    async with aiohttp.ClientSession(timeout=session_timeout, trust_env=False) as session:
-        api = _DiscordAPI(session, config.discord.api_base_url, token)
-        try:
-            me = await api.get("/users/@me")
-            if me.status == 401:
-                report.token_refused = True
-                report.problems.append(
-                    "Discord refused the token (401 Unauthorized): copy a fresh one from the "
-                    "Developer Portal (your application > Bot > Reset Token) into DISCORD_TOKEN"
-                )
-                return None
-            if not me.ok or not isinstance(me.data, dict):
-                report.problems.append(
-                    f"Discord at {api_url} did not accept the login ({_explain(me)})"
-                )
-                return None
-            bot_id = _snowflake(me.data.get("id"))
-            report.found.append(
-                f"Discord: logged in as {me.data.get('username', '?')!r} (user id {bot_id})."
-            )
-            application = await api.get("/oauth2/applications/@me")
-            checker = _Checker(api, config, report, bot_id)
-            for feed in config.feeds:
-                await checker.route(feed)
-        except DiscordUnreachable as exc:
+def _unreachable(config: Config, report: Report, exc: DiscordUnreachable) -> None:
+    report.problems.append(
+        f"could not reach Discord at {redact_url(config.discord.api_base_url)} ({exc}): "
+        "check the network, or [discord] api_base_url if you use a proxy"
+    )
+
+
+async def _log_in(
+    api: _DiscordAPI, config: Config, report: Report
+) -> tuple[_Checker | None, int | None]:
+    """Who the token belongs to; a checker for the routes when Discord accepted it."""
+    try:
+        me = await api.get("/users/@me")
+        if me.status == 401:
+            report.token_refused = True
             report.problems.append(
-                f"could not reach Discord at {api_url} ({exc}): check the network, or "
-                "[discord] api_base_url if you use a proxy"
+                "Discord refused the token (401 Unauthorized): copy a fresh one from the "
+                "Developer Portal (your application > Bot > Reset Token) into DISCORD_TOKEN"
             )
-            return None
+            return None, None
+        if not me.ok or not isinstance(me.data, dict):
+            report.problems.append(
+                f"Discord at {redact_url(config.discord.api_base_url)} did not accept the "
+                f"login ({_explain(me)})"
+            )
+            return None, None
+        application = await api.get("/oauth2/applications/@me")
+    except DiscordUnreachable as exc:
+        _unreachable(config, report, exc)
+        return None, None
+    bot_id = _snowflake(me.data.get("id"))
+    report.found.append(
+        f"Discord: logged in as {me.data.get('username', '?')!r} (user id {bot_id})."
+    )
+    application_id = None
     if application.ok and isinstance(application.data, dict):
-        return _snowflake(application.data.get("id")) or None
-    return None
+        application_id = _snowflake(application.data.get("id")) or None
+    return _Checker(api, config, report, bot_id), application_id
 
 
 async def _check_calendar(
@@ -485,7 +507,7 @@ async def _check_calendar(
         )
     except FeedError as exc:
         report.problems.append(
-            f"{label}: the calendar at {redact_url(feed.url)} could not be read "
+            f"{label}: the calendar at {_shown_location(feed.url)} could not be read "
             f"({exc.reason}): {exc}"
         )
         return
