@@ -253,3 +253,14 @@ def test_key_lines_follow_the_toml_structure(text: str, path: tuple[str | int, .
 
     tomllib.loads(text)  # the scanner is only ever given valid TOML
     assert key_lines(text)[path] == line
+
+
+def test_run_refuses_a_feed_that_could_never_post(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A token is present, so only the config stands between `run` and a silent feed.
+    monkeypatch.setenv("DISCORD_TOKEN", "MTIzNDU2Nzg5MDEyMzQ1Njc4.GsEcRt.not-a-real-secret")
+    assert main(["run", "--config", str(ROOT / "config.example.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "feeds[0].channel_id: set the id of the channel" in err
+    assert "not-a-real-secret" not in err

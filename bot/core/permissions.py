@@ -19,6 +19,7 @@ SEND_MESSAGES = 1 << 11
 EMBED_LINKS = 1 << 14
 READ_MESSAGE_HISTORY = 1 << 16
 MANAGE_EVENTS = 1 << 33
+CREATE_EVENTS = 1 << 44
 ALL = (1 << 53) - 1
 
 #: Announcing: see the channel, post, embed cards, and read history to find its own posts.

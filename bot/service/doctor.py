@@ -42,6 +42,7 @@ from bot.core.durations import format_duration
 from bot.core.filters import apply_filters
 from bot.core.models import sort_key
 from bot.core.permissions import (
+    CREATE_EVENTS,
     MANAGE_EVENTS,
     POSTING,
     Overwrite,
@@ -345,7 +346,8 @@ class _Checker:
                 "give its role these permissions there (channel settings > Permissions)"
             )
         mirrored = self.config.discord.scheduled_events and feed.scheduled_events
-        if mirrored and not base & MANAGE_EVENTS:
+        # The mirror edits only events it created, which Create Events also allows.
+        if mirrored and not base & (MANAGE_EVENTS | CREATE_EVENTS):
             ok = False
             problems.append(
                 f"{label}: the Events mirror is on but the bot lacks Manage Events in "

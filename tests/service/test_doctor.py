@@ -28,7 +28,14 @@ from bot.core.permissions import (
 from bot.discord_ui.client import required_permissions
 from bot.service.doctor import application_id_from_token
 from tests.fakediscord import FakeDiscord
-from tests.fakediscord.state import MANAGE_EVENTS, FakeChannel, FakeGuild, FakeMember, FakeRole
+from tests.fakediscord.state import (
+    CREATE_EVENTS,
+    MANAGE_EVENTS,
+    FakeChannel,
+    FakeGuild,
+    FakeMember,
+    FakeRole,
+)
 from tests.feedserver import FeedServer
 
 
@@ -126,7 +133,7 @@ async def test_every_mistake_is_reported_in_one_list(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     d = fake_discord.defaults
-    d.bot_role.permissions &= ~MANAGE_EVENTS
+    d.bot_role.permissions &= ~(MANAGE_EVENTS | CREATE_EVENTS)
     # A server the bot was never added to.
     stranger = guild_without_the_bot(fake_discord)
     second = second_server_with_the_bot(fake_discord)
