@@ -224,7 +224,9 @@ def _snowflake(raw: int | str | None) -> int | str | None:
     if raw is None or raw in (0, ""):
         return None
     if isinstance(raw, str) and not raw.strip().isdigit():
-        return f"{raw!r} is not a Discord id (a long number)"
+        # Never echo a long string: a token pasted into the wrong key must not be printed.
+        shown = repr(raw) if len(raw) <= 24 else f"a {len(raw)}-character string"
+        return f"{shown} is not a Discord id (a long number)"
     value = int(raw)
     if not 0 < value < 2**64:
         return f"{raw!r} is not a Discord id"
@@ -305,6 +307,11 @@ def parse_config(
         logging_reader.problem("format", "use 'text' or 'json'")
     logging_reader.check_unknown()
 
+    if isinstance(data.get("feeds"), dict):
+        top.used.add("feeds")
+        top.problem("feeds", "write each feed as a [[feeds]] table (double brackets)")
+        data = {**data, "feeds": []}
+        top.data = data
     feeds: list[FeedSettings] = []
     seen: set[tuple[int, str]] = set()
     for index, raw in enumerate(top.get("feeds", list, [])):
@@ -357,12 +364,12 @@ _GUILD_HELP = (
 
 def _feed(reader: _Reader, defaults: FeedSettings, *, require_routing: bool) -> FeedSettings:
     name = reader.get("name", str, "")
-    if not _FEED_NAME.match(name):
+    if not _FEED_NAME.match(name) and "name" not in reader.failed:
         reader.problem(
             "name", "required: 1-32 lower-case letters, digits, '-' or '_' (e.g. cs-seminar)"
         )
     url = reader.get("url", str, "")
-    if not url.strip():
+    if not url.strip() and "url" not in reader.failed:
         reader.problem(
             "url", "required: the calendar's address (https://…/?ical=1) or a file path"
         )

@@ -264,3 +264,16 @@ def test_run_refuses_a_feed_that_could_never_post(
     err = capsys.readouterr().err
     assert "feeds[0].channel_id: set the id of the channel" in err
     assert "not-a-real-secret" not in err
+
+
+def test_a_token_pasted_into_an_id_is_not_echoed() -> None:
+    secret = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GsEcRt.abcdefghijklmnopqrstuvwxyz0123"
+    message = _problems(f'[discord]\nadmin_role_id = "{secret}"\n')
+    assert f"line 2: discord.admin_role_id: a {len(secret)}-character string is not" in message
+    assert secret[:10] not in message
+
+
+def test_a_single_bracket_feeds_table_gets_a_hint() -> None:
+    message = _problems('[feeds]\nname = "a"\nurl = "u"\n')
+    assert "line 1: feeds: write each feed as a [[feeds]] table (double brackets)" in message
+    assert message.count("\n") == 0  # one problem, not one per key inside it
