@@ -95,7 +95,7 @@ def check_config(
     token = read_token(config.discord, env)
     print(f"{path}: settings valid ({len(config.feeds)} feed(s), {database})", file=out)
     report = asyncio.run(diagnose(config, token))
-    return report.print(out, err, token)
+    return report.write(out, err, token)
 
 
 # --- the report ---------------------------------------------------------------------------
@@ -116,7 +116,8 @@ class Report:
             return EXIT_TOKEN_REFUSED
         return EXIT_PROBLEMS if self.problems else EXIT_OK
 
-    def print(self, out: TextIO, err: TextIO, token: str) -> int:
+    def write(self, out: TextIO, err: TextIO, token: str) -> int:
+        """Print the report (the token scrubbed from every line); the exit code."""
         def show(text: str, stream: TextIO) -> None:
             print(text.replace(token, "[token]") if token else text, file=stream)
 
