@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,9 @@ class _Problems:
         self.source = source
         self.lines = lines
         self.found: list[tuple[int, str]] = []
+        #: Unknown keys with the keys their table knows, and every table's known keys.
+        self.unknown: list[tuple[KeyPath, list[str]]] = []
+        self.tables: dict[str, set[str]] = {}
 
     def line_of(self, path: KeyPath) -> int | None:
         """The line of ``path``, else of the nearest table or key that contains it."""
@@ -100,7 +103,29 @@ class _Problems:
         where = f"{self.source}, line {line}" if line else self.source
         self.found.append((line or 0, f"{where}: {dotted}: {message}"))
 
+    def note_table(self, path: KeyPath, keys: set[str]) -> None:
+        self.tables.setdefault(_table_label(path), set()).update(keys)
+
+    def _report_unknown(self) -> None:
+        """Suggest a close spelling here, else the table where the key does belong."""
+        for path, known in self.unknown:
+            key = str(path[-1])
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            homes = [t for t, keys in self.tables.items() if key in keys]
+            if homes:
+                hint = f"it belongs in {' or '.join(homes)}"
+                hint += f"; or did you mean {close[0]!r}?" if close else ""
+            elif close:
+                hint = f"did you mean {close[0]!r}?"
+            elif known:
+                hint = "the settings here are " + ", ".join(known)
+            else:
+                hint = "no settings belong here"
+            self.add(path, f"unknown setting ({hint})")
+        self.unknown.clear()
+
     def raise_if_any(self) -> None:
+        self._report_unknown()
         if not self.found:
             return
         ordered = [text for _, text in sorted(self.found, key=lambda item: item[0])]
@@ -109,6 +134,14 @@ class _Problems:
         raise ConfigError(
             f"{self.source}: {len(ordered)} problems:\n" + "\n".join(f"  {t}" for t in ordered)
         )
+
+
+def _table_label(path: KeyPath) -> str:
+    if not path:
+        return "the top level"
+    if isinstance(path[-1], int):
+        return f"a [[{'.'.join(str(p) for p in path[:-1])}]] table"
+    return f"[{'.'.join(str(p) for p in path)}]"
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
@@ -207,23 +240,19 @@ class _Reader:
         return tuple(item.strip() for item in raw)
 
     def check_unknown(self) -> None:
-        known = sorted(self.used)
+        """Note the keys this table does not know; reported once every table is known."""
+        self.problems.note_table(self.path, self.used)
         for key in self.data:
-            if key in self.used:
-                continue
-            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-            if close:
-                hint = f"did you mean {close[0]!r}?"
-            else:
-                hint = "the settings here are " + ", ".join(known) if known else "none belong here"
-            self.problem(key, f"unknown setting ({hint})")
+            if key not in self.used:
+                self.failed.add(key)
+                self.problems.unknown.append(((*self.path, key), sorted(self.used)))
 
 
 def _snowflake(raw: int | str | None) -> int | str | None:
     """A Discord id, None when unset (absent, 0 or ""), or the reason it is not an id."""
     if raw is None or raw in (0, ""):
         return None
-    if isinstance(raw, str) and not raw.strip().isdigit():
+    if isinstance(raw, str) and not (raw.strip().isascii() and raw.strip().isdigit()):
         # Never echo a long string: a token pasted into the wrong key must not be printed.
         shown = repr(raw) if len(raw) <= 24 else f"a {len(raw)}-character string"
         return f"{shown} is not a Discord id (a long number)"
@@ -326,6 +355,8 @@ def parse_config(
         seen.add((feed.guild_id, feed.name))
         feeds.append(feed)
     top.check_unknown()
+    # A feed's settings are the FeedSettings fields, known even when no [[feeds]] is written.
+    problems.note_table(("feeds", 0), {f.name for f in fields(FeedSettings)})
     problems.raise_if_any()
     return Config(
         storage_path=storage_path,

@@ -277,3 +277,21 @@ def test_a_single_bracket_feeds_table_gets_a_hint() -> None:
     message = _problems('[feeds]\nname = "a"\nurl = "u"\n')
     assert "line 1: feeds: write each feed as a [[feeds]] table (double brackets)" in message
     assert message.count("\n") == 0  # one problem, not one per key inside it
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('timezone = "UTC"\n', "line 1: timezone: unknown setting (it belongs in [defaults] or a [[feeds]] table)"),
+        ('[discord]\npoll_interval = "5m"\n', "line 2: discord.poll_interval: unknown setting (it belongs in [defaults] or a [[feeds]] table)"),
+        ("[discord]\nchannel_id = 5\n", "line 2: discord.channel_id: unknown setting (it belongs in a [[feeds]] table; or did you mean 'admin_channel_id'?)"),
+        ('[[feeds]]\nname = "a"\nurl = "u"\napi_base_url = "http://x"\n', "line 4: feeds[0].api_base_url: unknown setting (it belongs in [discord])"),
+    ],
+)
+def test_a_setting_in_the_wrong_table_is_pointed_to_its_table(text: str, expected: str) -> None:
+    assert expected in _problems(text)
+
+
+def test_only_ascii_digits_make_an_id() -> None:
+    message = _problems('[[feeds]]\nname = "a"\nurl = "u"\nchannel_id = "١٢٣"\n')
+    assert "line 4: feeds[0].channel_id: '١٢٣' is not a Discord id" in message
