@@ -340,3 +340,21 @@ def test_channel_overwrites_apply_in_discord_s_order() -> None:
         admin, guild_id=guild, member_id=bot, member_role_ids=[role],
         overwrites=[everyone_denies],
     ) & VIEW_CHANNEL
+
+
+async def test_a_rate_limited_request_is_retried(
+    fake_discord: FakeDiscord,
+    feed_server: FeedServer,
+    token: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    d = fake_discord.defaults
+    feed_server.body = talks_from_now(1)
+    path = write_config(tmp_path, fake_discord, feed("cs-seminar", feed_server.url,
+                                                     d.seminars.id, d.guild.id))
+    fake_discord.inject_fault("GET", "/guilds/*/channels", 429, retry_after=0.01)
+    code, out, err = await check_online(path, capsys)
+    assert "All checks passed" in out
+    assert (code, err) == (0, "")
+    assert fake_discord.rate_limited_count == 1
