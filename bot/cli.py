@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("--config", type=Path, default=Path("config.toml"))
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also log in to Discord and fetch every feed: checks servers, channels, "
+        "permissions and calendars, and prints the invite link (needs DISCORD_TOKEN)",
+    )
 
     run = commands.add_parser("run", help="run the bot (needs DISCORD_TOKEN)")
     run.add_argument("--config", type=Path, default=Path("config.toml"))
@@ -89,11 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "preview":
             return _preview(args)
         if args.command == "check-config":
-            config = load_config(args.config)
-            print(
-                f"{args.config}: OK ({len(config.feeds)} feed(s), database {config.storage_path})"
-            )
-            return 0
+            from bot.service.doctor import check_config
+
+            return check_config(args.config, online=args.online)
         if args.command == "health":
             from bot.service.health import check_health
 
@@ -103,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             from bot.app import run_bot
 
-            return run_bot(load_config(args.config))
+            return run_bot(load_config(args.config, require_routing=True))
     except ConfigError as exc:
         print(f"seminar-bot: {exc}", file=sys.stderr)
         return 2

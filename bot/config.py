@@ -7,11 +7,12 @@ token comes from ``DISCORD_TOKEN`` or a file (Docker secrets).
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.core.durations import parse_duration
 from bot.core.weekly_digest import parse_spec
 from bot.errors import ConfigError
+from bot.toml_lines import KeyPath, key_lines
 
 DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 _FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+#: Overrides ``[storage] path`` (the Docker image points it at its /data volume).
+DATABASE_ENV = "SEMINAR_BOT_DB"
 
 
 @dataclass(frozen=True)
@@ -72,35 +76,126 @@ class Config:
     source: Path | None = None
 
 
-class _Reader:
-    """Walks one TOML table, remembering the dotted path so errors can name the key."""
+class _Problems:
+    """Every mistake found in one file, so the operator fixes them all in one go."""
 
-    def __init__(self, data: Mapping[str, Any], path: str, lines: list[str], source: str) -> None:
-        self.data = data
-        self.path = path
-        self.lines = lines
+    def __init__(self, source: str, lines: dict[KeyPath, int]) -> None:
         self.source = source
-        self.used: set[str] = set()
+        self.lines = lines
+        self.found: list[tuple[int, str]] = []
+        #: Unknown keys with the keys their table knows, and every table's known keys.
+        self.unknown: list[tuple[KeyPath, list[str]]] = []
+        self.tables: dict[str, set[str]] = {}
 
-    def error(self, key: str, message: str) -> ConfigError:
-        dotted = f"{self.path}.{key}" if self.path else key
-        line = _find_line(self.lines, key)
+    def line_of(self, path: KeyPath) -> int | None:
+        """The line of ``path``, else of the nearest table or key that contains it."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return None
+
+    def add(self, path: KeyPath, message: str) -> None:
+        dotted = ""
+        for part in path:
+            dotted += f"[{part}]" if isinstance(part, int) else f"{'.' if dotted else ''}{part}"
+        line = self.line_of(path)
         where = f"{self.source}, line {line}" if line else self.source
-        return ConfigError(f"{where}: {dotted}: {message}")
+        self.found.append((line or 0, f"{where}: {dotted}: {message}"))
+
+    def note_table(self, path: KeyPath, keys: set[str]) -> None:
+        self.tables.setdefault(_table_label(path), set()).update(keys)
+
+    def _report_unknown(self) -> None:
+        """Suggest a close spelling here, else the table where the key does belong."""
+        for path, known in self.unknown:
+            key = str(path[-1])
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            homes = [t for t, keys in self.tables.items() if key in keys]
+            if homes:
+                hint = f"it belongs in {' or '.join(homes)}"
+                hint += f"; or did you mean {close[0]!r}?" if close else ""
+            elif close:
+                hint = f"did you mean {close[0]!r}?"
+            elif known:
+                hint = "the settings here are " + ", ".join(known)
+            else:
+                hint = "no settings belong here"
+            self.add(path, f"unknown setting ({hint})")
+        self.unknown.clear()
+
+    def raise_if_any(self) -> None:
+        self._report_unknown()
+        if not self.found:
+            return
+        ordered = [text for _, text in sorted(self.found, key=lambda item: item[0])]
+        if len(ordered) == 1:
+            raise ConfigError(ordered[0])
+        raise ConfigError(
+            f"{self.source}: {len(ordered)} problems:\n" + "\n".join(f"  {t}" for t in ordered)
+        )
+
+
+def _table_label(path: KeyPath) -> str:
+    if not path:
+        return "the top level"
+    if isinstance(path[-1], int):
+        return f"a [[{'.'.join(str(p) for p in path[:-1])}]] table"
+    return f"[{'.'.join(str(p) for p in path)}]"
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {int: "a whole number", str: "a string", bool: "true or false", list: "a list",
+             dict: "a table"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    return f"{type(value).__name__} {value!r}"
+
+
+class _Reader:
+    """Walks one TOML table, remembering its key path so problems can name the key and line.
+
+    A wrong value is recorded and replaced by the default, so reading goes on and every
+    problem of the file ends up in one report.
+    """
+
+    def __init__(self, data: Any, path: KeyPath, problems: _Problems) -> None:
+        self.data: Mapping[str, Any] = data if isinstance(data, dict) else {}
+        self.path = path
+        self.problems = problems
+        self.used: set[str] = set()
+        #: Keys already reported, so one wrong value is not also reported as missing.
+        self.failed: set[str] = set()
+
+    def problem(self, key: str, message: str) -> None:
+        self.failed.add(key)
+        self.problems.add((*self.path, key), message)
+
+    def has(self, key: str) -> bool:
+        return key in self.data
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
         self.used.add(key)
         if key not in self.data:
             return default
         value = self.data[key]
-        if isinstance(value, bool) and kind is int:
-            raise self.error(key, "expected a whole number, got true/false")
-        if not isinstance(value, kind):
-            expected = (
-                kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            )
-            raise self.error(key, f"expected {expected}, got {type(value).__name__} {value!r}")
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # TOML's true/false are Python ints; a float is never a count or an id.
+        wrong_bool = isinstance(value, bool) and bool not in kinds
+        if wrong_bool or not isinstance(value, kinds):
+            self.problem(key, f"expected {_kind_name(kind)}, got {_shown(value)}")
+            return default
         return value
+
+    def table(self, key: str) -> _Reader:
+        return _Reader(self.get(key, dict, {}), (*self.path, key), self.problems)
 
     def duration(self, key: str, default: timedelta) -> timedelta:
         raw = self.get(key, str, None)
@@ -109,18 +204,20 @@ class _Reader:
         try:
             return parse_duration(raw)
         except ValueError as exc:
-            raise self.error(key, str(exc)) from None
+            self.problem(key, str(exc))
+            return default
 
     def snowflake(self, key: str) -> int | None:
-        raw = self.get(key, (int, str), None)
-        if raw is None or raw in (0, ""):
+        """A Discord id: a whole number or a string of digits; absent, 0 or "" mean unset."""
+        self.used.add(key)
+        raw = self.data.get(key)
+        if isinstance(raw, bool) or not isinstance(raw, (int, str, type(None))):
+            self.problem(key, f"{_shown(raw)} is not a Discord id (a long number)")
             return None
-        try:
-            value = int(raw)
-        except ValueError:
-            raise self.error(key, f"{raw!r} is not a Discord id (a long number)") from None
-        if not 0 < value < 2**64:
-            raise self.error(key, f"{raw!r} is not a Discord id")
+        value = _snowflake(raw)
+        if isinstance(value, str):
+            self.problem(key, value)
+            return None
         return value
 
     def timezone(self, key: str, default: str) -> str:
@@ -129,35 +226,48 @@ class _Reader:
             try:
                 ZoneInfo(raw)
             except (ZoneInfoNotFoundError, ValueError):
-                raise self.error(
+                self.problem(
                     key, f"unknown time zone {raw!r}; use an IANA name like America/New_York"
-                ) from None
+                )
+                return default
         return str(raw)
 
     def string_list(self, key: str) -> tuple[str, ...]:
         raw = self.get(key, list, [])
         if not all(isinstance(item, str) and item.strip() for item in raw):
-            raise self.error(key, "expected a list of non-empty strings")
+            self.problem(key, "expected a list of non-empty strings")
+            return ()
         return tuple(item.strip() for item in raw)
 
     def check_unknown(self) -> None:
+        """Note the keys this table does not know; reported once every table is known."""
+        self.problems.note_table(self.path, self.used)
         for key in self.data:
             if key not in self.used:
-                raise self.error(
-                    key, "unknown setting (check the spelling against config.example.toml)"
-                )
+                self.failed.add(key)
+                self.problems.unknown.append(((*self.path, key), sorted(self.used)))
 
 
-def _find_line(lines: list[str], key: str) -> int | None:
-    pattern = re.compile(rf"^\s*(?:\[+\s*)?[\"']?{re.escape(key)}[\"']?\s*(?:=|\]|\.)")
-    for number, line in enumerate(lines, start=1):
-        if pattern.match(line):
-            return number
-    return None
+def _snowflake(raw: int | str | None) -> int | str | None:
+    """A Discord id, None when unset (absent, 0 or ""), or the reason it is not an id."""
+    if raw is None or raw in (0, ""):
+        return None
+    if isinstance(raw, str) and not (raw.strip().isascii() and raw.strip().isdigit()):
+        # Never echo a long string: a token pasted into the wrong key must not be printed.
+        shown = repr(raw) if len(raw) <= 24 else f"a {len(raw)}-character string"
+        return f"{shown} is not a Discord id (a long number)"
+    value = int(raw)
+    if not 0 < value < 2**64:
+        return f"{raw!r} is not a Discord id"
+    return value
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read and validate a config file; raise ConfigError naming the bad key."""
+def load_config(path: str | os.PathLike[str], *, require_routing: bool = False) -> Config:
+    """Read and validate a config file; raise ConfigError listing every bad key.
+
+    ``require_routing`` also refuses feeds without a channel or server id (the example's 0):
+    ``run`` and ``check-config`` need them, a dry-run preview does not.
+    """
     source = Path(path)
     try:
         text = source.read_text(encoding="utf-8")
@@ -165,38 +275,42 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(f"{source}: cannot read the config file ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{source}: the config file is not UTF-8 text") from None
-    return parse_config(text, source=source)
+    return parse_config(text, source=source, require_routing=require_routing)
 
 
-def parse_config(text: str, *, source: Path | None = None) -> Config:
+def parse_config(
+    text: str, *, source: Path | None = None, require_routing: bool = False
+) -> Config:
     name = str(source) if source else "<config>"
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: not valid TOML: {exc}") from None
-    lines = text.splitlines()
-    top = _Reader(data, "", lines, name)
+    problems = _Problems(name, key_lines(text))
+    top = _Reader(data, (), problems)
     base_dir = source.parent if source else Path.cwd()
 
-    storage = _Reader(top.get("storage", dict, {}), "storage", lines, name)
-    storage_path = Path(storage.get("path", str, "data/seminar-bot.db"))
+    storage = top.table("storage")
+    storage_path = Path(storage.get("path", str, "data/seminar-bot.db") or "data/seminar-bot.db")
     if not storage_path.is_absolute():
         storage_path = base_dir / storage_path
     storage.check_unknown()
 
-    defaults = _Reader(top.get("defaults", dict, {}), "defaults", lines, name)
+    defaults = top.table("defaults")
     timezone = defaults.timezone("timezone", "UTC") or "UTC"
     default_feed = FeedSettings(
         name="-",
         url="-",
-        poll_interval=defaults.duration("poll_interval", timedelta(minutes=15)),
+        poll_interval=_at_least(
+            defaults, "poll_interval", timedelta(minutes=15), timedelta(minutes=1)
+        ),
         announce_window=defaults.duration("announce_window", timedelta(days=7)),
         reminder_offsets=_offsets(defaults, FeedSettings.reminder_offsets),
         baseline=_baseline(defaults, "silent"),
     )
     defaults.check_unknown()
 
-    discord_reader = _Reader(top.get("discord", dict, {}), "discord", lines, name)
+    discord_reader = top.table("discord")
     discord = DiscordSettings(
         api_base_url=_url(discord_reader, "api_base_url", DEFAULT_API_BASE_URL, ("http", "https")),
         gateway_url=_url(discord_reader, "gateway_url", DEFAULT_GATEWAY_URL, ("ws", "wss")),
@@ -206,32 +320,44 @@ def parse_config(text: str, *, source: Path | None = None) -> Config:
         command_guild_ids=_snowflakes(discord_reader, "command_guild_ids"),
         scheduled_events=discord_reader.get("scheduled_events", bool, False),
     )
-    if "token" in discord_reader.data:
-        raise discord_reader.error(
+    if discord_reader.has("token"):
+        discord_reader.used.add("token")
+        discord_reader.problem(
             "token", "never put the token in the config file; set DISCORD_TOKEN or token_file"
         )
     discord_reader.check_unknown()
 
-    logging_reader = _Reader(top.get("logging", dict, {}), "logging", lines, name)
+    logging_reader = top.table("logging")
     log_level = logging_reader.get("level", str, "INFO").upper()
     if log_level not in _LOG_LEVELS:
-        raise logging_reader.error("level", f"use one of {', '.join(_LOG_LEVELS)}")
+        logging_reader.problem("level", f"use one of {', '.join(_LOG_LEVELS)}")
     log_format = logging_reader.get("format", str, "text")
     if log_format not in ("text", "json"):
-        raise logging_reader.error("format", "use 'text' or 'json'")
+        logging_reader.problem("format", "use 'text' or 'json'")
     logging_reader.check_unknown()
 
+    if isinstance(data.get("feeds"), dict):
+        top.used.add("feeds")
+        top.problem("feeds", "write each feed as a [[feeds]] table (double brackets)")
+        data = {**data, "feeds": []}
+        top.data = data
     feeds: list[FeedSettings] = []
     seen: set[tuple[int, str]] = set()
     for index, raw in enumerate(top.get("feeds", list, [])):
+        reader = _Reader(raw, ("feeds", index), problems)
         if not isinstance(raw, dict):
-            raise top.error("feeds", "each [[feeds]] entry must be a table")
-        feed = _feed(_Reader(raw, f"feeds[{index}]", lines, name), default_feed)
+            top.problem("feeds", "each [[feeds]] entry must be a table")
+            continue
+        feed = _feed(reader, default_feed, require_routing=require_routing)
+        reader.check_unknown()
         if (feed.guild_id, feed.name) in seen:
-            raise top.error("feeds", f"two feeds are named {feed.name!r}")
+            reader.problem("name", f"two feeds are named {feed.name!r}")
         seen.add((feed.guild_id, feed.name))
         feeds.append(feed)
     top.check_unknown()
+    # A feed's settings are the FeedSettings fields, known even when no [[feeds]] is written.
+    problems.note_table(("feeds", 0), {f.name for f in fields(FeedSettings)})
+    problems.raise_if_any()
     return Config(
         storage_path=storage_path,
         timezone=timezone,
@@ -243,22 +369,52 @@ def parse_config(text: str, *, source: Path | None = None) -> Config:
     )
 
 
-def _feed(reader: _Reader, defaults: FeedSettings) -> FeedSettings:
+def apply_environment(config: Config, environ: Mapping[str, str] | None = None) -> Config:
+    """The config as ``run`` uses it: ``SEMINAR_BOT_DB`` overrides the database path.
+
+    The Docker image sets it to keep the database on its /data volume; ``check-config``
+    reports the same path through this function.
+    """
+    env = os.environ if environ is None else environ
+    database = env.get(DATABASE_ENV, "").strip()
+    if not database:
+        return config
+    return replace(config, storage_path=Path(database))
+
+
+_CHANNEL_HELP = (
+    "set the id of the channel the announcements go to (0 means not set, so the feed would "
+    "never post): in Discord turn on Developer Mode (User Settings > Advanced), then "
+    "right-click the channel > Copy Channel ID"
+)
+_GUILD_HELP = (
+    "set the id of the server (guild) the channel belongs to (0 means not set): right-click "
+    "the server's icon > Copy Server ID (Developer Mode on)"
+)
+
+
+def _feed(reader: _Reader, defaults: FeedSettings, *, require_routing: bool) -> FeedSettings:
     name = reader.get("name", str, "")
-    if not _FEED_NAME.match(name):
-        raise reader.error(
+    if not _FEED_NAME.match(name) and "name" not in reader.failed:
+        reader.problem(
             "name", "required: 1-32 lower-case letters, digits, '-' or '_' (e.g. cs-seminar)"
         )
     url = reader.get("url", str, "")
-    if not url.strip():
-        raise reader.error(
+    if not url.strip() and "url" not in reader.failed:
+        reader.problem(
             "url", "required: the calendar's address (https://…/?ical=1) or a file path"
         )
+    channel_id = reader.snowflake("channel_id")
+    guild_id = reader.snowflake("guild_id") or 0
+    if require_routing and channel_id is None and "channel_id" not in reader.failed:
+        reader.problem("channel_id", _CHANNEL_HELP)
+    if require_routing and not guild_id and "guild_id" not in reader.failed:
+        reader.problem("guild_id", _GUILD_HELP)
     return FeedSettings(
         name=name,
         url=url.strip(),
-        channel_id=reader.snowflake("channel_id"),
-        guild_id=reader.snowflake("guild_id") or 0,
+        channel_id=channel_id,
+        guild_id=guild_id,
         poll_interval=_at_least(
             reader, "poll_interval", defaults.poll_interval, timedelta(minutes=1)
         ),
@@ -282,13 +438,15 @@ def _digest(reader: _Reader) -> str:
     try:
         return str(parse_spec(raw))
     except ValueError as exc:
-        raise reader.error("digest", str(exc)) from None
+        reader.problem("digest", str(exc))
+        return ""
 
 
 def _at_least(reader: _Reader, key: str, default: timedelta, minimum: timedelta) -> timedelta:
     value = reader.duration(key, default)
     if value < minimum:
-        raise reader.error(key, f"must be at least {int(minimum.total_seconds() // 60)} minute(s)")
+        reader.problem(key, f"must be at least {int(minimum.total_seconds() // 60)} minute(s)")
+        return default
     return value
 
 
@@ -299,18 +457,21 @@ def _offsets(reader: _Reader, default: tuple[timedelta, ...]) -> tuple[timedelta
     offsets = []
     for item in raw:
         if not isinstance(item, str):
-            raise reader.error("reminder_offsets", 'expected a list like ["1d", "15m"]')
+            reader.problem("reminder_offsets", 'expected a list like ["1d", "15m"]')
+            return default
         try:
             offsets.append(parse_duration(item))
         except ValueError as exc:
-            raise reader.error("reminder_offsets", str(exc)) from None
+            reader.problem("reminder_offsets", str(exc))
+            return default
     return tuple(sorted(set(offsets), reverse=True))
 
 
 def _baseline(reader: _Reader, default: str) -> str:
     value = reader.get("baseline", str, default)
     if value not in ("silent", "announce"):
-        raise reader.error("baseline", "use 'silent' (post nothing at first) or 'announce'")
+        reader.problem("baseline", "use 'silent' (post nothing at first) or 'announce'")
+        return default
     return str(value)
 
 
@@ -318,18 +479,22 @@ def _url(reader: _Reader, key: str, default: str, schemes: tuple[str, ...]) -> s
     value = reader.get(key, str, default) or default
     scheme = value.split("://", 1)[0].lower() if "://" in value else ""
     if scheme not in schemes:
-        raise reader.error(key, f"expected a {' or '.join(schemes)} URL, got {value!r}")
+        reader.problem(key, f"expected a {' or '.join(schemes)} URL, got {value!r}")
+        return default
     return str(value)
 
 
 def _snowflakes(reader: _Reader, key: str) -> tuple[int, ...]:
-    raw = reader.get(key, list, [])
     values = []
-    for item in raw:
-        try:
-            values.append(int(item))
-        except (TypeError, ValueError):
-            raise reader.error(key, f"{item!r} is not a Discord id") from None
+    for item in reader.get(key, list, []):
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            reader.problem(key, f"{_shown(item)} is not a Discord id (a long number)")
+            continue
+        value = _snowflake(item)
+        if isinstance(value, str) or value is None:
+            reader.problem(key, value or f"{item!r} is not a Discord id")
+            continue
+        values.append(value)
     return tuple(values)
 
 

@@ -159,7 +159,21 @@ def test_bad_now_is_a_clear_usage_error(capsys: pytest.CaptureFixture[str]) -> N
     assert "is not an ISO-8601 time" in capsys.readouterr().err
 
 
-def test_check_config_accepts_the_example(capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_config_refuses_the_unedited_example(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its feed has channel 0 and server 0: it would poll forever and never post."""
     example = Path(__file__).resolve().parents[2] / "config.example.toml"
-    assert main(["check-config", "--config", str(example)]) == 0
+    assert main(["check-config", "--config", str(example)]) == 2
+    captured = capsys.readouterr()
+    assert "OK" not in captured.out
+    assert "feeds[0].channel_id: set the id of the channel" in captured.err
+    assert "feeds[0].guild_id: set the id of the server" in captured.err
+    edited = (
+        example.read_text(encoding="utf-8")
+        .replace("\nchannel_id = 0", "\nchannel_id = 123456789012345678")
+        .replace("\nguild_id = 0", "\nguild_id = 876543210987654321")
+    )
+    (tmp_path / "config.toml").write_text(edited, encoding="utf-8")
+    assert main(["check-config", "--config", str(tmp_path / "config.toml")]) == 0
     assert "OK (1 feed(s)" in capsys.readouterr().out
