@@ -15,7 +15,7 @@ import discord
 
 from bot.core.models import Action, Occurrence, SeminarDetails
 from bot.core.render import Card, build_card, format_when_local, headline, truncate
-from bot.core.text import inert
+from bot.core.text import inert as inert  # re-exported: the Discord edge imports it here
 
 DIGEST_EMBEDS = 10
 DIGEST_CARD_BUDGET = 580  # 10 cards × 580 < Discord's 6,000 characters per message

@@ -75,6 +75,8 @@ class FeedRow:
     baseline_done: bool
     created_at: datetime
     updated_at: datetime
+    #: Due announcements the last poll held back for the per-poll budget (still pending).
+    deferred_announcements: int = 0
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> FeedRow:
@@ -100,6 +102,7 @@ class FeedRow:
             baseline_done=bool(row["baseline_done"]),
             created_at=_req_dt(row["created_at"]),
             updated_at=_req_dt(row["updated_at"]),
+            deferred_announcements=int(row.get("deferred_announcements") or 0),
         )
 
 
@@ -373,6 +376,7 @@ def save_poll_result(
                 fail_count = 0, last_error = NULL, last_error_reason = NULL,
                 last_poll_at = ?, last_ok_at = ?, next_poll_at = COALESCE(?, next_poll_at),
                 etag = ?, last_modified = ?, body_hash = ?, skipped_count = ?,
+                deferred_announcements = CASE WHEN ? THEN deferred_announcements ELSE ? END,
                 baseline_done = 1, updated_at = ?,
                 status = CASE WHEN status IN ('active', 'suspect') THEN ? ELSE status END
             WHERE id = ?
@@ -385,6 +389,8 @@ def save_poll_result(
                 last_modified,
                 body_hash,
                 result.skipped_count,
+                result.suspect,  # a held poll changes nothing, this count included
+                len(result.over_cap),
                 ts(now),
                 "suspect" if result.suspect else "active",
                 feed_id,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import timedelta
+
+import pytest
 
 from bench.feedgen import Talk, render_feed
 from tests.discord_ui.harness import NOW, Harness, embeds_of
@@ -207,9 +210,11 @@ async def test_a_burst_of_new_events_becomes_digests_without_429s(bot_harness: H
     ]
     await h.start()
     h.feeds.body = render_feed(talks)
-    await h.poll()
+    for _ in range(6):  # ten announcements per poll: six polls, one digest each
+        await h.poll()
+        await h.deliver()
+        h.clock.advance(minutes=1)
     await h.fake.wait_for(lambda: len(h.fake.messages(h.fake.defaults.seminars)) >= 6, timeout=15)
-    await h.deliver()
     messages = h.fake.messages(h.fake.defaults.seminars)
     assert len(messages) == 6
     assert [len(m.message["embeds"]) for m in messages] == [10] * 6
@@ -226,3 +231,57 @@ async def test_gateway_drop_resumes_and_nothing_is_lost(bot_harness: Harness) ->
     await h.fake.wait_for(lambda: h.fake.resume_count == 1, timeout=10)
     await announce(h, TALK)
     assert len(h.fake.messages(h.fake.defaults.seminars)) == 1
+
+
+def flood_feed(count: int) -> bytes:
+    """One VEVENT whose RDATEs put ``count`` occurrences inside the announce window."""
+    first = NOW + timedelta(hours=2)
+    stamps = [(first + timedelta(minutes=30 * i)).strftime("%Y%m%dT%H%M%SZ") for i in range(count)]
+    lines = [
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//flood//EN", "BEGIN:VEVENT",
+        "UID:flood@example.edu", "DTSTAMP:20261201T000000Z", f"DTSTART:{stamps[0]}",
+        "DURATION:PT20M", "SUMMARY:Office hours", *(f"RDATE:{s}" for s in stamps[1:]),
+        "END:VEVENT", "END:VCALENDAR",
+    ]  # fmt: skip
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+async def test_an_rdate_flood_is_announced_a_budget_at_a_time_and_nothing_is_lost(
+    bot_harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.store import repo
+
+    h = bot_harness
+    h.feeds.body = flood_feed(45)
+    h.feeds.etag = '"flood-1"'  # the feed never changes: a 304 must not strand the backlog
+    await h.start()
+    seminars = h.fake.defaults.seminars
+    with caplog.at_level(logging.WARNING, logger="bot.service.poller"):
+        outcome = await h.poll()
+    assert len(outcome.actions) == 10 and len(outcome.outbox_ids) == 10
+    assert "35 announcements held back by the budget of 10 per poll" in caplog.text
+    assert h.bot is not None
+    row = await h.bot.run_db(repo.get_feed, await h.feed_id())
+    assert row is not None and row.deferred_announcements == 35
+    iid = h.fake.inject_command("feeds status", {"feed": "cs-seminar"}, user=h.fake.defaults.admin)
+    record = await h.fake.wait_for_interaction_response(iid, timeout=10)
+    (status,) = record.response_data["embeds"]
+    waiting = {f["name"]: f["value"] for f in status["fields"]}["Announcements waiting"]
+    assert waiting.startswith("35 held back")
+    await h.deliver()
+
+    for _ in range(10):  # bounded: 4 more polls release the 35, then the feed is quiet
+        h.clock.advance(minutes=1)
+        if not (await h.poll()).actions:
+            break
+        await h.deliver()
+    starts = [
+        f["value"] for e in embeds_of(h.fake.messages(seminars)) for f in e["fields"]
+        if f["name"] == "When"
+    ]  # fmt: skip
+    assert len(starts) == 45 and len(set(starts)) == 45  # every occurrence, exactly once
+    assert all(len(m.message["embeds"]) <= 10 for m in h.fake.messages(seminars))
+    row = await h.bot.run_db(repo.get_feed, await h.feed_id())
+    assert row is not None and row.deferred_announcements == 0
+    assert set(await h.outbox_states()) == {"sent"}
+    assert h.feeds.not_modified >= 1  # once the backlog was gone, validators were used again
