@@ -285,3 +285,59 @@ async def test_an_rdate_flood_is_announced_a_budget_at_a_time_and_nothing_is_los
     assert row is not None and row.deferred_announcements == 0
     assert set(await h.outbox_states()) == {"sent"}
     assert h.feeds.not_modified >= 1  # once the backlog was gone, validators were used again
+
+
+#: Markdown that doubles when made inert (every character escaped), plus a masked link.
+HEAVY = "*_~`|[]\\" * 3 + "[x](https://e.example) "
+
+
+def _heavy(prefix: str, length: int) -> str:
+    return (prefix + HEAVY * 100)[:length].replace(":", " ").replace(",", " ")
+
+
+def worst_digest_feed(count: int) -> bytes:
+    """Events whose compact cards are as big as the parser lets feed text make them."""
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//worst//EN"]
+    for i in range(count):
+        start = NOW + timedelta(days=1, hours=i)
+        summary = (
+            f"{_heavy('Distinguished Lecture Series ', 40)}: {_heavy(f'Speaker{i} ', 40)}, "
+            f"{_heavy('Affiliation ', 36)} – “{_heavy(f'Title{i} ', 100)}”"
+        )
+        lines += [
+            "BEGIN:VEVENT", f"UID:worst-{i}@example.edu", "DTSTAMP:20261201T000000Z",
+            f"DTSTART:{start:%Y%m%dT%H%M%SZ}", "DURATION:PT1H", f"SUMMARY:{summary}",
+            f"LOCATION:{_heavy(f'Room {i} ', 256)}", f"DESCRIPTION:{_heavy('Abstract ', 3000)}",
+            "END:VEVENT",
+        ]  # fmt: skip
+    lines.append("END:VCALENDAR")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def embed_total(message: dict[str, object]) -> int:
+    from bot.core.discord_limits import embed_size
+
+    return sum(embed_size(e) for e in message.get("embeds", []))  # type: ignore[attr-defined]
+
+
+async def test_the_worst_digest_is_split_into_messages_discord_accepts(
+    bot_harness: Harness,
+) -> None:
+    h = bot_harness
+    h.feeds.body = worst_digest_feed(10)
+    await h.start()
+    outcome = await h.poll()
+    assert len(outcome.actions) == 10
+    await h.deliver()
+    seminars = h.fake.defaults.seminars
+    messages = h.fake.messages(seminars)
+    refused = [r for r in h.fake.requests if r.method == "POST" and r.status >= 400]
+    assert refused == []  # every message was accepted as sent: measured, not trial and error
+    assert len(messages) >= 2
+    assert all(embed_total(m.message) <= 6000 for m in messages)
+    titles = [e["title"] for e in embeds_of(messages)]
+    assert len(titles) == 10 and len({t.split(" ", 1)[0] for t in titles}) == 10
+    assert await h.outbox_states() == ["sent"] * 10
+    # The heading (and any role mention) is on the first message only.
+    assert "10 new seminars announced" in messages[0].message["content"]
+    assert all(not m.message.get("content") for m in messages[1:])
