@@ -277,16 +277,26 @@ def shrink_embed(embed: Payload, budget: int = EMBED_TOTAL_LIMIT) -> dict[str, A
 def fit_embeds(
     embeds: Sequence[Payload], *, total: int = EMBED_TOTAL_LIMIT
 ) -> list[dict[str, Any]]:
-    """Embeds of ONE message made to fit: per-embed limits, then the shared total, by cutting
-    the largest embed first. For messages that cannot be split (an edit, a command answer)."""
+    """Embeds of ONE message made to fit, for a message that cannot be split (an edit, a
+    command answer): per-embed limits first, then the shared total, by cutting only the
+    largest embeds down to one common size (small ones are left whole)."""
     out = [clamp_embed(e) for e in embeds[:EMBEDS_PER_MESSAGE]]
-    for _ in range(len(out)):  # bounded: each pass brings one embed down
-        excess = sum(embed_size(e) for e in out) - total
-        if excess <= 0:
-            break
-        largest = max(range(len(out)), key=lambda i: embed_size(out[i]))
-        out[largest] = shrink_embed(out[largest], max(embed_size(out[largest]) - excess, 0))
-    return out
+    sizes = [embed_size(e) for e in out]
+    if sum(sizes) <= total:
+        return out
+    cap = _common_cap(sizes, total)
+    return [shrink_embed(e, cap) if size > cap else e for e, size in zip(out, sizes, strict=True)]
+
+
+def _common_cap(sizes: Sequence[int], total: int) -> int:
+    """The largest size ``cap`` with ``sum(min(size, cap)) <= total``."""
+    remaining, count = total, len(sizes)
+    for index, size in enumerate(sorted(sizes)):
+        share = remaining // (count - index)
+        if size > share:
+            return share
+        remaining -= size
+    return max(sizes, default=0)
 
 
 def fit_content(content: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, overload
 
 import discord
 
@@ -44,6 +44,10 @@ def shrink_embed(embed: discord.Embed, budget: int) -> discord.Embed:
     return discord.Embed.from_dict(discord_limits.shrink_embed(embed.to_dict(), budget))
 
 
+@overload
+def fit_content(content: str, *, what: str = ...) -> str: ...
+@overload
+def fit_content(content: None, *, what: str = ...) -> None: ...
 def fit_content(content: str | None, *, what: str = "message") -> str | None:
     if content is None or len(content) <= discord_limits.CONTENT_LIMIT:
         return content

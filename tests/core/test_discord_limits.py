@@ -147,3 +147,16 @@ def test_shrinking_always_lands_within_every_limit_and_the_budget(
 def test_fitting_one_message_brings_its_total_under_6000(sizes: list[int]) -> None:
     out = dl.fit_embeds([embed(description="d" * n, title="t") for n in sizes])
     assert dl.fits({"embeds": out})
+
+
+def test_fitting_one_message_cuts_the_largest_embeds_to_a_common_size() -> None:
+    big = [embed(title=f"feed-{i}", description="d" * 1200, footer={"text": f"ref {i}"})
+           for i in range(9)]  # fmt: skip
+    small = embed(title="small", description="s" * 100)
+    out = dl.fit_embeds([*big, small])
+    assert dl.fits({"embeds": out})
+    assert out[-1] == small  # small ones are left whole
+    assert all(o["title"] == f"feed-{i}" and o["footer"]["text"] == f"ref {i}"
+               for i, o in enumerate(out[:-1]))  # fmt: skip
+    sizes = {dl.embed_size(o) for o in out[:-1]}
+    assert max(sizes) - min(sizes) <= 1 and max(sizes) > 600
