@@ -55,6 +55,8 @@ HISTORY_SCAN_LIMIT = 50
 
 #: A lone card Discord refuses for its size is cut to half its size and resent, this often.
 SHRINK_ATTEMPTS = 4
+#: ... but never below this many characters (a title and a time); then it waits and retries.
+SMALLEST_CARD = 200
 
 Notify = Callable[[int, str, str], Awaitable[None]]
 ViewFactory = Callable[[Action, str], discord.ui.View | None]
@@ -384,7 +386,8 @@ class DeliveryWorker:
             for row in claimed:
                 await self._target_broken(feed, row, exc.reason, notify=row is claimed[0])
             return False
-        for _ in range(4 * len(claimed) + SHRINK_ATTEMPTS):  # bounded: splits and halvings
+        # Bounded: fewer than 2n splits, and a few halvings per card.
+        for _ in range((2 + SHRINK_ATTEMPTS) * len(claimed)):
             if not queue:
                 return True
             group, budget = queue.popleft()
@@ -399,23 +402,31 @@ class DeliveryWorker:
                     allowed_mentions=allowed if content else discord.AllowedMentions.none(),
                 )
             except discord.HTTPException as exc:
-                if refused_for_size(exc.status, exc.code, exc.text):
+                too_large = refused_for_size(exc.status, exc.code, exc.text)
+                if too_large or (exc.status == 400 and len(group) > 1):
+                    # Too large: smaller messages fit. Any other refused payload: halving
+                    # narrows it down to the one bad card, and the others still go out.
                     log.warning(
-                        "Discord refused a digest of %d cards as too large (%s); splitting it",
+                        "Discord refused a digest of %d cards (%s); splitting it",
                         len(group),
                         exc.text[:200],
                     )
+                    smaller = min(budget, message_fit.size_of(group_embeds[0])) // 2
                     if len(group) > 1:
                         half = len(group) // 2
                         queue.appendleft((group[half:], budget))
                         queue.appendleft((group[:half], budget))
-                    else:
-                        smaller = min(budget, message_fit.size_of(group_embeds[0])) // 2
+                        continue
+                    if too_large and smaller >= SMALLEST_CARD:
                         queue.appendleft((group, smaller))
-                    continue
-                return await self._digest_failed(feed, [*group, *_rows_of(queue)], exc)
+                        continue
+                if await self._digest_failed(feed, group, exc):
+                    continue  # that card's payload is bad (dead, alerted); the rest still go
+                await self._digest_failed(feed, _rows_of(queue), exc, notify=False)
+                return False
             except (discord.RateLimited, aiohttp.ClientError, OSError, TimeoutError) as exc:
-                return await self._digest_failed(feed, [*group, *_rows_of(queue)], exc)
+                await self._digest_failed(feed, [*group, *_rows_of(queue)], exc)
+                return False
             # The heading (and any role mention) goes with the first message only.
             content = None
             for row in group:
@@ -427,9 +438,11 @@ class DeliveryWorker:
         return not rest
 
     async def _digest_failed(
-        self, feed: FeedRow, rows: Sequence[OutboxRow], exc: Exception
+        self, feed: FeedRow, rows: Sequence[OutboxRow], exc: Exception, *, notify: bool = True
     ) -> bool:
-        """The digest rows not yet posted, after a refusal that splitting does not cure."""
+        """The digest rows not yet posted, after a refusal that splitting does not cure.
+
+        True when delivery may go on (the rows were a bad payload, now dead)."""
         if isinstance(exc, discord.RateLimited):
             for row in rows:
                 await self._retry_at(row, "rate limited", exc.retry_after)
@@ -437,7 +450,8 @@ class DeliveryWorker:
         if isinstance(exc, discord.HTTPException):
             ok = True
             for row in rows:
-                ok = await self._http_failure(feed, row, exc, notify=row is rows[0]) and ok
+                first = notify and row is rows[0]
+                ok = await self._http_failure(feed, row, exc, notify=first) and ok
             return ok
         for row in rows:
             await self._retry_at(row, f"network error: {exc!r}", 10.0)

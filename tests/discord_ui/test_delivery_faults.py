@@ -211,3 +211,19 @@ async def test_a_card_discord_keeps_refusing_for_size_waits_instead_of_dying(
     assert h.fake.messages(h.fake.defaults.seminars) == []
     (row,) = await h.bot.run_db(repo.list_outbox)  # type: ignore[union-attr]
     assert row.state != "dead" and row.next_attempt_at is not None
+
+
+async def test_one_refused_card_in_a_digest_costs_only_that_card(bot_harness: Harness) -> None:
+    h = bot_harness
+    await h.start()
+    # Three refusals in a row: the digest of six, its first half of three, then that half's
+    # first card alone: halving narrows a bad payload down to the one card that carries it.
+    bad = "Invalid Form Body\nIn embeds.0.url: Not a well formed URL."
+    h.fake.inject_fault("POST", "/channels/*/messages", 400, code=50035, message=bad, times=3)
+    h.feeds.body = render_feed(talks(6))
+    await h.poll()
+    await h.deliver()
+    messages = h.fake.messages(h.fake.defaults.seminars)
+    titles = [e["title"] for m in messages for e in m.message["embeds"]]
+    assert titles == [f"Talk {i}" for i in range(1, 6)]
+    assert await h.outbox_states() == ["dead"] + ["sent"] * 5
