@@ -53,6 +53,8 @@ class PollOutcome:
     parsed: ParsedFeed | None = None
     next_poll_at: datetime | None = None
     suspect_reason: str = ""
+    #: Due announcements held back by the per-poll budget; later polls announce them.
+    deferred: int = 0
 
 
 class Poller:
@@ -147,6 +149,7 @@ class Poller:
             parsed=parsed,
             next_poll_at=next_poll_at,
             suspect_reason=result.suspect_reason,
+            deferred=len(result.over_cap),
         )
 
     def _policy(self, settings: FeedSettings) -> DiffPolicy:

@@ -259,6 +259,7 @@ async def test_an_rdate_flood_is_announced_a_budget_at_a_time_and_nothing_is_los
     with caplog.at_level(logging.WARNING, logger="bot.service.poller"):
         outcome = await h.poll()
     assert len(outcome.actions) == 10 and len(outcome.outbox_ids) == 10
+    assert outcome.deferred == 35
     assert "35 announcements held back by the budget of 10 per poll" in caplog.text
     assert h.bot is not None
     row = await h.bot.run_db(repo.get_feed, await h.feed_id())

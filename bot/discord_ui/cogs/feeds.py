@@ -276,6 +276,11 @@ async def refresh(interaction: discord.Interaction, feed: str) -> None:
         text = f"**{row.name}** looks broken ({outcome.suspect_reason}); changes are on hold."
     else:
         text = f"Polled **{row.name}**: {len(outcome.actions)} change(s) to post."
+        if outcome.deferred:
+            text += (
+                f" {outcome.deferred} more announcement(s) wait for the next polls "
+                "(a few per poll, so the channel is not flooded)."
+            )
     await interaction.followup.send(message_fit.fit_content(text), ephemeral=True)
 
 
