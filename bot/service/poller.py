@@ -92,9 +92,19 @@ class Poller:
         if row is None:
             raise LookupError(f"feed {feed_id} is not in the database")
         validators = Validators(etag=row.etag, last_modified=row.last_modified)
-        if row.deferred_announcements:
-            # Announcements held back by the budget are due now, changed feed or not: a 304
-            # would skip the diff that releases them, so ask for the body unconditionally.
+        if validators and (
+            row.deferred_announcements
+            or await self._db_thread.run(
+                repo.has_due_pending,
+                self._db,
+                feed_id,
+                now=now,
+                horizon=now + settings.announce_window,
+            )
+        ):
+            # Announcements are due now, changed feed or not (held back by the budget, or an
+            # event that has just entered the window): a 304 would skip the diff that makes
+            # them, so ask for the body unconditionally.
             validators = Validators(etag=None, last_modified=None)
         try:
             fetched = await self._fetcher.fetch(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
@@ -264,6 +264,25 @@ def _upsert_chunk(db: Database, feed_id: int, events: Sequence[StoredEvent]) -> 
         """,
         rows,
     )
+
+
+def has_due_pending(db: Database, feed_id: int, *, now: datetime, horizon: datetime) -> bool:
+    """True when a stored, not yet announced event has entered the announce window.
+
+    Errs on the side of True by up to a day for events without an end (an extra download at
+    worst), never on the side of False (an announcement never made).
+    """
+    row = _one(
+        db,
+        """
+        SELECT 1 FROM events
+        WHERE feed_id = ? AND state = 'pending' AND start_utc <= ?
+          AND COALESCE(end_utc, start_utc) > ?
+        LIMIT 1
+        """,
+        [feed_id, ts(horizon), ts(now - timedelta(days=1))],
+    )
+    return row is not None
 
 
 def _delete_events(db: Database, feed_id: int, keys: tuple[OccurrenceKey, ...]) -> None:

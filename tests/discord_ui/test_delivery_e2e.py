@@ -342,3 +342,21 @@ async def test_the_worst_digest_is_split_into_messages_discord_accepts(
     # The heading (and any role mention) is on the first message only.
     assert "10 new seminars announced" in messages[0].message["content"]
     assert all(not m.message.get("content") for m in messages[1:])
+
+
+async def test_an_unchanged_feed_still_announces_a_talk_entering_the_window(
+    bot_harness: Harness,
+) -> None:
+    h = bot_harness
+    later = replace(TALK, start=NOW + timedelta(days=9))  # beyond the 7-day announce window
+    h.feeds.body = render_feed([later])
+    h.feeds.etag = '"same"'
+    await h.start()
+    assert (await h.poll()).actions == ()
+    h.clock.advance(hours=1)
+    assert (await h.poll()).status == "not_modified"  # nothing due: validators are used
+    h.clock.advance(days=3)  # the talk is now 6 days away, the feed has not changed
+    outcome = await h.poll()
+    assert [a.kind.value for a in outcome.actions] == ["announce"]
+    await h.deliver()
+    assert len(h.fake.messages(h.fake.defaults.seminars)) == 1
