@@ -395,11 +395,8 @@ class DeliveryWorker:
             if len(group) == 1 and message_fit.size_of(group_embeds[0]) > budget:
                 group_embeds = [message_fit.shrink_embed(group_embeds[0], budget)]
             try:
-                message = await channel.send(
-                    content=content,
-                    embeds=group_embeds,
-                    nonce=f"dg{group[0].id}",
-                    allowed_mentions=allowed if content else discord.AllowedMentions.none(),
+                message = await self._send_digest_message(
+                    channel, group, group_embeds, content=content, allowed=allowed
                 )
             except discord.HTTPException as exc:
                 too_large = refused_for_size(exc.status, exc.code, exc.text)
@@ -436,6 +433,24 @@ class DeliveryWorker:
         for row in rest:  # the bound was reached: leave them for the next pass, never dead
             await self._retry_at(row, "digest split too often; trying again", 60.0)
         return not rest
+
+    async def _send_digest_message(
+        self,
+        channel: discord.abc.Messageable,
+        rows: Sequence[OutboxRow],
+        embeds: Sequence[discord.Embed],
+        *,
+        content: str | None,
+        allowed: discord.AllowedMentions,
+    ) -> discord.Message:
+        """One message of a digest: the cards of ``rows``, already measured to fit. Controls
+        for these cards belong here (one message's worth), measured before they are sent."""
+        return await channel.send(
+            content=content,
+            embeds=list(embeds),
+            nonce=f"dg{rows[0].id}",
+            allowed_mentions=allowed if content else discord.AllowedMentions.none(),
+        )
 
     async def _digest_failed(
         self, feed: FeedRow, rows: Sequence[OutboxRow], exc: Exception, *, notify: bool = True
