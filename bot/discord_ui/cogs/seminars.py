@@ -173,7 +173,7 @@ async def _send_event(interaction: discord.Interaction, hit: EventHit, *, share:
     ics = discord.File(io.BytesIO(event_ics(occ, now=bot.clock.now())), filename=ics_filename(occ))
     await interaction.response.send_message(
         embed=message_fit.fit_embed(event_embed(hit), what="/seminars event"),
-        view=view,
+        view=message_fit.fit_view(view, what="/seminars event") or discord.utils.MISSING,
         file=ics,
         ephemeral=not share,
         allowed_mentions=discord.AllowedMentions.none(),
