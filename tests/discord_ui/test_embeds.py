@@ -84,3 +84,28 @@ def test_no_masked_link_survives_anywhere_in_an_announcement() -> None:
     texts += [f["name"] + f["value"] for f in data.get("fields", [])]
     assert all("](" not in t for t in texts)
     assert "](" not in headline_text(action)
+
+
+link_bits = st.lists(
+    st.sampled_from(["[", "]", "(", ")", "\\", "<", ">", "](", "[Join](", "https://p.example/",
+                     " ", "\n", "*", "@everyone", "x"]),
+    max_size=60,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(link_bits, link_bits, link_bits)
+def test_no_card_ever_carries_a_masked_link(summary: str, place: str, speaker: str) -> None:
+    occ = occurrence(
+        summary=summary or "x",
+        location=place,
+        seminar=SeminarDetails(speaker=speaker, affiliation=place, abstract=summary, bio=place),
+    )
+    for kind in ActionKind:
+        action = Action(kind=kind, feed=place or "f", occurrence=occ, previous=occ)
+        for embed in (announcement_embed(action), compact_embed(action)):
+            data = embed.to_dict()
+            texts = [data.get("title", ""), data.get("description", ""),
+                     data.get("footer", {}).get("text", "")]  # fmt: skip
+            texts += [f["name"] + "\n" + f["value"] for f in data.get("fields", [])]
+            assert all("](" not in t for t in texts)
