@@ -163,3 +163,15 @@ def test_check_config_accepts_the_example(capsys: pytest.CaptureFixture[str]) ->
     example = Path(__file__).resolve().parents[2] / "config.example.toml"
     assert main(["check-config", "--config", str(example)]) == 0
     assert "OK (1 feed(s)" in capsys.readouterr().out
+
+
+async def test_preview_of_a_flood_shows_one_poll_and_says_what_waits(
+    feed_server: FeedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    talks = [replace(TALK_A, post_id=600 + i, start=TALK_A.start + timedelta(hours=i))
+             for i in range(14)]  # fmt: skip
+    feed_server.body = render_feed(talks)
+    assert await run_cli("preview", feed_server.url, "--now", NOW.isoformat(), "--json") == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 10
+    assert "4 more announcement(s) held back by the per-poll limit" in err
