@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import discord
 import discord.gateway
@@ -23,20 +22,23 @@ from sqlite_utils import Database
 
 from bot.clock import Clock, SystemClock
 from bot.config import Config
-from bot.core.backoff import should_disable
 from bot.discord_ui import message_fit
 from bot.discord_ui.delivery import DeliveryWorker
 from bot.discord_ui.reminder_views import reminder_view_factory
 from bot.discord_ui.tree import SeminarTree
 from bot.feeds.http import FeedFetcher
 from bot.feeds.isolate import ParserPool
+from bot.service import notices
 from bot.service.dbthread import DatabaseThread
-from bot.service.feeds import settings_from_row, sync_config_feeds
-from bot.service.health import FeedHealth, write_health
+from bot.service.feed_admin import FeedAdmin
+from bot.service.feeds import open_store, poll_schedule, sync_config_feeds
+from bot.service.health import feed_health, write_health
 from bot.service.poller import Poller, PollOutcome
 from bot.service.scheduler import PollScheduler
-from bot.store import delivery_repo, repo
-from bot.store.db import open_database
+from bot.service.supervision import AfterPollHook, FeedSupervisor
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +103,16 @@ class SeminarBot(commands.Bot):
         self.poller: Poller | None = None
         self.delivery: DeliveryWorker | None = None
         self.scheduler: PollScheduler | None = None
+        #: Feed administration for ``/feeds`` (the store plus the poll schedule).
+        self.feed_admin: FeedAdmin | None = None
+        #: The policy around every poll (skip, disable, warn, follow-up hooks).
+        self.supervisor: FeedSupervisor | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._closing = False
         #: Set after every poll (tests wait on it rather than sleeping).
         self.polled = asyncio.Event()
         #: Awaited after every poll with (feed id, outcome), e.g. to plan reminders.
-        self.after_poll_hooks: list[Callable[[int, PollOutcome], Awaitable[None]]] = []
+        self.after_poll_hooks: list[AfterPollHook] = []
         #: The reminder worker, set by the reminders cog when it is loaded.
         self.reminders: Any = None
         self.health_file = health_file
@@ -114,7 +120,7 @@ class SeminarBot(commands.Bot):
     # --- start-up ---------------------------------------------------------------------------
 
     async def setup_hook(self) -> None:
-        self.db = await self.db_thread.run(open_database, self.config.storage_path)
+        self.db = await self.db_thread.run(open_store, self.config)
         feeds = await self.run_db(sync_config_feeds, self.config, now=self.clock.now())
         if self._fetcher is None:
             self._fetcher = FeedFetcher()
@@ -136,14 +142,23 @@ class SeminarBot(commands.Bot):
             notify=self.notify_admins,
             view_factory=reminder_view_factory,
         )
+        self.supervisor = FeedSupervisor(
+            poller=self.poller,
+            db=self.db,
+            db_thread=self.db_thread,
+            clock=self.clock,
+            notify=self.notify_admins,
+            wake_delivery=self.delivery.wake,
+            after_poll_hooks=self.after_poll_hooks,
+        )
+        self.feed_admin = FeedAdmin(db=self.db, db_thread=self.db_thread, clock=self.clock)
         for extension in self._extensions:
             await self.load_extension(extension)
         self.scheduler = PollScheduler(self.poll_feed)
+        self.feed_admin.schedule = self.scheduler
         if self._schedule_polls:
-            for row in feeds:
-                settings = settings_from_row(row)
-                if not settings.paused:
-                    self.scheduler.schedule_feed(row.id, settings.poll_interval)
+            for feed_id, interval in poll_schedule(feeds):
+                self.scheduler.schedule_feed(feed_id, interval)
         self.scheduler.start()
         self.spawn(self.delivery.run_forever(), name="outbox-delivery")
         if self.health_file is not None:
@@ -185,81 +200,30 @@ class SeminarBot(commands.Bot):
         """The bot's one parser process pool (None until setup_hook has run)."""
         return self._parser
 
-    async def run_db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    async def run_db(
+        self, fn: Callable[Concatenate[Database, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run a service function on the database thread with the bot's database."""
         assert self.db is not None, "database not open yet"
         return await self.db_thread.run(fn, self.db, *args, **kwargs)
 
     # --- polling ----------------------------------------------------------------------------
 
     async def poll_feed(self, feed_id: int, *, force: bool = False) -> PollOutcome | None:
-        """One scheduled poll: skips feeds that are paused, disabled or backing off."""
-        if self._closing or self.poller is None:
+        """One scheduled poll (the policy lives in ``FeedSupervisor.poll``)."""
+        if self._closing or self.supervisor is None:
             return None
-        row: repo.FeedRow | None = await self.run_db(repo.get_feed, feed_id)
-        if row is None:
-            return None
-        settings = settings_from_row(row)
-        now = self.clock.now()
-        if not force and (
-            settings.paused
-            or row.status in ("disabled", "paused")
-            or (row.next_poll_at is not None and row.next_poll_at > now)
-        ):
-            return None
-        trusted = settings_trusted(row)
-        outcome = await self.poller.poll(feed_id, settings, trusted=trusted)
-        if outcome.status == "failed":
-            await self._maybe_disable_failing_feed(feed_id, now)
-        elif outcome.status == "suspect":
-            await self.notify_admins(
-                row.guild_id,
-                f"suspect:{feed_id}:{row.last_ok_at}",
-                f"Feed **{row.name}** suddenly lost most of its upcoming events "
-                f"({outcome.suspect_reason}). I am holding all changes until it looks normal "
-                "again, so nothing was announced as cancelled.",
-            )
-        if outcome.outbox_ids and self.delivery is not None:
-            self.delivery.wake()
-        for hook in list(self.after_poll_hooks):
-            try:
-                await hook(feed_id, outcome)
-            except Exception:  # a feature's follow-up must never break polling
-                log.exception("after-poll hook failed for feed %s", feed_id)
-        self.polled.set()
+        outcome = await self.supervisor.poll(feed_id, force=force)
+        if outcome is not None:
+            self.polled.set()
         return outcome
-
-    async def _maybe_disable_failing_feed(self, feed_id: int, now: datetime) -> None:
-        row: repo.FeedRow | None = await self.run_db(repo.get_feed, feed_id)
-        if row is None:
-            return
-        failing_since = row.last_ok_at or row.created_at
-        if should_disable(failing_since, row.fail_count, now=now):
-            await self.run_db(delivery_repo.disable_feed, feed_id, reason="failing", now=now)
-            await self.notify_admins(
-                row.guild_id,
-                f"failing:{feed_id}:{row.last_ok_at}",
-                f"Feed **{row.name}** has failed for over a day "
-                f"({row.last_error_reason}: {row.last_error}), so I stopped polling it. "
-                "Check the calendar address, then re-enable it with `/feeds settings`.",
-            )
 
     # --- health -----------------------------------------------------------------------------
 
     async def write_health(self) -> None:
         if self.health_file is None:
             return
-        rows: list[repo.FeedRow] = await self.run_db(repo.list_feeds)
-        feeds = [
-            FeedHealth(
-                name=row.name,
-                status=row.status,
-                last_ok_at=row.last_ok_at,
-                poll_interval=settings.poll_interval,
-                created_at=row.created_at,
-            )
-            for row, settings in ((r, settings_from_row(r)) for r in rows)
-            if not settings.paused
-        ]
+        feeds = await self.run_db(feed_health)
         connected = self.is_ready() and not self.is_closed() and self.ws is not None
         await asyncio.to_thread(
             write_health,
@@ -283,7 +247,7 @@ class SeminarBot(commands.Bot):
     async def notify_admins(self, guild_id: int, key: str, text: str) -> None:
         """Tell a server's admins something once (admin channel, else the owner by DM)."""
         first_time = await self.run_db(
-            delivery_repo.record_notice, key, guild_id=guild_id, text=text, now=self.clock.now()
+            notices.first_notice, key, guild_id=guild_id, text=text, now=self.clock.now()
         )
         if not first_time:
             return
@@ -307,26 +271,14 @@ class SeminarBot(commands.Bot):
     # --- gateway events ---------------------------------------------------------------------
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
-        count = await self.run_db(
-            delivery_repo.disable_feeds_of_guild, guild.id, reason="removed", now=self.clock.now()
-        )
+        if self.supervisor is None:
+            return
+        count = await self.supervisor.guild_removed(guild.id)
         log.info("removed from guild %s; disabled %d feed(s)", guild.id, count)
 
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
-        ids = await self.run_db(
-            delivery_repo.disable_feeds_of_channel,
-            channel.id,
-            reason="channel_missing",
-            now=self.clock.now(),
-        )
-        for feed_id in ids:
-            row = await self.run_db(repo.get_feed, feed_id)
-            await self.notify_admins(
-                channel.guild.id,
-                f"target:{channel.id}:channel_missing",
-                f"The channel of feed **{row.name}** was deleted, so I stopped announcing it. "
-                "Pick a new channel with `/feeds settings`.",
-            )
+        if self.supervisor is not None:
+            await self.supervisor.channel_deleted(channel.guild.id, channel.id)
 
     # --- shutdown ---------------------------------------------------------------------------
 
@@ -351,7 +303,3 @@ class SeminarBot(commands.Bot):
             await self.db_thread.run(self.db.close)
         self.db_thread.close()
 
-
-def settings_trusted(row: repo.FeedRow) -> bool:
-    """Feeds from the operator's config file are trusted; feeds added from Discord are not."""
-    return row.settings.get("source") == "config"

@@ -29,9 +29,11 @@ from bot.core.event_mirror import (
     RemoteStatus,
 )
 from bot.discord_ui.embeds import inert
+from bot.service import mirror
+from bot.service.feed_admin import SettingsChanged
 from bot.service.feeds import settings_from_row
 from bot.service.poller import PollOutcome
-from bot.store import mirror_repo, repo
+from bot.service.records import FeedRow
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import SeminarBot
@@ -53,10 +55,6 @@ _STATUS = {
 def plain(text: str) -> str:
     """Feed text for plain-text fields (event name, place): no pings, no Discord tokens."""
     return _TOKENS.sub("<\u200b", escape_mentions(text)) if text else text
-
-
-def notice_key(feed_id: int) -> str:
-    return f"mirror-forbidden:{feed_id}"
 
 
 def to_remote(event: discord.ScheduledEvent) -> RemoteEvent:
@@ -96,14 +94,29 @@ class EventMirror(commands.Cog, name="EventMirror"):
 
     async def cog_load(self) -> None:
         self.bot.after_poll_hooks.append(self._after_poll)
+        if self.bot.feed_admin is not None:
+            self.bot.feed_admin.settings_hooks.append(self._settings_changed)
 
     async def cog_unload(self) -> None:
         if self._after_poll in self.bot.after_poll_hooks:
             self.bot.after_poll_hooks.remove(self._after_poll)
+        admin = self.bot.feed_admin
+        if admin is not None and self._settings_changed in admin.settings_hooks:
+            admin.settings_hooks.remove(self._settings_changed)
 
     async def _after_poll(self, feed_id: int, outcome: PollOutcome) -> None:
         if outcome.status != "failed":
             await self.sync_feed(feed_id)
+
+    async def _settings_changed(self, change: SettingsChanged) -> None:
+        """Turned on from ``/feeds settings``: allow a new refusal notice and sync right away."""
+        if "scheduled_events" not in change.given:
+            return
+        if not settings_from_row(change.after).scheduled_events:
+            return
+        feed_id = change.after.id
+        await self.bot.run_db(mirror.allow_mirror_notice_again, feed_id)
+        self.bot.spawn(self.sync_feed(feed_id), name=f"event-mirror-{feed_id}")
 
     # --- one feed ---------------------------------------------------------------------------
 
@@ -111,11 +124,11 @@ class EventMirror(commands.Cog, name="EventMirror"):
         """Bring the guild's Events tab in line with the feed; None when there is nothing to do."""
         if not self.bot.config.discord.scheduled_events:
             return None
-        row: repo.FeedRow | None = await self.bot.run_db(repo.get_feed, feed_id)
+        row = await self.bot.run_db(mirror.feed, feed_id)
         if row is None or not row.guild_id:
             return None
         settings = settings_from_row(row)
-        records = await self.bot.run_db(mirror_repo.mirror_records, feed_id)
+        records = await self.bot.run_db(mirror.mirror_records, feed_id)
         enabled = settings.scheduled_events and row.status != "disabled" and not settings.paused
         live_records = any(r.status is RecordStatus.ACTIVE for r in records.values())
         if not enabled and not (live_records and not settings.scheduled_events):
@@ -134,7 +147,7 @@ class EventMirror(commands.Cog, name="EventMirror"):
                 self.synced.set()
 
     async def _sync(
-        self, row: repo.FeedRow, guild: discord.Guild, *, enabled: bool
+        self, row: FeedRow, guild: discord.Guild, *, enabled: bool
     ) -> MirrorReport:
         me = guild.me
         if me is not None:
@@ -150,20 +163,15 @@ class EventMirror(commands.Cog, name="EventMirror"):
 
         settings = settings_from_row(row)
         now = self.bot.clock.now()
-        stored: list[mirror_repo.FeedEvent] = await self.bot.run_db(
-            mirror_repo.feed_events,
+        window = await self.bot.run_db(
+            mirror.mirror_window,
             row.id,
             start_from=now - LOOKBACK,
             start_before=now + settings.announce_window + LOOKBACK,
         )
-        live = [(e.announcement_id, e.occurrence) for e in stored if e.state in mirror_repo.LIVE]
-        live_ids = {aid for aid, occ in live if not occ.cancelled}
-        cancelled = {
-            e.announcement_id for e in stored if e.state == "cancelled" or e.occurrence.cancelled
-        } - live_ids
         wanted = (
             plan.wanted_events(
-                live,
+                window.live,
                 feed_id=row.id,
                 now=now,
                 window=settings.announce_window,
@@ -174,11 +182,11 @@ class EventMirror(commands.Cog, name="EventMirror"):
             if enabled
             else []
         )
-        records = await self.bot.run_db(mirror_repo.mirror_records, row.id)
+        records = await self.bot.run_db(mirror.mirror_records, row.id)
         ops = plan.plan_mirror(
             feed_id=row.id,
             wanted=wanted,
-            cancelled=cancelled,
+            cancelled=window.cancelled,
             records=records,
             remote=remote,
             now=now,
@@ -200,7 +208,7 @@ class EventMirror(commands.Cog, name="EventMirror"):
 
     async def _apply(
         self,
-        row: repo.FeedRow,
+        row: FeedRow,
         guild: discord.Guild,
         objects: dict[int, discord.ScheduledEvent],
         op: MirrorOp,
@@ -234,7 +242,7 @@ class EventMirror(commands.Cog, name="EventMirror"):
             elif op.kind is OpKind.DELETE:
                 assert op.event_id is not None
                 await objects[op.event_id].delete()
-                await self.bot.run_db(mirror_repo.forget_mirror_event, op.event_id)
+                await self.bot.run_db(mirror.forget_mirror_event, op.event_id)
                 report.deleted += 1
             else:
                 assert op.event_id is not None
@@ -259,10 +267,10 @@ class EventMirror(commands.Cog, name="EventMirror"):
         return True
 
     async def _record(
-        self, row: repo.FeedRow, aid: str, event_id: int, status: RecordStatus
+        self, row: FeedRow, aid: str, event_id: int, status: RecordStatus
     ) -> None:
         await self.bot.run_db(
-            mirror_repo.save_mirror_record,
+            mirror.save_mirror_record,
             row.id,
             aid,
             guild_id=row.guild_id,
@@ -271,20 +279,12 @@ class EventMirror(commands.Cog, name="EventMirror"):
             now=self.bot.clock.now(),
         )
 
-    async def _disable(self, row: repo.FeedRow) -> None:
+    async def _disable(self, row: FeedRow) -> None:
         log.warning("event mirror for feed %s: no permission; switched off", row.name)
-        await self.bot.run_db(
-            mirror_repo.set_feed_setting,
-            row.id,
-            "scheduled_events",
-            False,
-            now=self.bot.clock.now(),
-        )
-        # Nothing to clean up later without the permission; a re-enable adopts what exists.
-        await self.bot.run_db(mirror_repo.abandon_mirror_records, row.id)
+        await self.bot.run_db(mirror.switch_mirror_off, row.id, now=self.bot.clock.now())
         await self.bot.notify_admins(
             row.guild_id,
-            notice_key(row.id),
+            mirror.mirror_notice_key(row.id),
             f"I could not add the talks of feed **{row.name}** to this server's Events tab: "
             "I need the **Manage Events** permission. I switched the Events mirror off for this "
             "feed; give my role that permission, then turn it back on with "

@@ -22,9 +22,10 @@ from bot.core.models import Occurrence
 from bot.discord_ui import message_fit
 from bot.discord_ui.embeds import inert
 from bot.discord_ui.lookup_embeds import when_compact
+from bot.service import mirror
 from bot.service.feeds import settings_from_row
 from bot.service.poller import PollOutcome
-from bot.store import mirror_repo, repo
+from bot.service.records import FeedEvent
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import SeminarBot
@@ -37,7 +38,7 @@ HISTORY_SCAN_LIMIT = 50
 SHOWN_STATES = ("pending", "announced", "silent", "cancelled", "expired")
 
 
-def week_talks(events: list[mirror_repo.FeedEvent], week: wd.DigestWeek) -> list[Occurrence]:
+def week_talks(events: list[FeedEvent], week: wd.DigestWeek) -> list[Occurrence]:
     """The talks of the week, soonest first, one per announcement."""
     seen: set[str] = set()
     out: list[Occurrence] = []
@@ -94,7 +95,7 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
             await asyncio.sleep(TICK_SECONDS)
 
     async def check_all(self) -> list[str]:
-        rows: list[repo.FeedRow] = await self.bot.run_db(repo.list_feeds)
+        rows = await self.bot.run_db(mirror.all_feeds)
         done = []
         for row in rows:
             result = await self.check_feed(row.id)
@@ -119,13 +120,13 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
                 self.checked.set()
 
     async def _check(self, feed_id: int) -> str | None:
-        row: repo.FeedRow | None = await self.bot.run_db(repo.get_feed, feed_id)
+        row = await self.bot.run_db(mirror.feed, feed_id)
         if row is None or row.channel_id is None or row.status == "disabled":
             return None
         settings = settings_from_row(row)
         if not settings.digest or settings.paused:
             return None
-        zone_name = settings.timezone or await self.bot.run_db(mirror_repo.feed_zone, feed_id)
+        zone_name = settings.timezone or await self.bot.run_db(mirror.feed_zone, feed_id)
         try:
             zone = ZoneInfo(zone_name or self.bot.config.timezone or "UTC")
         except (ZoneInfoNotFoundError, ValueError):
@@ -134,11 +135,11 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
         week = wd.current_week(wd.parse_spec(settings.digest), zone, now)
         if now >= week.end:
             return None
-        existing = await self.bot.run_db(mirror_repo.get_digest, feed_id, week.key)
+        existing = await self.bot.run_db(mirror.get_digest, feed_id, week.key)
         if existing is None and not wd.may_post(week, now):
             return None
         events = await self.bot.run_db(
-            mirror_repo.feed_events,
+            mirror.digest_events,
             feed_id,
             start_from=week.start - timedelta(days=1),
             start_before=week.end + timedelta(days=1),
@@ -165,14 +166,16 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
             if found is not None:
                 await self._posted(feed_id, week, found, "")  # edited on the next check
                 return "posted"
-        claimed = existing or await self.bot.run_db(
-            mirror_repo.claim_digest,
-            feed_id,
-            week.key,
-            channel_id=row.channel_id,
-            nonce=wd.digest_nonce(feed_id, week),
-            now=now,
-        )
+        claimed = existing
+        if claimed is None:
+            claimed = await self.bot.run_db(
+                mirror.claim_digest,
+                feed_id,
+                week.key,
+                channel_id=row.channel_id,
+                nonce=wd.digest_nonce(feed_id, week),
+                now=now,
+            )
         message = await channel.send(
             embed=embed, nonce=claimed.nonce, allowed_mentions=discord.AllowedMentions.none()
         )
@@ -183,7 +186,7 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
         self, feed_id: int, week: wd.DigestWeek, message_id: int, digest_hash: str
     ) -> None:
         await self.bot.run_db(
-            mirror_repo.digest_posted,
+            mirror.digest_posted,
             feed_id,
             week.key,
             message_id=message_id,

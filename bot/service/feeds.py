@@ -15,6 +15,7 @@ from bot.config import Config, FeedSettings
 from bot.core.durations import format_duration, parse_duration
 from bot.core.weekly_digest import parse_spec
 from bot.store import repo
+from bot.store.db import open_database
 
 
 def settings_to_dict(settings: FeedSettings) -> dict[str, Any]:
@@ -98,3 +99,17 @@ def sync_config_feeds(db: Database, config: Config, *, now: datetime) -> list[re
             )
         )
     return rows
+
+
+def open_store(config: Config) -> Database:
+    """Open and migrate the operator's database; the calling thread then owns the connection."""
+    return open_database(config.storage_path)
+
+
+def poll_schedule(rows: list[repo.FeedRow]) -> list[tuple[int, timedelta]]:
+    """(feed id, poll interval) for every feed that should be on the poll schedule."""
+    return [
+        (row.id, settings.poll_interval)
+        for row, settings in ((r, settings_from_row(r)) for r in rows)
+        if not settings.paused
+    ]

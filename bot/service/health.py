@@ -16,6 +16,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlite_utils import Database
+
+from bot.service.feeds import settings_from_row
+from bot.store import repo
+
 STALE_AFTER = timedelta(minutes=3)
 #: A feed may miss this many poll intervals (at least an hour) before the bot is unhealthy.
 MISSED_POLLS = 3
@@ -84,3 +89,19 @@ def check_health(path: str | os.PathLike[str], *, now: datetime) -> tuple[bool, 
     if late:
         return False, f"no successful poll recently for: {', '.join(late)}"
     return True, "ok"
+
+
+def feed_health(db: Database) -> list[FeedHealth]:
+    """What the health file says about each feed that is meant to be polled."""
+    rows = [(row, settings_from_row(row)) for row in repo.list_feeds(db)]
+    return [
+        FeedHealth(
+            name=row.name,
+            status=row.status,
+            last_ok_at=row.last_ok_at,
+            poll_interval=settings.poll_interval,
+            created_at=row.created_at,
+        )
+        for row, settings in rows
+        if not settings.paused
+    ]

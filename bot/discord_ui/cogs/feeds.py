@@ -6,7 +6,6 @@ before writing anything, and answers ephemerally. ``/feeds add`` defers first: i
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -16,21 +15,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.config import FeedSettings
 from bot.core.durations import format_duration, parse_duration
 from bot.core.render import truncate
 from bot.core.weekly_digest import parse_spec
 from bot.discord_ui import message_fit
 from bot.discord_ui.checks import AdminGroup, guild_id_of
 from bot.discord_ui.embeds import inert, unix
-from bot.discord_ui.event_mirror import notice_key as mirror_notice_key
 from bot.discord_ui.tree import UserFacingError
 from bot.errors import FeedError
-from bot.feeds.http import FeedFetcher
-from bot.feeds.isolate import ParserPool
-from bot.service.feed_probe import Probe, probe_feed
-from bot.service.feeds import settings_from_row, settings_to_dict
-from bot.store import delivery_repo, feed_admin_repo, repo, search_repo
+from bot.service.feed_admin import FeedAdmin, FeedAdminRefusal
+from bot.service.feed_probe import Probe
+from bot.service.feeds import settings_from_row
+from bot.service.records import FeedRow
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import SeminarBot
@@ -56,12 +52,11 @@ def bot_of(interaction: discord.Interaction) -> SeminarBot:
     return cast("SeminarBot", interaction.client)
 
 
-def feed_tools(bot: SeminarBot) -> tuple[FeedFetcher, ParserPool]:
-    """The bot's own HTTP client and parser pool (one of each per bot, opened in setup_hook)."""
-    fetcher, parser = bot.fetcher, bot.parser
-    if fetcher is None or parser is None:
+def admin_of(bot: SeminarBot) -> FeedAdmin:
+    """The bot's feed administration service (opened in setup_hook)."""
+    if bot.feed_admin is None:
         raise UserFacingError("The bot is still starting; try again in a minute.")
-    return fetcher, parser
+    return bot.feed_admin
 
 
 def when(value: datetime | None) -> str:
@@ -86,11 +81,9 @@ def check_can_post(interaction: discord.Interaction, channel: Any) -> discord.Te
     return target
 
 
-async def find_feed(interaction: discord.Interaction, name: str) -> repo.FeedRow:
+async def find_feed(interaction: discord.Interaction, name: str) -> FeedRow:
     bot = bot_of(interaction)
-    row: repo.FeedRow | None = await bot.run_db(
-        repo.get_feed_by_name, name.strip(), guild_id_of(interaction)
-    )
+    row = await admin_of(bot).find(name, guild_id_of(interaction))
     if row is None:
         raise UserFacingError(
             f"This server has no feed called **{inert(truncate(name, 40))}**. "
@@ -105,7 +98,7 @@ async def feed_choices(
     bot = bot_of(interaction)
     if interaction.guild_id is None:
         return []
-    rows: list[repo.FeedRow] = await bot.run_db(repo.list_feeds, interaction.guild_id)
+    rows = await admin_of(bot).list(interaction.guild_id)
     typed = current.casefold()
     names = sorted(
         (r.name for r in rows if typed in r.name),
@@ -121,11 +114,6 @@ def valid_name(given: str) -> str:
             "A feed name is 1-32 lower-case letters, digits, '-' or '_' (e.g. `cs-seminar`)."
         )
     return name
-
-
-def name_from_calendar(probe: Probe) -> str:
-    base = re.sub(r"[^a-z0-9]+", "-", (probe.parsed.calendar_name or "calendar").lower())
-    return base.strip("-")[:32].strip("-") or "calendar"
 
 
 def _probe_text(probe: Probe) -> str:
@@ -163,43 +151,23 @@ async def add(
     guild_id = guild_id_of(interaction)
     target = check_can_post(interaction, channel)
     chosen = valid_name(name) if name is not None else None
-    if chosen is not None and await bot.run_db(repo.get_feed_by_name, chosen, guild_id):
-        raise UserFacingError(f"This server already has a feed called **{chosen}**.")
-    fetcher, parser = feed_tools(bot)
     try:
-        probe = await probe_feed(
-            fetcher, parser, url, now=bot.clock.now(), default_timezone=bot.config.timezone
+        added = await admin_of(bot).add(
+            url=url,
+            guild_id=guild_id,
+            channel_id=target.id,
+            name=chosen,
+            announce=announce,
+            fetcher=bot.fetcher,
+            parser=bot.parser,
+            default_timezone=bot.config.timezone,
+            poll_now=lambda feed_id: bot.poll_feed(feed_id, force=True),
         )
+    except FeedAdminRefusal as exc:
+        raise UserFacingError(str(exc)) from exc
     except FeedError as exc:
         raise UserFacingError(f"I could not use that link ({exc.reason}): {exc}") from exc
-    feed_name = chosen or name_from_calendar(probe)
-    settings = settings_to_dict(
-        FeedSettings(
-            name=feed_name,
-            url=probe.url,
-            channel_id=target.id,
-            guild_id=guild_id,
-            baseline="announce" if announce else "silent",
-        )
-    )
-    settings["source"] = "discord"
-    row: repo.FeedRow | None = await bot.run_db(
-        feed_admin_repo.create_feed,
-        name=feed_name,
-        url=probe.url,
-        guild_id=guild_id,
-        channel_id=target.id,
-        settings=settings,
-        now=bot.clock.now(),
-    )
-    if row is None:
-        raise UserFacingError(
-            f"This server already has a feed called **{feed_name}**; choose another `name`."
-        )
-    await bot.poll_feed(row.id, force=True)  # baseline now: silent, or announce the window
-    if bot.scheduler is not None:
-        interval = settings_from_row(row).poll_interval
-        bot.scheduler.schedule_feed(row.id, interval, first_run=bot.clock.now() + interval)
+    probe, feed_name = added.probe, added.row.name
     start = "announcing the events in its window now" if announce else "silently (no backlog)"
     await interaction.followup.send(
         message_fit.fit_content(
@@ -214,7 +182,7 @@ async def add(
 @feeds.command(name="list", description="The feeds this server follows")
 async def list_(interaction: discord.Interaction) -> None:
     bot = bot_of(interaction)
-    rows: list[repo.FeedRow] = await bot.run_db(repo.list_feeds, guild_id_of(interaction))
+    rows = await admin_of(bot).list(guild_id_of(interaction))
     if not rows:
         await interaction.response.send_message(
             "This server follows no feeds yet. Add one with `/feeds add`.", ephemeral=True
@@ -240,14 +208,10 @@ async def list_(interaction: discord.Interaction) -> None:
 async def remove(interaction: discord.Interaction, feed: str) -> None:
     bot = bot_of(interaction)
     row = await find_feed(interaction, feed)
-    if row.settings.get("source") == "config":
-        raise UserFacingError(
-            f"**{row.name}** comes from the bot's configuration file; ask the operator to "
-            "remove it there (you can pause it with `/feeds settings paused:True`)."
-        )
-    if bot.scheduler is not None:
-        bot.scheduler.unschedule_feed(row.id)
-    await bot.run_db(feed_admin_repo.delete_feed, row.id)
+    try:
+        await admin_of(bot).remove(row)
+    except FeedAdminRefusal as exc:
+        raise UserFacingError(str(exc)) from exc
     await interaction.response.send_message(
         f"Removed **{row.name}**; its past announcements stay in the channel.", ephemeral=True
     )
@@ -360,7 +324,6 @@ async def settings(
 ) -> None:
     bot = bot_of(interaction)
     row = await find_feed(interaction, feed)
-    current = settings_from_row(row)
     changes: dict[str, Any] = {}
     notes: list[str] = []
     target = check_can_post(interaction, channel) if channel is not None else None
@@ -397,37 +360,16 @@ async def settings(
     if not changes and target is None and enabled is None:
         raise UserFacingError("Nothing to change: give at least one setting.")
 
-    data = settings_to_dict(dataclasses.replace(current, **changes))
-    data["source"] = row.settings.get("source", "discord")
-    status: str | None = None
-    if paused is True:
-        status = "paused"
-    elif paused is False or enabled:
-        status = "active" if row.status in ("paused", "disabled") else None
-    updated: repo.FeedRow | None = await bot.run_db(
-        feed_admin_repo.update_feed,
-        row.id,
-        now=bot.clock.now(),
+    updated = await admin_of(bot).change_settings(
+        row,
+        changes,
         channel_id=target.id if target is not None else None,
-        settings=data,
-        status=status,
+        paused=paused,
+        enabled=enabled,
     )
-    assert updated is not None
-    if bot.scheduler is not None:
-        if updated.status == "paused":
-            bot.scheduler.unschedule_feed(row.id)
-        elif updated.status != "disabled":
-            interval = settings_from_row(updated).poll_interval
-            first = bot.clock.now() + timedelta(seconds=5) if status == "active" else None
-            bot.scheduler.schedule_feed(row.id, interval, first_run=first)
-    if scheduled_events:
-        await bot.run_db(delivery_repo.forget_notice, mirror_notice_key(row.id))
-        mirror = bot.get_cog("EventMirror")
-        if mirror is not None:
-            bot.spawn(mirror.sync_feed(row.id), name=f"event-mirror-{row.id}")  # type: ignore[attr-defined]
     if row.status == "disabled" and updated.status == "active":
         notes.append("Re-enabled; it will be polled again shortly.")
-    if data["source"] == "config":
+    if updated.settings.get("source") == "config":
         notes.append("(This feed comes from the configuration file, which wins at restart.)")
     await interaction.response.send_message(
         message_fit.fit_content(
@@ -464,7 +406,7 @@ def _digest(raw: str) -> str:
         ) from exc
 
 
-def _settings_text(row: repo.FeedRow) -> str:
+def _settings_text(row: FeedRow) -> str:
     s = settings_from_row(row)
     role = f"<@&{s.mention_role_id}>" if s.mention_role_id else "none"
     return "\n".join(
@@ -490,7 +432,7 @@ async def status(interaction: discord.Interaction, feed: str | None = None) -> N
     if feed is not None:
         rows = [await find_feed(interaction, feed)]
     else:
-        rows = await bot.run_db(repo.list_feeds, guild_id_of(interaction))
+        rows = await admin_of(bot).list(guild_id_of(interaction))
     if not rows:
         raise UserFacingError("This server follows no feeds yet. Add one with `/feeds add`.")
     embeds = [await _status_embed(bot, row) for row in rows[:10]]
@@ -499,10 +441,11 @@ async def status(interaction: discord.Interaction, feed: str | None = None) -> N
     )
 
 
-async def _status_embed(bot: SeminarBot, row: repo.FeedRow) -> discord.Embed:
-    stored: int = await bot.run_db(search_repo.count_events, row.id)
-    upcoming: int = await bot.run_db(search_repo.count_upcoming, row.id, now=bot.clock.now())
-    next_run = bot.scheduler.next_run(row.id) if bot.scheduler is not None else None
+async def _status_embed(bot: SeminarBot, row: FeedRow) -> discord.Embed:
+    admin = admin_of(bot)
+    counts = await admin.counts(row.id)
+    stored, upcoming = counts.stored, counts.upcoming
+    next_run = admin.next_run(row.id)
     colour = {"active": 0x2F855A, "suspect": 0xDD6B20, "paused": 0x718096}.get(row.status, 0x9B2C2C)
     embed = discord.Embed(title=f"{row.name}: {row.status}", colour=colour)
     if row.disabled_reason:
