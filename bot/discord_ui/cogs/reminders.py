@@ -17,16 +17,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.durations import format_duration, parse_duration
-from bot.core.reminders import MAX_PERSONAL_OFFSET, due_for, matches
+from bot.core.reminders import MAX_PERSONAL_OFFSET
 from bot.discord_ui import message_fit
 from bot.discord_ui.embeds import inert, unix
 from bot.discord_ui.reminder_views import RemindMeButton, RemoveSubscriptionButton
 from bot.discord_ui.reminder_worker import ReminderWorker
 from bot.discord_ui.tree import SeminarTree, UserFacingError
-from bot.service.feeds import settings_from_row
+from bot.service import subscriptions as subs
 from bot.service.poller import PollOutcome
-from bot.store import reminders_repo, repo
-from bot.store.reminders_repo import SubscriptionRow, UpcomingEvent
+from bot.service.records import SubscriptionRow, UpcomingEvent
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +128,7 @@ class Reminders(commands.Cog, name="Reminders"):
         last = self._seen.get(interaction.user.id)
         if last is None or now - last > SEEN_REFRESH:
             self._seen[interaction.user.id] = now
-            await self.bot.run_db(reminders_repo.member_seen, interaction.user.id, now=now)
+            await self.bot.run_db(subs.member_seen, interaction.user.id, now=now)
 
     @commands.Cog.listener()
     async def on_app_command_completion(
@@ -143,7 +142,7 @@ class Reminders(commands.Cog, name="Reminders"):
         if user_id not in self.worker.hint_users:
             return
         self.worker.hint_users.discard(user_id)
-        await self.bot.run_db(reminders_repo.clear_hint, user_id)
+        await self.bot.run_db(subs.clear_dm_hint, user_id)
         try:
             if interaction.response.is_done():
                 await interaction.followup.send(DM_HINT, ephemeral=True)
@@ -167,39 +166,6 @@ class Reminders(commands.Cog, name="Reminders"):
             **kwargs,
         )
 
-    async def _add_subscription(
-        self,
-        interaction: discord.Interaction,
-        *,
-        guild_id: int,
-        kind: str,
-        offset: timedelta,
-        via: str,
-        feed_id: int | None,
-        now: datetime,
-        announcement_id: str = "",
-        field: str = "",
-        pattern: str = "",
-    ) -> tuple[SubscriptionRow, bool]:
-        """Store a subscription; asking for DMs again re-enables DMs closed earlier."""
-        if via == "dm":
-            await self.bot.run_db(reminders_repo.reactivate_dm, interaction.user.id, now=now)
-            self.worker.hint_users.discard(interaction.user.id)
-        added: tuple[SubscriptionRow, bool] = await self.bot.run_db(
-            reminders_repo.add_subscription,
-            guild_id=guild_id,
-            user_id=interaction.user.id,
-            kind=kind,
-            offset=offset,
-            via=via,
-            feed_id=feed_id,
-            announcement_id=announcement_id,
-            field=field,
-            pattern=pattern,
-            now=now,
-        )
-        return added
-
     async def _remind_event(
         self,
         interaction: discord.Interaction,
@@ -208,44 +174,39 @@ class Reminders(commands.Cog, name="Reminders"):
         via: str = "dm",
     ) -> str:
         guild_id = self._guild_id(interaction)
-        event: UpcomingEvent | None = await self.bot.run_db(
-            reminders_repo.event_by_announcement, announcement_id
-        )
-        feed: repo.FeedRow | None = (
-            await self.bot.run_db(repo.get_feed, event.feed_id) if event else None
-        )
-        if event is None or feed is None or feed.guild_id != guild_id:
-            raise UserFacingError("I don't know that event; pick one from the list.")
-        occ = event.occurrence
-        if event.state == "cancelled" or occ.cancelled:
-            raise UserFacingError(f"**{inert(occ.title)}** was cancelled.")
-        now = self.bot.clock.now()
-        zone = settings_from_row(feed).timezone or self.bot.config.timezone
-        due = due_for(occ, offset, zone)
-        if due <= now:
-            raise UserFacingError(
-                f"**{inert(occ.title)}** is too soon for a {format_duration(offset)} reminder; "
-                "choose a shorter time, like `5m`."
+        try:
+            reminder = await self.bot.run_db(
+                subs.remind_of_event,
+                guild_id=guild_id,
+                user_id=interaction.user.id,
+                announcement_id=announcement_id,
+                offset=offset,
+                via=via,
+                now=self.bot.clock.now(),
+                default_timezone=self.bot.config.timezone,
             )
-        _, created = await self._add_subscription(
-            interaction,
-            guild_id=guild_id,
-            kind="event",
-            offset=offset,
-            via=via,
-            feed_id=feed.id,
-            now=now,
-            announcement_id=announcement_id,
-        )
-        await self.worker.plan_feed(feed.id)
+        except subs.UnknownEvent as exc:
+            raise UserFacingError("I don't know that event; pick one from the list.") from exc
+        except subs.EventCancelled as exc:
+            raise UserFacingError(f"**{inert(exc.title)}** was cancelled.") from exc
+        except subs.TooSoon as exc:
+            raise UserFacingError(
+                f"**{inert(exc.title)}** is too soon for a {format_duration(offset)} reminder; "
+                "choose a shorter time, like `5m`."
+            ) from exc
+        if via == "dm":
+            self.worker.hint_users.discard(interaction.user.id)
+        await self.worker.plan_feed(reminder.feed_id)
+        occ = reminder.occurrence
         how = "by DM" if via == "dm" else "in the channel"
-        if not created:
+        if not reminder.created:
             return (
                 f"You already have a {format_duration(offset)} reminder for **{inert(occ.title)}**."
             )
         return (
             f"Done: I'll remind you {how} {format_duration(offset)} before "
-            f"**{inert(occ.title)}** (<t:{unix(due)}:R>). Manage reminders with `/subscriptions`."
+            f"**{inert(occ.title)}** (<t:{unix(reminder.due)}:R>). "
+            "Manage reminders with `/subscriptions`."
         )
 
     # --- buttons ----------------------------------------------------------------------------
@@ -266,7 +227,7 @@ class Reminders(commands.Cog, name="Reminders"):
         self, interaction: discord.Interaction, subscription_id: int
     ) -> None:
         removed = await self.bot.run_db(
-            reminders_repo.remove_subscription,
+            subs.unsubscribe,
             subscription_id,
             interaction.user.id,
             now=self.bot.clock.now(),
@@ -297,21 +258,16 @@ class Reminders(commands.Cog, name="Reminders"):
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        events: list[UpcomingEvent] = await self.bot.run_db(
-            reminders_repo.upcoming_events, interaction.guild_id, now=self.bot.clock.now()
+        events = await self.bot.run_db(
+            subs.remindable_events, interaction.guild_id, current, now=self.bot.clock.now()
         )
-        now = self.bot.clock.now()
-        choices = []
-        for event in events:
-            if event.occurrence.cancelled or not _upcoming(event, now):
-                continue
-            if current and not matches("keyword", current, event.occurrence):
-                continue
-            name = f"{_short_when(event)} · {event.occurrence.title}"
-            choices.append(app_commands.Choice(name=name[:100], value=event.announcement_id))
-            if len(choices) == 25:
-                break
-        return choices
+        return [
+            app_commands.Choice(
+                name=f"{_short_when(event)} · {event.occurrence.title}"[:100],
+                value=event.announcement_id,
+            )
+            for event in events
+        ]
 
     @app_commands.command(
         name="subscribe", description="Get reminders for every seminar that matches, now and later"
@@ -355,42 +311,31 @@ class Reminders(commands.Cog, name="Reminders"):
         field_name, pattern = given[0] if given else ("", "")
         if len(pattern) > 100:
             raise UserFacingError("That filter is too long (100 characters at most).")
-        feed_row: repo.FeedRow | None = None
-        if feed:
-            feed_row = await self.bot.run_db(repo.get_feed_by_name, feed, guild_id)
-            if feed_row is None:
-                raise UserFacingError(f"This server has no feed called `{inert(feed)}`.")
-        now = self.bot.clock.now()
-        sub, created = await self._add_subscription(
-            interaction,
-            guild_id=guild_id,
-            kind="filter",
-            offset=offset,
-            via=method,
-            feed_id=feed_row.id if feed_row else None,
-            now=now,
-            field=field_name,
-            pattern=pattern,
-        )
-        feeds = [feed_row] if feed_row else await self.bot.run_db(repo.list_feeds, guild_id)
-        for row in feeds:
-            await self.worker.plan_feed(row.id)
-        events: list[UpcomingEvent] = await self.bot.run_db(
-            reminders_repo.upcoming_events, guild_id, now=now
-        )
-        count = sum(
-            1
-            for e in events
-            if (feed_row is None or e.feed_id == feed_row.id)
-            and _upcoming(e, now)
-            and matches(field_name, pattern, e.occurrence)
-        )
-        text = describe(sub, feed_name=feed_row.name if feed_row else "")
-        prefix = "Subscribed" if created else "You already had this subscription"
+        try:
+            result = await self.bot.run_db(
+                subs.subscribe_to_filter,
+                guild_id=guild_id,
+                user_id=interaction.user.id,
+                feed=feed,
+                field=field_name,
+                pattern=pattern,
+                offset=offset,
+                via=method,
+                now=self.bot.clock.now(),
+            )
+        except subs.UnknownFeed as exc:
+            assert feed is not None
+            raise UserFacingError(f"This server has no feed called `{inert(feed)}`.") from exc
+        if method == "dm":
+            self.worker.hint_users.discard(interaction.user.id)
+        for feed_id in result.feed_ids:
+            await self.worker.plan_feed(feed_id)
+        text = describe(result.subscription, feed_name=result.feed_name)
+        prefix = "Subscribed" if result.created else "You already had this subscription"
         await self._reply(
             interaction,
-            f"{prefix}: {text}. {count} upcoming seminar(s) match now; new ones will be "
-            "included as they are announced.",
+            f"{prefix}: {text}. {result.matching_now} upcoming seminar(s) match now; new ones "
+            "will be included as they are announced.",
         )
 
     @subscribe.autocomplete("feed")
@@ -399,31 +344,17 @@ class Reminders(commands.Cog, name="Reminders"):
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        feeds: list[repo.FeedRow] = await self.bot.run_db(repo.list_feeds, interaction.guild_id)
+        names = await self.bot.run_db(subs.feed_names, interaction.guild_id)
         return [
-            app_commands.Choice(name=f.name[:100], value=f.name[:100])
-            for f in feeds
-            if current.casefold() in f.name.casefold()
+            app_commands.Choice(name=name[:100], value=name[:100])
+            for name in names
+            if current.casefold() in name.casefold()
         ][:25]
 
     async def _mine(self, interaction: discord.Interaction) -> list[tuple[SubscriptionRow, str]]:
         guild_id = self._guild_id(interaction)
-        subs: list[SubscriptionRow] = await self.bot.run_db(
-            reminders_repo.list_subscriptions, interaction.user.id, guild_id
-        )
-        described = []
-        for sub in subs:
-            title, feed_name = "", ""
-            if sub.kind == "event":
-                event = await self.bot.run_db(
-                    reminders_repo.event_by_announcement, sub.announcement_id
-                )
-                title = event.occurrence.title if event else ""
-            elif sub.feed_id is not None:
-                feed = await self.bot.run_db(repo.get_feed, sub.feed_id)
-                feed_name = feed.name if feed else ""
-            described.append((sub, describe(sub, title, feed_name)))
-        return described
+        mine = await self.bot.run_db(subs.my_subscriptions, interaction.user.id, guild_id)
+        return [(d.subscription, describe(d.subscription, d.title, d.feed_name)) for d in mine]
 
     @app_commands.command(
         name="subscriptions", description="List my reminders, with buttons to remove them"
@@ -453,7 +384,7 @@ class Reminders(commands.Cog, name="Reminders"):
         now = self.bot.clock.now()
         if subscription.strip().casefold() == "all":
             count = await self.bot.run_db(
-                reminders_repo.remove_all_subscriptions, interaction.user.id, guild_id, now=now
+                subs.unsubscribe_all, interaction.user.id, guild_id, now=now
             )
             await self._reply(interaction, f"Removed {count} subscription(s).")
             return
@@ -461,9 +392,7 @@ class Reminders(commands.Cog, name="Reminders"):
             sub_id = int(subscription)
         except ValueError:
             raise UserFacingError("Pick a subscription from the list (or type `all`).") from None
-        removed = await self.bot.run_db(
-            reminders_repo.remove_subscription, sub_id, interaction.user.id, now=now
-        )
+        removed = await self.bot.run_db(subs.unsubscribe, sub_id, interaction.user.id, now=now)
         if not removed:
             raise UserFacingError("You have no such subscription; see `/subscriptions`.")
         await self._reply(interaction, "Removed; you won't get those reminders.")
@@ -480,13 +409,6 @@ class Reminders(commands.Cog, name="Reminders"):
             if current.casefold() in plain.casefold():
                 choices.append(app_commands.Choice(name=plain[:100], value=str(sub.id)))
         return choices[:25]
-
-
-def _upcoming(event: UpcomingEvent, now: datetime) -> bool:
-    start = event.occurrence.start
-    if isinstance(start, datetime):
-        return start > now
-    return start >= now.date()
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -23,8 +23,8 @@ from bot.discord_ui.checks import guild_id_of
 from bot.discord_ui.lookup_embeds import choice_label, event_embed, list_pages
 from bot.discord_ui.tree import UserFacingError
 from bot.discord_ui.views import send_pages
-from bot.store import repo, search_repo
-from bot.store.search_repo import EventHit
+from bot.service import lookups
+from bot.service.records import EventHit
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import SeminarBot
@@ -51,14 +51,16 @@ def _zone(bot: SeminarBot) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-async def _check_feed(bot: SeminarBot, guild_id: int, feed: str | None) -> None:
-    if feed is None:
-        return
-    row = await bot.run_db(repo.get_feed_by_name, feed, guild_id)
-    if row is None:
-        row = await bot.run_db(repo.get_feed_by_name, feed, 0)
-    if row is None:
-        raise UserFacingError(f"There is no feed called **{truncate(feed, 40)}** here.")
+async def _upcoming(
+    bot: SeminarBot, guild_id: int, *, feed: str | None, until: datetime | None, limit: int
+) -> list[EventHit]:
+    try:
+        return await bot.run_db(
+            lookups.upcoming, guild_id, now=bot.clock.now(), until=until, feed=feed, limit=limit
+        )
+    except lookups.UnknownFeed as exc:
+        assert feed is not None
+        raise UserFacingError(f"There is no feed called **{truncate(feed, 40)}** here.") from exc
 
 
 async def feed_names(
@@ -68,11 +70,9 @@ async def feed_names(
     bot = bot_of(interaction)
     if interaction.guild_id is None:
         return []
-    rows = await bot.run_db(repo.list_feeds, interaction.guild_id)
-    if not rows:
-        rows = await bot.run_db(repo.list_feeds, 0)
+    known = await bot.run_db(lookups.feed_names, interaction.guild_id)
     typed = current.casefold()
-    names = [r.name for r in rows if typed in r.name.casefold()]
+    names = [n for n in known if typed in n.casefold()]
     names.sort(key=lambda n: (not n.casefold().startswith(typed), n))
     return [app_commands.Choice(name=n, value=n) for n in names[:CHOICES]]
 
@@ -88,15 +88,7 @@ async def _list(
 ) -> None:
     bot = bot_of(interaction)
     guild_id = guild_id_of(interaction)
-    await _check_feed(bot, guild_id, feed)
-    hits: list[EventHit] = await bot.run_db(
-        search_repo.upcoming,
-        guild_id,
-        now=bot.clock.now(),
-        until=until,
-        feed=feed,
-        limit=LIST_LIMIT,
-    )
+    hits = await _upcoming(bot, guild_id, feed=feed, until=until, limit=LIST_LIMIT)
     footer = f"feed {feed}" if feed else ""
     await send_pages(
         interaction, list_pages(hits, title=title, empty=empty, footer=footer), ephemeral=not share
@@ -188,10 +180,7 @@ async def next_seminar(
 ) -> None:
     bot = bot_of(interaction)
     guild_id = guild_id_of(interaction)
-    await _check_feed(bot, guild_id, feed)
-    hits: list[EventHit] = await bot.run_db(
-        search_repo.upcoming, guild_id, now=bot.clock.now(), feed=feed, limit=1
-    )
+    hits = await _upcoming(bot, guild_id, feed=feed, until=None, limit=1)
     if not hits:
         raise UserFacingError("No upcoming seminars are known right now.")
     await _send_event(interaction, hits[0], share=share)
@@ -208,8 +197,8 @@ async def search(
     guild_id = guild_id_of(interaction)
     if not query.strip():
         raise UserFacingError("Type a name, title or topic to search for.")
-    result: search_repo.SearchResult = await bot.run_db(
-        search_repo.search_events, guild_id, query, now=bot.clock.now(), limit=SEARCH_LIMIT
+    result = await bot.run_db(
+        lookups.search, guild_id, query, now=bot.clock.now(), limit=SEARCH_LIMIT
     )
     shown = truncate(" ".join(query.split()), 60)
     title = f"Seminars matching “{shown}”"
@@ -229,8 +218,8 @@ async def event_choices(
     bot = bot_of(interaction)
     if interaction.guild_id is None:
         return []
-    hits: list[EventHit] = await bot.run_db(
-        search_repo.autocomplete,
+    hits = await bot.run_db(
+        lookups.suggest,
         interaction.guild_id,
         current[:100],
         now=bot.clock.now(),
@@ -250,15 +239,7 @@ async def show(
 ) -> None:
     bot = bot_of(interaction)
     guild_id = guild_id_of(interaction)
-    hit: EventHit | None = None
-    if event.strip().isdigit():
-        hit = await bot.run_db(search_repo.get_event, guild_id, int(event.strip()))
-    if hit is None:
-        # Typed text without picking a suggestion: take the best match, if any.
-        result: search_repo.SearchResult = await bot.run_db(
-            search_repo.search_events, guild_id, event, now=bot.clock.now(), limit=1
-        )
-        hit = result.hits[0] if result.hits else None
+    hit = await bot.run_db(lookups.find_event, guild_id, event, now=bot.clock.now())
     if hit is None:
         raise UserFacingError(
             f"I know no upcoming seminar matching “{truncate(event, 60)}”. "
