@@ -170,7 +170,9 @@ class Occurrence:
 
     @property
     def place(self) -> str:
-        return self.location or self.seminar.location
+        """The room: read from the text when LOCATION is empty or needed cleaning (e.g.
+        "Lecture held in MR2", "Room 5; Microsoft Teams Meeting"), else LOCATION itself."""
+        return self.seminar.location or self.location
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {

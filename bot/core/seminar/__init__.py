@@ -24,7 +24,12 @@ from bot.core.seminar.names import (
 )
 from bot.core.seminar.nontalk import is_not_a_talk
 from bot.core.seminar.online import is_meeting_link, location_is_only_a_link, meeting_links
-from bot.core.seminar.summary import clean_title, is_series_label, read_summary
+from bot.core.seminar.summary import (
+    clean_title,
+    is_series_label,
+    read_summary,
+    read_summary_without_people,
+)
 from bot.core.text import html_to_text
 
 __all__ = [
@@ -44,7 +49,8 @@ _MEETING_WORDS = re.compile(
     re.IGNORECASE,
 )
 _BY_AS_PART_OF = re.compile(
-    r"^(?:by|von|par|por)\s+(?P<who>.+?)(?:\s+as part of\s+(?P<series>.+?))?\s*\.?$",
+    r"^(?:by|presented by|given by|featuring|von|par|présenté par|por|presentado por)\s+"
+    r"(?P<who>.+?)(?:\s+as part of\s+(?P<series>.+?))?\s*\.?$",
     re.IGNORECASE | re.MULTILINE,
 )
 _PART_OF_SERIES = re.compile(
@@ -89,7 +95,9 @@ def _convincing(rule: str, people: tuple[Person, ...], context: bool) -> bool:
         p.comma for p in people
     ):
         return True
-    if rule == "summary.who_dash_title" and len(people) >= 2:
+    if rule == "summary.names_emdash_title" or (
+        rule == "summary.who_dash_title" and len(people) >= 2
+    ):
         return True
     if rule == "summary.who_colon_title" and all(p.affiliation and not p.comma for p in people):
         return True  # "Name (Affiliation): Title"
@@ -163,7 +171,8 @@ def _until_about(text: str) -> str:
     return text[: max(0, match.start() - 1)].strip() if match else text
 
 
-def _from_prose(found: _Fields, text: str, summary: str, context: bool) -> None:
+def _from_by_line(found: _Fields, text: str, context: bool) -> None:
+    """``by Name (Affiliation) as part of Series`` or ``Presented by Dr Name`` on its own line."""
     for match in _BY_AS_PART_OF.finditer(text[:2000]):
         people = parse_people(match.group("who"))
         if people and (context or match.group("series")):
@@ -174,13 +183,43 @@ def _from_prose(found: _Fields, text: str, summary: str, context: bool) -> None:
     part_of = _PART_OF_SERIES.search(text)
     if part_of is not None:
         found.set("series", part_of.group("series"), "desc.part_of_series")
-    if found.people or not context:
+
+
+def _from_first_line(found: _Fields, text: str, context: bool) -> None:
+    """A name with an affiliation or honorific alone on the body's first line."""
+    if found.people:
         return
     first_line = next((line.strip() for line in text.split("\n") if line.strip()), "")
     if first_line and len(first_line) <= _MAX_FIRST_LINE:
         people = parse_people(first_line)
-        if people and all(p.affiliation or p.honorific for p in people):
+        if people and all(p.affiliation or p.honorific for p in people) and (
+            context or all(p.honorific for p in people)
+        ):
             found.set_people(people, "desc.first_line_who")
+
+
+def _same_people(first: tuple[Person, ...], second: tuple[Person, ...]) -> bool:
+    return {p.name.casefold() for p in first} == {p.name.casefold() for p in second}
+
+
+def _summary_around_speaker(found: _Fields, summary: str) -> None:
+    """The speaker came from the body; the SUMMARY is then the title, a series label (with the
+    title in the body), or ``Series: Speaker``."""
+    summary = " ".join(summary.split())
+    head, sep, rest = summary.partition(": ")
+    if sep and any(rest.strip().casefold() == p.name.casefold() for p in found.people):
+        found.set("series", head, "summary.series_then_speaker")
+        return
+    if "title" in found.values:
+        if is_series_label(summary) and len(summary.split()) <= 6:
+            found.set("series", summary, "summary.as_series")
+        return
+    labelled = read_summary_without_people(summary)
+    if labelled is not None:
+        found.set("series", labelled.series, labelled.rule)
+        found.set("title", labelled.title, labelled.rule)
+        return
+    found.set("title", clean_title(summary), "summary.as_title")
 
 
 def _abstract_after_labels(found: _Fields, labelled: list[Labelled], text: str) -> None:
@@ -257,23 +296,32 @@ def extract_seminar(
     glued = _tec_sections(found, text)
     labelled = [] if glued else find_labels(text)
     _from_labels(found, labelled)
-    reading = read_summary(summary)
     context = _talk_context(summary, text, labelled)
+    if not glued:
+        _from_by_line(found, text, context)
+    reading = read_summary(summary)
     if reading is not None and reading.people and not _convincing(
         reading.rule, reading.people, context
     ):
         reading = None
+    if (
+        reading is not None
+        and reading.people
+        and found.people
+        and not _same_people(reading.people, found.people)
+    ):
+        # The body named the speaker; what the SUMMARY rule took for a name is a title.
+        reading = read_summary_without_people(summary)
     if reading is not None:
         if reading.people:
             found.set_people(reading.people, reading.rule)
         found.set("series", reading.series, reading.rule)
         found.set("title", reading.title, reading.rule)
     if not glued:
-        _from_prose(found, text, summary, context)
+        _from_first_line(found, text, context)
     summary_named_people = reading is not None and bool(reading.people)
     if found.people and not summary_named_people and summary.strip():
-        # The speaker came from the body: a SUMMARY that names nobody is the talk's title.
-        found.set("title", clean_title(summary), "summary.as_title")
+        _summary_around_speaker(found, summary)
     if labelled and found.people:
         _abstract_after_labels(found, labelled, text)
     _place(found, location, text)

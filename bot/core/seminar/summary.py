@@ -17,7 +17,7 @@ SERIES_WORDS = re.compile(
     r"\b(?:seminars?|colloqui(?:um|a)|lectures?|talks?|series|symposi(?:um|a)|distinguished|"
     r"speakers?|forum|workshop|keynote|defen[cs]e|lunch|tea|reading group|journal club|"
     r"kolloquium|vortrag|vorlesung|ringvorlesung|oberseminar|séminaire|conférence|coloquio|"
-    r"seminario|conferencia|charla|webinar|brown ?bag|lecture series|lunch ?talk)",
+    r"seminario|conferencia|charla|webinar|brown ?bag|lecture series|lunch ?talk|grand rounds)",
     re.IGNORECASE,
 )
 _OPEN_QUOTES = "“\"„«‘'"
@@ -166,9 +166,12 @@ def _dash_split(summary: str) -> SummaryReading | None:
         if dash not in summary:
             continue
         left, _, right = summary.partition(dash)
-        left_people, right_people = _people(left), _people(right)
+        left_people = tuple(parse_people(left, prefer_list=True))
+        right_people = _people(right)
         if left_people and not right_people and right.strip():
-            return SummaryReading("summary.who_dash_title", "", left_people, clean_title(right))
+            # An em dash after a list of names is how seminar listings (InspireHEP) write it.
+            rule = "summary.names_emdash_title" if dash == " — " else "summary.who_dash_title"
+            return SummaryReading(rule, "", left_people, clean_title(right))
         if right_people and not left_people and left.strip():
             if is_series_label(left) and len(left.split()) <= 4:
                 return SummaryReading("summary.series_dash_who", left.strip(), right_people)
@@ -204,15 +207,30 @@ def _series_title(summary: str) -> SummaryReading | None:
     return SummaryReading("summary.series_title", series.strip(), (), clean_title(rest))
 
 
+def read_summary_without_people(summary: str) -> SummaryReading | None:
+    """``Series: Title`` or ``Series – Title``: used when the body named the speaker and the
+    SUMMARY's would-be name is really a title ("Seminar: Resilient Power Grids")."""
+    summary = " ".join(summary.split())
+    reading = _series_title(summary)
+    if reading is not None:
+        return reading
+    for dash in _DASHES:
+        series, sep, rest = summary.partition(dash)
+        if sep and is_series_label(series) and len(series.split()) <= 6 and rest.strip():
+            title = clean_title(rest)
+            return SummaryReading("summary.series_dash_title", series.strip(), (), title)
+    return None
+
+
 _RULES: tuple[Callable[[str], SummaryReading | None], ...] = (
     _tec_seed,
     _series_who_title,
     _series_who,
     _only_people,
     _who_colon_title,
+    _dash_split,
     _title_paren_who,
     _title_by_who,
-    _dash_split,
     _series_title,
 )
 
