@@ -274,6 +274,14 @@ def _place(found: _Fields, location: str, text: str) -> None:
         found.set("online_url", found.values["location"], "online.link")
 
 
+_ICS_ESCAPE = re.compile(r"\\([\\;,nN])")
+
+
+def _ics_unescape(value: str) -> str:
+    """X- properties can reach us still escaped (``\\,``), unlike DESCRIPTION."""
+    return _ICS_ESCAPE.sub(lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)
+
+
 def extract_seminar(
     summary: str,
     description: str,
@@ -288,7 +296,7 @@ def extract_seminar(
     """
     text = description.strip()
     if not text and html_description.strip():
-        text = html_to_text(html_description).replace("\xa0", " ").strip()
+        text = html_to_text(_ics_unescape(html_description)).replace("\xa0", " ").strip()
     found = _Fields()
     not_a_talk = is_not_a_talk(summary)
     if pattern:

@@ -26,7 +26,8 @@ _HONORIFIC = re.compile(
 )
 _DEGREE = re.compile(
     r"(?:,?\s+(?:ph\.?\s?d\.?|m\.?d\.?|d\.?phil\.?|m\.?sc\.?|b\.?sc\.?|m\.?a\.?|m\.?s\.?|"
-    r"jr\.?|sr\.?|ii|iii|iv|frs|fres|mba|dsc|d\.?sc\.?|habil\.?|esq\.?))+\s*$",
+    r"jr\.?|sr\.?|ii|iii|iv|frs|fres|mba|dsc|d\.?sc\.?|habil\.?|esq\.?|rn|mph|jd|j\.d\.|llm|"
+    r"dnp|mfa|dds|pharmd|facs|faan|fmedsci|freng|mrcp|frcp|msc|dr\.? ?rer\.? ?nat\.?))+\s*$",
     re.IGNORECASE,
 )
 _PARTICLES = (
