@@ -85,12 +85,12 @@ def _talk_context(summary: str, text: str, labelled: list[Labelled]) -> bool:
     return _TALK_CUES.search(summary) is not None or _TALK_CUES.search(text[:3000]) is not None
 
 
-def _convincing(rule: str, people: tuple[Person, ...], context: bool) -> bool:
+def _convincing(rule: str, people: tuple[Person, ...], context: bool, text: str) -> bool:
     """Names alone are weak ("Phone Free Fun", "Hush Hush"): ask for more evidence."""
     if rule in _STRUCTURED_RULES or any(p.honorific for p in people):
         return True
-    if rule == "summary.who":
-        return context
+    if rule == "summary.who":  # a bare "Name (Affiliation)" must be echoed by the body
+        return context and all(p.name.split()[-1].casefold() in text.casefold() for p in people)
     if rule in ("summary.title_paren_who", "summary.title_dash_who") and all(
         p.comma for p in people
     ):
@@ -309,7 +309,7 @@ def extract_seminar(
         _from_by_line(found, text, context)
     reading = read_summary(summary)
     if reading is not None and reading.people and not _convincing(
-        reading.rule, reading.people, context
+        reading.rule, reading.people, context, text
     ):
         reading = None
     if (
@@ -324,6 +324,13 @@ def extract_seminar(
         if reading.people:
             found.set_people(reading.people, reading.rule)
         found.set("series", reading.series, reading.rule)
+        if (
+            reading.rule == "summary.title_paren_who"
+            and found.get("title")
+            and found.get("title") != reading.title
+        ):
+            # "Named Lecture (Speaker, Affiliation)" with the talk title in the body.
+            found.set("series", reading.title, reading.rule)
         found.set("title", reading.title, reading.rule)
     if not glued:
         _from_first_line(found, text, context)

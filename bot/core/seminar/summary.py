@@ -50,8 +50,31 @@ def clean_title(text: str) -> str:
     return title if len(title) <= _MAX_TITLE else ""
 
 
+#: Series labels under which "Series: Name" names one speaker (a workshop's or conference's
+#: "Workshop: Ancient Political Thought" names a theme instead).
+_ONE_SPEAKER_SERIES = re.compile(
+    r"\b(?:seminars?|colloqui(?:um|a)|lectures?|talks?|speakers?|keynote|defen[cs]e|"
+    r"kolloquium|vortrag|vorlesung|oberseminar|séminaire|conférence|coloquio|seminario|"
+    r"conferencia|charla|webinar|grand rounds)",
+    re.IGNORECASE,
+)
+_YEAR = re.compile(r"^(?:19|20)\d\d\s")
+_CANCELLED = re.compile(
+    r"^\s*(?:cancel+ed|postponed|rescheduled|abgesagt|entfällt|annulé|cancelado|suspendido)"
+    r"\s*(?:--|:|–|—|-)\s*",
+    re.IGNORECASE,
+)
+
+
+def without_status_prefix(summary: str) -> str:
+    """``CANCELLED--Series Talk (…)`` reads like ``Series Talk (…)`` (the status is elsewhere)."""
+    return _CANCELLED.sub("", summary, count=1)
+
+
 def is_series_label(text: str) -> bool:
     text = text.strip()
+    if _YEAR.match(text):  # "2026 Memorial Lectures"
+        text = text[5:]
     return bool(text) and len(text) <= 80 and not text[:1].isdigit() and bool(
         SERIES_WORDS.search(text)
     )
@@ -122,7 +145,7 @@ def _series_who(summary: str) -> SummaryReading | None:
     """``Series: Name (Affiliation)`` or ``Series (Name, Affiliation)``: a talk whose title is
     elsewhere (often in DESCRIPTION)."""
     series, sep, rest = summary.partition(": ")
-    if sep and is_series_label(series):
+    if sep and is_series_label(series) and _ONE_SPEAKER_SERIES.search(series):
         people = _people(rest)
         if people:
             return SummaryReading("summary.series_who", series.strip(), people)
@@ -210,7 +233,7 @@ def _series_title(summary: str) -> SummaryReading | None:
 def read_summary_without_people(summary: str) -> SummaryReading | None:
     """``Series: Title`` or ``Series – Title``: used when the body named the speaker and the
     SUMMARY's would-be name is really a title ("Seminar: Resilient Power Grids")."""
-    summary = " ".join(summary.split())
+    summary = without_status_prefix(" ".join(summary.split()))
     reading = _series_title(summary)
     if reading is not None:
         return reading
@@ -236,7 +259,7 @@ _RULES: tuple[Callable[[str], SummaryReading | None], ...] = (
 
 
 def read_summary(summary: str) -> SummaryReading | None:
-    summary = " ".join(summary.split())
+    summary = without_status_prefix(" ".join(summary.split()))
     if not summary or len(summary) > 400:
         return None
     for rule in _RULES:
