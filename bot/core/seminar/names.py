@@ -114,7 +114,8 @@ def looks_like_name(text: str) -> bool:
         if not _TOKEN_OK.match(token):
             return False
         capitalised += 1
-    if any(len(t) > 5 and t.endswith("ing") and t[1:].islower() for t in tokens):
+    first = tokens[0]
+    if len(first) > 5 and first.endswith("ing") and first[1:].islower():
         return False  # "Exploring Impact Investing": a gerund starts titles, not names
     last = tokens[-1].strip(".,")
     if len(last) < 2 or last.lower() in _PARTICLES:  # a name ends with a surname, not "J."
