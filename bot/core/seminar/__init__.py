@@ -49,7 +49,8 @@ _MEETING_WORDS = re.compile(
     re.IGNORECASE,
 )
 _BY_AS_PART_OF = re.compile(
-    r"^(?:by|presented by|given by|featuring|von|par|présenté par|por|presentado por)\s+"
+    r"^(?:(?:a |the )?(?:talk|lecture|seminar|vortrag|exposé|conférence|charla|ponencia)\s+)?"
+    r"(?:by|presented by|given by|featuring|von|par|de|présenté par|por|presentado por)\s+"
     r"(?P<who>.+?)(?:\s+as part of\s+(?P<series>.+?))?\s*\.?$",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -75,6 +76,7 @@ _STRUCTURED_RULES = frozenset(
         "summary.series_who_title",
         "summary.series_title_who",
         "summary.series_paren_who",
+        "summary.series_who_title_dashes",
     }
 )
 
