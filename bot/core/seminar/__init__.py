@@ -14,7 +14,7 @@ import re
 from bot.core.models import SeminarDetails
 from bot.core.seminar.feed_pattern import FeedPattern
 from bot.core.seminar.feed_pattern import apply as apply_pattern
-from bot.core.seminar.glued import parse_description, parse_summary
+from bot.core.seminar.glued import parse_description
 from bot.core.seminar.labels import Labelled, find_labels, first_value
 from bot.core.seminar.names import (
     Person,
@@ -36,7 +36,6 @@ __all__ = [
     "FeedPattern",
     "extract_seminar",
     "parse_description",
-    "parse_summary",
 ]
 
 _HELD_IN = re.compile(

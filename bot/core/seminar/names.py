@@ -127,9 +127,7 @@ def looks_like_name(text: str) -> bool:
 
 def clean_name(text: str) -> str:
     """The name without honorifics or degrees, "" when what is left is not a name."""
-    name = " ".join(strip_honorifics(text).split())
-    if name.isupper() and len(name) > 3:  # "C. MOHAN" is written in capitals by some feeds
-        name = name
+    name = " ".join(strip_honorifics(text).split())  # kept as written, even "C. MOHAN"
     return name if looks_like_name(name) else ""
 
 
