@@ -66,6 +66,20 @@ _CANCELLED = re.compile(
 )
 
 
+_SERIES_NAME = re.compile(
+    r"(?:\b(?:seminars?|colloqui(?:um|a)|lectures?|talks?|series|kolloquium|oberseminar|"
+    r"grand rounds|brown ?bag|webinar)\s*$)|(?:^(?:séminaire|seminario|coloquio|kolloquium|"
+    r"oberseminar|colloque|cycle de conférences)\b)",
+    re.IGNORECASE,
+)
+
+
+def is_series_name(text: str) -> bool:
+    """A SUMMARY that only names a series: "Algebra Seminar", "Séminaire de géométrie"."""
+    text = text.strip()
+    return len(text.split()) <= 6 and is_series_label(text) and bool(_SERIES_NAME.search(text))
+
+
 def without_status_prefix(summary: str) -> str:
     """``CANCELLED--Series Talk (…)`` reads like ``Series Talk (…)`` (the status is elsewhere)."""
     return _CANCELLED.sub("", summary, count=1)
@@ -226,8 +240,11 @@ def _title_by_who(summary: str) -> SummaryReading | None:
     if not people:
         return None
     title = clean_title(match.group("title"))
-    if is_series_label(title) and len(title.split()) <= 3:  # "Lecture by Professor X"
-        return SummaryReading("summary.series_by_who", title, people)
+    if is_series_label(title) and len(title.split()) <= 3 and ": " not in title:
+        return SummaryReading("summary.series_by_who", title, people)  # "Lecture by Prof. X"
+    series, sep, rest = title.partition(": ")
+    if sep and is_series_label(series):  # 'Talk: "Title" by X'
+        return SummaryReading("summary.title_by_who", series, people, clean_title(rest))
     return SummaryReading("summary.title_by_who", "", people, title)
 
 
