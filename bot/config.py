@@ -444,7 +444,8 @@ def _seminar_pattern(reader: _Reader, key: str) -> str:
         try:
             compile_pattern(raw, key)
         except FeedPatternError as exc:
-            raise reader.error(key, str(exc)) from None
+            reader.problem(key, str(exc))
+            return ""
     return raw
 
 
