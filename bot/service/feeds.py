@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from bot.config import Config, FeedSettings
 from bot.core.durations import format_duration, parse_duration
+from bot.core.seminar.feed_pattern import FeedPatternError, compile_pattern
 from bot.core.weekly_digest import parse_spec
 from bot.store import repo
 from bot.store.db import open_database
@@ -31,6 +32,8 @@ def settings_to_dict(settings: FeedSettings) -> dict[str, Any]:
         "paused": settings.paused,
         "scheduled_events": settings.scheduled_events,
         "digest": settings.digest,
+        "seminar_summary_pattern": settings.seminar_summary_pattern,
+        "seminar_description_pattern": settings.seminar_description_pattern,
         "source": "config",
     }
 
@@ -73,6 +76,8 @@ def settings_from_row(row: repo.FeedRow) -> FeedSettings:
         paused=bool(data.get("paused", False)) or row.status == "paused",
         scheduled_events=data.get("scheduled_events") is True,
         digest=_digest(data.get("digest")),
+        seminar_summary_pattern=_pattern(data.get("seminar_summary_pattern")),
+        seminar_description_pattern=_pattern(data.get("seminar_description_pattern")),
     )
 
 
@@ -113,3 +118,14 @@ def poll_schedule(rows: list[repo.FeedRow]) -> list[tuple[int, timedelta]]:
         for row, settings in ((r, settings_from_row(r)) for r in rows)
         if not settings.paused
     ]
+
+
+def _pattern(raw: Any) -> str:
+    """A stored seminar pattern, "" when missing or no longer valid (never a crash at poll)."""
+    if not isinstance(raw, str) or not raw:
+        return ""
+    try:
+        compile_pattern(raw)
+    except FeedPatternError:
+        return ""
+    return raw
