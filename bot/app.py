@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 RETRY_FIRST_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
 #: How long a stop may spend closing (finishing the delivery in flight) before giving up on it.
-STOP_BUDGET_SECONDS = 4.0
+STOP_BUDGET_SECONDS = 3.0
 #: Gateway close codes that mean the token or intents were refused (not worth retrying).
 _REFUSED_CLOSE_CODES = {4004: "the token", 4013: "the intents", 4014: "the intents"}
 #: How much of an error body the one-line message quotes (after redaction).

@@ -74,8 +74,8 @@ class OneLineReconnects(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name == "discord.client" and record.msg == "Attempting a reconnect in %.2fs":
             error = record.exc_info[1] if record.exc_info else None
-            record.msg = "Discord gateway unreachable or disconnected (%s); reconnecting"
-            record.args = (_one_line(error),)
+            record.msg = "Discord gateway unreachable or disconnected (%s); reconnecting in %.2fs"
+            record.args = (_one_line(error), *(record.args or ()))
             record.exc_info, record.exc_text = None, None
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
+from bench.feedgen import Talk, render_feed
 from bot.cli import main
 from tests.discord_ui.botprocess import (
     BotProcess,
@@ -21,10 +24,13 @@ from tests.discord_ui.botprocess import (
     write_config,
 )
 from tests.fakediscord import FakeDiscord
+from tests.feedserver import FeedServer
 
 #: Token-shaped (the log filter's pattern would catch it) and not (only the exact value can).
 SHAPED_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA.GAbCdE.abcdefghijklmnopqrstuvwxyz0123456789AB"
 PLAIN_TOKEN = "operator-secret-0123456789-abcdef"
+#: discord.py's reconnect line, as the bot words it and as discord.py itself does.
+RECONNECT_WAIT = re.compile(r"reconnect(?:ing)? in ([0-9.]+)s")
 
 
 def assert_clean(proc: BotProcess) -> None:
@@ -227,3 +233,71 @@ async def test_an_unusable_database_is_one_clear_line(tmp_path: Path) -> None:
     assert_clean(proc)
     assert proc.count("cannot use the database") == 1, proc.text
     assert "cannot reach" not in proc.text  # it fails before trying Discord
+
+
+async def test_sigterm_in_a_long_reconnect_wait_exits_promptly(tmp_path: Path) -> None:
+    """discord.py's reconnect backoff grows to minutes; a stop must not wait for it to end."""
+    async with FakeDiscord(token=SHAPED_TOKEN) as fake:
+        config = write_config(
+            tmp_path, api_base_url=fake.api_base_url, gateway_url=fake.gateway_url
+        )
+        async with bot_process(config, fake.token) as proc:
+            await fake.wait_for(lambda: fake.gateway.ready, timeout=20)
+            fake.gateway.refuse_connections = True
+            fake.drop_gateway()
+
+            def in_a_long_wait() -> bool:
+                return any(
+                    float(m.group(1)) >= 6
+                    for line in proc.lines
+                    if (m := RECONNECT_WAIT.search(line))
+                )
+
+            # The backoff is random: uniform up to 2, 4, 8, 16, ... s; bounded by six attempts.
+            await proc.wait_for(
+                lambda: (
+                    in_a_long_wait() or len(list(filter(RECONNECT_WAIT.search, proc.lines))) >= 6
+                ),
+                timeout=90,
+            )
+            assert await proc.terminate(timeout=5) == 0
+    assert_clean(proc)
+
+
+async def test_sigterm_with_a_delivery_hung_in_discord_exits_and_loses_nothing(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A send Discord never answers is left claimed in the outbox; the next start finishes it
+    without posting anything twice."""
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    talks = [
+        Talk(post_id=7100 + i, start=soon + timedelta(days=i), title=f"Talk {i}") for i in range(2)
+    ]
+    feed_server.body = render_feed(talks)
+    async with FakeDiscord(token=SHAPED_TOKEN) as fake:
+        d = fake.defaults
+        assert d is not None
+        feeds = f"""
+[[feeds]]
+name = "cs-seminar"
+url = "{feed_server.url}"
+channel_id = {d.seminars.id}
+guild_id = {d.guild.id}
+baseline = "announce"
+"""
+        config = write_config(
+            tmp_path, api_base_url=fake.api_base_url, gateway_url=fake.gateway_url, feeds=feeds
+        )
+        fake.stall("POST", "/channels/*/messages")
+        async with bot_process(config, fake.token) as proc:
+            await fake.wait_for(lambda: fake.stalled_count >= 1, timeout=30)
+            assert await proc.terminate(timeout=5) == 0
+        assert_clean(proc)
+
+        fake.release_stalls()  # Discord answers again (the held send may now go through)
+        async with bot_process(config, fake.token) as proc:
+            await fake.wait_for(lambda: len(fake.messages(d.seminars)) >= 2, timeout=30)
+            assert await proc.terminate(timeout=5) == 0
+        assert_clean(proc)
+        titles = [e["title"] for m in fake.messages(d.seminars) for e in m.message["embeds"]]
+        assert sorted(titles) == ["Talk 0", "Talk 1"]

@@ -8,6 +8,7 @@ so a bot that passes against the fake fails for the same reasons it would fail i
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import json
 import math
 import re
@@ -149,6 +150,10 @@ class FakeDiscord:
         self.deletes: list[Delete] = []
         self.interactions: dict[int, InteractionRecord] = {}
         self.faults: list[Fault] = []
+        #: (method, path pattern) of requests held unanswered until ``stop()`` (``stall``).
+        self._stalls: list[tuple[str, str]] = []
+        self._stalls_released = asyncio.Event()
+        self.stalled_count = 0
         self.rate_limited_count = 0
         self.sync_count = 0
         self.event_log: list[tuple[str, dict[str, Any]]] = []
@@ -185,6 +190,7 @@ class FakeDiscord:
         return self
 
     async def stop(self) -> None:
+        self.release_stalls()
         await self.gateway.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -431,6 +437,10 @@ class FakeDiscord:
         self.requests.append(record)
         try:
             record.body = await self._read_body(request)
+            if any(m == request.method and fnmatch.fnmatchcase(path, p) for m, p in self._stalls):
+                self.stalled_count += 1
+                self._changed()
+                await self._stalls_released.wait()
             response = await self._guarded(request, handler, path)
         except HTTPError as exc:
             response = json_response(exc.body, exc.status, exc.headers)
@@ -1289,6 +1299,18 @@ class FakeDiscord:
         who, where, guild = self._context(user, sent.channel_id, None)
         data = {"custom_id": custom_id, "component_type": component.get("type"), "values": values}
         return self._new_interaction(3, data, who, where, guild, message=sent.message)
+
+    def stall(self, method: str, pattern: str) -> None:
+        """Hold matching requests unanswered until ``stop()``: a hung Discord or proxy.
+
+        ``pattern`` is fnmatch on the path after ``/api/v10``, as for ``inject_fault``.
+        """
+        self._stalls.append((method.upper(), pattern))
+
+    def release_stalls(self) -> None:
+        """Answer the held requests (their handlers run now) and stop holding new ones."""
+        self._stalls.clear()
+        self._stalls_released.set()
 
     # ================================================================ gateway shortcuts
 
