@@ -298,6 +298,8 @@ class SeminarBot(commands.Bot):
             self._health_due.clear()
             try:
                 await self.write_health()
+            except OSError as exc:  # e.g. a read-only or full volume: one line, not a traceback
+                log.warning("could not write the health file %s: %s", self.health_file, exc)
             except Exception:
                 log.exception("could not write the health file")
             with contextlib.suppress(TimeoutError):
