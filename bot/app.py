@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 #: First and longest wait between attempts to reach an unreachable Discord API.
 RETRY_FIRST_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
-#: How long a stop may spend closing (finishing the delivery in flight) before giving up on it.
-STOP_BUDGET_SECONDS = 3.0
+#: A safety net: how long closing may take in all (the delivery in flight gets less).
+STOP_BUDGET_SECONDS = 4.0
 #: Gateway close codes that mean the token or intents were refused (not worth retrying).
 _REFUSED_CLOSE_CODES = {4004: "the token", 4013: "the intents", 4014: "the intents"}
 #: How much of an error body the one-line message quotes (after redaction).
@@ -122,7 +122,7 @@ async def _close_within_budget(bot: SeminarBot) -> None:
         await asyncio.wait_for(bot.close(), STOP_BUDGET_SECONDS)
     except TimeoutError:
         log.warning(
-            "stop: closing took over %.0f s; the delivery in flight is left for the next start",
+            "stop: closing took over %.0f s; exiting anyway (unfinished work resumes at start)",
             STOP_BUDGET_SECONDS,
         )
 

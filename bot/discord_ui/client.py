@@ -41,6 +41,8 @@ from bot.store.db import open_database
 log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL_SECONDS = 60.0
+#: How long a stop lets the delivery in flight finish (``docker stop`` kills after 10 s).
+DELIVERY_STOP_SECONDS = 2.0
 
 #: Extensions loaded at start-up (slash command cogs live in ``bot.discord_ui.cogs``).
 EXTENSIONS: tuple[str, ...] = (
@@ -380,7 +382,15 @@ class SeminarBot(commands.Bot):
         if self.scheduler is not None:
             self.scheduler.shutdown()
         if self.delivery is not None:
-            await self.delivery.stop()
+            try:
+                await asyncio.wait_for(self.delivery.stop(), DELIVERY_STOP_SECONDS)
+            except TimeoutError:
+                # Cancelled below; the row stays claimed and the next start recovers it.
+                log.warning(
+                    "stop: the delivery in flight did not finish within %.0f s; "
+                    "it is left for the next start",
+                    DELIVERY_STOP_SECONDS,
+                )
         for task in list(self._background):
             task.cancel()
         if self._background:
