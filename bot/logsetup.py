@@ -23,9 +23,17 @@ def service_logging_active() -> bool:
     return _service_logging
 
 
+def remember_secret(secret: str) -> None:
+    """Keep ``secret`` out of every log record and failure line from now on (e.g. the token
+    a one-shot command read)."""
+    global _known_secrets
+    if secret and secret not in _known_secrets:
+        _known_secrets = (*_known_secrets, secret)
+
+
 def redact(text: str) -> str:
     """``text`` with every known secret and token-shaped string replaced."""
-    return RedactSecrets(_known_secrets).redact(text)
+    return RedactSecrets().redact(text)
 
 
 class RedactSecrets(logging.Filter):
@@ -36,7 +44,7 @@ class RedactSecrets(logging.Filter):
         self._secrets = tuple(s for s in secrets if s)
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
+        for secret in (*self._secrets, *_known_secrets):
             text = text.replace(secret, "[token]")
         return _TOKEN_SHAPE.sub("[token]", text)
 
@@ -95,8 +103,9 @@ def describe_error(error: BaseException | None) -> str:
 
 def setup_logging(level: str = "INFO", fmt: str = "text", secrets: tuple[str, ...] = ()) -> None:
     """Every record goes through the redaction filter; so do uncaught errors in any thread."""
-    global _known_secrets, _service_logging
-    _known_secrets = tuple(s for s in (*_known_secrets, *secrets) if s)
+    global _service_logging
+    for secret in secrets:
+        remember_secret(secret)
     if fmt == "json":
         formatter: logging.Formatter = JsonFormatter()
     else:
@@ -124,7 +133,7 @@ def setup_cli_logging() -> None:
 def _install(formatter: logging.Formatter, level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(OneLineReconnects())
-    handler.addFilter(RedactSecrets(_known_secrets))
+    handler.addFilter(RedactSecrets())
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -11,17 +11,15 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-import bot.logsetup
 from bot.boundary import run_command, storage_failure
 from bot.cli import _parse_now, _resolve_now, main
 from bot.errors import ConfigError, ExitCode, StartupFailure
-from bot.logsetup import setup_logging
+from bot.logsetup import redact, remember_secret, setup_logging
 from bot.service.health import write_health
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA.GAbCdE.abcdefghijklmnopqrstuvwxyz0123456789AB"
@@ -29,21 +27,13 @@ PLAIN_SECRET = "operator-secret-0123456789-abcdef"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+pytestmark = pytest.mark.usefixtures("restore_logging")
+
+
 @pytest.fixture
-def service_log() -> Iterator[io.StringIO]:
-    """``setup_logging`` as ``run`` calls it, writing to a buffer; everything restored after."""
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level, sys.excepthook, threading.excepthook)
-    saved_unraisable = sys.unraisablehook
-    saved_state = (bot.logsetup._known_secrets, bot.logsetup._service_logging)
-    stream = io.StringIO()
-    try:
-        yield stream
-    finally:
-        root.handlers[:], root.level, sys.excepthook, threading.excepthook = saved
-        sys.unraisablehook = saved_unraisable
-        bot.logsetup._known_secrets, bot.logsetup._service_logging = saved_state
-        logging.captureWarnings(False)
+def service_log() -> io.StringIO:
+    """A buffer for the service log (``use`` points ``setup_logging``'s handler at it)."""
+    return io.StringIO()
 
 
 def use(stream: io.StringIO, fmt: str) -> None:
@@ -182,3 +172,14 @@ def test_a_feed_error_is_printed_once() -> None:
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1, done.stderr
     assert "could not be read" in done.stderr
+
+
+def test_a_secret_remembered_later_is_redacted_by_every_handler(
+    service_log: io.StringIO,
+) -> None:
+    """A one-shot command that reads the token after logging was set up (e.g. an online check)."""
+    use(service_log, "text")
+    remember_secret("later-secret-0123456789abcdef")
+    logging.getLogger("test").error("login with later-secret-0123456789abcdef failed")
+    assert "later-secret" not in service_log.getvalue()
+    assert redact("x later-secret-0123456789abcdef y") == "x [token] y"
