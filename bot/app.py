@@ -92,8 +92,9 @@ async def _run_until_stopped(bot: SeminarBot, token: str, stop: asyncio.Event) -
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await client
         await _close_within_budget(bot)
-    if not client.cancelled() and client.exception() is not None and not stop.is_set():
-        raise client.exception()  # type: ignore[misc]
+    failure = None if client.cancelled() else client.exception()
+    if failure is not None and not stop.is_set():
+        raise failure
 
 
 async def _login_and_connect(bot: SeminarBot, token: str) -> None:
