@@ -156,7 +156,8 @@ def test_commands_explain_themselves(command: str, capsys: pytest.CaptureFixture
         main([command, "--help"])
     assert info.value.code == 0
     text = capsys.readouterr().out
-    assert len(text.split("\n\n")[1].split()) > 10  # a description paragraph, not just usage
+    description = text.split("\n\n")[1]  # after the usage line, before the options
+    assert not description.startswith("options:") and len(description.split()) > 10
 
 
 def test_a_feed_error_is_printed_once() -> None:
