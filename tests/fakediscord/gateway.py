@@ -104,6 +104,10 @@ class FakeGateway:
         self.received: list[dict[str, Any]] = []
         self._current: _Connection | None = None
         self._all: list[_Connection] = []
+        #: While True, new connections are answered 503 (an outage); live ones are kept.
+        self.refuse_connections = False
+        #: Connections refused because of ``refuse_connections``.
+        self.refused_count = 0
 
     @property
     def ready(self) -> bool:
@@ -158,7 +162,11 @@ class FakeGateway:
 
     # --- the websocket handler ------------------------------------------------------------
 
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.refuse_connections:
+            self.refused_count += 1
+            self._on_change()
+            return web.Response(status=503, text="fake: gateway down")
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
         await ws.prepare(request)
         conn = _Connection(ws, request.path)
