@@ -1,12 +1,13 @@
 """Run the fake Discord as its own process, for a bot started outside pytest (the image test).
 
-    FAKE_DISCORD_TOKEN=... python -m tests.fakediscord [--port N] [--hold-ready]
+    FAKE_DISCORD_TOKEN=... python -m tests.fakediscord [--hold-ready]
 
-The first line on stdout is one JSON object: ``api_base_url``, ``gateway_url``, ``port``,
-``application_id``, ``guild_id`` and ``channel_id`` (the default world's ``#seminars``), so a
-config file can point the real bot here. Every later line is one JSON event, in order:
-``identify_held``, ``ready``, ``message`` (channel_id, content, embed titles). The token comes
-from the environment so it never shows in a process list and is never printed.
+It listens on a free port of 127.0.0.1. The first line on stdout is one JSON object:
+``api_base_url``, ``gateway_url``, ``port``, ``application_id``, ``guild_id`` and
+``channel_id`` (the default world's ``#seminars``), so a config file can point the real bot
+here. Every later line is one JSON event, in order: ``identify_held``, ``ready``, ``message``
+(channel_id, content, embed titles). The token comes from the environment so it never shows
+in a process list and is never printed.
 
 Signals: SIGUSR1 releases a held READY (``--hold-ready`` keeps a logged-in bot "not ready"),
 SIGTERM/SIGINT stop the fake (exit 0): to the bot, Discord has gone away.
@@ -63,10 +64,10 @@ async def _report(fake: FakeDiscord) -> None:
         held, ready, sent = now_held, now_ready, now_sent
 
 
-async def serve(port: int, hold_ready: bool) -> int:
+async def serve(hold_ready: bool) -> int:
     fake = FakeDiscord(token=os.environ.get(TOKEN_VARIABLE) or "fake-bot-token")
     fake.gateway.hold_ready = hold_ready
-    await fake.start(port)
+    await fake.start()
     defaults = fake.defaults
     assert defaults is not None  # the default world is always built here
     _emit(
@@ -98,11 +99,10 @@ async def serve(port: int, hold_ready: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.fakediscord", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
     parser.add_argument("--hold-ready", action="store_true",
                         help="answer IDENTIFY only after SIGUSR1 (the bot stays not ready)")
     args = parser.parse_args(argv)
-    return asyncio.run(serve(args.port, args.hold_ready))
+    return asyncio.run(serve(args.hold_ready))
 
 
 if __name__ == "__main__":

@@ -172,15 +172,14 @@ class FakeDiscord:
 
     # ================================================================ lifecycle
 
-    async def start(self, port: int = 0) -> FakeDiscord:
-        """Listen on 127.0.0.1 (``port`` 0: any free port, read it from :attr:`port`)."""
+    async def start(self) -> FakeDiscord:
         app = web.Application(middlewares=[self._middleware], client_max_size=30 * 1024 * 1024)
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/gateway-resume", self.gateway.handle)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._dispatch_rest)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
         return self
