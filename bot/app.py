@@ -7,11 +7,12 @@ import contextlib
 import logging
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import discord
 
-from bot.config import Config, read_token, with_environment
+from bot.config import Config, read_token
 from bot.discord_ui.client import SeminarBot, point_discord_at
 from bot.logsetup import setup_logging
 
@@ -40,7 +41,9 @@ async def serve(config: Config, token: str) -> int:
 
 def run_bot(config: Config) -> int:
     token = read_token(config.discord)
-    config = with_environment(config)
+    database = os.environ.get("SEMINAR_BOT_DB")
+    if database:  # the Docker image keeps the database on its /data volume
+        config = replace(config, storage_path=Path(database))
     setup_logging(config.log_level, config.log_format, secrets=(token,))
     config.storage_path.parent.mkdir(parents=True, exist_ok=True)
     log.info("starting seminar-bot with %d configured feed(s)", len(config.feeds))

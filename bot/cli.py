@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot import __version__
-from bot.config import Config, FeedSettings, load_config, with_environment
+from bot.config import Config, FeedSettings, load_config
 from bot.errors import ConfigError
 
 SAMPLE_PATH = Path(__file__).resolve().parent / "data" / "sample.ics"
@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "preview":
             return _preview(args)
         if args.command == "check-config":
-            config = with_environment(load_config(args.config))
+            config = load_config(args.config)
             print(
                 f"{args.config}: OK ({len(config.feeds)} feed(s), database {config.storage_path})"
             )

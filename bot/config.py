@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -351,15 +351,3 @@ def read_token(settings: DiscordSettings, environ: Mapping[str, str] | None = No
     if any(ch.isspace() for ch in token) or len(token) < 20:
         raise ConfigError("the Discord token looks malformed (it is not shown here on purpose)")
     return token
-
-
-#: Overrides ``[storage] path``; the image sets it to a file on its /data volume.
-DATABASE_VARIABLE = "SEMINAR_BOT_DB"
-
-
-def with_environment(config: Config, environ: Mapping[str, str] | None = None) -> Config:
-    """The config as ``run`` will use it, so ``check-config`` names the database it will open."""
-    database = (os.environ if environ is None else environ).get(DATABASE_VARIABLE)
-    if database:
-        return replace(config, storage_path=Path(database))
-    return config

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from bot.config import load_config, parse_config, read_token
 from bot.errors import ConfigError
 
@@ -85,17 +84,3 @@ def test_token_comes_from_environment_or_file_and_is_never_echoed(tmp_path: Path
     with pytest.raises(ConfigError) as info:
         read_token(config.discord, {"DISCORD_TOKEN": "short bad"})
     assert "short bad" not in str(info.value)
-
-
-def test_check_config_names_the_database_run_will_open(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text('[storage]\npath = "here.db"\n', encoding="utf-8")
-    monkeypatch.delenv("SEMINAR_BOT_DB", raising=False)
-    assert main(["check-config", "--config", str(config)]) == 0
-    assert f"database {tmp_path / 'here.db'}" in capsys.readouterr().out
-    # The image sets SEMINAR_BOT_DB; `run` opens that file, so check-config must name it.
-    monkeypatch.setenv("SEMINAR_BOT_DB", "/data/seminar-bot.db")
-    assert main(["check-config", "--config", str(config)]) == 0
-    assert "database /data/seminar-bot.db)" in capsys.readouterr().out
