@@ -13,20 +13,21 @@ ARG PIP_INDEX_URL
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
-# Every version is exact: pip, the build backend and the runtime packages all come from
-# constraints.txt (the full set, so this layer is reused until a pin changes). A CA bundle can
-# be lent to pip as the build secret "pip_cert" (a TLS-inspecting proxy); it is mounted for
-# this step only and stays out of every layer.
-COPY constraints.txt ./
+# Every version is exact, from constraints.txt: pip, setuptools (the same pin as
+# [build-system]) and every runtime package. The dependencies get their own layer, built
+# from pyproject.toml and constraints.txt only, so it is reused until one of them changes. A
+# CA bundle can be lent to pip as the build secret "pip_cert" (a TLS-inspecting proxy); it is
+# mounted for this step only and stays out of every layer.
+COPY pyproject.toml constraints.txt ./
 RUN --mount=type=secret,id=pip_cert \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
  && python3 -m venv /opt/venv \
- && /opt/venv/bin/pip install --quiet -c constraints.txt pip \
- && /opt/venv/bin/pip install --quiet -r constraints.txt
-# The project itself, offline: built with the pinned setuptools already in the venv (the
-# same pin as [build-system]); pip check fails if pyproject.toml needs a package that
-# constraints.txt does not pin.
-COPY pyproject.toml README.md LICENSE ./
+ && /opt/venv/bin/pip install --quiet -c constraints.txt pip setuptools \
+ && python3 -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" >/tmp/dependencies.txt \
+ && /opt/venv/bin/pip install --quiet -c constraints.txt -r /tmp/dependencies.txt
+# The project itself, offline, with the venv's pinned setuptools; pip check fails the build
+# if a dependency is missing or at a version that does not fit.
+COPY README.md LICENSE ./
 COPY bot ./bot
 RUN /opt/venv/bin/pip install --quiet --no-deps --no-build-isolation . \
  && /opt/venv/bin/pip check

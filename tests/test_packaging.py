@@ -25,9 +25,9 @@ def test_build_backend_and_pip_are_exact_pins_that_agree() -> None:
     assert "pip" in pins
     dockerfile = (REPO_ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert "--upgrade" not in dockerfile
-    # pip itself, then the runtime packages, both from the pins; the project without deps.
-    assert "pip install --quiet -c constraints.txt pip" in dockerfile
-    assert "pip install --quiet -r constraints.txt" in dockerfile
+    # pip and setuptools, then the runtime packages, all under the pins; the project offline.
+    assert "pip install --quiet -c constraints.txt pip setuptools" in dockerfile
+    assert "pip install --quiet -c constraints.txt -r /tmp/dependencies.txt" in dockerfile
     assert "--no-deps --no-build-isolation ." in dockerfile
 
 
