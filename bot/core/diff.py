@@ -628,7 +628,7 @@ def _diff(
             suspect=True,
             suspect_reason=reason,
             parsed_count=len(occurrences) + (len(rest[0]) if rest else 0),
-            skipped_count=len(parsed.skipped),
+            skipped_count=parsed.skipped_total,
         )
 
     b = _Builder(feed, now, policy)
@@ -661,7 +661,7 @@ def _diff(
         counts=DiffCounts(**{k: v for k, v in b.counts.items() if k in _COUNT_FIELDS}),
         over_cap=tuple(announces[policy.max_announcements_per_poll :]),
         parsed_count=len(occurrences) + (len(rest[0]) if rest else 0),
-        skipped_count=len(parsed.skipped),
+        skipped_count=parsed.skipped_total,
     )
 
 
