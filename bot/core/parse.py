@@ -1,8 +1,9 @@
 """Turn a feed body into normalised occurrences inside a window, surviving hostile input.
 
-Pipeline: bytes → tolerant line scan (BOM, junk, line endings, folding, encodings, raw newlines,
-unbalanced blocks, byte-identical duplicates) → icalendar per VCALENDAR (bad blocks dropped one
-by one if the whole fails) → per-event time-zone resolution and RRULE pre-screen → bounded
+Pipeline: bytes (UTF-16/32 brought to UTF-8) → tolerant line scan (BOM, junk, line endings,
+folding, encodings, raw newlines, unbalanced blocks, byte-identical duplicates) → icalendar per
+VCALENDAR (bad blocks dropped one by one if the whole fails; costly VTIMEZONEs left out) →
+per-event time-zone resolution and RRULE pre-screen → bounded
 expansion with recurring-ical-events, one series at a time → clean, capped Occurrences.
 
 Only :class:`bot.errors.FeedError` subclasses leave :func:`parse_feed`; a bad event is skipped
@@ -24,6 +25,7 @@ from typing import Any
 import icalendar
 import recurring_ical_events
 
+from bot.core.charset import to_utf8
 from bot.core.cpu_deadline import CpuDeadlineExceeded, cpu_deadline
 from bot.core.models import (
     Instant,
@@ -835,7 +837,7 @@ def _parse_core(
         raise ParseLimitExceeded(
             f"the feed is {len(body):,} bytes; the limit is {limits.max_bytes:,}"
         )
-    raw_calendars, event_count = _scan(_logical_lines(body), limits)
+    raw_calendars, event_count = _scan(_logical_lines(to_utf8(body)), limits)
     skipped: list[SkippedEvent] = []
     seen: set[str] = set()
     zone_aliases: list[dict[str, tuple[tzinfo, str]]] = [{} for _ in raw_calendars]
