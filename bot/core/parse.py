@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any
 
 import icalendar
@@ -278,11 +279,17 @@ def _refuse_zone(block: _Block, reason: str, aliases: dict[str, tuple[tzinfo, st
     named = resolve_tzid(_zone_property(block, "X-LIC-LOCATION")) or resolve_tzid(tzid)
     if tzid and named is not None:
         aliases.setdefault(tzid, named)
+    _warn_zone_once(clean_line(tzid, 64), reason, named[1] if named else "")
+
+
+@lru_cache(maxsize=256)
+def _warn_zone_once(tzid: str, reason: str, fallback: str) -> None:
+    """Log a refused zone once per process (an incremental poll parses the header per batch)."""
     log.warning(
         "time zone %r left out (%s); its times use %s",
-        clean_line(tzid, 64),
+        tzid,
         reason,
-        named[1] if named is not None else "the calendar's default zone",
+        fallback or "the calendar's default zone",
     )
 
 

@@ -177,6 +177,9 @@ def screen_rules(
 _MAX_ZONE_CHANGES_PER_YEAR = 4
 #: RDATE transitions one VTIMEZONE may list.
 _MAX_ZONE_RDATES = 2000
+#: STANDARD/DAYLIGHT parts one VTIMEZONE may hold: every lookup consults each of them (the
+#: longest real history seen has under a hundred).
+_MAX_ZONE_PARTS = 400
 
 
 def screen_timezone(lines: Iterable[str]) -> str | None:
@@ -188,12 +191,16 @@ def screen_timezone(lines: Iterable[str]) -> str | None:
     """
     start: date | None = None
     rules: list[str] = []
-    rdates = 0
+    rdates = parts = 0
     for line in lines:
         name, _, value = line.partition(":")
         key = name.split(";", 1)[0].strip().upper()
         if key in ("BEGIN", "END") and value.strip().upper() in ("STANDARD", "DAYLIGHT"):
-            if key == "END":
+            if key == "BEGIN":
+                parts += 1
+                if parts > _MAX_ZONE_PARTS:
+                    return f"VTIMEZONE has more than {_MAX_ZONE_PARTS} STANDARD/DAYLIGHT parts"
+            else:
                 reason = _screen_zone_part(start, rules)
                 if reason is not None:
                     return reason

@@ -509,6 +509,23 @@ def test_a_costly_vtimezone_falls_back_to_the_iana_zone_it_names(rule: str) -> N
     assert feed.occurrences[0].start == datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 
 
+def test_a_vtimezone_with_thousands_of_parts_falls_back() -> None:
+    part = (
+        "BEGIN:STANDARD\r\nDTSTART:{year}0101T000000\r\nTZOFFSETFROM:+0100\r\n"
+        "TZOFFSETTO:+0100\r\nRDATE:{year}0101T000000\r\nEND:STANDARD\r\n"
+    )
+    parts = "".join(part.format(year=1000 + i) for i in range(5000))
+    header = f"BEGIN:VTIMEZONE\r\nTZID:Bad Zone\r\n{parts}END:VTIMEZONE\r\n"
+    events = [
+        f"UID:z{i}\r\nDTSTART;TZID=Bad Zone:20261210T{i % 24:02}{i // 24:02}00" for i in range(500)
+    ]
+    started = time.monotonic()
+    feed = parse(calendar(*events, header=header), **NEAR)
+    assert time.monotonic() - started < 3  # 7 s before: every lookup asked all 5,000 parts
+    assert len(feed.occurrences) == 500
+    assert all(o.timezone_assumed for o in feed.occurrences)
+
+
 def test_a_yearly_vtimezone_is_still_used() -> None:
     feed = parse(
         calendar(*zoned_events(), header=zone("FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU")), **NEAR
