@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from bot.core.models import (
     SkippedEvent,
     sort_key,
 )
-from bot.core.rrule_screen import bounded_until, screen_rules, screen_timezone
+from bot.core.rrule_screen import screen_rules, screen_timezone
 from bot.core.seminar import extract_seminar
 from bot.core.text import clean_line, clean_text, clean_url
 from bot.core.tz import display_name, resolve_tzid
@@ -76,9 +75,6 @@ class ParseLimits:
 
 
 _MAX_SEQUENCE = 2**31 - 1
-#: How far past the window a recurrence is computed: occurrences a RANGE=THISANDFUTURE override
-#: moves back into the window come from there; nothing later is ever wanted.
-_RULE_OVERRUN = timedelta(days=31)
 _MAX_REASON = 300
 _SEMINAR_SOURCE_CHARS = 20_000
 _CONTENT_LINE = re.compile(r"^[A-Za-z0-9-]+[;:]")
@@ -528,11 +524,6 @@ def _prepare(
         )
         if reason is not None:
             return SkippedEvent(uid, reason)
-    for rule in rules:
-        # A rule that rarely or never matches would otherwise be searched until 9999.
-        until = bounded_until(rule, rule_start, window_end + _RULE_OVERRUN)
-        if until is not None:
-            rule["UNTIL"] = [until]
 
     for name in _TIME_PROPS:
         prop = _first(event.get(name))
@@ -689,13 +680,6 @@ def _instant(value: Any) -> date | datetime:
 
 def _series_list(events: list[_Prepared], skipped: list[SkippedEvent]) -> list[Any]:
     """recurring-ical-events series, isolating any UID group whose series can't be built."""
-    with warnings.catch_warnings():
-        # A COUNT rule also gets an UNTIL bound (see _prepare); dateutil frowns but obeys both.
-        warnings.filterwarnings("ignore", "Using both 'count' and 'until'", DeprecationWarning)
-        return _build_series(events, skipped)
-
-
-def _build_series(events: list[_Prepared], skipped: list[SkippedEvent]) -> list[Any]:
     calendar = icalendar.Calendar()
     for item in events:
         calendar.add_component(item.event)

@@ -4,8 +4,8 @@ dateutil (under recurring-ical-events) iterates from DTSTART, so the cost of a w
 grows with (window end − DTSTART) / period, not with the number of results. We estimate that
 iteration count from the rule alone and refuse the series above a threshold. A rule that can
 never match (see :mod:`bot.core.rrule_match`) is refused outright: dateutil would search for
-its next instance until the year 9999. Rules the analysis cannot judge stay bounded by the
-caller, which ends every expansion shortly after the window (``bounded_until``).
+its next instance until the year 9999, checking UNTIL only on instances it finds. What the
+analysis cannot judge is bounded by the parser's per-event CPU budget instead.
 
 The rules inside a VTIMEZONE get the same treatment (:func:`screen_timezone`): dateutil
 evaluates them from their DTSTART (often 1601) on every UTC-offset lookup.
@@ -138,21 +138,6 @@ def _ends_before_start(until: date, dtstart: date | datetime) -> bool:
     ):
         return until < dtstart
     return _as_utc(until) + timedelta(days=1) < _as_utc(dtstart)
-
-
-def bounded_until(
-    rule: Mapping[str, Any], dtstart: date | datetime, bound: datetime
-) -> date | datetime | None:
-    """The UNTIL that stops ``rule`` at ``bound`` (typed like DTSTART), or None if it already
-    stops by then. Nothing after ``bound`` is wanted, so the result is unchanged before it."""
-    existing = _until(rule)
-    if existing is not None and _as_utc(existing) <= bound:
-        return None
-    if isinstance(dtstart, datetime):
-        if dtstart.tzinfo is None:
-            return bound.replace(tzinfo=None)
-        return bound.astimezone(UTC)
-    return bound.date()
 
 
 def screen_rules(
