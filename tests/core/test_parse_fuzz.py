@@ -145,4 +145,8 @@ def test_a_rule_judged_never_matching_really_yields_nothing(rule: str, start: da
         return  # dateutil refuses the rule outright: nothing to compare
     verdict = never_matches(vRecur.from_ical(rule), start)
     if verdict is not None:
-        assert next(iter(expansion), None) is None, (rule, verdict)
+        try:
+            first = next(iter(expansion), None)
+        except (IndexError, ValueError):
+            return  # dateutil trips over some ordinals (53MO with BYMONTH): the parser skips them
+        assert first is None, (rule, verdict)
