@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import __version__
@@ -130,14 +131,20 @@ def _resolve_now(value: datetime | date, timezone: str) -> datetime:
 
 
 def feed_from_argument(location: str) -> FeedSettings:
-    """A one-off feed named after its host or file, for ``preview URL``."""
+    """A one-off feed for ``preview URL``, named after its host or file.
+
+    The name is the feed's identity in a ``--db`` store, so it ends in a digest of the whole
+    location: two files (or paths on one host) with similar names never share a feed's state.
+    """
     parts = urlsplit(location)
     if parts.scheme in ("http", "https", "webcal", "webcals") and parts.hostname:
-        name = parts.hostname
+        name, identity = parts.hostname, location.strip()
     else:
-        name = Path(location).stem or "feed"
-    slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")[:32] or "feed"
-    return FeedSettings(name=slug, url=location)
+        local = Path(unquote(parts.path)) if parts.scheme == "file" else Path(location)
+        name, identity = local.stem or "feed", local.resolve().as_uri()
+    slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")[:23]
+    digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return FeedSettings(name=f"{slug.strip('-') or 'feed'}-{digest}", url=location)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

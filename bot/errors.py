@@ -116,6 +116,16 @@ class FeedConnectionError(FetchError):
     reason = "connection_error"
 
 
+class FeedFileError(FetchError):
+    """A local calendar file (operator-configured) could not be read."""
+
+    reason = "file_error"
+
+
+class FeedFileNotFound(FeedFileError):
+    reason = "file_not_found"
+
+
 # --- parsing ------------------------------------------------------------------------------
 
 

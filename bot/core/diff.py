@@ -645,7 +645,7 @@ def _diff(
             suspect=True,
             suspect_reason=reason,
             parsed_count=len(occurrences) + (len(rest[0]) if rest else 0),
-            skipped_count=len(parsed.skipped),
+            skipped_count=parsed.skipped_total,
         )
 
     b = _Builder(feed, now, policy)
@@ -678,7 +678,7 @@ def _diff(
         counts=DiffCounts(**{k: v for k, v in b.counts.items() if k in _COUNT_FIELDS}),
         over_cap=over_budget,
         parsed_count=len(occurrences) + (len(rest[0]) if rest else 0),
-        skipped_count=len(parsed.skipped),
+        skipped_count=parsed.skipped_total,
     )
 
 

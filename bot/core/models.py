@@ -238,17 +238,26 @@ class Occurrence:
 
 @dataclass(frozen=True, slots=True)
 class SkippedEvent:
-    """An event left out of a parse, with why; counted and shown in feed health."""
+    """An event (or some of its occurrences) left out of a parse, with why; counted and shown
+    in feed health."""
 
     uid: str
     reason: str
+    #: How many things were left out: 1 for an event, the surplus for occurrences over the
+    #: per-event budget.
+    count: int = 1
 
-    def to_dict(self) -> dict[str, str]:
-        return {"uid": self.uid, "reason": self.reason}
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"uid": self.uid, "reason": self.reason}
+        if self.count != 1:
+            data["count"] = self.count
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SkippedEvent:
-        return cls(str(data.get("uid", "")), str(data.get("reason", "")))
+        return cls(
+            str(data.get("uid", "")), str(data.get("reason", "")), int(data.get("count", 1))
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +273,11 @@ class ParsedFeed:
     skipped: tuple[SkippedEvent, ...] = ()
     #: How many VEVENT components the body held (before expansion and skipping).
     event_count: int = 0
+
+    @property
+    def skipped_total(self) -> int:
+        """Events skipped plus occurrences left out over the per-event budget."""
+        return sum(s.count for s in self.skipped)
 
     def to_dict(self) -> dict[str, Any]:
         return {

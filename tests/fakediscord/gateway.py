@@ -102,6 +102,11 @@ class FakeGateway:
         #: Close codes the fake sent, in order.
         self.close_codes: list[int] = []
         self.received: list[dict[str, Any]] = []
+        #: While True, a valid IDENTIFY gets no READY until :meth:`release_ready` (a client that
+        #: has logged in but is not ready yet, e.g. for a health check that must say "unhealthy").
+        self.hold_ready = False
+        #: Connections whose IDENTIFY is waiting for :meth:`release_ready`.
+        self.held_identifies: list[tuple[_Connection, dict[str, Any]]] = []
         self._current: _Connection | None = None
         self._all: list[_Connection] = []
         #: While True, new connections are answered 503 (an outage); live ones are kept.
@@ -151,6 +156,15 @@ class FakeGateway:
         if self._current is not None:
             self._current.send({"op": 7, "d": None})
             self._current.live = False
+
+    def release_ready(self) -> None:
+        """Stop holding READY back and answer every IDENTIFY that is still waiting."""
+        self.hold_ready = False
+        held, self.held_identifies = self.held_identifies, []
+        for conn, data in held:
+            if not conn.ws.closed:
+                self._identify(conn, data)
+        self._on_change()
 
     async def close_all(self) -> None:
         for conn in self._all:
@@ -213,6 +227,9 @@ class FakeGateway:
         intents = int(data.get("intents", 0))
         if intents & PRIVILEGED_INTENTS & ~self.allowed_privileged_intents:
             self._reject(conn, DISALLOWED_INTENTS, "Disallowed intent(s).")
+            return
+        if self.hold_ready:
+            self.held_identifies.append((conn, data))
             return
         self.identify_count += 1
         self.session = GatewaySession(secrets.token_hex(16), intents)

@@ -492,7 +492,11 @@ async def _status_embed(bot: SeminarBot, row: FeedRow) -> discord.Embed:
     )
     embed.add_field(name="Consecutive failures", value=str(row.fail_count), inline=True)
     embed.add_field(name="Events stored", value=f"{stored} ({upcoming} upcoming)", inline=True)
-    embed.add_field(name="Skipped bad events", value=str(row.skipped_count), inline=True)
+    embed.add_field(
+        name="Skipped (bad events, occurrences over budget)",
+        value=str(row.skipped_count),
+        inline=True,
+    )
     if row.deferred_announcements:
         embed.add_field(
             name="Announcements waiting",
