@@ -27,6 +27,7 @@ from bot.config import Config
 from bot.discord_ui import message_fit
 from bot.discord_ui.delivery import DeliveryWorker
 from bot.discord_ui.reminder_views import reminder_view_factory
+from bot.discord_ui.reminder_worker import ReminderWorker
 from bot.discord_ui.tree import SeminarTree
 from bot.feeds.http import FeedFetcher
 from bot.feeds.isolate import ParserPool
@@ -118,7 +119,7 @@ class SeminarBot(commands.Bot):
         #: Awaited after every poll with (feed id, outcome), e.g. to plan reminders.
         self.after_poll_hooks: list[AfterPollHook] = []
         #: The reminder worker, set by the reminders cog when it is loaded.
-        self.reminders: Any = None
+        self.reminders: ReminderWorker | None = None
         self.health_file = health_file
         #: Gateway state as discord.py's connect/disconnect events report it. ``is_ready()``
         #: and ``ws`` survive a disconnect, so they cannot tell whether we are connected.

@@ -114,7 +114,9 @@ class FeedAdmin:
     # --- reads ------------------------------------------------------------------------------
 
     async def find(self, name: str, guild_id: int) -> repo.FeedRow | None:
-        return await self._db_thread.run(repo.get_feed_by_name, self._db, name.strip(), guild_id)
+        return await self._db_thread.run(
+            repo.get_feed_by_name, self._db, name.strip(), guild_id
+        )
 
     async def list(self, guild_id: int | None) -> list[repo.FeedRow]:
         return await self._db_thread.run(repo.list_feeds, self._db, guild_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 from discord import app_commands
@@ -26,6 +26,9 @@ from bot.discord_ui.tree import SeminarTree, UserFacingError
 from bot.service import subscriptions as subs
 from bot.service.poller import PollOutcome
 from bot.service.records import SubscriptionRow, UpcomingEvent
+
+if TYPE_CHECKING:
+    from bot.discord_ui.client import SeminarBot
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,8 @@ def describe(sub: SubscriptionRow, title: str = "", feed_name: str = "") -> str:
 
 
 class Reminders(commands.Cog, name="Reminders"):
-    def __init__(self, bot: Any) -> None:
+    def __init__(self, bot: SeminarBot) -> None:
+        assert bot.db is not None, "extensions load after the database is open"
         self.bot = bot
         self.worker = ReminderWorker(
             bot,
@@ -412,4 +416,4 @@ class Reminders(commands.Cog, name="Reminders"):
 
 
 async def setup(bot: commands.Bot) -> None:
-    await bot.add_cog(Reminders(bot))
+    await bot.add_cog(Reminders(cast("SeminarBot", bot)))
