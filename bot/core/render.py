@@ -8,6 +8,7 @@ as a ``TimeFormatter``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -22,7 +23,10 @@ FIELD_NAME_LIMIT = 256
 FIELD_VALUE_LIMIT = 1024
 FOOTER_LIMIT = 2048
 EMBED_TOTAL_LIMIT = 6000
+#: The abstract in ``/seminars show``, where the reader asked for the whole talk.
 ABSTRACT_LIMIT = 1000
+#: The abstract on a channel card: a few lines on a phone; the event link has the rest.
+TEASER_LIMIT = 320
 
 COLOURS = {
     ActionKind.ANNOUNCE: 0x2B6CB0,
@@ -41,6 +45,26 @@ def truncate(text: str, limit: int) -> str:
     return text[: limit - 1].rstrip() + "…"
 
 
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]?(?=\s)")
+
+
+def trim_to_sentence(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut after the last whole sentence that fits.
+
+    A first sentence longer than the limit is cut at a word instead (with an ellipsis), so a
+    card never ends mid-word and never shows nothing when the feed has an abstract.
+    """
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[: limit + 1]
+    ends = [m.end() for m in _SENTENCE_END.finditer(head) if m.end() <= limit]
+    if ends and ends[-1] >= limit // 3:
+        return head[: ends[-1]]
+    cut = head[:limit].rsplit(" ", 1)[0] if " " in head[:limit] else head[: limit - 1]
+    return cut.rstrip(",;:–- ") + "…"
+
+
 @dataclass(frozen=True)
 class Card:
     title: str
@@ -51,6 +75,8 @@ class Card:
     colour: int
     #: Short text outside the card, only for changes that matter to attendees.
     headline: str = ""
+    #: True when the abstract was shortened: the reader should follow ``url`` for the rest.
+    abridged: bool = False
 
     def total_length(self) -> int:
         return (
@@ -102,19 +128,57 @@ def _format_dates(start: date, end: date | None) -> str:
     return text + " (all day)"
 
 
-def speaker_line(occurrence: Occurrence) -> str:
+def speakers_of(occurrence: Occurrence) -> tuple[str, ...]:
+    """Every speaker found, in order; the single ``speaker`` field when no list was found."""
     seminar = occurrence.seminar
-    if not seminar.speaker:
-        return ""
-    if seminar.affiliation:
-        return f"{seminar.speaker} ({seminar.affiliation})"
-    return seminar.speaker
+    listed = tuple(s for s in getattr(seminar, "speakers", ()) if s)
+    if listed:
+        return listed
+    return (seminar.speaker,) if seminar.speaker else ()
 
 
-def build_card(action: Action, when: TimeFormatter, was: TimeFormatter | None = None) -> Card:
+def speaker_names(occurrence: Occurrence) -> str:
+    """``A``, ``A and B``, ``A, B and C``, or "" when no speaker was found."""
+    names = speakers_of(occurrence)
+    if len(names) <= 1:
+        return names[0] if names else ""
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def speaker_line(occurrence: Occurrence) -> str:
+    """``Name (Affiliation)`` for running text (lists, calendar entries), or ""."""
+    who, affiliation = speaker_names(occurrence), occurrence.seminar.affiliation
+    return f"{who} ({affiliation})" if who and affiliation else who
+
+
+def byline(occurrence: Occurrence) -> str:
+    """``Name · Affiliation``, the card's speaker line, or "" when no speaker was found."""
+    who, affiliation = speaker_names(occurrence), occurrence.seminar.affiliation
+    return f"{who} · {affiliation}" if who and affiliation else who
+
+
+def online_url_of(occurrence: Occurrence) -> str:
+    """The join link of an online talk, when one was found."""
+    url = str(getattr(occurrence.seminar, "online_url", "") or "")
+    return url if url.startswith(("https://", "http://")) else ""
+
+
+def where_text(occurrence: Occurrence) -> str:
+    """The room, or the join link of an online talk (both when a hybrid talk has both)."""
+    place, join = occurrence.place, online_url_of(occurrence)
+    if join and place and join not in place:
+        return f"{place}\nJoin online: {join}"
+    return place or join
+
+
+def build_card(
+    action: Action, when: TimeFormatter, was: TimeFormatter | None = None, *, full: bool = False
+) -> Card:
     """The announcement for an action, within Discord's limits, whatever the feed text.
 
-    ``was`` writes the old time of a rescheduled event (default: like ``when``).
+    A channel card is short enough to read on a phone: a few lines of abstract, no bio.
+    ``full`` is the card a member asked for (``/seminars show``): the long abstract and the
+    bio. ``was`` writes the old time of a rescheduled event (default: like ``when``).
     """
     occ = action.occurrence
     seminar = occ.seminar
@@ -122,33 +186,39 @@ def build_card(action: Action, when: TimeFormatter, was: TimeFormatter | None = 
         ActionKind.ANNOUNCE: "",
         ActionKind.UPDATE: "",
         ActionKind.RESCHEDULE: "Rescheduled: ",
-        ActionKind.CANCEL: "Cancelled: ",
+        ActionKind.CANCEL: "❌ Cancelled: ",
     }[action.kind]
     title = truncate(prefix + occ.title, TITLE_LIMIT)
 
     fields: list[tuple[str, str]] = []
-    speaker = speaker_line(occ)
+    speaker = byline(occ)
     if speaker:
         fields.append(("Speaker", truncate(speaker, FIELD_VALUE_LIMIT)))
     when_text = when(occ)
     if action.kind is ActionKind.RESCHEDULE and action.previous is not None:
         when_text = f"{when_text}\n(was {(was or when)(action.previous)})"
     fields.append(("When", truncate(when_text, FIELD_VALUE_LIMIT)))
-    if occ.place:
-        fields.append(("Where", truncate(occ.place, FIELD_VALUE_LIMIT)))
-    if seminar.bio:
+    where = where_text(occ)
+    if where:
+        fields.append(("Where", truncate(where, FIELD_VALUE_LIMIT)))
+    cancelled = action.kind is ActionKind.CANCEL
+    if full and seminar.bio and not cancelled:
         fields.append(("Bio", truncate(seminar.bio, FIELD_VALUE_LIMIT)))
 
     if seminar.abstract:
-        description = truncate(seminar.abstract, ABSTRACT_LIMIT)
+        abstract = seminar.abstract
     elif not seminar.title:
-        description = truncate(occ.description, ABSTRACT_LIMIT)
+        abstract = occ.description
     else:
-        description = ""
-    if action.kind is ActionKind.CANCEL:
-        description = "**This event has been cancelled.**" + (
-            f"\n\n~~{description}~~" if description and len(description) < 300 else ""
-        )
+        abstract = ""
+    if full:
+        description = truncate(abstract, ABSTRACT_LIMIT)
+    else:
+        description = trim_to_sentence(abstract, TEASER_LIMIT)
+    abridged = " ".join(abstract.split()) != description
+    if cancelled:
+        # At a glance: the title says so; the abstract of a talk that will not happen is noise.
+        description, abridged = "**This event has been cancelled.**", False
 
     footer_parts = [seminar.series] if seminar.series else []
     footer_parts.append(action.feed)
@@ -160,6 +230,7 @@ def build_card(action: Action, when: TimeFormatter, was: TimeFormatter | None = 
         footer=truncate(" · ".join(p for p in footer_parts if p), FOOTER_LIMIT),
         colour=COLOURS[action.kind],
         headline=headline(action, when),
+        abridged=abridged,
     )
     return _fit(card)
 

@@ -4,7 +4,8 @@ At-least-once delivery made effectively exactly-once (reliability.md 1.1): a row
 (committed) before the request, every create carries a deterministic nonce derived from the
 row, and the resulting message id is stored. A crash between the POST and the commit is
 repaired at start-up by resending with the same nonce (Discord returns the first message) or,
-once the nonce window has passed, by finding the post's footer marker in the channel history.
+once the nonce window has passed, by finding the post's marker (hidden in its embed link) in
+the channel history.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bot.core.models import Action, ActionKind
 from bot.discord_ui.embeds import (
     DIGEST_EMBEDS,
     announcement_embed,
+    carries_marker,
     compact_embed,
     headline_text,
     reference_marker,
@@ -46,6 +48,8 @@ HISTORY_SCAN_LIMIT = 50
 
 Notify = Callable[[int, str, str], Awaitable[None]]
 ViewFactory = Callable[[Action, str], discord.ui.View | None]
+#: A digest's controls from its (action, announcement id) pairs and a tag unique per message.
+DigestViewFactory = Callable[[Sequence[tuple[Action, str]], str], discord.ui.View | None]
 
 
 class TargetUnavailable(Exception):
@@ -66,6 +70,7 @@ class DeliveryWorker:
         clock: Clock,
         notify: Notify,
         view_factory: ViewFactory | None = None,
+        digest_view_factory: DigestViewFactory | None = None,
         rng: random.Random | None = None,
         idle_seconds: float = 30.0,
     ) -> None:
@@ -75,6 +80,7 @@ class DeliveryWorker:
         self._clock = clock
         self._notify = notify
         self._view_factory = view_factory
+        self._digest_view_factory = digest_view_factory
         self._rng = rng or random.Random()
         self._idle_seconds = idle_seconds
         self._wake = asyncio.Event()
@@ -311,6 +317,14 @@ class DeliveryWorker:
         assert feed.channel_id is not None
         content, allowed = self._mentions(feed)
         heading = f"**{len(claimed)} new seminars announced**"
+        view = (
+            self._digest_view_factory(
+                [(r.action, r.announcement_id or "") for r in claimed], f"dg{claimed[0].id}"
+            )
+            if self._digest_view_factory
+            else None
+        )
+        extra: dict[str, Any] = {"view": view} if view is not None else {}
         try:
             channel = self._channel(feed.channel_id)
             message = await channel.send(
@@ -320,6 +334,7 @@ class DeliveryWorker:
                 ],
                 nonce=f"dg{claimed[0].id}",
                 allowed_mentions=allowed,
+                **extra,
             )
         except TargetUnavailable as exc:
             for row in claimed:
@@ -447,16 +462,14 @@ class DeliveryWorker:
         feed: FeedRow | None = await self._db(repo.get_feed, row.feed_id) if row.feed_id else None
         if feed is None or feed.channel_id is None:
             return None
-        marker = reference_marker(row.idem_key)
         channel = self._client.get_partial_messageable(feed.channel_id)
         me = self._client.user
         try:
             async for message in channel.history(limit=HISTORY_SCAN_LIMIT):
                 if me is not None and message.author.id != me.id:
                     continue
-                for embed in message.embeds:
-                    if embed.footer.text and marker in embed.footer.text:
-                        return message.id
+                if any(carries_marker(embed, row.idem_key) for embed in message.embeds):
+                    return message.id
         except discord.HTTPException as exc:
             log.warning("could not scan channel history for an interrupted post: %s", exc)
         return None
