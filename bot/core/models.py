@@ -74,7 +74,13 @@ class OccurrenceKey:
 
 @dataclass(frozen=True, slots=True)
 class SeminarDetails:
-    """Fields recovered from seminar-style SUMMARY/DESCRIPTION text (empty when unknown)."""
+    """Fields recovered from seminar-style SUMMARY/DESCRIPTION text (empty when unknown).
+
+    ``speaker`` is the display string ("A and B"); ``speakers`` holds each name on its own so
+    search and subscriptions can match one of several speakers. ``online_url`` is the join link
+    of an online talk. ``rules`` says, per field name, which extraction rule found it (so a
+    preview can explain a reading and a wrong rule can be traced).
+    """
 
     series: str = ""
     speaker: str = ""
@@ -84,13 +90,47 @@ class SeminarDetails:
     abstract: str = ""
     bio: str = ""
     video: str = ""
+    speakers: tuple[str, ...] = ()
+    online_url: str = ""
+    rules: tuple[tuple[str, str], ...] = ()
 
-    def to_dict(self) -> dict[str, str]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+    def rule_for(self, field_name: str) -> str:
+        """The id of the rule that found ``field_name``, "" when none is recorded."""
+        for name, rule in self.rules:
+            if name == field_name:
+                return rule
+        return ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not value:
+                continue
+            if f.name == "speakers":
+                data[f.name] = list(value)
+            elif f.name == "rules":
+                data[f.name] = {name: rule for name, rule in value}
+            else:
+                data[f.name] = value
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SeminarDetails:
-        return cls(**{f.name: str(data.get(f.name, "")) for f in fields(cls)})
+        """Reads rows written before ``speakers``/``online_url``/``rules`` existed too."""
+        text_fields = {
+            f.name: str(data.get(f.name, ""))
+            for f in fields(cls)
+            if f.name not in ("speakers", "rules")
+        }
+        raw_speakers = data.get("speakers") or ()
+        raw_rules = data.get("rules") or {}
+        rules = raw_rules.items() if isinstance(raw_rules, dict) else raw_rules
+        return cls(
+            **text_fields,
+            speakers=tuple(str(name) for name in raw_speakers),
+            rules=tuple((str(name), str(rule)) for name, rule in rules),
+        )
 
 
 @dataclass(frozen=True, slots=True)
