@@ -131,7 +131,7 @@ def _format_dates(start: date, end: date | None) -> str:
 def speakers_of(occurrence: Occurrence) -> tuple[str, ...]:
     """Every speaker found, in order; the single ``speaker`` field when no list was found."""
     seminar = occurrence.seminar
-    listed = tuple(s for s in getattr(seminar, "speakers", ()) if s)
+    listed = tuple(s for s in seminar.speakers if s)
     if listed:
         return listed
     return (seminar.speaker,) if seminar.speaker else ()
@@ -159,7 +159,7 @@ def byline(occurrence: Occurrence) -> str:
 
 def online_url_of(occurrence: Occurrence) -> str:
     """The join link of an online talk, when one was found."""
-    url = str(getattr(occurrence.seminar, "online_url", "") or "")
+    url = occurrence.seminar.online_url
     return url if url.startswith(("https://", "http://")) else ""
 
 
@@ -194,14 +194,15 @@ def build_card(
     speaker = byline(occ)
     if speaker:
         fields.append(("Speaker", truncate(speaker, FIELD_VALUE_LIMIT)))
-    when_text = when(occ)
+    cancelled = action.kind is ActionKind.CANCEL
+    # No countdown to a talk that will not happen.
+    when_text = (was or when)(occ) if cancelled else when(occ)
     if action.kind is ActionKind.RESCHEDULE and action.previous is not None:
         when_text = f"{when_text}\n(was {(was or when)(action.previous)})"
     fields.append(("When", truncate(when_text, FIELD_VALUE_LIMIT)))
     where = where_text(occ)
     if where:
         fields.append(("Where", truncate(where, FIELD_VALUE_LIMIT)))
-    cancelled = action.kind is ActionKind.CANCEL
     if full and seminar.bio and not cancelled:
         fields.append(("Bio", truncate(seminar.bio, FIELD_VALUE_LIMIT)))
 
@@ -297,6 +298,53 @@ def _indent(text: str, width: int) -> str:
     return text.replace("\n", "\n" + " " * width)
 
 
+#: Where a field came from when no seminar rule found it: the raw iCalendar property.
+RAW_SUMMARY_RULE = "ical:SUMMARY"
+RAW_LOCATION_RULE = "ical:LOCATION"
+
+
+def understood(occurrence: Occurrence) -> tuple[tuple[str, str, str], ...]:
+    """What the bot read from an event: (field, value, rule that found it), found ones only.
+
+    A title or place that no seminar rule recognised falls back to the raw SUMMARY or
+    LOCATION, and says so, so a preview explains exactly why a card looks as it does.
+    """
+    seminar = occurrence.seminar
+    found: list[tuple[str, str, str]] = []
+
+    def add(name: str, value: str, rule: str) -> None:
+        if value:
+            found.append((name, value, rule))
+
+    add("speakers", speaker_names(occurrence), seminar.rule_for("speakers")
+        or seminar.rule_for("speaker"))
+    add("affiliation", seminar.affiliation, seminar.rule_for("affiliation"))
+    if seminar.title:
+        add("title", seminar.title, seminar.rule_for("title"))
+    else:
+        add("title", occurrence.title, RAW_SUMMARY_RULE)
+    add("series", seminar.series, seminar.rule_for("series"))
+    if occurrence.location:
+        add("location", occurrence.location, RAW_LOCATION_RULE)
+    else:
+        add("location", seminar.location, seminar.rule_for("location"))
+    add("online_url", seminar.online_url, seminar.rule_for("online_url"))
+    return tuple(found)
+
+
+def understood_as_text(occurrence: Occurrence) -> str:
+    """One preview line: which fields were found and by which rule; what is missing."""
+    found = understood(occurrence)
+    names = {name for name, _, _ in found}
+    parts = [f"{name} [{rule}]" if rule else name for name, _, rule in found]
+    missing = [n for n in ("speakers", "affiliation", "series", "location", "online_url")
+               if n not in names]
+    text = "  Read:    " + (", ".join(parts) or "nothing")
+    if missing:
+        text += f"\n  Missing: {', '.join(missing)}"
+    return text
+
+
 def action_as_json(action: Action, fallback_zone: str = "UTC") -> dict[str, object]:
     """One machine-readable line per action for ``preview --json``."""
     occ = action.occurrence
@@ -316,8 +364,11 @@ def action_as_json(action: Action, fallback_zone: str = "UTC") -> dict[str, obje
         "url": occ.url,
         "series": occ.seminar.series,
         "speaker": occ.seminar.speaker,
+        "speakers": list(speakers_of(occ)),
         "affiliation": occ.seminar.affiliation,
+        "online_url": online_url_of(occ),
         "status": occ.status,
+        "rules": {name: rule for name, _, rule in understood(occ)},
     }
     if action.previous is not None:
         prev = action.previous

@@ -30,6 +30,7 @@ from bot.discord_ui.embeds import (
     announcement_embed,
     carries_marker,
     compact_embed,
+    digest_heading,
     headline_text,
     reference_marker,
 )
@@ -316,7 +317,7 @@ class DeliveryWorker:
             return True
         assert feed.channel_id is not None
         content, allowed = self._mentions(feed)
-        heading = f"**{len(claimed)} new seminars announced**"
+        heading = digest_heading(len(claimed))
         view = (
             self._digest_view_factory(
                 [(r.action, r.announcement_id or "") for r in claimed], f"dg{claimed[0].id}"

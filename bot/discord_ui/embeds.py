@@ -55,6 +55,7 @@ def inert_occurrence(occ: Occurrence) -> Occurrence:
             abstract=inert(seminar.abstract),
             bio=inert(seminar.bio),
             video=inert(seminar.video),
+            speakers=tuple(inert(name) for name in seminar.speakers),
         ),
     )
 
@@ -174,6 +175,11 @@ def compact_embed(action: Action, *, marker: str = "") -> discord.Embed:
         abridged=False,
     )
     return card_to_embed(compact, link=marked_link(action.occurrence, marker) if marker else "")
+
+
+def digest_heading(count: int) -> str:
+    """The text above a digest's compact cards."""
+    return f"**{count} new seminars announced**"
 
 
 def headline_text(action: Action) -> str:
