@@ -17,12 +17,21 @@ from discord.utils import escape_markdown, escape_mentions
 
 from bot.core.ics_export import GOOGLE_TEMPLATE, google_calendar_link
 from bot.core.models import Action, Occurrence
-from bot.core.render import Card, build_card, format_when_local, headline, truncate
+from bot.core.render import (
+    EMBED_TOTAL_LIMIT,
+    Card,
+    build_card,
+    format_when_local,
+    headline,
+    truncate,
+)
 
 _DISCORD_TOKENS = re.compile(r"<(?=[#@/:]|t:|a?:\w+:)")
 DIGEST_EMBEDS = 10
 #: Discord's embed links have no documented cap; stay far below what browsers accept.
 MARKED_LINK_LIMIT = 2000
+#: A longer event link would cost the card more than the abstract it points to.
+READ_MORE_LINK_LIMIT = 400
 DIGEST_CARD_BUDGET = 580  # 10 cards × 580 < Discord's 6,000 characters per message
 
 
@@ -139,7 +148,11 @@ def card_to_embed(card: Card, *, link: str = "") -> discord.Embed:
     description = card.description
     if card.abridged and _is_web_link(card.url):
         target = card.url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
-        description += f" [Read more]({target})"
+        more = f" [Read more]({target})"
+        # The title links to the same page, so the extra link is dropped before any limit.
+        fits = card.total_length() + len(more) <= EMBED_TOTAL_LIMIT
+        if len(target) <= READ_MORE_LINK_LIMIT and fits:
+            description += more
     embed = discord.Embed(
         title=card.title,
         description=description or None,

@@ -8,7 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core.models import Action, ActionKind, Occurrence, OccurrenceKey, SeminarDetails
-from bot.discord_ui.embeds import announcement_embed, compact_embed, format_when_discord, inert
+from bot.discord_ui.embeds import (
+    announcement_embed,
+    compact_embed,
+    format_when_discord,
+    inert,
+    reference_marker,
+)
 
 
 def occurrence(**kw: object) -> Occurrence:
@@ -57,9 +63,11 @@ def test_any_feed_text_fits_discords_embed_limits(
     )
     for kind in ActionKind:
         embed = announcement_embed(
-            Action(kind=kind, feed="f", occurrence=occ, previous=occ), marker="ref 0123456789"
+            Action(kind=kind, feed="f", occurrence=occ, previous=occ),
+            marker=reference_marker("key"),
         )
         assert len(embed) <= 6000
+        assert (embed.url or "").startswith("https://")  # the marker's carrier is a valid link
         assert len(embed.title or "") <= 256 and len(embed.description or "") <= 4096
         assert all(len(f.value or "") <= 1024 and len(f.name or "") <= 256 for f in embed.fields)
         assert len(compact_embed(Action(kind=kind, feed="f", occurrence=occ))) <= 600
