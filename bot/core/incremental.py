@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 #: Bump whenever parsing changes what an occurrence looks like: stored groups are then ignored.
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 #: How far beyond the window end groups are expanded, so the window can move for a while.
 HORIZON_EXTRA = timedelta(days=14)
 

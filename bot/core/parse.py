@@ -32,7 +32,7 @@ from bot.core.models import (
     sort_key,
 )
 from bot.core.rrule_screen import screen_rules
-from bot.core.seminar import extract_seminar
+from bot.core.seminar import FeedPattern, extract_seminar
 from bot.core.text import clean_line, clean_text, clean_url
 from bot.core.tz import display_name, resolve_tzid
 from bot.errors import CalendarError, EmptyFeed, FeedError, NotACalendar, ParseLimitExceeded
@@ -62,6 +62,9 @@ class ParseLimits:
     max_nesting: int = 8
     min_year: int = 1970
     max_year: int = 2100
+    #: The feed's own seminar patterns (named groups), tried before the built-in rules.
+    seminar_summary_pattern: str = ""
+    seminar_description_pattern: str = ""
 
 
 _MAX_SEQUENCE = 2**31 - 1
@@ -583,7 +586,15 @@ class _OccurrenceBuilder:
             categories=_categories(event),
             last_modified=_last_modified(event),
             sequence=_sequence(event),
-            seminar=extract_seminar(summary, long_description, location),
+            seminar=extract_seminar(
+                summary,
+                long_description,
+                location,
+                html_description=_text(event, "X-ALT-DESC")[:_SEMINAR_SOURCE_CHARS],
+                pattern=FeedPattern(
+                    limits.seminar_summary_pattern, limits.seminar_description_pattern
+                ),
+            ),
         )
         self._cache[id(event)] = template
         return template

@@ -1,4 +1,4 @@
-"""Recover speaker, title and description sections from seminar-style event text.
+"""The Events Calendar layout of the first feed: a labelled SUMMARY and a glued body.
 
 The Events Calendar exports a SUMMARY like ``CS Seminar: Name, Affiliation – “Title”`` and a
 DESCRIPTION whose headings (Location, Abstract, Bio, Video) were glued to their neighbours by tag
@@ -9,8 +9,6 @@ the pattern, otherwise it stays empty and the post falls back to the raw SUMMARY
 from __future__ import annotations
 
 import re
-
-from bot.core.models import SeminarDetails
 
 #: Words that make a "Label:" prefix a series label rather than any colon in a title.
 _SERIES_WORDS = re.compile(
@@ -104,22 +102,3 @@ def parse_description(description: str) -> dict[str, str]:
         if value:
             sections[field_name] = value
     return sections
-
-
-def extract_seminar(summary: str, description: str, location: str) -> SeminarDetails:
-    """Seminar fields from already-cleaned SUMMARY, DESCRIPTION and LOCATION text."""
-    series, speaker, affiliation, title = parse_summary(summary)
-    sections = parse_description(description)
-    place = sections.get("location", "") if not location.strip() else ""
-    if "\n" in place or len(place) > 200:
-        place = ""
-    return SeminarDetails(
-        series=series,
-        speaker=speaker,
-        affiliation=affiliation,
-        title=title,
-        location=place,
-        abstract=sections.get("abstract", ""),
-        bio=sections.get("bio", ""),
-        video=sections.get("video", ""),
-    )
