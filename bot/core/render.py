@@ -336,10 +336,16 @@ def understood_as_text(occurrence: Occurrence) -> str:
     """One preview line: which fields were found and by which rule; what is missing."""
     found = understood(occurrence)
     names = {name for name, _, _ in found}
-    parts = [f"{name} [{rule}]" if rule else name for name, _, rule in found]
+    groups: list[tuple[str, list[str]]] = []  # fields read by one rule, named together
+    for name, _, rule in found:
+        if groups and groups[-1][0] == rule:
+            groups[-1][1].append(name)
+        else:
+            groups.append((rule, [name]))
+    parts = [", ".join(n) + (f" [{rule}]" if rule else "") for rule, n in groups]
     missing = [n for n in ("speakers", "affiliation", "series", "location", "online_url")
                if n not in names]
-    text = "  Read:    " + (", ".join(parts) or "nothing")
+    text = "  Read:    " + ("; ".join(parts) or "nothing")
     if missing:
         text += f"\n  Missing: {', '.join(missing)}"
     return text
