@@ -166,9 +166,14 @@ def online_url_of(occurrence: Occurrence) -> str:
 def where_text(occurrence: Occurrence) -> str:
     """The room, or the join link of an online talk (both when a hybrid talk has both)."""
     place, join = occurrence.place, online_url_of(occurrence)
-    if join and place and join not in place:
-        return f"{place}\nJoin online: {join}"
-    return place or join
+    if not join:
+        return place
+    # The place may be the link itself (escaped for Discord): then the clean link alone.
+    if not place or place.replace("\\", "").strip() == join:
+        return join
+    if join in place.replace("\\", ""):
+        return place
+    return f"{place}\nJoin online: {join}"
 
 
 def build_card(

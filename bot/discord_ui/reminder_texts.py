@@ -83,9 +83,11 @@ def _reminder(
     if isinstance(occ.start, datetime):  # an all-day date is already in the text
         lines.append(f"🕒 {format_was_discord(occ)}")
     place, join = occ.place, online_url_of(occ)
+    if join:  # the link gets its own line; the room, if any, keeps the rest of the place
+        place = place.replace(join, " ").strip(" -–,;/|\n")
     if place:
         lines.append(f"📍 {_clip(inert(place), 500)}")
-    if join and join not in place:
+    if join:
         lines.append(f"🔗 [Join online]({_link(join)})")
     links = []
     if jump_url:

@@ -71,3 +71,15 @@ def test_any_feed_text_fits_discords_embed_limits(
         assert len(embed.title or "") <= 256 and len(embed.description or "") <= 4096
         assert all(len(f.value or "") <= 1024 and len(f.name or "") <= 256 for f in embed.fields)
         assert len(compact_embed(Action(kind=kind, feed="f", occurrence=occ))) <= 600
+
+
+def test_an_online_talk_shows_its_join_link_as_the_place() -> None:
+    join = "https://zoom.us/j/123?pwd=a_b"
+    online = occurrence(seminar=SeminarDetails(speaker="A B", online_url=join))
+    (where,) = [f.value for f in announcement_embed(Action(ActionKind.ANNOUNCE, "f", online)).fields
+                if f.name == "Where"]
+    assert where == join
+    hybrid = occurrence(location="Room 5", seminar=SeminarDetails(online_url=join))
+    (where,) = [f.value for f in announcement_embed(Action(ActionKind.ANNOUNCE, "f", hybrid)).fields
+                if f.name == "Where"]
+    assert where == f"Room 5\nJoin online: {join}"
