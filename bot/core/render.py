@@ -26,7 +26,7 @@ EMBED_TOTAL_LIMIT = 6000
 #: The abstract in ``/seminars show``, where the reader asked for the whole talk.
 ABSTRACT_LIMIT = 1000
 #: The abstract on a channel card: a few lines on a phone; the event link has the rest.
-TEASER_LIMIT = 320
+TEASER_LIMIT = 360
 
 COLOURS = {
     ActionKind.ANNOUNCE: 0x2B6CB0,
