@@ -11,6 +11,7 @@ opened offline, mailed, or screenshotted by a headless browser.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -86,7 +87,8 @@ def sample_messages(
         return []
     talk = talks[0]
     announce = Action(kind=ActionKind.ANNOUNCE, feed=feed, occurrence=talk)
-    aid = f"preview-{abs(hash(talk.key)) % 10**8}"
+    # Stable between runs, so two pages of the same feed differ only where the cards do.
+    aid = "preview-" + hashlib.sha256(talk.key.to_string().encode()).hexdigest()[:10]
     samples = [
         Sample(
             "Announcement (posted in the feed's channel)",
