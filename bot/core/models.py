@@ -170,7 +170,20 @@ class Occurrence:
 
     @property
     def place(self) -> str:
-        return self.location or self.seminar.location
+        """The room: read from the text when LOCATION is empty or needed cleaning (e.g.
+        "Lecture held in MR2", "Room 5; Microsoft Teams Meeting"), else LOCATION itself."""
+        return self.seminar.location or self.location
+
+    @property
+    def place_as_first_read(self) -> str:
+        """The place the first release read from this same text (LOCATION, else the room heading
+        of The Events Calendar's body). Reminder rows stored then hold this value, so a
+        subscriber is told "moved" only when it differs too, never for a better reading."""
+        if self.location:
+            return self.location
+        if self.seminar.rule_for("location") in ("", "tec.description.sections"):
+            return self.seminar.location
+        return ""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {

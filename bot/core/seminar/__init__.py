@@ -24,7 +24,12 @@ from bot.core.seminar.names import (
 )
 from bot.core.seminar.nontalk import is_not_a_talk
 from bot.core.seminar.online import is_meeting_link, location_is_only_a_link, meeting_links
-from bot.core.seminar.summary import clean_title, is_series_label, read_summary
+from bot.core.seminar.summary import (
+    clean_title,
+    is_series_label,
+    read_summary,
+    read_summary_without_people,
+)
 from bot.core.text import html_to_text
 
 __all__ = [
@@ -44,7 +49,8 @@ _MEETING_WORDS = re.compile(
     re.IGNORECASE,
 )
 _BY_AS_PART_OF = re.compile(
-    r"^(?:by|von|par|por)\s+(?P<who>.+?)(?:\s+as part of\s+(?P<series>.+?))?\s*\.?$",
+    r"^(?:by|presented by|given by|featuring|von|par|présenté par|por|presentado por)\s+"
+    r"(?P<who>.+?)(?:\s+as part of\s+(?P<series>.+?))?\s*\.?$",
     re.IGNORECASE | re.MULTILINE,
 )
 _PART_OF_SERIES = re.compile(
@@ -79,17 +85,19 @@ def _talk_context(summary: str, text: str, labelled: list[Labelled]) -> bool:
     return _TALK_CUES.search(summary) is not None or _TALK_CUES.search(text[:3000]) is not None
 
 
-def _convincing(rule: str, people: tuple[Person, ...], context: bool) -> bool:
+def _convincing(rule: str, people: tuple[Person, ...], context: bool, text: str) -> bool:
     """Names alone are weak ("Phone Free Fun", "Hush Hush"): ask for more evidence."""
     if rule in _STRUCTURED_RULES or any(p.honorific for p in people):
         return True
-    if rule == "summary.who":
-        return context
+    if rule == "summary.who":  # a bare "Name (Affiliation)" must be echoed by the body
+        return context and all(p.name.split()[-1].casefold() in text.casefold() for p in people)
     if rule in ("summary.title_paren_who", "summary.title_dash_who") and all(
         p.comma for p in people
     ):
         return True
-    if rule == "summary.who_dash_title" and len(people) >= 2:
+    if rule == "summary.names_emdash_title" or (
+        rule == "summary.who_dash_title" and len(people) >= 2
+    ):
         return True
     if rule == "summary.who_colon_title" and all(p.affiliation and not p.comma for p in people):
         return True  # "Name (Affiliation): Title"
@@ -163,7 +171,8 @@ def _until_about(text: str) -> str:
     return text[: max(0, match.start() - 1)].strip() if match else text
 
 
-def _from_prose(found: _Fields, text: str, summary: str, context: bool) -> None:
+def _from_by_line(found: _Fields, text: str, context: bool) -> None:
+    """``by Name (Affiliation) as part of Series`` or ``Presented by Dr Name`` on its own line."""
     for match in _BY_AS_PART_OF.finditer(text[:2000]):
         people = parse_people(match.group("who"))
         if people and (context or match.group("series")):
@@ -174,13 +183,43 @@ def _from_prose(found: _Fields, text: str, summary: str, context: bool) -> None:
     part_of = _PART_OF_SERIES.search(text)
     if part_of is not None:
         found.set("series", part_of.group("series"), "desc.part_of_series")
-    if found.people or not context:
+
+
+def _from_first_line(found: _Fields, text: str, context: bool) -> None:
+    """A name with an affiliation or honorific alone on the body's first line."""
+    if found.people:
         return
     first_line = next((line.strip() for line in text.split("\n") if line.strip()), "")
     if first_line and len(first_line) <= _MAX_FIRST_LINE:
         people = parse_people(first_line)
-        if people and all(p.affiliation or p.honorific for p in people):
+        if people and all(p.affiliation or p.honorific for p in people) and (
+            context or all(p.honorific for p in people)
+        ):
             found.set_people(people, "desc.first_line_who")
+
+
+def _same_people(first: tuple[Person, ...], second: tuple[Person, ...]) -> bool:
+    return {p.name.casefold() for p in first} == {p.name.casefold() for p in second}
+
+
+def _summary_around_speaker(found: _Fields, summary: str) -> None:
+    """The speaker came from the body; the SUMMARY is then the title, a series label (with the
+    title in the body), or ``Series: Speaker``."""
+    summary = " ".join(summary.split())
+    head, sep, rest = summary.partition(": ")
+    if sep and any(rest.strip().casefold() == p.name.casefold() for p in found.people):
+        found.set("series", head, "summary.series_then_speaker")
+        return
+    if "title" in found.values:
+        if is_series_label(summary) and len(summary.split()) <= 6:
+            found.set("series", summary, "summary.as_series")
+        return
+    labelled = read_summary_without_people(summary)
+    if labelled is not None:
+        found.set("series", labelled.series, labelled.rule)
+        found.set("title", labelled.title, labelled.rule)
+        return
+    found.set("title", clean_title(summary), "summary.as_title")
 
 
 def _abstract_after_labels(found: _Fields, labelled: list[Labelled], text: str) -> None:
@@ -235,6 +274,14 @@ def _place(found: _Fields, location: str, text: str) -> None:
         found.set("online_url", found.values["location"], "online.link")
 
 
+_ICS_ESCAPE = re.compile(r"\\([\\;,nN])")
+
+
+def _ics_unescape(value: str) -> str:
+    """X- properties can reach us still escaped (``\\,``), unlike DESCRIPTION."""
+    return _ICS_ESCAPE.sub(lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)
+
+
 def extract_seminar(
     summary: str,
     description: str,
@@ -249,7 +296,7 @@ def extract_seminar(
     """
     text = description.strip()
     if not text and html_description.strip():
-        text = html_to_text(html_description).replace("\xa0", " ").strip()
+        text = html_to_text(_ics_unescape(html_description)).replace("\xa0", " ").strip()
     found = _Fields()
     not_a_talk = is_not_a_talk(summary)
     if pattern:
@@ -257,23 +304,39 @@ def extract_seminar(
     glued = _tec_sections(found, text)
     labelled = [] if glued else find_labels(text)
     _from_labels(found, labelled)
-    reading = read_summary(summary)
     context = _talk_context(summary, text, labelled)
+    if not glued:
+        _from_by_line(found, text, context)
+    reading = read_summary(summary)
     if reading is not None and reading.people and not _convincing(
-        reading.rule, reading.people, context
+        reading.rule, reading.people, context, text
     ):
         reading = None
+    if (
+        reading is not None
+        and reading.people
+        and found.people
+        and not _same_people(reading.people, found.people)
+    ):
+        # The body named the speaker; what the SUMMARY rule took for a name is a title.
+        reading = read_summary_without_people(summary)
     if reading is not None:
         if reading.people:
             found.set_people(reading.people, reading.rule)
         found.set("series", reading.series, reading.rule)
+        if (
+            reading.rule == "summary.title_paren_who"
+            and found.get("title")
+            and found.get("title") != reading.title
+        ):
+            # "Named Lecture (Speaker, Affiliation)" with the talk title in the body.
+            found.set("series", reading.title, reading.rule)
         found.set("title", reading.title, reading.rule)
     if not glued:
-        _from_prose(found, text, summary, context)
+        _from_first_line(found, text, context)
     summary_named_people = reading is not None and bool(reading.people)
     if found.people and not summary_named_people and summary.strip():
-        # The speaker came from the body: a SUMMARY that names nobody is the talk's title.
-        found.set("title", clean_title(summary), "summary.as_title")
+        _summary_around_speaker(found, summary)
     if labelled and found.people:
         _abstract_after_labels(found, labelled, text)
     _place(found, location, text)

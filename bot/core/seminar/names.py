@@ -20,12 +20,14 @@ _HONORIFIC = re.compile(
     r"^(?:(?:prof(?:essor)?|assoc\.?\s+prof|asst\.?\s+prof|assistant\s+professor|"
     r"associate\s+professor|dr|drs|mr|mrs|ms|mx|miss|sir|dame|rev|fr|hon|herr|frau|"
     r"priv\.?-?doz|pd|jun\.?-?prof|juniorprof|mme|mlle|m|pr|sr|sra|srta|don|doña|ing|dipl\.?-?ing|"
+    r"dra|profa|prof\.?ssa|dott|dott\.?ssa|drs|ir|mag|"
     r"univ\.?-?prof|ao\.?\s*univ\.?-?prof|em|emer)\.?(?:\s+|$))+",
     re.IGNORECASE,
 )
 _DEGREE = re.compile(
     r"(?:,?\s+(?:ph\.?\s?d\.?|m\.?d\.?|d\.?phil\.?|m\.?sc\.?|b\.?sc\.?|m\.?a\.?|m\.?s\.?|"
-    r"jr\.?|sr\.?|ii|iii|iv|frs|fres|mba|dsc|d\.?sc\.?|habil\.?|esq\.?))+\s*$",
+    r"jr\.?|sr\.?|ii|iii|iv|frs|fres|mba|dsc|d\.?sc\.?|habil\.?|esq\.?|rn|mph|jd|j\.d\.|llm|"
+    r"dnp|mfa|dds|pharmd|facs|faan|fmedsci|freng|mrcp|frcp|msc|dr\.? ?rer\.? ?nat\.?))+\s*$",
     re.IGNORECASE,
 )
 _PARTICLES = (
@@ -56,6 +58,12 @@ _NOT_NAME_WORDS = (
         "discussion forum conference keynote opening closing award memorial annual distinguished "
         "public special invited guest journal club day night info information event events "
         "program programme registration council committee board annual spring fall autumn winter "
+        "again now here there today tomorrow live more all out up back go grand rounds "
+        "presentation country training after before without through against within across "
+        "around during since until upon like near than versus vs power "
+        "polytechnic università universita universitat universiteit hochschule laboratory "
+        "laboratories academy observatory hospital clinic foundation corporation inc ltd gmbh "
+        "college colleges ministry agency office unit survey "
         "summer term semester quarter year years first last final club society association meetup "
         "hackathon demo tutorial course class lab "
     )
@@ -106,7 +114,8 @@ def looks_like_name(text: str) -> bool:
         if not _TOKEN_OK.match(token):
             return False
         capitalised += 1
-    if any(len(t) > 5 and t.endswith("ing") and t[1:].islower() for t in tokens):
+    first = tokens[0]
+    if len(first) > 5 and first.endswith("ing") and first[1:].islower():
         return False  # "Exploring Impact Investing": a gerund starts titles, not names
     last = tokens[-1].strip(".,")
     if len(last) < 2 or last.lower() in _PARTICLES:  # a name ends with a surname, not "J."
@@ -196,7 +205,7 @@ def _plausible_affiliation(text: str) -> bool:
     """An institution, not the rest of a SUMMARY (a dash, a colon or a quoted title)."""
     return (
         0 < len(text) <= 160
-        and (text[0].isupper() or text[0].isdigit() and any(c.isalpha() for c in text))
+        and (text[0].isupper() or (text[0].isdigit() and any(c.isalpha() for c in text)))
         and _NOT_AFFILIATION.search(text) is None
     )
 
@@ -242,42 +251,48 @@ def _paren_groups(text: str) -> list[str] | None:
     return cleaned if len(cleaned) >= 2 else None
 
 
-def parse_people(text: str) -> list[Person]:
-    """Every speaker in a "who" string, or [] unless all of it reads as people."""
+def parse_people(text: str, *, prefer_list: bool = False) -> list[Person]:
+    """Every speaker in a "who" string, or [] unless all of it reads as people.
+
+    "A, B" is ambiguous: by default it is a name and an affiliation ("Ada Quill, Westvale
+    Polytechnic"); ``prefer_list`` reads it as two names (listings that give names only).
+    """
     text = " ".join(text.split()).strip(" ,;.")
     if not text or len(text) > 400:
         return []
     if text.count("(") >= 2:
         groups = _paren_groups(text)
-        if groups is not None:
-            people = [parse_person(g, allow_comma_affiliation=False) for g in groups]
-            if all(p is not None for p in people):
-                return [p for p in people if p is not None]
+        if groups is None:
             return []
+        people = [parse_person(g, allow_comma_affiliation=False) for g in groups]
+        return [p for p in people if p is not None] if all(people) else []
     if "(" not in text:
+        conjunction = _CONJUNCTION.search(text)
+        comma = text.find(",")
+        if conjunction is not None and comma > conjunction.start():
+            shared = _names_then_affiliation(text)  # "A and B, University"
+            if shared:
+                return shared
         listed = _all_names(text)
-        if listed:
+        if listed and (prefer_list or len(listed) >= 3 or conjunction is not None):
             return listed
     single = parse_person(text)
-    if single is not None and (single.affiliation or not _SPLIT_SPEAKERS.search(single.name)):
-        shared = _shared_affiliation(text)
-        if shared:
-            return shared
-        return [single]
-    shared = _shared_affiliation(text)
-    if shared:
-        return shared
-    pieces = [p for p in _SPLIT_SPEAKERS.split(text) if p.strip()]
-    if len(pieces) < 2 and "," in text:
-        pieces = [p for p in re.split(r"\s*,\s*", text) if p.strip()]
-    if len(pieces) < 2:
+    if single is not None:
+        return _shared_affiliation(text) or [single]
+    return _shared_affiliation(text) or _all_names(text)
+
+
+_CONJUNCTION = re.compile(r"\s(?:and|und|et|y|e|&)\s")
+
+
+def _names_then_affiliation(text: str) -> list[Person]:
+    head, _, tail = text.partition(",")
+    names = [clean_name(p) for p in _CONJUNCTION.split(head)]
+    tail = tail.strip()
+    if len(names) < 2 or not all(names) or not _plausible_affiliation(tail):
         return []
-    if len(pieces) == 2 and "," in pieces[0] and not _split_paren(pieces[0]):
-        pieces = [p for p in re.split(r"\s*,\s*", pieces[0]) if p] + [pieces[1]]
-    people = [parse_person(p, allow_comma_affiliation=False) for p in pieces]
-    if all(p is not None for p in people):
-        return [p for p in people if p is not None]
-    return []
+    honorific = _HONORIFIC.match(text) is not None
+    return [Person(n, drop_job_title(tail), honorific, comma=True) for n in names]
 
 
 def _shared_affiliation(text: str) -> list[Person]:

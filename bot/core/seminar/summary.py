@@ -17,7 +17,7 @@ SERIES_WORDS = re.compile(
     r"\b(?:seminars?|colloqui(?:um|a)|lectures?|talks?|series|symposi(?:um|a)|distinguished|"
     r"speakers?|forum|workshop|keynote|defen[cs]e|lunch|tea|reading group|journal club|"
     r"kolloquium|vortrag|vorlesung|ringvorlesung|oberseminar|séminaire|conférence|coloquio|"
-    r"seminario|conferencia|charla|webinar|brown ?bag|lecture series|lunch ?talk)",
+    r"seminario|conferencia|charla|webinar|brown ?bag|lecture series|lunch ?talk|grand rounds)",
     re.IGNORECASE,
 )
 _OPEN_QUOTES = "“\"„«‘'"
@@ -50,8 +50,31 @@ def clean_title(text: str) -> str:
     return title if len(title) <= _MAX_TITLE else ""
 
 
+#: Series labels under which "Series: Name" names one speaker (a workshop's or conference's
+#: "Workshop: Ancient Political Thought" names a theme instead).
+_ONE_SPEAKER_SERIES = re.compile(
+    r"\b(?:seminars?|colloqui(?:um|a)|lectures?|talks?|speakers?|keynote|defen[cs]e|"
+    r"kolloquium|vortrag|vorlesung|oberseminar|séminaire|conférence|coloquio|seminario|"
+    r"conferencia|charla|webinar|grand rounds)",
+    re.IGNORECASE,
+)
+_YEAR = re.compile(r"^(?:19|20)\d\d\s")
+_CANCELLED = re.compile(
+    r"^\s*(?:cancel+ed|postponed|rescheduled|abgesagt|entfällt|annulé|cancelado|suspendido)"
+    r"\s*(?:--|:|–|—|-)\s*",
+    re.IGNORECASE,
+)
+
+
+def without_status_prefix(summary: str) -> str:
+    """``CANCELLED--Series Talk (…)`` reads like ``Series Talk (…)`` (the status is elsewhere)."""
+    return _CANCELLED.sub("", summary, count=1)
+
+
 def is_series_label(text: str) -> bool:
     text = text.strip()
+    if _YEAR.match(text):  # "2026 Memorial Lectures"
+        text = text[5:]
     return bool(text) and len(text) <= 80 and not text[:1].isdigit() and bool(
         SERIES_WORDS.search(text)
     )
@@ -122,7 +145,7 @@ def _series_who(summary: str) -> SummaryReading | None:
     """``Series: Name (Affiliation)`` or ``Series (Name, Affiliation)``: a talk whose title is
     elsewhere (often in DESCRIPTION)."""
     series, sep, rest = summary.partition(": ")
-    if sep and is_series_label(series):
+    if sep and is_series_label(series) and _ONE_SPEAKER_SERIES.search(series):
         people = _people(rest)
         if people:
             return SummaryReading("summary.series_who", series.strip(), people)
@@ -166,9 +189,12 @@ def _dash_split(summary: str) -> SummaryReading | None:
         if dash not in summary:
             continue
         left, _, right = summary.partition(dash)
-        left_people, right_people = _people(left), _people(right)
+        left_people = tuple(parse_people(left, prefer_list=True))
+        right_people = _people(right)
         if left_people and not right_people and right.strip():
-            return SummaryReading("summary.who_dash_title", "", left_people, clean_title(right))
+            # An em dash after a list of names is how seminar listings (InspireHEP) write it.
+            rule = "summary.names_emdash_title" if dash == " — " else "summary.who_dash_title"
+            return SummaryReading(rule, "", left_people, clean_title(right))
         if right_people and not left_people and left.strip():
             if is_series_label(left) and len(left.split()) <= 4:
                 return SummaryReading("summary.series_dash_who", left.strip(), right_people)
@@ -204,21 +230,36 @@ def _series_title(summary: str) -> SummaryReading | None:
     return SummaryReading("summary.series_title", series.strip(), (), clean_title(rest))
 
 
+def read_summary_without_people(summary: str) -> SummaryReading | None:
+    """``Series: Title`` or ``Series – Title``: used when the body named the speaker and the
+    SUMMARY's would-be name is really a title ("Seminar: Resilient Power Grids")."""
+    summary = without_status_prefix(" ".join(summary.split()))
+    reading = _series_title(summary)
+    if reading is not None:
+        return reading
+    for dash in _DASHES:
+        series, sep, rest = summary.partition(dash)
+        if sep and is_series_label(series) and len(series.split()) <= 6 and rest.strip():
+            title = clean_title(rest)
+            return SummaryReading("summary.series_dash_title", series.strip(), (), title)
+    return None
+
+
 _RULES: tuple[Callable[[str], SummaryReading | None], ...] = (
     _tec_seed,
     _series_who_title,
     _series_who,
     _only_people,
     _who_colon_title,
+    _dash_split,
     _title_paren_who,
     _title_by_who,
-    _dash_split,
     _series_title,
 )
 
 
 def read_summary(summary: str) -> SummaryReading | None:
-    summary = " ".join(summary.split())
+    summary = without_status_prefix(" ".join(summary.split()))
     if not summary or len(summary) > 400:
         return None
     for rule in _RULES:
