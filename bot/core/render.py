@@ -321,18 +321,19 @@ def understood(occurrence: Occurrence) -> tuple[tuple[str, str, str], ...]:
         if value:
             found.append((name, value, rule))
 
-    add("speakers", speaker_names(occurrence), seminar.rule_for("speakers")
-        or seminar.rule_for("speaker"))
+    speaker_rule = seminar.rule_for("speakers") or seminar.rule_for("speaker")
+    add("speakers", speaker_names(occurrence), speaker_rule)
     add("affiliation", seminar.affiliation, seminar.rule_for("affiliation"))
     if seminar.title:
         add("title", seminar.title, seminar.rule_for("title"))
     else:
         add("title", occurrence.title, RAW_SUMMARY_RULE)
     add("series", seminar.series, seminar.rule_for("series"))
-    if occurrence.location:
-        add("location", occurrence.location, RAW_LOCATION_RULE)
-    else:
+    # The same choice as ``Occurrence.place``: the room read from the text, else LOCATION.
+    if seminar.location:
         add("location", seminar.location, seminar.rule_for("location"))
+    else:
+        add("location", occurrence.location, RAW_LOCATION_RULE)
     add("online_url", seminar.online_url, seminar.rule_for("online_url"))
     return tuple(found)
 
@@ -348,8 +349,8 @@ def understood_as_text(occurrence: Occurrence) -> str:
         else:
             groups.append((rule, [name]))
     parts = [", ".join(n) + (f" [{rule}]" if rule else "") for rule, n in groups]
-    missing = [n for n in ("speakers", "affiliation", "series", "location", "online_url")
-               if n not in names]
+    expected = ("speakers", "affiliation", "series", "location", "online_url")
+    missing = [name for name in expected if name not in names]
     text = "  Read:    " + ("; ".join(parts) or "nothing")
     if missing:
         text += f"\n  Missing: {', '.join(missing)}"
