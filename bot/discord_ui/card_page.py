@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import discord
@@ -24,6 +23,7 @@ import discord
 from bot.config import FeedSettings
 from bot.core.models import Action, ActionKind, Occurrence, ParsedFeed, sort_key
 from bot.core.render import zone_of
+from bot.discord_ui.delivery import DIGEST_THRESHOLD
 from bot.discord_ui.embeds import (
     announcement_embed,
     compact_embed,
@@ -31,14 +31,11 @@ from bot.discord_ui.embeds import (
     headline_text,
     reference_marker,
 )
-from bot.discord_ui.payload_html import feed_section, page
+from bot.discord_ui.payload_html import Payload, feed_section, page
 from bot.discord_ui.reminder_texts import render_reminder
 from bot.discord_ui.reminder_views import digest_reminder_view, reminder_view_factory
 from bot.store.reminders_repo import ReminderRow
 
-Payload = dict[str, Any]
-#: A digest needs at least this many talks (the delivery threshold); the page shows them all.
-DIGEST_SIZE = 4
 REMINDER_OFFSET = timedelta(minutes=15)
 
 
@@ -100,13 +97,11 @@ def sample_messages(
         )
     ]
 
-    digest = [
-        Action(kind=ActionKind.ANNOUNCE, feed=feed, occurrence=o) for o in talks[:10]
-    ] or [announce]
-    caption = f"Digest ({DIGEST_SIZE} or more new talks at once)"
-    if len(digest) < DIGEST_SIZE:
+    digest = [Action(kind=ActionKind.ANNOUNCE, feed=feed, occurrence=o) for o in talks[:10]]
+    caption = f"Digest ({DIGEST_THRESHOLD} or more new talks at once)"
+    if len(digest) < DIGEST_THRESHOLD:
         caption += f"; this feed has {len(talks)} talk(s), repeated to show the layout"
-    while len(digest) < DIGEST_SIZE:
+    while len(digest) < DIGEST_THRESHOLD:
         digest.append(digest[len(digest) % len(talks)])
     entries = [(a, f"preview-d{i}") for i, a in enumerate(digest)]
     samples.append(
