@@ -62,6 +62,17 @@ def test_events_that_are_not_talks_get_no_speaker(summary: str) -> None:
     assert details.speaker == "" and details.speakers == ()
 
 
+def test_numbered_speakers_a_series_only_summary_and_a_quoted_title_by_a_name() -> None:
+    two = extract_seminar("Seminar", "Speaker 1: Ada Quill (MIT)\nSpeaker 2: Bo Tran (ETH)", "")
+    assert (two.speakers, two.affiliation, two.series, two.title) == (
+        ("Ada Quill", "Bo Tran"), "MIT; ETH", "Seminar", ""
+    )  # fmt: skip
+    quoted = extract_seminar('Talk: "Minors" by Ada Quill', "", "")
+    assert (quoted.speakers, quoted.title, quoted.series) == (("Ada Quill",), "Minors", "Talk")
+    assert extract_seminar("Seminar", "Speaker: TBA", "").speaker == ""
+    assert extract_seminar("Seminar: TBA", "", "").title == "TBA"
+
+
 def test_html_description_and_online_place() -> None:
     details = extract_seminar(
         "Learning Dynamics",

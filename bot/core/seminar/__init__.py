@@ -14,8 +14,8 @@ import re
 from bot.core.models import SeminarDetails
 from bot.core.seminar.feed_pattern import FeedPattern
 from bot.core.seminar.feed_pattern import apply as apply_pattern
-from bot.core.seminar.glued import parse_description, parse_summary
-from bot.core.seminar.labels import Labelled, find_labels, first_value
+from bot.core.seminar.glued import parse_description
+from bot.core.seminar.labels import Labelled, all_values, find_labels, first_value
 from bot.core.seminar.names import (
     Person,
     display_names,
@@ -27,6 +27,7 @@ from bot.core.seminar.online import is_meeting_link, location_is_only_a_link, me
 from bot.core.seminar.summary import (
     clean_title,
     is_series_label,
+    is_series_name,
     read_summary,
     read_summary_without_people,
 )
@@ -36,7 +37,6 @@ __all__ = [
     "FeedPattern",
     "extract_seminar",
     "parse_description",
-    "parse_summary",
 ]
 
 _HELD_IN = re.compile(
@@ -49,7 +49,8 @@ _MEETING_WORDS = re.compile(
     re.IGNORECASE,
 )
 _BY_AS_PART_OF = re.compile(
-    r"^(?:by|presented by|given by|featuring|von|par|présenté par|por|presentado por)\s+"
+    r"^(?:(?:a |the )?(?:talk|lecture|seminar|vortrag|exposé|conférence|charla|ponencia)\s+)?"
+    r"(?:by|presented by|given by|featuring|von|par|de|présenté par|por|presentado por)\s+"
     r"(?P<who>.+?)(?:\s+as part of\s+(?P<series>.+?))?\s*\.?$",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -75,6 +76,7 @@ _STRUCTURED_RULES = frozenset(
         "summary.series_who_title",
         "summary.series_title_who",
         "summary.series_paren_who",
+        "summary.series_who_title_dashes",
     }
 )
 
@@ -145,7 +147,9 @@ def _from_pattern(found: _Fields, pattern: FeedPattern, summary: str, text: str)
 def _from_labels(found: _Fields, labelled: list[Labelled]) -> None:
     speaker = first_value(labelled, "speaker")
     if speaker is not None:
-        people = parse_people(speaker.value)
+        people = [p for item in all_values(labelled, "speaker") for p in parse_people(item.value)]
+        if len(people) > 1 and not parse_people(speaker.value):
+            people = []  # one unreadable "Speaker n:" line: trust none of them
         affiliation = first_value(labelled, "affiliation")
         if people and affiliation is not None and not any(p.affiliation for p in people):
             people = [Person(p.name, affiliation.value) for p in people]
@@ -210,7 +214,7 @@ def _summary_around_speaker(found: _Fields, summary: str) -> None:
     if sep and any(rest.strip().casefold() == p.name.casefold() for p in found.people):
         found.set("series", head, "summary.series_then_speaker")
         return
-    if "title" in found.values:
+    if "title" in found.values or is_series_name(summary):
         if is_series_label(summary) and len(summary.split()) <= 6:
             found.set("series", summary, "summary.as_series")
         return

@@ -1,28 +1,13 @@
-"""The Events Calendar layout of the first feed: a labelled SUMMARY and a glued body.
+"""The Events Calendar's glued post body: ``LocationRoomAbstract…Bio…Video…``.
 
-The Events Calendar exports a SUMMARY like ``CS Seminar: Name, Affiliation – “Title”`` and a
-DESCRIPTION whose headings (Location, Abstract, Bio, Video) were glued to their neighbours by tag
-stripping. Everything here is conservative: a field is filled only when the text clearly follows
-the pattern, otherwise it stays empty and the post falls back to the raw SUMMARY/DESCRIPTION.
+The post had its headings (Location, Abstract, Bio, Video) as separate HTML blocks; the export's
+tag stripping glued them to their neighbours. Sections are split back out only when the text
+opens with a heading and at least two are found; otherwise the description is left alone.
 """
 
 from __future__ import annotations
 
 import re
-
-#: Words that make a "Label:" prefix a series label rather than any colon in a title.
-_SERIES_WORDS = re.compile(
-    r"\b(?:seminars?|colloqui(?:um|a)|lectures?|talks?|series|symposi(?:um|a)|distinguished|"
-    r"speakers?|forum|workshop|keynote|defen[cs]e|lunch|tea|reading group|journal club)\b",
-    re.IGNORECASE,
-)
-_LABEL = re.compile(r"^(?P<series>[^:\n]{2,60}?)\s*:\s+(?P<rest>\S.*)$", re.DOTALL)
-_OPEN_QUOTES = '“"„«'
-_CLOSE_QUOTES = '”"“»'
-_SPEAKER_TITLE = re.compile(
-    r"^(?P<who>[^“”\"]+?)\s+[–—-]\s+[“\"„«](?P<title>.+)[”\"“»]\s*$", re.DOTALL
-)
-_MAX_SPEAKER = 80
 
 #: Description headings in the order TEC posts carry them, with the field they fill.
 _HEADINGS: tuple[tuple[str, str], ...] = (
@@ -41,34 +26,6 @@ _HEADING_AT = {
     )
     for name in _HEADING_NAMES
 }
-
-
-def _strip_quotes(text: str) -> str:
-    text = text.strip()
-    if len(text) >= 2 and text[0] in _OPEN_QUOTES and text[-1] in _CLOSE_QUOTES:
-        return text[1:-1].strip()
-    return text
-
-
-def parse_summary(summary: str) -> tuple[str, str, str, str]:
-    """(series, speaker, affiliation, title); all empty unless a series label is present."""
-    match = _LABEL.match(summary.strip())
-    if match is None:
-        return "", "", "", ""
-    series = match.group("series").strip()
-    if not _SERIES_WORDS.search(series) or series[:1].isdigit():
-        return "", "", "", ""
-    rest = match.group("rest").strip()
-    talk = _SPEAKER_TITLE.match(rest)
-    if talk is None:
-        return series, "", "", _strip_quotes(rest)
-    who = talk.group("who").strip()
-    title = talk.group("title").strip()
-    speaker, _, affiliation = who.partition(",")
-    speaker, affiliation = speaker.strip(), affiliation.strip()
-    if not speaker or len(speaker) > _MAX_SPEAKER or not title:
-        return series, "", "", _strip_quotes(rest)
-    return series, speaker, affiliation, title
 
 
 def _find_headings(text: str) -> list[tuple[str, int, int]]:

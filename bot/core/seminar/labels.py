@@ -65,7 +65,7 @@ _ALTERNATION = "|".join(
 )
 #: ``Label: value`` (colon, or a dash after a bold label) at the head of a line.
 _INLINE = re.compile(
-    rf"^[ \t•*\-]*(?P<label>{_ALTERNATION})[ \t]*(?:\([^)\n]{{0,12}}\))?[ \t]*[:：][ \t]*"
+    rf"^[ \t•*\-]*(?P<label>{_ALTERNATION})[ \t]*(?:\([^)\n]{{0,12}}\)|[1-9])?[ \t]*[:：][ \t]*"
     rf"(?P<value>[^\n]*)$",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -121,6 +121,11 @@ def find_labels(text: str) -> list[Labelled]:
             continue
         found.append(Labelled(field_name, label, value, start, next_start))
     return found
+
+
+def all_values(labelled: list[Labelled], field_name: str) -> list[Labelled]:
+    """Every non-empty ``field_name`` item ("Speaker 1: …", "Speaker 2: …")."""
+    return [item for item in labelled if item.field == field_name and item.value]
 
 
 def first_value(labelled: list[Labelled], field_name: str) -> Labelled | None:

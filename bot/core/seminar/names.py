@@ -98,6 +98,8 @@ def looks_like_name(text: str) -> bool:
     if any(ch in text for ch in ',:;!?"“”«»()[]{}@/\\|<>=+*#%$&'):
         return False
     tokens = text.split()
+    if any(_INNER_TITLE.fullmatch(t) for t in tokens[1:]):
+        return False  # "Vortrag von Prof. Dr. Anna Keller": words before the honorific
     words = [t for t in tokens if len(t.strip(".")) >= 2 and t.lower() not in _PARTICLES]
     shouting = [t for t in words if t.isupper()]
     if shouting and len(shouting) != len(words):  # "ETH Zürich": an acronym beside a word
@@ -125,9 +127,7 @@ def looks_like_name(text: str) -> bool:
 
 def clean_name(text: str) -> str:
     """The name without honorifics or degrees, "" when what is left is not a name."""
-    name = " ".join(strip_honorifics(text).split())
-    if name.isupper() and len(name) > 3:  # "C. MOHAN" is written in capitals by some feeds
-        name = name
+    name = " ".join(strip_honorifics(text).split())  # kept as written, even "C. MOHAN"
     return name if looks_like_name(name) else ""
 
 
@@ -178,11 +178,19 @@ def parse_person(text: str, *, allow_comma_affiliation: bool = True) -> Person |
             head, sep, rest = text.partition(dash)
             if sep:
                 name = clean_name(head)
-                if name and _plausible_affiliation(rest.strip()):
+                if name and _plausible_affiliation(rest.strip()) and _INSTITUTION.search(rest):
                     return Person(name, rest.strip(), honorific)
     return None
 
 
+#: Words of an institution's name: after a dash ("Name – X") only these make X an affiliation.
+_INSTITUTION = re.compile(
+    r"univers|institu|college|school|lab|cent(?:er|re)|hospital|academy|observator|"
+    r"polytechn|hochschule|école|escuela|facult|department|company|corporation|inc\b|ltd\b|"
+    r"gmbh|research|foundation|agency|council",
+    re.IGNORECASE,
+)
+_INNER_TITLE = re.compile(r"(?:prof|professor|dr|dra|drs)\.?", re.IGNORECASE)
 _NOT_AFFILIATION = re.compile(r" [–—-] |: |[“”\"«»]|https?://")
 
 

@@ -16,6 +16,8 @@ _NOT_A_TALK = re.compile(
     r"registration (?:opens|closes)|add/drop|last day|first day of classes|classes (?:begin|end)|"
     r"commencement|graduation|convocation|orientation|open house|university closed|"
     r"campus closed|closure|potluck|picnic|happy hour|party|social hour|ice cream social|"
+    r"bbq|barbecue|cookout|coffee hour|study break|game night|movie night|grades due|retreat|"
+    r"info(?:rmation)? session|welcome back|end[- ]of[- ](?:term|year) (?:celebration|social)|"
     r"fakultätsrat|institutsrat|sitzung|feiertag|ferien|vorlesungsfrei|sprechstunde|"
     r"réunion|vacances|jour férié|congé|permanence|date limite|"
     r"reunión|vacaciones|festivo|día festivo|horario de atención|fecha límite|"

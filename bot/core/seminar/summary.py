@@ -66,6 +66,20 @@ _CANCELLED = re.compile(
 )
 
 
+_SERIES_NAME = re.compile(
+    r"(?:\b(?:seminars?|colloqui(?:um|a)|lectures?|talks?|series|kolloquium|oberseminar|"
+    r"grand rounds|brown ?bag|webinar)\s*$)|(?:^(?:séminaire|seminario|coloquio|kolloquium|"
+    r"oberseminar|colloque|cycle de conférences)\b)",
+    re.IGNORECASE,
+)
+
+
+def is_series_name(text: str) -> bool:
+    """A SUMMARY that only names a series: "Algebra Seminar", "Séminaire de géométrie"."""
+    text = text.strip()
+    return len(text.split()) <= 6 and is_series_label(text) and bool(_SERIES_NAME.search(text))
+
+
 def without_status_prefix(summary: str) -> str:
     """``CANCELLED--Series Talk (…)`` reads like ``Series Talk (…)`` (the status is elsewhere)."""
     return _CANCELLED.sub("", summary, count=1)
@@ -183,6 +197,20 @@ def _who_colon_title(summary: str) -> SummaryReading | None:
     return None
 
 
+def _series_who_title_dashes(summary: str) -> SummaryReading | None:
+    """``PhD Defense – Name – Title``: series, speaker and title between two dashes."""
+    for dash in _DASHES:
+        parts = summary.split(dash)
+        if len(parts) == 3 and is_series_label(parts[0]) and parts[2].strip():
+            people = _people(parts[1])
+            if people:
+                return SummaryReading(
+                    "summary.series_who_title_dashes", parts[0].strip(), people,
+                    clean_title(parts[2]),
+                )  # fmt: skip
+    return None
+
+
 def _dash_split(summary: str) -> SummaryReading | None:
     """``Title – Name, Affiliation`` or ``Name, Name — Title`` (whichever side is people)."""
     for dash in _DASHES:
@@ -211,7 +239,13 @@ def _title_by_who(summary: str) -> SummaryReading | None:
     people = _people(match.group("who"))
     if not people:
         return None
-    return SummaryReading("summary.title_by_who", "", people, clean_title(match.group("title")))
+    title = clean_title(match.group("title"))
+    if is_series_label(title) and len(title.split()) <= 3 and ": " not in title:
+        return SummaryReading("summary.series_by_who", title, people)  # "Lecture by Prof. X"
+    series, sep, rest = title.partition(": ")
+    if sep and is_series_label(series):  # 'Talk: "Title" by X'
+        return SummaryReading("summary.title_by_who", series, people, clean_title(rest))
+    return SummaryReading("summary.title_by_who", "", people, title)
 
 
 def _only_people(summary: str) -> SummaryReading | None:
@@ -251,6 +285,7 @@ _RULES: tuple[Callable[[str], SummaryReading | None], ...] = (
     _series_who,
     _only_people,
     _who_colon_title,
+    _series_who_title_dashes,
     _dash_split,
     _title_paren_who,
     _title_by_who,
