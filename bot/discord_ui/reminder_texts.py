@@ -11,7 +11,7 @@ from bot.core.durations import format_duration
 from bot.core.fingerprint import format_when
 from bot.core.models import Occurrence, instant_from_json
 from bot.core.render import online_url_of, speaker_names
-from bot.discord_ui.embeds import format_was_discord, inert, unix
+from bot.discord_ui.embeds import format_was_discord, format_when_discord, inert, unix
 from bot.store.reminders_repo import ReminderRow
 
 REMINDER_COLOUR = 0xF1C40F
@@ -81,7 +81,7 @@ def _reminder(
             f" · {_clip(inert(affiliation), 300)}" if affiliation else ""
         ))
     if isinstance(occ.start, datetime):  # an all-day date is already in the text
-        lines.append(f"🕒 {format_was_discord(occ)}")
+        lines.append(f"🕒 {format_when_discord(occ, relative=False)}")  # the countdown is above
     place, join = occ.place, online_url_of(occ)
     if join:  # the link gets its own line; the room, if any, keeps the rest of the place
         place = place.replace(join, " ").strip(" -–,;/|\n")
