@@ -3,7 +3,8 @@
 Each labelled set is a folder with ``.ics`` files and a ``labels.toml`` (one ``[[event]]`` per
 VEVENT: ``file``, ``uid``, ``talk``, and for talks ``speakers``, ``affiliation``, ``title``,
 ``series``, ``place``). A field counts as right when it equals the label after light
-normalisation (case, spacing, quotes, a trailing period); an empty label expects an empty field.
+normalisation (case, spacing, quotes, a trailing period; speakers in any order); an empty label
+expects an empty field.
 Printed per producer (the file name) and overall::
 
     extraction_speaker: 97.5 %
@@ -69,7 +70,7 @@ def predicted(occ: Occurrence) -> dict[str, Any]:
     seminar = occ.seminar
     speakers = list(seminar.speakers) or ([seminar.speaker] if seminar.speaker else [])
     return {
-        "speaker": [normalise(s) for s in speakers],
+        "speaker": sorted(normalise(s) for s in speakers),
         "affiliation": normalise(seminar.affiliation),
         "title": normalise(seminar.title),
         "series": normalise(seminar.series),
@@ -79,7 +80,7 @@ def predicted(occ: Occurrence) -> dict[str, Any]:
 
 def expected(label: dict[str, Any]) -> dict[str, Any]:
     return {
-        "speaker": [normalise(str(s)) for s in label.get("speakers", [])],
+        "speaker": sorted(normalise(str(s)) for s in label.get("speakers", [])),
         "affiliation": normalise(str(label.get("affiliation", ""))),
         "title": normalise(str(label.get("title", ""))),
         "series": normalise(str(label.get("series", ""))),

@@ -73,6 +73,13 @@ def test_numbered_speakers_a_series_only_summary_and_a_quoted_title_by_a_name() 
     assert extract_seminar("Seminar: TBA", "", "").title == "TBA"
 
 
+def test_the_sample_layout_takes_its_speaker_as_written() -> None:
+    details = extract_seminar("CS Seminar: Speaker 3, University of London – “Talk 3”", "", "")
+    assert (details.speaker, details.affiliation, details.title) == (
+        "Speaker 3", "University of London", "Talk 3"
+    )  # fmt: skip
+
+
 def test_html_description_and_online_place() -> None:
     details = extract_seminar(
         "Learning Dynamics",

@@ -125,12 +125,22 @@ def _tec_seed(summary: str) -> SummaryReading | None:
     if tail is None:
         return None
     who, title = tail
-    people = _people(who)
-    if not people or not title:
+    if not title:
         return None
+    # The layout itself says who speaks, so a speaker our name test would doubt ("Speaker 3",
+    # a one-word stage name) is taken as written, up to the first comma.
+    people = _people(who) or _as_written(who)
     return SummaryReading(
         "tec.summary.series_name_aff_title", series.strip(), people, clean_title(title)
     )
+
+
+def _as_written(who: str) -> tuple[Person, ...]:
+    name, _, affiliation = who.partition(",")
+    name = " ".join(name.split())
+    if not name or len(name) > 80 or len(name.split()) > 8 or any(c in name for c in '“”"():'):
+        return ()
+    return (Person(name, affiliation.strip()),)
 
 
 def _series_who_title(summary: str) -> SummaryReading | None:
