@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +19,9 @@ from bot.boundary import run_command
 from bot.config import Config, FeedSettings, load_config
 from bot.errors import ConfigError, ExitCode
 from bot.logsetup import setup_cli_logging
+
+if TYPE_CHECKING:
+    from bot.service.preview import CardPageWriter
 
 SAMPLE_PATH = Path(__file__).resolve().parent / "data" / "sample.ics"
 #: The bundled sample's talk is on 2019-11-05; preview it as of the week before.
@@ -51,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="pretend it is this ISO-8601 instant or date, e.g. 2026-03-01 (default: now)",
     )
     preview.add_argument("--json", action="store_true", help="one JSON object per action per line")
+    preview.add_argument(
+        "--html", type=Path, metavar="FILE", help="also write the cards as Discord shows them"
+    )
     preview.add_argument(
         "--timezone", default=None, help="zone for floating times and display (default: UTC)"
     )
@@ -218,8 +225,17 @@ def _preview(args: argparse.Namespace) -> int:
             out=sys.stdout,
             err=sys.stderr,
             as_json=args.json,
+            html_path=args.html,
+            write_cards=_card_page_writer() if args.html else None,
         )
     )
+
+
+def _card_page_writer() -> CardPageWriter:
+    """The Discord layer's card renderer, loaded only when a page is asked for."""
+    from bot.discord_ui.card_page import write_card_page
+
+    return write_card_page
 
 
 #: One handler per subcommand; the boundary in ``main`` turns its failures into exit codes.

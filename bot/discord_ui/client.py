@@ -26,7 +26,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.discord_ui import message_fit
 from bot.discord_ui.delivery import DeliveryWorker
-from bot.discord_ui.reminder_views import reminder_view_factory
+from bot.discord_ui.reminder_views import digest_reminder_view, reminder_view_factory
 from bot.discord_ui.reminder_worker import ReminderWorker
 from bot.discord_ui.tree import SeminarTree
 from bot.feeds.http import FeedFetcher
@@ -152,6 +152,7 @@ class SeminarBot(commands.Bot):
             clock=self.clock,
             notify=self.notify_admins,
             view_factory=reminder_view_factory,
+            digest_view_factory=digest_reminder_view,
         )
         self.supervisor = FeedSupervisor(
             poller=self.poller,
