@@ -12,8 +12,7 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from bot.core.blocks import content_digest
-from bot.core.incremental import CacheView, Outcome, absorb, settings_key
+from bot.core.incremental import CacheView, Outcome, absorb, content_digest, settings_key
 from bot.core.models import ParsedFeed
 from bot.core.parse import ParseLimits
 from bot.feeds.isolate import ParserPool, scaled_allowance
