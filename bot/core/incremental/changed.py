@@ -150,50 +150,65 @@ def parse_changed(
     """
     if len(body) > limits.max_bytes:
         return _full(body, window_start, window_end, default_timezone, limits)
-    if splits is not None:
-        split = splits.split(
-            body, max_vevents=limits.max_vevents, max_nesting=limits.max_nesting
-        )
-    else:
-        split = split_feed(body, max_vevents=limits.max_vevents, max_nesting=limits.max_nesting)
+    split = _split(body, limits, splits)
     if split is None:
         return _full(body, window_start, window_end, default_timezone, limits)
     context = _context(split, default_timezone, limits)
-    reuse = (
-        cache is not None
-        and cache.context == context
-        and cache.horizon_start <= window_start
-        and window_end <= cache.horizon_end
-    )
-    if reuse:
-        assert cache is not None
-        horizon = (cache.horizon_start, cache.horizon_end)
-        known = cache.known
-    else:
-        horizon = (window_start, window_end + HORIZON_EXTRA)
-        known = frozenset()
+    window = (window_start, window_end)
+    reused = _reusable(cache, context, window)
+    horizon, known = reused or ((window_start, window_end + HORIZON_EXTRA), frozenset())
     todo = [g for g in split.groups if g.digest not in known]
     new: dict[bytes, GroupResult] = {}
     exact: dict[bytes, GroupResult] = {}
     meta: Meta | None = None
-    if todo or not reuse:
+    if todo or reused is None:
         try:
-            parsed, meta = _parse_groups(split, todo, horizon, default_timezone, limits)
-            volatile = [g for g in todo if parsed[g.digest].volatile]
-            if volatile:
-                exact, _ = _parse_groups(
-                    split, volatile, (window_start, window_end), default_timezone, limits
-                )
+            new, exact, meta = _parse_todo(split, todo, horizon, window, default_timezone, limits)
         except FeedError:
             return _full(body, window_start, window_end, default_timezone, limits)
-        new = {d: r for d, r in parsed.items() if d not in exact}
     return Outcome(
         context=context,
         horizon=horizon,
-        reset=not reuse,
+        reset=reused is None,
         order=tuple(g.digest for g in split.groups),
         new=new,
         exact=exact,
         meta=meta,
         event_count=split.vevent_count,
     )
+
+
+def _split(body: bytes, limits: ParseLimits, splits: SplitMemo | None) -> SplitFeed | None:
+    if splits is not None:
+        return splits.split(body, max_vevents=limits.max_vevents, max_nesting=limits.max_nesting)
+    return split_feed(body, max_vevents=limits.max_vevents, max_nesting=limits.max_nesting)
+
+
+def _reusable(
+    cache: CacheView | None, context: bytes, window: tuple[datetime, datetime]
+) -> tuple[tuple[datetime, datetime], frozenset[bytes]] | None:
+    """The cached horizon and group digests, when the cache still holds for this window."""
+    if cache is None or cache.context != context:
+        return None
+    if not (cache.horizon_start <= window[0] and window[1] <= cache.horizon_end):
+        return None
+    return (cache.horizon_start, cache.horizon_end), cache.known
+
+
+def _parse_todo(
+    split: SplitFeed,
+    todo: Sequence[Group],
+    horizon: tuple[datetime, datetime],
+    window: tuple[datetime, datetime],
+    default_timezone: str,
+    limits: ParseLimits,
+) -> tuple[dict[bytes, GroupResult], dict[bytes, GroupResult], Meta]:
+    """The groups to store (parsed over the horizon) and the volatile ones (parsed again
+    over the exact window, used once), plus the calendar's meta."""
+    parsed, meta = _parse_groups(split, todo, horizon, default_timezone, limits)
+    volatile = [g for g in todo if parsed[g.digest].volatile]
+    exact: dict[bytes, GroupResult] = {}
+    if volatile:
+        exact, _ = _parse_groups(split, volatile, window, default_timezone, limits)
+    new = {d: r for d, r in parsed.items() if d not in exact}
+    return new, exact, meta

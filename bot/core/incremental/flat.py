@@ -56,6 +56,27 @@ def _patch(
     memo, owners, keys = previous.memo, previous.owners, previous.keys
     if previous.entries is None or previous.skipped or owners is None or keys is None:
         return None
+    changes = _group_changes(order, groups, memo)
+    if changes is None:
+        return None
+    added, dropped = changes
+    gone = _drop(dropped, memo, owners, keys)
+    fresh = _add(added, groups, memo, owners, keys)
+    if fresh is None:
+        return None
+    entries = [e for e in previous.entries if id(e) not in gone] if gone else previous.entries
+    entries.extend(fresh)
+    entries.sort(key=itemgetter(0))
+    return Flat(order, entries, memo, (), owners=owners, keys=keys)
+
+
+def _group_changes(
+    order: tuple[bytes, ...],
+    groups: Mapping[bytes, GroupResult],
+    memo: dict[bytes, tuple[GroupResult, list[Entry]]],
+) -> tuple[list[bytes], list[bytes]] | None:
+    """The digests to add and to drop (a replaced group is both); ``None`` beyond the limit
+    or when ``order`` names a group twice."""
     added: list[bytes] = []
     for digest in order:
         known = memo.get(digest)
@@ -70,6 +91,16 @@ def _patch(
     dropped.extend(d for d in added if d in memo)
     if len(dropped) > _PATCH_LIMIT:
         return None
+    return added, dropped
+
+
+def _drop(
+    dropped: list[bytes],
+    memo: dict[bytes, tuple[GroupResult, list[Entry]]],
+    owners: dict[str, bytes],
+    keys: set[OccurrenceKey],
+) -> set[int]:
+    """Forget the dropped groups; the ids of their entries, to filter out."""
     gone: set[int] = set()
     for digest in dropped:
         result, group_entries = memo.pop(digest)
@@ -78,6 +109,18 @@ def _patch(
         for entry in group_entries:
             keys.discard(entry[0][1])
             gone.add(id(entry))
+    return gone
+
+
+def _add(
+    added: list[bytes],
+    groups: Mapping[bytes, GroupResult],
+    memo: dict[bytes, tuple[GroupResult, list[Entry]]],
+    owners: dict[str, bytes],
+    keys: set[OccurrenceKey],
+) -> list[Entry] | None:
+    """The entries of the added groups; ``None`` when one has skipped events or shares a UID
+    or a key with another group (then only a rebuild can tell)."""
     fresh: list[Entry] = []
     for digest in added:
         incoming = groups.get(digest)
@@ -94,10 +137,7 @@ def _patch(
             keys.add(entry[0][1])
         memo[digest] = (incoming, group_entries)
         fresh.extend(group_entries)
-    entries = [e for e in previous.entries if id(e) not in gone] if gone else previous.entries
-    entries.extend(fresh)
-    entries.sort(key=itemgetter(0))
-    return Flat(order, entries, memo, (), owners=owners, keys=keys)
+    return fresh
 
 
 def flatten(

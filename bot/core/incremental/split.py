@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import operator
+from collections.abc import Sequence
 
 from bot.core.incremental.blocks import (
     Group,
@@ -104,65 +105,23 @@ def _split_since(
     end at top level), so the scanner would find it again; its digest is kept only when its
     one stamp line is the stamp shared by both bodies (see ``blocks._group_digest``).
     """
-    old_line, new_line = previous.stamp_line, stamp_line_of(data)
     if previous.max_nesting != max_nesting or previous.calendar_end < 0:
         return None
-    if not old_line or len(new_line) != len(old_line):
+    new_line = stamp_line_of(data)
+    old = _restamped(previous, new_line)
+    if old is None:
         return None
-    if new_line != old_line and previous.data.find(new_line) >= 0:
-        return None
-    # The old body as it would read with the new stamps: same offsets, comparable bytes.
-    old = previous.data if new_line == old_line else previous.data.replace(old_line, new_line)
-    runs = _runs(old, data)
-    blocks = previous.blocks
-    starts = [block[0] for block in blocks]
-    ends = [block[1] for block in blocks]
-    # Per run: the old blocks wholly inside it, as an index range, and its shift.
-    ranges: list[tuple[int, int, int]] = []
-    for o_start, n_start, length in runs:
-        first = bisect.bisect_left(starts, o_start)
-        stop = bisect.bisect_right(ends, o_start + length)
-        if stop > first:
-            ranges.append((first, stop, n_start - o_start))
+    ranges = _kept_ranges(_runs(old, data), previous.blocks)
     if not ranges:
         return None
-    vevents: list[tuple[int, int, bytes]] = []
-    changed: set[bytes] = set()
-
-    def rescan(begin: int, stop: int, to_end: bool) -> int | None:
-        """Scan data[begin:stop] again (begin follows a newline); the calendar end, if any."""
-        if stop < begin:
-            return None
-        scanned = scan(
-            data[begin - 1 : stop].lower(), begin - 1, len(data), max_nesting, to_end=to_end
-        )
-        if scanned is None:
-            return None
-        for s, e in scanned[0]:
-            key = uid_key(data[s:e], data[s:e].lower())
-            changed.add(key)
-            vevents.append((s, e, key))
-        return scanned[1]
-
-    position = first_nl + 1
-    done = 0  # old blocks before this index are kept or dropped
-    for first, stop, shift in ranges:
-        changed.update(block[2] for block in blocks[done:first])  # dropped
-        if rescan(position, blocks[first][0] + shift, False) is None:
-            return None
-        if shift:
-            vevents.extend((s + shift, e + shift, k) for s, e, k in blocks[first:stop])
-        else:
-            vevents.extend(blocks[first:stop])
-        position, done = blocks[stop - 1][1] + shift, stop
-    changed.update(block[2] for block in blocks[done:])
-    calendar_end = rescan(position, len(data), True)
-    if calendar_end is None or len(vevents) > max_vevents:
+    stitch = _Stitch(data, max_nesting)
+    calendar_end = stitch.run(first_nl, ranges, previous.blocks)
+    if calendar_end is None or len(stitch.vevents) > max_vevents:
         return None
+    changed = stitch.changed
+    if previous.unsafe:  # their groups are hashed again
+        changed.update(block[2] for block in previous.blocks if block[0] in previous.unsafe)
     old_groups = {g.uid_line: g for g in previous.groups}
-    unsafe = previous.unsafe
-    if unsafe:  # their groups are hashed again
-        changed.update(block[2] for block in blocks if block[0] in unsafe)
 
     def reusable(key: bytes, spans: list[tuple[int, int]]) -> Group | None:
         if key in changed:
@@ -172,7 +131,83 @@ def _split_since(
             return group
         return Group(group.digest, key, tuple(spans))
 
-    return build_split(data, vevents, calendar_end, new_line, max_nesting, reusable)
+    return build_split(data, stitch.vevents, calendar_end, new_line, max_nesting, reusable)
+
+
+def _restamped(previous: SplitFeed, new_line: bytes) -> bytes | None:
+    """The old body as it would read with the new stamps (same offsets, comparable bytes);
+    ``None`` when the stamps cannot be swapped safely."""
+    old_line = previous.stamp_line
+    if not old_line or len(new_line) != len(old_line):
+        return None
+    if new_line == old_line:
+        return previous.data
+    if previous.data.find(new_line) >= 0:
+        return None
+    return previous.data.replace(old_line, new_line)
+
+
+_Block = tuple[int, int, bytes]
+
+
+def _kept_ranges(
+    runs: list[tuple[int, int, int]], blocks: Sequence[_Block]
+) -> list[tuple[int, int, int]]:
+    """Per run: the old blocks wholly inside it, as an index range, and its shift."""
+    starts = [block[0] for block in blocks]
+    ends = [block[1] for block in blocks]
+    ranges: list[tuple[int, int, int]] = []
+    for o_start, n_start, length in runs:
+        first = bisect.bisect_left(starts, o_start)
+        stop = bisect.bisect_right(ends, o_start + length)
+        if stop > first:
+            ranges.append((first, stop, n_start - o_start))
+    return ranges
+
+
+class _Stitch:
+    """The new body's blocks: old blocks kept (shifted) run by run, the stretches between
+    them scanned again; ``changed`` collects the UID lines of blocks scanned or dropped."""
+
+    def __init__(self, data: bytes, max_nesting: int) -> None:
+        self.data = data
+        self.max_nesting = max_nesting
+        self.vevents: list[_Block] = []
+        self.changed: set[bytes] = set()
+
+    def run(
+        self, first_nl: int, ranges: list[tuple[int, int, int]], blocks: Sequence[_Block]
+    ) -> int | None:
+        """Stitch every range in; the calendar end, or ``None`` when a rescan is in doubt."""
+        position = first_nl + 1
+        done = 0  # old blocks before this index are kept or dropped
+        for first, stop, shift in ranges:
+            self.changed.update(block[2] for block in blocks[done:first])  # dropped
+            if self.rescan(position, blocks[first][0] + shift, False) is None:
+                return None
+            if shift:
+                self.vevents.extend((s + shift, e + shift, k) for s, e, k in blocks[first:stop])
+            else:
+                self.vevents.extend(blocks[first:stop])
+            position, done = blocks[stop - 1][1] + shift, stop
+        self.changed.update(block[2] for block in blocks[done:])
+        return self.rescan(position, len(self.data), True)
+
+    def rescan(self, begin: int, stop: int, to_end: bool) -> int | None:
+        """Scan data[begin:stop] again (begin follows a newline); the calendar end, if any."""
+        if stop < begin:
+            return None
+        data = self.data
+        scanned = scan(
+            data[begin - 1 : stop].lower(), begin - 1, len(data), self.max_nesting, to_end=to_end
+        )
+        if scanned is None:
+            return None
+        for s, e in scanned[0]:
+            key = uid_key(data[s:e], data[s:e].lower())
+            self.changed.add(key)
+            self.vevents.append((s, e, key))
+        return scanned[1]
 
 
 class SplitMemo:
