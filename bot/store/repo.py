@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
@@ -75,6 +75,8 @@ class FeedRow:
     baseline_done: bool
     created_at: datetime
     updated_at: datetime
+    #: Due announcements the last poll held back for the per-poll budget (still pending).
+    deferred_announcements: int = 0
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> FeedRow:
@@ -100,6 +102,7 @@ class FeedRow:
             baseline_done=bool(row["baseline_done"]),
             created_at=_req_dt(row["created_at"]),
             updated_at=_req_dt(row["updated_at"]),
+            deferred_announcements=int(row.get("deferred_announcements") or 0),
         )
 
 
@@ -263,6 +266,25 @@ def _upsert_chunk(db: Database, feed_id: int, events: Sequence[StoredEvent]) -> 
     )
 
 
+def has_due_pending(db: Database, feed_id: int, *, now: datetime, horizon: datetime) -> bool:
+    """True when a stored, not yet announced event has entered the announce window.
+
+    Errs on the side of True by up to a day for events without an end (an extra download at
+    worst), never on the side of False (an announcement never made).
+    """
+    row = _one(
+        db,
+        """
+        SELECT 1 FROM events
+        WHERE feed_id = ? AND state = 'pending' AND start_utc <= ?
+          AND COALESCE(end_utc, start_utc) > ?
+        LIMIT 1
+        """,
+        [feed_id, ts(horizon), ts(now - timedelta(days=1))],
+    )
+    return row is not None
+
+
 def _delete_events(db: Database, feed_id: int, keys: tuple[OccurrenceKey, ...]) -> None:
     db.conn.executemany(
         "DELETE FROM events WHERE feed_id = ? AND uid = ? AND recurrence_id = ?",
@@ -373,6 +395,7 @@ def save_poll_result(
                 fail_count = 0, last_error = NULL, last_error_reason = NULL,
                 last_poll_at = ?, last_ok_at = ?, next_poll_at = COALESCE(?, next_poll_at),
                 etag = ?, last_modified = ?, body_hash = ?, skipped_count = ?,
+                deferred_announcements = CASE WHEN ? THEN deferred_announcements ELSE ? END,
                 baseline_done = 1, updated_at = ?,
                 status = CASE WHEN status IN ('active', 'suspect') THEN ? ELSE status END
             WHERE id = ?
@@ -385,6 +408,8 @@ def save_poll_result(
                 last_modified,
                 body_hash,
                 result.skipped_count,
+                result.suspect,  # a held poll changes nothing, this count included
+                len(result.over_cap),
                 ts(now),
                 "suspect" if result.suspect else "active",
                 feed_id,

@@ -13,6 +13,7 @@ The pieces, in the order a diff meets them:
 - :mod:`~bot.core.diff.identity` — matching by key and reschedule pairing by URL or UID stem.
 - :mod:`~bot.core.diff.evidence` — which absences count, and when a poll is a mass drop.
 - :mod:`~bot.core.diff.rules` — what one event becomes: present, new, or absent.
+- :mod:`~bot.core.diff.budget` — the per-poll announcement budget (the rest stay pending).
 - :mod:`~bot.core.diff.model` — the policy, ``StoredEvent``, ``DiffResult`` and time helpers.
 
 Other layers import from this package, not from its modules.

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from bot.core.diff.budget import enforce_announcement_budget
 from bot.core.diff.evidence import mass_drop_reason, missing_candidates
 from bot.core.diff.fast_path import Aside, merge_untouched, set_aside_untouched
 from bot.core.diff.identity import KeyMatch, match_keys, reschedule_pairs
@@ -21,7 +22,7 @@ from bot.core.diff.model import (
     start_of,
 )
 from bot.core.diff.rules import Builder, apply_absent, apply_new, apply_present
-from bot.core.models import ActionKind, OccurrenceKey, ParsedFeed
+from bot.core.models import OccurrenceKey, ParsedFeed
 
 #: Frozen, so one instance serves as every call's default.
 _DEFAULT_POLICY = DiffPolicy()
@@ -145,14 +146,14 @@ def _visit_parsed(
 
 def _result(b: Builder, parsed: ParsedFeed, parsed_count: int) -> DiffResult:
     planned = sorted(b.planned, key=lambda p: (start_of(p.action.occurrence), p.action.key))
-    announces = [p.action.key for p in planned if p.action.kind == ActionKind.ANNOUNCE]
+    planned, over_budget = enforce_announcement_budget(b, planned)
     b.counts["removed"] = len(b.removed)
     return DiffResult(
         planned=tuple(planned),
         events=tuple(sorted(b.events.values(), key=event_sort)),
         removed=tuple(sorted(b.removed)),
         counts=DiffCounts(**{k: v for k, v in b.counts.items() if k in COUNT_FIELDS}),
-        over_cap=tuple(announces[b.policy.max_announcements_per_poll :]),
+        over_cap=over_budget,
         parsed_count=parsed_count,
         skipped_count=len(parsed.skipped),
     )

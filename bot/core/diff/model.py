@@ -31,7 +31,8 @@ class DiffPolicy:
     mass_drop_fraction: float = 0.5
     #: Fewer vanished events than this are never a "mass" drop (a feed with 1 event may lose it).
     mass_drop_min_count: int = 3
-    #: Announcements beyond this count in one poll are listed in ``DiffResult.over_cap``.
+    #: At most this many announcements per poll; the rest stay pending for later polls
+    #: (listed in ``DiffResult.over_cap``), so one exploding event cannot flood a channel.
     max_announcements_per_poll: int = 10
     #: Rows of events that ended this long ago and left the feed are deleted.
     expired_retention: timedelta = timedelta(days=30)
@@ -98,6 +99,8 @@ class DiffCounts:
     cancelled: int = 0
     new_pending: int = 0
     silent: int = 0
+    #: Announcements due but held back by the per-poll budget (still pending).
+    deferred: int = 0
     missing: int = 0
     expired: int = 0
     removed: int = 0
@@ -120,7 +123,8 @@ class DiffResult:
     suspect: bool = False
     suspect_reason: str = ""
     counts: DiffCounts = field(default_factory=DiffCounts)
-    #: Announcements beyond ``max_announcements_per_poll`` (the latest-starting ones), for a digest.
+    #: Announcements due but beyond ``max_announcements_per_poll`` (the latest-starting ones):
+    #: not planned, their events stay pending, and a later poll announces them.
     over_cap: tuple[OccurrenceKey, ...] = ()
     parsed_count: int = 0
     skipped_count: int = 0
