@@ -101,7 +101,7 @@ def _diff(
             suspect=True,
             suspect_reason=reason,
             parsed_count=parsed_count,
-            skipped_count=len(parsed.skipped),
+            skipped_count=parsed.skipped_total,
         )
     b = Builder(feed, now, policy)
     b.taken_ids = {e.announcement_id for e in stored}
@@ -155,5 +155,5 @@ def _result(b: Builder, parsed: ParsedFeed, parsed_count: int) -> DiffResult:
         counts=DiffCounts(**{k: v for k, v in b.counts.items() if k in COUNT_FIELDS}),
         over_cap=over_budget,
         parsed_count=parsed_count,
-        skipped_count=len(parsed.skipped),
+        skipped_count=parsed.skipped_total,
     )

@@ -24,7 +24,7 @@ from bot.core.diff.model import (
     has_ended,
     in_announce_window,
 )
-from bot.core.fingerprint import fingerprint, time_moved, visible_changes
+from bot.core.fingerprint import fingerprint, same_source, time_moved, visible_changes
 from bot.core.models import Action, ActionKind, FieldChange, Occurrence, OccurrenceKey
 
 #: The ``DiffCounts`` field each emitted action kind counts towards.
@@ -119,6 +119,19 @@ def seen(old: StoredEvent, occ: Occurrence, now: datetime) -> StoredEvent:
     )
 
 
+#: Changes that attendees are told about in a follow-up line (or a DM); never for a re-reading.
+_ATTENDEE_FIELDS = frozenset({"time", "place", "status"})
+
+
+def _news(old: Occurrence, new: Occurrence) -> tuple[FieldChange, ...]:
+    """The visible changes; when only our reading of the same text changed (a parser upgrade),
+    the card may be edited quietly but nothing attendees act on (place, time) is announced."""
+    changes = visible_changes(old, new)
+    if changes and same_source(old, new):
+        changes = tuple(c for c in changes if c.field not in _ATTENDEE_FIELDS)
+    return changes
+
+
 def apply_present(
     b: Builder,
     old: StoredEvent,
@@ -181,9 +194,7 @@ def _announced_seen(
             previous_key=previous_key,
             state=EventState.CANCELLED,
         )
-    elif event.fingerprint != old.fingerprint and (
-        changes := visible_changes(old.occurrence, occ)
-    ):
+    elif event.fingerprint != old.fingerprint and (changes := _news(old.occurrence, occ)):
         kind = ActionKind.RESCHEDULE if time_moved(old.occurrence, occ) else ActionKind.UPDATE
         b.emit(event, kind, previous=old.occurrence, changes=changes, previous_key=previous_key)
     else:

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from bot.core.charset import to_utf8
 from bot.core.incremental.blocks import Group, SplitFeed, group_body
 from bot.core.incremental.results import (
     HORIZON_EXTRA,
@@ -150,6 +151,7 @@ def parse_changed(
     """
     if len(body) > limits.max_bytes:
         return _full(body, window_start, window_end, default_timezone, limits)
+    body = to_utf8(body)  # the splitter reads ASCII-compatible bytes
     split = _split(body, limits, splits)
     if split is None:
         return _full(body, window_start, window_end, default_timezone, limits)

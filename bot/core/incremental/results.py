@@ -20,7 +20,7 @@ from bot.core.models import (
 from bot.core.parse import ParseLimits
 
 #: Bump whenever parsing changes what an occurrence looks like: stored groups are then ignored.
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 #: How far beyond the window end groups are expanded, so the window can move for a while.
 HORIZON_EXTRA = timedelta(days=14)
 
