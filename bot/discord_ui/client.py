@@ -34,7 +34,8 @@ from bot.service.feeds import settings_from_row, sync_config_feeds
 from bot.service.health import FeedHealth, write_health
 from bot.service.poller import Poller, PollOutcome
 from bot.service.scheduler import PollScheduler
-from bot.store import delivery_repo, repo
+from bot.store import feeds as feed_store
+from bot.store import outbox as outbox_store
 from bot.store.db import open_database
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,7 @@ class SeminarBot(commands.Bot):
         """One scheduled poll: skips feeds that are paused, disabled or backing off."""
         if self._closing or self.poller is None:
             return None
-        row: repo.FeedRow | None = await self.run_db(repo.get_feed, feed_id)
+        row: feed_store.FeedRow | None = await self.run_db(feed_store.get_feed, feed_id)
         if row is None:
             return None
         settings = settings_from_row(row)
@@ -228,12 +229,12 @@ class SeminarBot(commands.Bot):
         return outcome
 
     async def _maybe_disable_failing_feed(self, feed_id: int, now: datetime) -> None:
-        row: repo.FeedRow | None = await self.run_db(repo.get_feed, feed_id)
+        row: feed_store.FeedRow | None = await self.run_db(feed_store.get_feed, feed_id)
         if row is None:
             return
         failing_since = row.last_ok_at or row.created_at
         if should_disable(failing_since, row.fail_count, now=now):
-            await self.run_db(delivery_repo.disable_feed, feed_id, reason="failing", now=now)
+            await self.run_db(feed_store.disable_feed, feed_id, reason="failing", now=now)
             await self.notify_admins(
                 row.guild_id,
                 f"failing:{feed_id}:{row.last_ok_at}",
@@ -247,7 +248,7 @@ class SeminarBot(commands.Bot):
     async def write_health(self) -> None:
         if self.health_file is None:
             return
-        rows: list[repo.FeedRow] = await self.run_db(repo.list_feeds)
+        rows: list[feed_store.FeedRow] = await self.run_db(feed_store.list_feeds)
         feeds = [
             FeedHealth(
                 name=row.name,
@@ -282,7 +283,7 @@ class SeminarBot(commands.Bot):
     async def notify_admins(self, guild_id: int, key: str, text: str) -> None:
         """Tell a server's admins something once (admin channel, else the owner by DM)."""
         first_time = await self.run_db(
-            delivery_repo.record_notice, key, guild_id=guild_id, text=text, now=self.clock.now()
+            outbox_store.record_notice, key, guild_id=guild_id, text=text, now=self.clock.now()
         )
         if not first_time:
             return
@@ -306,19 +307,19 @@ class SeminarBot(commands.Bot):
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         count = await self.run_db(
-            delivery_repo.disable_feeds_of_guild, guild.id, reason="removed", now=self.clock.now()
+            feed_store.disable_feeds_of_guild, guild.id, reason="removed", now=self.clock.now()
         )
         log.info("removed from guild %s; disabled %d feed(s)", guild.id, count)
 
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         ids = await self.run_db(
-            delivery_repo.disable_feeds_of_channel,
+            feed_store.disable_feeds_of_channel,
             channel.id,
             reason="channel_missing",
             now=self.clock.now(),
         )
         for feed_id in ids:
-            row = await self.run_db(repo.get_feed, feed_id)
+            row = await self.run_db(feed_store.get_feed, feed_id)
             await self.notify_admins(
                 channel.guild.id,
                 f"target:{channel.id}:channel_missing",
@@ -350,6 +351,6 @@ class SeminarBot(commands.Bot):
         self.db_thread.close()
 
 
-def settings_trusted(row: repo.FeedRow) -> bool:
+def settings_trusted(row: feed_store.FeedRow) -> bool:
     """Feeds from the operator's config file are trusted; feeds added from Discord are not."""
     return row.settings.get("source") == "config"

@@ -115,9 +115,9 @@ async def test_restart_between_poll_and_delivery_loses_nothing_and_doubles_nothi
     settings_row = await h.feed_id()
     # Poll without waking delivery, then stop: the announcement is only in the outbox.
     from bot.service.feeds import settings_from_row
-    from bot.store import repo
+    from bot.store import feeds as feed_store
 
-    row = await bot.run_db(repo.get_feed, settings_row)
+    row = await bot.run_db(feed_store.get_feed, settings_row)
     await bot.poller.poll(settings_row, settings_from_row(row), trusted=True)
     await h.stop()
     assert h.fake.messages(h.fake.defaults.seminars) == []

@@ -29,7 +29,9 @@ from bot.feeds.http import FeedFetcher
 from bot.feeds.isolate import ParserPool
 from bot.service.feed_probe import Probe, probe_feed
 from bot.service.feeds import settings_from_row, settings_to_dict
-from bot.store import delivery_repo, feed_admin_repo, repo, search_repo
+from bot.store import events as event_store
+from bot.store import feeds as feed_store
+from bot.store import outbox as outbox_store
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import SeminarBot
@@ -85,10 +87,10 @@ def check_can_post(interaction: discord.Interaction, channel: Any) -> discord.Te
     return target
 
 
-async def find_feed(interaction: discord.Interaction, name: str) -> repo.FeedRow:
+async def find_feed(interaction: discord.Interaction, name: str) -> feed_store.FeedRow:
     bot = bot_of(interaction)
-    row: repo.FeedRow | None = await bot.run_db(
-        repo.get_feed_by_name, name.strip(), guild_id_of(interaction)
+    row: feed_store.FeedRow | None = await bot.run_db(
+        feed_store.get_feed_by_name, name.strip(), guild_id_of(interaction)
     )
     if row is None:
         raise UserFacingError(
@@ -104,7 +106,7 @@ async def feed_choices(
     bot = bot_of(interaction)
     if interaction.guild_id is None:
         return []
-    rows: list[repo.FeedRow] = await bot.run_db(repo.list_feeds, interaction.guild_id)
+    rows: list[feed_store.FeedRow] = await bot.run_db(feed_store.list_feeds, interaction.guild_id)
     typed = current.casefold()
     names = sorted(
         (r.name for r in rows if typed in r.name),
@@ -162,7 +164,7 @@ async def add(
     guild_id = guild_id_of(interaction)
     target = check_can_post(interaction, channel)
     chosen = valid_name(name) if name is not None else None
-    if chosen is not None and await bot.run_db(repo.get_feed_by_name, chosen, guild_id):
+    if chosen is not None and await bot.run_db(feed_store.get_feed_by_name, chosen, guild_id):
         raise UserFacingError(f"This server already has a feed called **{chosen}**.")
     fetcher, parser = feed_tools(bot)
     try:
@@ -182,8 +184,8 @@ async def add(
         )
     )
     settings["source"] = "discord"
-    row: repo.FeedRow | None = await bot.run_db(
-        feed_admin_repo.create_feed,
+    row: feed_store.FeedRow | None = await bot.run_db(
+        feed_store.create_feed,
         name=feed_name,
         url=probe.url,
         guild_id=guild_id,
@@ -211,7 +213,9 @@ async def add(
 @feeds.command(name="list", description="The feeds this server follows")
 async def list_(interaction: discord.Interaction) -> None:
     bot = bot_of(interaction)
-    rows: list[repo.FeedRow] = await bot.run_db(repo.list_feeds, guild_id_of(interaction))
+    rows: list[feed_store.FeedRow] = await bot.run_db(
+        feed_store.list_feeds, guild_id_of(interaction)
+    )
     if not rows:
         await interaction.response.send_message(
             "This server follows no feeds yet. Add one with `/feeds add`.", ephemeral=True
@@ -242,7 +246,7 @@ async def remove(interaction: discord.Interaction, feed: str) -> None:
         )
     if bot.scheduler is not None:
         bot.scheduler.unschedule_feed(row.id)
-    await bot.run_db(feed_admin_repo.delete_feed, row.id)
+    await bot.run_db(feed_store.delete_feed, row.id)
     await interaction.response.send_message(
         f"Removed **{row.name}**; its past announcements stay in the channel.", ephemeral=True
     )
@@ -394,8 +398,8 @@ async def settings(
         status = "paused"
     elif paused is False or enabled:
         status = "active" if row.status in ("paused", "disabled") else None
-    updated: repo.FeedRow | None = await bot.run_db(
-        feed_admin_repo.update_feed,
+    updated: feed_store.FeedRow | None = await bot.run_db(
+        feed_store.update_feed,
         row.id,
         now=bot.clock.now(),
         channel_id=target.id if target is not None else None,
@@ -411,7 +415,7 @@ async def settings(
             first = bot.clock.now() + timedelta(seconds=5) if status == "active" else None
             bot.scheduler.schedule_feed(row.id, interval, first_run=first)
     if scheduled_events:
-        await bot.run_db(delivery_repo.forget_notice, mirror_notice_key(row.id))
+        await bot.run_db(outbox_store.forget_notice, mirror_notice_key(row.id))
         mirror = bot.get_cog("EventMirror")
         if mirror is not None:
             bot.spawn(mirror.sync_feed(row.id), name=f"event-mirror-{row.id}")  # type: ignore[attr-defined]
@@ -451,7 +455,7 @@ def _digest(raw: str) -> str:
         ) from exc
 
 
-def _settings_text(row: repo.FeedRow) -> str:
+def _settings_text(row: feed_store.FeedRow) -> str:
     s = settings_from_row(row)
     role = f"<@&{s.mention_role_id}>" if s.mention_role_id else "none"
     return "\n".join(
@@ -477,16 +481,16 @@ async def status(interaction: discord.Interaction, feed: str | None = None) -> N
     if feed is not None:
         rows = [await find_feed(interaction, feed)]
     else:
-        rows = await bot.run_db(repo.list_feeds, guild_id_of(interaction))
+        rows = await bot.run_db(feed_store.list_feeds, guild_id_of(interaction))
     if not rows:
         raise UserFacingError("This server follows no feeds yet. Add one with `/feeds add`.")
     embeds = [await _status_embed(bot, row) for row in rows[:10]]
     await interaction.response.send_message(embeds=embeds, ephemeral=True)
 
 
-async def _status_embed(bot: SeminarBot, row: repo.FeedRow) -> discord.Embed:
-    stored: int = await bot.run_db(search_repo.count_events, row.id)
-    upcoming: int = await bot.run_db(search_repo.count_upcoming, row.id, now=bot.clock.now())
+async def _status_embed(bot: SeminarBot, row: feed_store.FeedRow) -> discord.Embed:
+    stored: int = await bot.run_db(event_store.count_events, row.id)
+    upcoming: int = await bot.run_db(event_store.count_upcoming, row.id, now=bot.clock.now())
     next_run = bot.scheduler.next_run(row.id) if bot.scheduler is not None else None
     colour = {"active": 0x2F855A, "suspect": 0xDD6B20, "paused": 0x718096}.get(row.status, 0x9B2C2C)
     embed = discord.Embed(title=f"{row.name}: {row.status}", colour=colour)

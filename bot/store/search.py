@@ -16,7 +16,7 @@ from sqlite_utils import Database
 
 from bot.core import search
 from bot.core.models import Occurrence
-from bot.store.repo import ts
+from bot.store.rows import ts
 
 #: Multi-day events that began this long ago may still be running.
 LOOKBACK = timedelta(days=7)
@@ -176,17 +176,3 @@ def autocomplete(
     if not words:
         return upcoming(db, guild_id, now=now, limit=limit)
     return _match(db, guild_id, search.match_expression(words), now=now, limit=limit)
-
-
-def count_events(db: Database, feed_id: int) -> int:
-    row = db.conn.execute("SELECT COUNT(*) FROM events WHERE feed_id = ?", [feed_id]).fetchone()
-    return int(row[0])
-
-
-def count_upcoming(db: Database, feed_id: int, *, now: datetime) -> int:
-    row = db.conn.execute(
-        "SELECT COUNT(*) FROM events WHERE feed_id = ? AND state NOT IN ('cancelled', 'expired')"
-        " AND COALESCE(end_utc, start_utc) > ?",
-        [feed_id, ts(now)],
-    ).fetchone()
-    return int(row[0])
