@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import discord
 import discord.gateway
@@ -26,6 +26,7 @@ from bot.config import Config
 from bot.core.backoff import should_disable
 from bot.discord_ui.delivery import DeliveryWorker
 from bot.discord_ui.reminder_views import reminder_view_factory
+from bot.discord_ui.reminder_worker import ReminderWorker
 from bot.discord_ui.tree import SeminarTree
 from bot.feeds.http import FeedFetcher
 from bot.feeds.isolate import ParserPool
@@ -39,6 +40,9 @@ from bot.store import outbox as outbox_store
 from bot.store.db import open_database
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 HEALTH_INTERVAL_SECONDS = 60.0
 
@@ -108,7 +112,7 @@ class SeminarBot(commands.Bot):
         #: Awaited after every poll with (feed id, outcome), e.g. to plan reminders.
         self.after_poll_hooks: list[Callable[[int, PollOutcome], Awaitable[None]]] = []
         #: The reminder worker, set by the reminders cog when it is loaded.
-        self.reminders: Any = None
+        self.reminders: ReminderWorker | None = None
         self.health_file = health_file
 
     # --- start-up ---------------------------------------------------------------------------
@@ -185,7 +189,10 @@ class SeminarBot(commands.Bot):
         """The bot's one parser process pool (None until setup_hook has run)."""
         return self._parser
 
-    async def run_db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    async def run_db(
+        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run ``fn(db, *args, **kwargs)`` on the database thread; its result keeps its type."""
         assert self.db is not None, "database not open yet"
         return await self.db_thread.run(fn, self.db, *args, **kwargs)
 
@@ -320,6 +327,8 @@ class SeminarBot(commands.Bot):
         )
         for feed_id in ids:
             row = await self.run_db(feed_store.get_feed, feed_id)
+            if row is None:  # removed meanwhile: no feed left to tell anyone about
+                continue
             await self.notify_admins(
                 channel.guild.id,
                 f"target:{channel.id}:channel_missing",

@@ -15,7 +15,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiohttp
 import discord
@@ -36,9 +36,12 @@ from bot.service.feeds import settings_from_row
 from bot.store import feeds as feed_store
 from bot.store import outbox as outbox_store
 from bot.store.feeds import FeedRow
-from bot.store.outbox import OutboxRow
+from bot.store.outbox import AnnouncementState, OutboxRow
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 #: This many new announcements for one channel in one drain become digest messages.
 DIGEST_THRESHOLD = 4
@@ -118,7 +121,9 @@ class DeliveryWorker:
         async with self._lock:
             pass
 
-    async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _db(
+        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         return await self._db_thread.run(fn, self._database, *args, **kwargs)
 
     # --- draining ---------------------------------------------------------------------------
@@ -239,11 +244,15 @@ class DeliveryWorker:
             allowed_mentions=allowed,
             **kwargs,
         )
-        await self._remember(row, channel, message.id, "posted")
+        await self._remember(row, channel, message.id, AnnouncementState.POSTED)
         return message.id
 
     async def _remember(
-        self, row: OutboxRow, channel: discord.abc.Messageable, message_id: int, state: str
+        self,
+        row: OutboxRow,
+        channel: discord.abc.Messageable,
+        message_id: int,
+        state: AnnouncementState,
     ) -> None:
         channel_id = getattr(channel, "id", None)
         if row.announcement_id and channel_id is not None:
@@ -265,13 +274,13 @@ class DeliveryWorker:
         if row.announcement_id:
             known = await self._db(outbox_store.get_announcement, row.announcement_id, channel_id)
         line = headline_text(action)
-        if known is not None and known.state == "deleted":
+        if known is not None and known.state == AnnouncementState.DELETED:
             log.info("announcement %s was deleted in Discord; not editing it", row.announcement_id)
             return None
-        if known is None or known.message_id is None or known.state == "digest":
+        if known is None or known.message_id is None or known.state == AnnouncementState.DIGEST:
             # Never posted on its own (digest entry, or the channel was broken back then):
             # post the full card now, but only when attendees would care.
-            if known is not None and known.state == "digest" and not line:
+            if known is not None and known.state == AnnouncementState.DIGEST and not line:
                 return known.message_id
             return await self._post(channel, feed, row)
         message = channel.get_partial_message(known.message_id)  # type: ignore[attr-defined]
@@ -282,7 +291,7 @@ class DeliveryWorker:
             )
         except discord.NotFound as exc:
             if classify(exc.status, exc.code, editing=True) is Verdict.MESSAGE_GONE:
-                await self._remember(row, channel, known.message_id, "deleted")
+                await self._remember(row, channel, known.message_id, AnnouncementState.DELETED)
                 log.info("announcement message %s was deleted; recorded, not retried", message.id)
                 return None
             raise
@@ -341,7 +350,7 @@ class DeliveryWorker:
                 await self._retry_at(row, f"network error: {exc!r}", 10.0)
             return False
         for row in claimed:
-            await self._remember(row, channel, message.id, "digest")
+            await self._remember(row, channel, message.id, AnnouncementState.DIGEST)
             await self._db(outbox_store.mark_outbox_sent, row.id, message.id, now=self._clock.now())
         return True
 
@@ -436,7 +445,7 @@ class DeliveryWorker:
                             row,
                             self._client.get_partial_messageable(feed.channel_id),
                             found,
-                            "posted",
+                            AnnouncementState.POSTED,
                         )
                     await self._db(outbox_store.mark_outbox_sent, row.id, found, now=now)
                     continue

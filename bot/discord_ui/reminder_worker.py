@@ -21,7 +21,7 @@ import logging
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiohttp
 import discord
@@ -40,9 +40,12 @@ from bot.store import events as event_store
 from bot.store import feeds as feed_store
 from bot.store import outbox as outbox_store
 from bot.store import reminders as reminder_store
-from bot.store.reminders import ReminderRow
+from bot.store.reminders import ReminderRow, ReminderState
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 UNKNOWN_MEMBER = 10007
 #: Discord keeps nonces for a few minutes; an older interrupted send is treated as sent.
@@ -196,7 +199,9 @@ class ReminderWorker:
         async with self._lock:
             pass
 
-    async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _db(
+        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         return await self._db_thread.run(fn, self._database, *args, **kwargs)
 
     # --- planning ---------------------------------------------------------------------------
@@ -251,10 +256,16 @@ class ReminderWorker:
                 if decision is Decision.MISSED:
                     reason = f"due {row.due_at:%Y-%m-%d %H:%M} UTC; too late at {now:%H:%M} UTC"
                     log.warning("reminder %s missed (%s)", row.idem_key, reason)
-                    await self._db(reminder_store.mark_final, row.id, "missed", reason, now=now)
+                    await self._db(
+                        reminder_store.mark_final, row.id, ReminderState.MISSED, reason, now=now
+                    )
                 elif feed is None:
                     await self._db(
-                        reminder_store.mark_final, row.id, "cancelled", "feed gone", now=now
+                        reminder_store.mark_final,
+                        row.id,
+                        ReminderState.CANCELLED,
+                        "feed gone",
+                        now=now,
                     )
                 elif row.user_id is not None and row.user_id in users:
                     handled -= 1  # one request per user at a time: the next batch takes it
@@ -311,11 +322,16 @@ class ReminderWorker:
             await self._dm_closed(claimed)
         except _LeftGuild:
             log.info("user %s left guild %s; their reminders stop", claimed.user_id, feed.guild_id)
+            if claimed.user_id is not None:
+                await self._db(
+                    reminder_store.flag_left_guild, feed.guild_id, claimed.user_id, now=now
+                )
             await self._db(
-                reminder_store.flag_left_guild, feed.guild_id, claimed.user_id, now=now
-            )
-            await self._db(
-                reminder_store.mark_final, claimed.id, "cancelled", "left_guild", now=now
+                reminder_store.mark_final,
+                claimed.id,
+                ReminderState.CANCELLED,
+                "left_guild",
+                now=now,
             )
         except discord.RateLimited as exc:
             await self._retry(claimed, f"rate limited {exc.retry_after:.0f} s", exc.retry_after)
@@ -342,7 +358,7 @@ class ReminderWorker:
             await self._db(
                 reminder_store.mark_final,
                 row.id,
-                "cancelled",
+                ReminderState.CANCELLED,
                 "event no longer known",
                 now=self._clock.now(),
             )
@@ -416,7 +432,9 @@ class ReminderWorker:
     async def _dm_closed(self, row: ReminderRow) -> None:
         assert row.user_id is not None
         now = self._clock.now()
-        await self._db(reminder_store.mark_final, row.id, "failed", "dm_closed", now=now)
+        await self._db(
+            reminder_store.mark_final, row.id, ReminderState.FAILED, "dm_closed", now=now
+        )
         cancelled = await self._db(reminder_store.flag_dm_closed, row.user_id, now=now)
         self.hint_users.add(row.user_id)
         log.info("user %s does not accept DMs; %d pending DMs cancelled", row.user_id, cancelled)
@@ -424,7 +442,7 @@ class ReminderWorker:
     async def _retry(self, row: ReminderRow, error: str, seconds: float | None) -> None:
         now = self._clock.now()
         if row.attempts >= MAX_ATTEMPTS:
-            await self._db(reminder_store.mark_final, row.id, "failed", error, now=now)
+            await self._db(reminder_store.mark_final, row.id, ReminderState.FAILED, error, now=now)
             return
         if seconds is None:
             seconds = retry_delay(row.attempts, self._rng).total_seconds()
@@ -444,7 +462,11 @@ class ReminderWorker:
         else:  # the channel is unusable or the payload refused: record it, never retry blindly
             log.warning("reminder %s failed for good: %s", row.idem_key, error)
             await self._db(
-                reminder_store.mark_final, row.id, "failed", error, now=self._clock.now()
+                reminder_store.mark_final,
+                row.id,
+                ReminderState.FAILED,
+                error,
+                now=self._clock.now(),
             )
 
     # --- crash recovery ---------------------------------------------------------------------

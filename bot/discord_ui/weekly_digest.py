@@ -164,7 +164,7 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
             if found is not None:
                 await self._posted(feed_id, week, found, "")  # edited on the next check
                 return "posted"
-        claimed = existing or await self.bot.run_db(
+        claimed = existing if existing is not None else await self.bot.run_db(
             mirror_store.claim_digest,
             feed_id,
             week.key,

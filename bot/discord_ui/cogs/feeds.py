@@ -164,7 +164,9 @@ async def add(
     guild_id = guild_id_of(interaction)
     target = check_can_post(interaction, channel)
     chosen = valid_name(name) if name is not None else None
-    if chosen is not None and await bot.run_db(feed_store.get_feed_by_name, chosen, guild_id):
+    if chosen is not None and (
+        await bot.run_db(feed_store.get_feed_by_name, chosen, guild_id) is not None
+    ):
         raise UserFacingError(f"This server already has a feed called **{chosen}**.")
     fetcher, parser = feed_tools(bot)
     try:

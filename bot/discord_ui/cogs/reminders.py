@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 from discord import app_commands
@@ -29,6 +29,9 @@ from bot.store import feeds as feed_store
 from bot.store import reminders as reminder_store
 from bot.store.events import UpcomingEvent
 from bot.store.reminders import SubscriptionRow
+
+if TYPE_CHECKING:
+    from bot.discord_ui.client import SeminarBot
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +82,8 @@ def describe(sub: SubscriptionRow, title: str = "", feed_name: str = "") -> str:
 
 
 class Reminders(commands.Cog, name="Reminders"):
-    def __init__(self, bot: Any) -> None:
+    def __init__(self, bot: SeminarBot) -> None:
+        assert bot.db is not None, "extensions load after the database is open"
         self.bot = bot
         self.worker = ReminderWorker(
             bot,
@@ -491,4 +495,4 @@ def _upcoming(event: UpcomingEvent, now: datetime) -> bool:
 
 
 async def setup(bot: commands.Bot) -> None:
-    await bot.add_cog(Reminders(bot))
+    await bot.add_cog(Reminders(cast("SeminarBot", bot)))
