@@ -20,6 +20,7 @@ from discord.ext import commands
 from discord.utils import escape_mentions
 
 from bot.core import event_mirror as plan
+from bot.core.diff import LIVE_STATES
 from bot.core.event_mirror import (
     EventPayload,
     MirrorOp,
@@ -158,7 +159,7 @@ class EventMirror(commands.Cog, name="EventMirror"):
             start_from=now - LOOKBACK,
             start_before=now + settings.announce_window + LOOKBACK,
         )
-        live = [(e.announcement_id, e.occurrence) for e in stored if e.state in event_store.LIVE]
+        live = [(e.announcement_id, e.occurrence) for e in stored if e.state in LIVE_STATES]
         live_ids = {aid for aid, occ in live if not occ.cancelled}
         cancelled = {
             e.announcement_id for e in stored if e.state == "cancelled" or e.occurrence.cancelled

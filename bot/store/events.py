@@ -323,14 +323,10 @@ def recent_polls(db: Database, feed_id: int, limit: int = 20) -> list[PollLogRow
 
 # --- events as the mirror and the weekly digest read them ------------------------------------
 
-#: Event states that are still going ahead (the diff's live states).
-LIVE = ("pending", "announced", "silent")
-
-
 @dataclass(frozen=True, slots=True)
 class FeedEvent:
     announcement_id: str
-    state: str
+    state: EventState
     occurrence: Occurrence
 
 
@@ -343,7 +339,9 @@ def events_starting_in(
         " WHERE feed_id = ? AND start_utc >= ? AND start_utc < ? ORDER BY start_utc, uid",
         [feed_id, ts(start_from), ts(start_before)],
     ).fetchall()
-    return [FeedEvent(str(r[0]), str(r[1]), Occurrence.from_dict(json.loads(r[2]))) for r in rows]
+    return [
+        FeedEvent(str(r[0]), EventState(r[1]), Occurrence.from_dict(json.loads(r[2]))) for r in rows
+    ]
 
 
 def feed_zone(db: Database, feed_id: int) -> str:
@@ -364,7 +362,7 @@ class UpcomingEvent:
     feed_id: int
     feed_name: str
     announcement_id: str
-    state: str
+    state: EventState
     occurrence: Occurrence
 
 
@@ -389,7 +387,7 @@ def _upcoming(r: Row) -> UpcomingEvent:
         feed_id=int(r["feed_id"]),
         feed_name=str(r["name"]),
         announcement_id=str(r["announcement_id"]),
-        state=str(r["state"]),
+        state=EventState(r["state"]),
         occurrence=Occurrence.from_dict(json.loads(r["occurrence_json"])),
     )
 

@@ -180,9 +180,9 @@ def update_feed(
     now: datetime,
     channel_id: int | None = None,
     settings: dict[str, Any] | None = None,
-    status: str | None = None,
+    status: FeedStatus | None = None,
 ) -> FeedRow | None:
-    """Change only what is given; leaving ``status`` to 'active' also clears the failure run."""
+    """Change only what is given; setting ``status`` to active also clears the failure run."""
     with write_transaction(db):
         if channel_id is not None:
             db.conn.execute("UPDATE feeds SET channel_id = ? WHERE id = ?", [channel_id, feed_id])
@@ -191,7 +191,7 @@ def update_feed(
                 "UPDATE feeds SET settings_json = ? WHERE id = ?",
                 [json.dumps(settings, sort_keys=True), feed_id],
             )
-        if status == "active":
+        if status == FeedStatus.ACTIVE:
             db.conn.execute(
                 "UPDATE feeds SET status = 'active', disabled_reason = NULL, fail_count = 0,"
                 " next_poll_at = NULL WHERE id = ? AND status != 'active'",

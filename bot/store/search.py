@@ -15,6 +15,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.core import search
+from bot.core.diff import EventState
 from bot.core.models import Occurrence
 from bot.store.rows import ts
 
@@ -47,7 +48,7 @@ class EventHit:
     rowid: int
     feed_id: int
     feed_name: str
-    state: str
+    state: EventState
     occurrence: Occurrence
 
 
@@ -63,7 +64,7 @@ def _hit(row: tuple[Any, ...]) -> EventHit:
         rowid=int(row[0]),
         feed_id=int(row[1]),
         feed_name=str(row[2]),
-        state=str(row[3]),
+        state=EventState(row[3]),
         occurrence=Occurrence.from_dict(json.loads(row[4])),
     )
 

@@ -32,6 +32,7 @@ from bot.service.feeds import settings_from_row, settings_to_dict
 from bot.store import events as event_store
 from bot.store import feeds as feed_store
 from bot.store import outbox as outbox_store
+from bot.store.feeds import FeedStatus
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import SeminarBot
@@ -395,11 +396,11 @@ async def settings(
 
     data = settings_to_dict(dataclasses.replace(current, **changes))
     data["source"] = row.settings.get("source", "discord")
-    status: str | None = None
+    status: FeedStatus | None = None
     if paused is True:
-        status = "paused"
+        status = FeedStatus.PAUSED
     elif paused is False or enabled:
-        status = "active" if row.status in ("paused", "disabled") else None
+        status = FeedStatus.ACTIVE if row.status in ("paused", "disabled") else None
     updated: feed_store.FeedRow | None = await bot.run_db(
         feed_store.update_feed,
         row.id,
