@@ -15,10 +15,19 @@ class FeedServer:
         self.content_type = "text/calendar"
         self.hits = 0
         self.url = ""
+        #: When set, sent as the ETag; a matching If-None-Match gets a 304.
+        self.etag: str | None = None
+        self.not_modified = 0
 
     async def handle(self, request: web.Request) -> web.Response:
         self.hits += 1
-        return web.Response(body=self.body, status=self.status, content_type=self.content_type)
+        headers = {"ETag": self.etag} if self.etag else {}
+        if self.etag and request.headers.get("If-None-Match") == self.etag and self.status == 200:
+            self.not_modified += 1
+            return web.Response(status=304, headers=headers)
+        return web.Response(
+            body=self.body, status=self.status, content_type=self.content_type, headers=headers
+        )
 
 
 @pytest.fixture

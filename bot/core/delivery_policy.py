@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import random
+import re
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,8 @@ CANNOT_DM = 50007
 MISSING_PERMISSIONS = 50013
 OPENING_DMS_TOO_FAST = 40003
 ARCHIVED_THREAD = 50083
+INVALID_FORM_BODY = 50035
+ENTITY_TOO_LARGE = 40005
 
 
 class Verdict(enum.StrEnum):
@@ -33,13 +36,34 @@ class Verdict(enum.StrEnum):
     MESSAGE_GONE = "message_gone"
     #: The user does not accept DMs from us: flag it, stop DMing them.
     DM_CLOSED = "dm_closed"
+    #: The message was refused for its size: split it (or shrink a lone card) and send again.
+    #: Never dead: the announcements in it are fine, only their packing was not.
+    TOO_LARGE = "too_large"
     #: Our payload was refused (a bug or a poison message): mark dead and alert.
     DEAD = "dead"
 
 
+#: How Discord words a size refusal inside a 50035 body ("Embed size exceeds maximum size of
+#: 6000", "Must be 4096 or fewer in length."), as discord.py flattens it into the error text.
+_SIZE_REFUSAL = re.compile(r"exceeds maximum size|or fewer in length|too large|too long", re.I)
+
+
+def refused_for_size(status: int, code: int, text: str) -> bool:
+    """True when Discord refused a message only because it was too big."""
+    if status == 413 or code == ENTITY_TOO_LARGE:
+        return True
+    return code == INVALID_FORM_BODY and _SIZE_REFUSAL.search(text or "") is not None
+
+
 def classify(
-    status: int, code: int, *, editing: bool = False, direct_message: bool = False
+    status: int,
+    code: int,
+    *,
+    editing: bool = False,
+    direct_message: bool = False,
+    text: str = "",
 ) -> Verdict:
+    """``text`` is the error text of a 4xx (a 50035 body says which limit was broken)."""
     if status == 429:
         return Verdict.RATE_LIMITED
     if status >= 500 or status == 0:
@@ -54,6 +78,8 @@ def classify(
         return Verdict.DISABLE_TARGET
     if code == OPENING_DMS_TOO_FAST:
         return Verdict.RATE_LIMITED
+    if refused_for_size(status, code, text):
+        return Verdict.TOO_LARGE
     return Verdict.DEAD
 
 

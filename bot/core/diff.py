@@ -45,7 +45,8 @@ class DiffPolicy:
     mass_drop_fraction: float = 0.5
     #: Fewer vanished events than this are never a "mass" drop (a feed with 1 event may lose it).
     mass_drop_min_count: int = 3
-    #: Announcements beyond this count in one poll are listed in ``DiffResult.over_cap``.
+    #: At most this many announcements per poll; the rest stay pending for later polls
+    #: (listed in ``DiffResult.over_cap``), so one exploding event cannot flood a channel.
     max_announcements_per_poll: int = 10
     #: Rows of events that ended this long ago and left the feed are deleted.
     expired_retention: timedelta = timedelta(days=30)
@@ -112,6 +113,8 @@ class DiffCounts:
     cancelled: int = 0
     new_pending: int = 0
     silent: int = 0
+    #: Announcements due but held back by the per-poll budget (still pending).
+    deferred: int = 0
     missing: int = 0
     expired: int = 0
     removed: int = 0
@@ -130,7 +133,8 @@ class DiffResult:
     suspect: bool = False
     suspect_reason: str = ""
     counts: DiffCounts = field(default_factory=DiffCounts)
-    #: Announcements beyond ``max_announcements_per_poll`` (the latest-starting ones), for a digest.
+    #: Announcements due but beyond ``max_announcements_per_poll`` (the latest-starting ones):
+    #: not planned, their events stay pending, and a later poll announces them.
     over_cap: tuple[OccurrenceKey, ...] = ()
     parsed_count: int = 0
     skipped_count: int = 0
@@ -652,20 +656,43 @@ def _diff(
         _apply_absent(b, event, event.key in candidate_keys)
 
     planned = sorted(b.planned, key=lambda p: (_start(p.action.occurrence), p.action.key))
-    announces = [p.action.key for p in planned if p.action.kind == ActionKind.ANNOUNCE]
+    planned, over_budget = _enforce_announcement_budget(b, planned)
     b.counts["removed"] = len(b.removed)
     return DiffResult(
         planned=tuple(planned),
         events=tuple(sorted(b.events.values(), key=_event_sort)),
         removed=tuple(sorted(b.removed)),
         counts=DiffCounts(**{k: v for k, v in b.counts.items() if k in _COUNT_FIELDS}),
-        over_cap=tuple(announces[policy.max_announcements_per_poll :]),
+        over_cap=over_budget,
         parsed_count=len(occurrences) + (len(rest[0]) if rest else 0),
         skipped_count=len(parsed.skipped),
     )
 
 
 _COUNT_FIELDS = frozenset(DiffCounts.__dataclass_fields__)
+
+
+def _enforce_announcement_budget(
+    b: _Builder, planned: list[PlannedAction]
+) -> tuple[list[PlannedAction], tuple[OccurrenceKey, ...]]:
+    """Keep the soonest ``max_announcements_per_poll`` announcements; hold back the rest.
+
+    A held-back event goes back to exactly what it was before ``emit`` (pending, the revision
+    not spent), so nothing is lost: it is still due on the next poll and announced then, soonest
+    first. Updates and cancellations of posted announcements are never held back.
+    """
+    budget = max(b.policy.max_announcements_per_poll, 0)
+    announces = [p for p in planned if p.action.kind == ActionKind.ANNOUNCE]
+    if len(announces) <= budget:
+        return planned, ()
+    over = announces[budget:]
+    for plan in over:
+        key = plan.action.key
+        b.events[key] = replace(b.events[key], state=EventState.PENDING, revision=plan.revision - 1)
+    b.counts["announced"] -= len(over)
+    b.counts["deferred"] += len(over)
+    held = {id(p) for p in over}
+    return [p for p in planned if id(p) not in held], tuple(p.action.key for p in over)
 
 
 def _apply_absent(b: _Builder, event: StoredEvent, is_candidate: bool) -> None:

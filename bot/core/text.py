@@ -132,3 +132,55 @@ def clean_url(value: str, max_length: int = 2048) -> str:
     if not url or len(url) > max_length or not _URL_OK.match(url):
         return ""
     return url
+
+
+# --- making text inert for Discord ----------------------------------------------------------
+#
+# Discord renders markdown in embeds and message content. Feed text must be shown literally:
+# no pings, no formatting and above all no masked links (``[Join on Zoom](https://phish)``
+# shows the words, hides the address). Escaping is done character by character, never with a
+# pattern spanning a whole link: a greedy ``\[.+\]\(.+\)`` escapes only the first bracket of a
+# line and leaves every later link live.
+
+#: Plain addresses stay clickable and unaltered (an escape inside would break the link); they
+#: stop at brackets so one can never carry a "](" past the escaping below.
+_PLAIN_URL = r"(?P<url>https?://[^\s<>\[\]]+)"
+#: "(" right after "]" is what turns brackets into a masked link; "\(" is shown as "(".
+_LINK_PAREN = r"(?P<paren>(?<=\])\()"
+#: Characters that format wherever they stand; "\" itself first, so input escapes stay text.
+_FORMATTING = r"(?P<char>[\\*_~|`\[\]])"
+#: Block syntax that only counts at a line start: headings, subtext, quotes, list items.
+_LINE_START = r"(?P<block>^[ \t]*[#>+-])"
+_INERT = re.compile("|".join((_PLAIN_URL, _LINK_PAREN, _FORMATTING, _LINE_START)), re.MULTILINE)
+_MENTION = re.compile(r"@(everyone|here|[!&]?\d{15,21})")
+#: Channel links <#id>, slash links </cmd:id>, timestamps <t:…>, custom emoji <:name:id>.
+_DISCORD_TOKENS = re.compile(r"<(?=[#@/:]|t:|a?:\w+:)")
+
+
+def _escape(match: re.Match[str]) -> str:
+    url = match.group("url")
+    if url is not None:
+        return url
+    block = match.group("block")
+    if block is not None:
+        indent = block[: len(block) - len(block.lstrip(" \t"))]
+        return f"{indent}\\{block[len(indent) :]}"
+    return "\\" + match.group(0)
+
+
+#: "1. item" is a list item; escaping the dot keeps the number as plain text.
+_ORDERED_ITEM = re.compile(r"(?m)^([ \t]*\d+)([.)])(?=\s)")
+
+
+def inert(text: str) -> str:
+    """Feed text as Discord will show it literally: no pings, links or formatting.
+
+    The result never contains "](" (so no masked link, however the brackets nest or are
+    escaped in the input), every "[" and "]" is escaped, and mentions cannot ping.
+    """
+    if not text:
+        return text
+    text = _INERT.sub(_escape, text)
+    text = _ORDERED_ITEM.sub(r"\1\\\2", text)
+    text = _MENTION.sub("@\u200b\\1", text)
+    return _DISCORD_TOKENS.sub("<\u200b", text)

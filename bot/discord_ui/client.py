@@ -24,6 +24,7 @@ from sqlite_utils import Database
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.core.backoff import should_disable
+from bot.discord_ui import message_fit
 from bot.discord_ui.delivery import DeliveryWorker
 from bot.discord_ui.reminder_views import reminder_view_factory
 from bot.discord_ui.reminder_worker import ReminderWorker
@@ -296,6 +297,7 @@ class SeminarBot(commands.Bot):
             return
         log.warning("admin notice (guild %s): %s", guild_id, text)
         allowed = discord.AllowedMentions.none()
+        text = message_fit.fit_content(text, what="admin notice")
         try:
             admin_channel = self.config.discord.admin_channel_id
             if admin_channel:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -22,8 +23,16 @@ import discord
 from sqlite_utils import Database
 
 from bot.clock import Clock
-from bot.core.delivery_policy import InvalidRequestBreaker, Verdict, classify, retry_delay
+from bot.core import discord_limits
+from bot.core.delivery_policy import (
+    InvalidRequestBreaker,
+    Verdict,
+    classify,
+    refused_for_size,
+    retry_delay,
+)
 from bot.core.models import Action, ActionKind
+from bot.discord_ui import message_fit
 from bot.discord_ui.embeds import (
     DIGEST_EMBEDS,
     announcement_embed,
@@ -49,8 +58,33 @@ DIGEST_THRESHOLD = 4
 NONCE_WINDOW = timedelta(minutes=3)
 HISTORY_SCAN_LIMIT = 50
 
+#: A lone card Discord refuses for its size is cut to half its size and resent, this often.
+SHRINK_ATTEMPTS = 4
+#: ... but never below this many characters (a title and a time); then it waits and retries.
+SMALLEST_CARD = 200
+
 Notify = Callable[[int, str, str], Awaitable[None]]
 ViewFactory = Callable[[Action, str], discord.ui.View | None]
+Sent = TypeVar("Sent")
+
+
+async def send_shrinking(
+    send: Callable[[discord.Embed], Awaitable[Sent]], embed: discord.Embed, *, what: str
+) -> Sent:
+    """Send one card, fitted to Discord's limits; if Discord still refuses it as too large
+    (its count and ours disagree), halve it and send again, a bounded number of times."""
+    embed = message_fit.fit_embed(embed, what=what)
+    for _ in range(SHRINK_ATTEMPTS):
+        try:
+            return await send(embed)
+        except discord.HTTPException as exc:
+            if not refused_for_size(exc.status, exc.code, exc.text):
+                raise
+            budget = message_fit.size_of(embed) // 2
+            log.warning("Discord refused %s as too large (%s); resending it cut to %d", what,
+                        exc.text[:200], budget)
+            embed = message_fit.shrink_embed(embed, budget)
+    return await send(embed)
 
 
 class TargetUnavailable(Exception):
@@ -237,12 +271,22 @@ class DeliveryWorker:
         content, allowed = self._mentions(feed)
         view = self._view_factory(action, row.announcement_id or "") if self._view_factory else None
         kwargs: dict[str, Any] = {"view": view} if view is not None else {}
-        message = await channel.send(
-            content=content,
-            embed=announcement_embed(action, marker=reference_marker(row.idem_key)),
-            nonce=row.nonce or f"ob{row.id}",
-            allowed_mentions=allowed,
-            **kwargs,
+        if view is not None and message_fit.fit_view(view, what="announcement") is None:
+            kwargs = {}
+
+        async def send(embed: discord.Embed) -> discord.Message:
+            return await channel.send(
+                content=message_fit.fit_content(content),
+                embed=embed,
+                nonce=row.nonce or f"ob{row.id}",
+                allowed_mentions=allowed,
+                **kwargs,
+            )
+
+        message = await send_shrinking(
+            send,
+            announcement_embed(action, marker=reference_marker(row.idem_key)),
+            what=f"announcement {row.id}",
         )
         await self._remember(row, channel, message.id, AnnouncementState.POSTED)
         return message.id
@@ -284,10 +328,14 @@ class DeliveryWorker:
                 return known.message_id
             return await self._post(channel, feed, row)
         message = channel.get_partial_message(known.message_id)  # type: ignore[attr-defined]
+        async def edit(embed: discord.Embed) -> None:
+            await message.edit(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+
         try:
-            await message.edit(
-                embed=announcement_embed(action, marker=reference_marker(row.idem_key)),
-                allowed_mentions=discord.AllowedMentions.none(),
+            await send_shrinking(
+                edit,
+                announcement_embed(action, marker=reference_marker(row.idem_key)),
+                what=f"edit of announcement {row.id}",
             )
         except discord.NotFound as exc:
             if classify(exc.status, exc.code, editing=True) is Verdict.MESSAGE_GONE:
@@ -298,7 +346,7 @@ class DeliveryWorker:
         if line:
             content, allowed = self._mentions(feed)
             await channel.send(
-                content=f"{content} {line}" if content else line,
+                content=message_fit.fit_content(f"{content} {line}" if content else line),
                 nonce=f"{row.nonce or 'ob' + str(row.id)}f",
                 allowed_mentions=allowed,
                 reference=discord.MessageReference(
@@ -311,6 +359,12 @@ class DeliveryWorker:
     # --- digests ----------------------------------------------------------------------------
 
     async def _deliver_digest(self, feed: FeedRow, rows: Sequence[OutboxRow]) -> bool:
+        """Post new announcements as few messages as Discord accepts.
+
+        The cards are measured and packed (never more than Discord's embed total per message);
+        a message Discord still refuses as too large is split in two and each half sent again,
+        and a lone card is halved, so a size refusal never costs an announcement.
+        """
         now = self._clock.now()
         claimed: list[OutboxRow] = []
         for row in rows:
@@ -320,39 +374,116 @@ class DeliveryWorker:
         if not claimed:
             return True
         assert feed.channel_id is not None
-        content, allowed = self._mentions(feed)
+        mention, allowed = self._mentions(feed)
         heading = f"**{len(claimed)} new seminars announced**"
+        cards = {
+            r.id: compact_embed(r.action, marker=reference_marker(r.idem_key)) for r in claimed
+        }
+        cards = {
+            row_id: message_fit.fit_embed(card, what=f"digest card {row_id}")
+            for row_id, card in cards.items()
+        }
+        embeds = [cards[r.id] for r in claimed]
+        queue: deque[tuple[list[OutboxRow], int]] = deque(
+            ([claimed[i] for i in group], discord_limits.EMBED_TOTAL_LIMIT)
+            for group in message_fit.pack(embeds)
+        )
+        content: str | None = message_fit.fit_content(
+            f"{mention} {heading}" if mention else heading
+        )
         try:
             channel = self._channel(feed.channel_id)
-            message = await channel.send(
-                content=f"{content} {heading}" if content else heading,
-                embeds=[
-                    compact_embed(r.action, marker=reference_marker(r.idem_key)) for r in claimed
-                ],
-                nonce=f"dg{claimed[0].id}",
-                allowed_mentions=allowed,
-            )
         except TargetUnavailable as exc:
             for row in claimed:
                 await self._target_broken(feed, row, exc.reason, notify=row is claimed[0])
             return False
-        except discord.RateLimited as exc:
-            for row in claimed:
+        # Bounded: fewer than 2n splits, and a few halvings per card.
+        for _ in range((2 + SHRINK_ATTEMPTS) * len(claimed)):
+            if not queue:
+                return True
+            group, budget = queue.popleft()
+            group_embeds = [cards[r.id] for r in group]
+            if len(group) == 1 and message_fit.size_of(group_embeds[0]) > budget:
+                group_embeds = [message_fit.shrink_embed(group_embeds[0], budget)]
+            try:
+                message = await self._send_digest_message(
+                    channel, group, group_embeds, content=content, allowed=allowed
+                )
+            except discord.HTTPException as exc:
+                too_large = refused_for_size(exc.status, exc.code, exc.text)
+                if too_large or (exc.status == 400 and len(group) > 1):
+                    # Too large: smaller messages fit. Any other refused payload: halving
+                    # narrows it down to the one bad card, and the others still go out.
+                    log.warning(
+                        "Discord refused a digest of %d cards (%s); splitting it",
+                        len(group),
+                        exc.text[:200],
+                    )
+                    smaller = min(budget, message_fit.size_of(group_embeds[0])) // 2
+                    if len(group) > 1:
+                        half = len(group) // 2
+                        queue.appendleft((group[half:], budget))
+                        queue.appendleft((group[:half], budget))
+                        continue
+                    if too_large and smaller >= SMALLEST_CARD:
+                        queue.appendleft((group, smaller))
+                        continue
+                if await self._digest_failed(feed, group, exc):
+                    continue  # that card's payload is bad (dead, alerted); the rest still go
+                await self._digest_failed(feed, _rows_of(queue), exc, notify=False)
+                return False
+            except (discord.RateLimited, aiohttp.ClientError, OSError, TimeoutError) as exc:
+                await self._digest_failed(feed, [*group, *_rows_of(queue)], exc)
+                return False
+            # The heading (and any role mention) goes with the first message only.
+            content = None
+            for row in group:
+                await self._remember(row, channel, message.id, AnnouncementState.DIGEST)
+                await self._db(
+                    outbox_store.mark_outbox_sent, row.id, message.id, now=self._clock.now()
+                )
+        rest = _rows_of(queue)
+        for row in rest:  # the bound was reached: leave them for the next pass, never dead
+            await self._retry_at(row, "digest split too often; trying again", 60.0)
+        return not rest
+
+    async def _send_digest_message(
+        self,
+        channel: discord.abc.Messageable,
+        rows: Sequence[OutboxRow],
+        embeds: Sequence[discord.Embed],
+        *,
+        content: str | None,
+        allowed: discord.AllowedMentions,
+    ) -> discord.Message:
+        """One message of a digest: the cards of ``rows``, already measured to fit. Controls
+        for these cards belong here (one message's worth), measured before they are sent."""
+        return await channel.send(
+            content=content,
+            embeds=list(embeds),
+            nonce=f"dg{rows[0].id}",
+            allowed_mentions=allowed if content else discord.AllowedMentions.none(),
+        )
+
+    async def _digest_failed(
+        self, feed: FeedRow, rows: Sequence[OutboxRow], exc: Exception, *, notify: bool = True
+    ) -> bool:
+        """The digest rows not yet posted, after a refusal that splitting does not cure.
+
+        True when delivery may go on (the rows were a bad payload, now dead)."""
+        if isinstance(exc, discord.RateLimited):
+            for row in rows:
                 await self._retry_at(row, "rate limited", exc.retry_after)
             return False
-        except discord.HTTPException as exc:
+        if isinstance(exc, discord.HTTPException):
             ok = True
-            for row in claimed:
-                ok = await self._http_failure(feed, row, exc, notify=row is claimed[0]) and ok
+            for row in rows:
+                first = notify and row is rows[0]
+                ok = await self._http_failure(feed, row, exc, notify=first) and ok
             return ok
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            for row in claimed:
-                await self._retry_at(row, f"network error: {exc!r}", 10.0)
-            return False
-        for row in claimed:
-            await self._remember(row, channel, message.id, AnnouncementState.DIGEST)
-            await self._db(outbox_store.mark_outbox_sent, row.id, message.id, now=self._clock.now())
-        return True
+        for row in rows:
+            await self._retry_at(row, f"network error: {exc!r}", 10.0)
+        return False
 
     # --- failures ---------------------------------------------------------------------------
 
@@ -372,7 +503,9 @@ class DeliveryWorker:
     ) -> bool:
         now = self._clock.now()
         self.breaker.record(exc.status, now)
-        verdict = classify(exc.status, exc.code, editing=row.kind != ActionKind.ANNOUNCE.value)
+        verdict = classify(
+            exc.status, exc.code, editing=row.kind != ActionKind.ANNOUNCE.value, text=exc.text
+        )
         if verdict is Verdict.DISABLE_TARGET:
             reason = "channel_missing" if exc.status == 404 else "missing_permissions"
             await self._target_broken(feed, row, reason, notify=notify)
@@ -380,7 +513,10 @@ class DeliveryWorker:
         if verdict is Verdict.RATE_LIMITED:
             await self._retry_at(row, f"HTTP {exc.status}: {exc.text[:200]}", 60.0)
             return False
-        if verdict is Verdict.RETRY:
+        if verdict is Verdict.TOO_LARGE:
+            # Shrinking did not satisfy Discord: keep the announcement and try again later.
+            log.error("Discord still refuses row %s as too large: %s", row.id, exc.text[:300])
+        if verdict in (Verdict.RETRY, Verdict.TOO_LARGE):
             delay = retry_delay(row.attempts, self._rng).total_seconds()
             await self._retry_at(row, f"HTTP {exc.status}: {exc.text[:200]}", delay)
             return False
@@ -473,6 +609,10 @@ class DeliveryWorker:
         except discord.HTTPException as exc:
             log.warning("could not scan channel history for an interrupted post: %s", exc)
         return None
+
+
+def _rows_of(queue: deque[tuple[list[OutboxRow], int]]) -> list[OutboxRow]:
+    return [row for group, _ in queue for row in group]
 
 
 def _by_feed(rows: Sequence[OutboxRow]) -> list[tuple[int, list[OutboxRow]]]:

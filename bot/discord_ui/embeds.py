@@ -8,30 +8,16 @@ markdown is neutralised, so a SUMMARY of ``@everyone`` is shown, never obeyed.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import discord
-from discord.utils import escape_markdown, escape_mentions
 
 from bot.core.models import Action, Occurrence, SeminarDetails
 from bot.core.render import Card, build_card, format_when_local, headline, truncate
+from bot.core.text import inert as inert  # re-exported: the Discord edge imports it here
 
-_DISCORD_TOKENS = re.compile(r"<(?=[#@/:]|t:|a?:\w+:)")
 DIGEST_EMBEDS = 10
-
-
-def inert(text: str) -> str:
-    """Feed text as Discord will show it literally: no pings, links or formatting."""
-    if not text:
-        return text
-    text = escape_markdown(text, as_needed=False)
-    text = escape_mentions(text)
-    # Channel links <#id>, slash links </cmd:id>, timestamps <t:…>, custom emoji <:name:id>.
-    text = _DISCORD_TOKENS.sub("<\u200b", text)
-    # "-# " at a line start renders as subtext; masked links need "](", already escaped above.
-    return re.sub(r"(?m)^-# ", "\\-# ", text)
 
 
 def inert_occurrence(occ: Occurrence) -> Occurrence:
@@ -60,6 +46,8 @@ def inert_action(action: Action) -> Action:
         feed=inert(action.feed),
         occurrence=inert_occurrence(action.occurrence),
         previous=inert_occurrence(action.previous) if action.previous else None,
+        # A room change's new text is quoted in the follow-up line: feed text like the rest.
+        changes=tuple(replace(c, old=inert(c.old), new=inert(c.new)) for c in action.changes),
     )
 
 

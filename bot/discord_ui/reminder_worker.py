@@ -32,6 +32,7 @@ from sqlite_utils import Database
 from bot.clock import Clock
 from bot.core.delivery_policy import Verdict, classify, retry_delay
 from bot.core.reminders import DEFAULT_GRACE, Decision, decide
+from bot.discord_ui import message_fit
 from bot.discord_ui.reminder_texts import render_reminder
 from bot.service.dbthread import DatabaseThread
 from bot.service.feeds import settings_from_row
@@ -385,7 +386,10 @@ class ReminderWorker:
                 )
         await self.pacer.take()
         message = await channel.send(
-            content=content, embed=embed, nonce=row.nonce, allowed_mentions=allowed
+            content=message_fit.fit_content(content, what="reminder"),
+            embed=message_fit.fit_embed(embed, what="reminder"),
+            nonce=row.nonce,
+            allowed_mentions=allowed,
         )
         return message.id
 

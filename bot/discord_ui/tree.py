@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 import discord
 from discord import app_commands
 
+from bot.discord_ui import message_fit
+
 log = logging.getLogger(__name__)
 
 InteractionHook = Callable[[discord.Interaction], Awaitable[None]]
@@ -63,6 +65,7 @@ class SeminarTree(app_commands.CommandTree[discord.Client]):
 async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
     """Answer or follow up, whichever is still possible, without pinging anyone."""
     allowed = discord.AllowedMentions.none()
+    text = message_fit.fit_content(text)
     try:
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True, allowed_mentions=allowed)

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import discord
 
+from bot.discord_ui import message_fit
+
 PAGE_TIMEOUT = 600.0
 
 
@@ -62,6 +64,7 @@ async def send_pages(
 ) -> None:
     """The first page, with buttons only when there is more than one."""
     allowed = discord.AllowedMentions.none()
+    pages = [message_fit.fit_embed(page, what="a page of results") for page in pages]
     if len(pages) <= 1:
         await interaction.response.send_message(
             embed=pages[0], ephemeral=ephemeral, allowed_mentions=allowed

@@ -19,6 +19,7 @@ from discord.ext import commands
 
 from bot.core import weekly_digest as wd
 from bot.core.models import Occurrence
+from bot.discord_ui import message_fit
 from bot.discord_ui.embeds import inert
 from bot.discord_ui.lookup_embeds import when_compact
 from bot.service.feeds import settings_from_row
@@ -145,7 +146,9 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
             start_before=week.end + timedelta(days=1),
         )
         marker = wd.digest_marker(feed_id, week)
-        embed = digest_embed(row.name, week, week_talks(events, week), marker)
+        embed = message_fit.fit_embed(
+            digest_embed(row.name, week, week_talks(events, week), marker), what="weekly digest"
+        )
         digest_hash = wd.content_hash(embed.description or "", embed.footer.text or "")
         channel = self.bot.get_partial_messageable(row.channel_id)
         if existing is not None and existing.state == "posted":

@@ -54,6 +54,8 @@ class PollOutcome:
     parsed: ParsedFeed | None = None
     next_poll_at: datetime | None = None
     suspect_reason: str = ""
+    #: Due announcements held back by the per-poll budget; later polls announce them.
+    deferred: int = 0
 
 
 class Poller:
@@ -69,6 +71,7 @@ class Poller:
         window: PollWindow = PollWindow(),
         rng: random.Random | None = None,
         parse_limits: ParseLimits | None = None,
+        diff_policy: DiffPolicy | None = None,
     ) -> None:
         self._db = db
         self._db_thread = db_thread
@@ -80,6 +83,8 @@ class Poller:
         self._rng = rng or random.Random()
         #: An operator may raise the caps for one huge feed (the bench's 50,000 events).
         self._parse_limits = parse_limits or ParseLimits()
+        #: The change policy; each feed's announce window replaces the default one.
+        self._diff_policy = diff_policy or DiffPolicy()
 
     async def poll(self, feed_id: int, settings: FeedSettings, *, trusted: bool) -> PollOutcome:
         """Poll once. Never raises for feed problems: they come back as a failed outcome."""
@@ -88,6 +93,20 @@ class Poller:
         if row is None:
             raise LookupError(f"feed {feed_id} is not in the database")
         validators = Validators(etag=row.etag, last_modified=row.last_modified)
+        if validators and (
+            row.deferred_announcements
+            or await self._db_thread.run(
+                event_store.has_due_pending,
+                self._db,
+                feed_id,
+                now=now,
+                horizon=now + settings.announce_window,
+            )
+        ):
+            # Announcements are due now, changed feed or not (held back by the budget, or an
+            # event that has just entered the window): a 304 would skip the diff that makes
+            # them, so ask for the body unconditionally.
+            validators = Validators(etag=None, last_modified=None)
         try:
             fetched = await self._fetcher.fetch(
                 settings.url, validators=validators, trusted=trusted
@@ -119,6 +138,14 @@ class Poller:
             self._diff_and_save, feed_id, settings, parsed, fetched, now, baseline
         )
         next_poll_at = now + settings.poll_interval
+        if result.over_cap:
+            log.warning(
+                "feed %s: %d announcements held back by the budget of %d per poll; "
+                "they stay queued and are announced by the next polls",
+                settings.name,
+                len(result.over_cap),
+                self._policy(settings).max_announcements_per_poll,
+            )
         if result.suspect:
             log.warning(
                 "feed %s looks broken, holding all changes: %s",
@@ -133,6 +160,13 @@ class Poller:
             parsed=parsed,
             next_poll_at=next_poll_at,
             suspect_reason=result.suspect_reason,
+            deferred=len(result.over_cap),
+        )
+
+    def _policy(self, settings: FeedSettings) -> DiffPolicy:
+        return replace(
+            self._diff_policy,
+            announce_window=settings.announce_window,
         )
 
     def _diff_and_save(
@@ -152,7 +186,7 @@ class Poller:
             stored,
             parsed,
             now=now,
-            policy=DiffPolicy(announce_window=settings.announce_window),
+            policy=self._policy(settings),
             baseline=baseline,
             stored_sorted=True,  # load_events returns them soonest first
         )

@@ -97,6 +97,12 @@ def _report(
         + "."
     )
     print(summary, file=err, flush=True)
+    if outcome.deferred:
+        print(
+            f"Feed {settings.name!r}: {outcome.deferred} more announcement(s) held back by the "
+            "per-poll limit; the following polls would post them, soonest first.",
+            file=err,
+        )
     if outcome.status == "suspect":
         print(
             f"Feed {settings.name!r} looks broken, so nothing would be posted: "

@@ -128,6 +128,25 @@ def _upsert_chunk(db: Database, feed_id: int, events: Sequence[StoredEvent]) -> 
     )
 
 
+def has_due_pending(db: Database, feed_id: int, *, now: datetime, horizon: datetime) -> bool:
+    """True when a stored, not yet announced event has entered the announce window.
+
+    Errs on the side of True by up to a day for events without an end (an extra download at
+    worst), never on the side of False (an announcement never made).
+    """
+    row = one(
+        db,
+        """
+        SELECT 1 FROM events
+        WHERE feed_id = ? AND state = 'pending' AND start_utc <= ?
+          AND COALESCE(end_utc, start_utc) > ?
+        LIMIT 1
+        """,
+        [feed_id, ts(horizon), ts(now - timedelta(days=1))],
+    )
+    return row is not None
+
+
 def _delete_events(db: Database, feed_id: int, keys: tuple[OccurrenceKey, ...]) -> None:
     db.conn.executemany(
         "DELETE FROM events WHERE feed_id = ? AND uid = ? AND recurrence_id = ?",
@@ -200,6 +219,7 @@ def save_poll_result(
                 fail_count = 0, last_error = NULL, last_error_reason = NULL,
                 last_poll_at = ?, last_ok_at = ?, next_poll_at = COALESCE(?, next_poll_at),
                 etag = ?, last_modified = ?, body_hash = ?, skipped_count = ?,
+                deferred_announcements = CASE WHEN ? THEN deferred_announcements ELSE ? END,
                 baseline_done = 1, updated_at = ?,
                 status = CASE WHEN status IN ('active', 'suspect') THEN ? ELSE status END
             WHERE id = ?
@@ -212,6 +232,8 @@ def save_poll_result(
                 last_modified,
                 body_hash,
                 result.skipped_count,
+                result.suspect,  # a held poll changes nothing, this count included
+                len(result.over_cap),
                 ts(now),
                 FeedStatus.SUSPECT if result.suspect else FeedStatus.ACTIVE,
                 feed_id,

@@ -54,6 +54,8 @@ class FeedRow:
     baseline_done: bool
     created_at: datetime
     updated_at: datetime
+    #: Due announcements the last poll held back for the per-poll budget (still pending).
+    deferred_announcements: int = 0
 
     @classmethod
     def from_row(cls, row: Row) -> FeedRow:
@@ -79,6 +81,7 @@ class FeedRow:
             baseline_done=bool(row["baseline_done"]),
             created_at=dt(row["created_at"]),
             updated_at=dt(row["updated_at"]),
+            deferred_announcements=int(row.get("deferred_announcements") or 0),
         )
 
 

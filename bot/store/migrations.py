@@ -379,3 +379,15 @@ def m011_event_mirror_and_weekly_digest(db: Database) -> None:
         )
         """
     )
+
+
+@MIGRATIONS()
+def m012_deferred_announcements(db: Database) -> None:
+    """How many due announcements the last poll held back for the per-poll budget.
+
+    They are not lost (their events stay pending); the count tells an admin why a feed that
+    suddenly grew is being announced a few at a time.
+    """
+    db.execute(
+        "ALTER TABLE feeds ADD COLUMN deferred_announcements INTEGER NOT NULL DEFAULT 0"
+    )

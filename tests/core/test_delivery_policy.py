@@ -22,7 +22,7 @@ from bot.core.delivery_policy import InvalidRequestBreaker, Verdict, classify, r
         (403, 50007, False, True, Verdict.DM_CLOSED),
         (400, 50035, False, False, Verdict.DEAD),
         (400, 50006, False, False, Verdict.DEAD),
-        (413, 40005, False, False, Verdict.DEAD),
+        (413, 40005, False, False, Verdict.TOO_LARGE),
         (400, 40003, False, True, Verdict.RATE_LIMITED),
     ],
 )
@@ -30,6 +30,24 @@ def test_discord_errors_are_classified(
     status: int, code: int, editing: bool, dm: bool, verdict: Verdict
 ) -> None:
     assert classify(status, code, editing=editing, direct_message=dm) is verdict
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Invalid Form Body\nIn embeds: Embed size exceeds maximum size of 6000",
+        "Invalid Form Body\nIn embeds.3.description: Must be 4096 or fewer in length.",
+        "Invalid Form Body\nIn content: Must be 2000 or fewer in length.",
+    ],
+)
+def test_a_message_refused_for_its_size_is_split_never_dead(text: str) -> None:
+    assert classify(400, 50035, text=text) is Verdict.TOO_LARGE
+    assert classify(400, 50035, text=text, editing=True) is Verdict.TOO_LARGE
+
+
+def test_other_form_errors_stay_dead() -> None:
+    text = "Invalid Form Body\nIn embeds.0.url: Not a well formed URL."
+    assert classify(400, 50035, text=text) is Verdict.DEAD
 
 
 def test_retry_delay_grows_and_is_capped() -> None:

@@ -290,13 +290,40 @@ def test_announce_baseline_announces_the_window_only() -> None:
     assert [a.key.uid for a in result.actions] == ["near"]
 
 
-def test_actions_come_oldest_first_and_overflow_is_flagged() -> None:
+def test_actions_come_oldest_first_and_the_budget_keeps_the_soonest() -> None:
     h = FeedHistory(policy=DiffPolicy(max_announcements_per_poll=3))
     events = [occ(f"e{i}", T0 + timedelta(hours=10 * (5 - i))) for i in range(5)]
     result = h.poll(events, now=T0)
     starts = [a.occurrence.start for a in result.actions]
-    assert starts == sorted(starts) and len(starts) == 5
-    assert result.over_cap == tuple(a.key for a in result.actions[3:])
+    assert starts == sorted(starts) and len(starts) == 3
+    assert starts == sorted(e.start for e in events)[:3]
+    assert result.over_cap == (OccurrenceKey("e1"), OccurrenceKey("e0"))
+
+
+def test_announcements_over_the_per_poll_budget_wait_for_later_polls() -> None:
+    h = FeedHistory(policy=DiffPolicy(max_announcements_per_poll=10))
+    events = [occ(f"r{i:02}", T0 + timedelta(hours=1 + i)) for i in range(25)]
+    announced: list[str] = []
+    for poll in range(4):
+        result = h.poll(events, now=T0 + poll * MIN, baseline="announce" if poll == 0 else None)
+        assert len(result.planned) <= 10
+        assert result.counts.deferred == len(result.over_cap)
+        announced += [p.action.key.uid for p in result.planned]
+        for key in result.over_cap:
+            assert h.stored(key).state is EventState.PENDING and h.stored(key).revision == 0
+    assert announced == [f"r{i:02}" for i in range(25)]  # soonest first, each exactly once
+    assert all(h.stored(f"r{i:02}").state is EventState.ANNOUNCED for i in range(25))
+
+
+def test_the_budget_never_holds_back_changes_to_posted_announcements() -> None:
+    h = FeedHistory(policy=DiffPolicy(max_announcements_per_poll=2))
+    posted = [occ(f"p{i}", T0 + timedelta(hours=1 + i)) for i in range(2)]
+    h.poll(posted, now=T0, baseline="announce")
+    moved = [occ(f"p{i}", T0 + timedelta(hours=30 + i)) for i in range(2)]
+    fresh = [occ(f"n{i}", T0 + timedelta(hours=5 + i)) for i in range(4)]
+    result = h.poll([*moved, *fresh], now=T0 + MIN)
+    assert sorted(kinds(result)) == ["announce", "announce", "reschedule", "reschedule"]
+    assert len(result.over_cap) == 2
 
 
 def test_a_rerun_of_the_same_diff_plans_the_same_outbox_keys() -> None:

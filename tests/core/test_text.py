@@ -49,3 +49,74 @@ def test_only_http_urls_survive() -> None:
 
 def test_emoji_and_non_ascii_are_kept() -> None:
     assert clean_line("Café 🎉 Zürich", 50) == "Café 🎉 Zürich"
+
+
+# --- inert: feed text shown literally in Discord ----------------------------------------------
+
+import re  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from bot.core.text import inert  # noqa: E402
+
+#: Discord's masked link, as its markdown parser reads it: "[" text "](" target ")".
+MASKED_LINK = re.compile(r"\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?[^\s)]*")
+#: One escape pair ("\" + any symbol) is shown as that symbol, never parsed as syntax.
+ESCAPE_PAIR = re.compile(r"\\([^0-9A-Za-z\s])")
+
+
+def live_links(text: str) -> list[str]:
+    """Masked links Discord would render: look at the text with escape pairs set aside."""
+    unescaped = ESCAPE_PAIR.sub("\x00", text)  # an escaped character can start nothing
+    return MASKED_LINK.findall(unescaped)
+
+
+def test_every_masked_link_on_a_line_is_made_inert() -> None:
+    text = inert("[a](https://ok) and [Join on Zoom](https://phish.example/login)")
+    assert "](" not in text
+    assert live_links(text) == []
+    assert "Join on Zoom" in text and "https://phish.example/login" in text
+
+
+def test_nested_escaped_and_angle_bracket_links_are_inert() -> None:
+    for raw in (
+        "[[a](https://x)](https://phish)",
+        "\\[a\\](https://phish)",
+        "[Zoom](<https://phish.example>)",
+        "[a]https://x.org/a](https://phish)",
+        "see [x]\n(https://phish) and [y] (https://z)",
+        "](https://phish) [",
+    ):
+        out = inert(raw)
+        assert "](" not in out, raw
+        assert live_links(out) == [], raw
+
+
+def test_plain_addresses_stay_clickable_and_unaltered() -> None:
+    url = "https://zoom.us/j/123_456?pwd=a*b*c"
+    assert inert(f"Join: {url} now") == f"Join: {url} now"
+
+
+def test_pings_block_syntax_and_formatting_are_neutralised() -> None:
+    out = inert("@everyone <@123> <t:1:R> **b** a_b_ `c`\n# Head\n-# small\n> quote\n1. one")
+    assert "@everyone" not in out and "<@" not in out and "<t:" not in out
+    assert "**" not in out and "\\_" in out and "\\`c\\`" in out
+    assert out.splitlines()[1:] == ["\\# Head", "\\-# small", "\\> quote", "1\\. one"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["[", "]", "(", ")", "\\", "<", ">", "](", "[x](", "https://a.b/",
+                             " ", "\n", "*", "_", "http://", "Join on Zoom", "@", "#"]),
+            st.text(max_size=4),
+        ),
+        max_size=40,
+    ).map("".join)
+)
+def test_after_inert_no_masked_link_survives(raw: str) -> None:
+    out = inert(raw)
+    assert "](" not in out
+    assert live_links(out) == []

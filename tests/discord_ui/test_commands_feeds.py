@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bench.feedgen import Talk, render_feed
 from bot.feeds.http import FeedFetcher
+from bot.store import events as event_store
 from bot.store import feeds as feed_store
 from tests.discord_ui.harness import NOW, Harness
 from tests.fakediscord.records import EPHEMERAL, InteractionRecord
@@ -328,3 +329,31 @@ async def test_remove_discord_feeds_but_not_config_feeds(bot_harness: Harness) -
     assert "Removed **talks**" in removed.response_data["content"]
     assert await feed_row(h, "talks") is None
     assert h.bot is not None and h.bot.scheduler is not None and h.bot.scheduler.next_run(row.id) is None
+
+
+async def test_status_of_many_failing_feeds_fits_one_answer(bot_harness: Harness) -> None:
+    h = bot_harness
+    await start(h)
+    assert h.bot is not None
+    guild, channel = h.fake.defaults.guild.id, h.fake.defaults.seminars.id
+    for i in range(10):
+        row = await h.bot.run_db(
+            lambda db, i=i: feed_store.upsert_feed(
+                db, name=f"feed-{i}", url=f"https://example.edu/{i}.ics", guild_id=guild,
+                channel_id=channel, now=NOW,
+            )
+        )  # fmt: skip
+        await h.bot.run_db(
+            event_store.record_poll_failure, row.id, now=NOW, reason="http_error",
+            message="The server answered 500: " + "x" * 1000, next_poll_at=None,
+        )  # fmt: skip
+    record = await run(h, "feeds status")  # ten embeds of ~1,100 characters: 6,000 is the cap
+    embeds = record.response_data["embeds"]
+    assert len(embeds) == 10
+    total = sum(
+        len(e.get("title", "")) + len(e.get("description", "")) + len(e["footer"]["text"])
+        + sum(len(f["name"]) + len(f["value"]) for f in e.get("fields", []))
+        for e in embeds
+    )  # fmt: skip
+    assert total <= 6000
+    assert all(e["title"].startswith("feed-") or e["title"].startswith("cs-seminar") for e in embeds)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import timedelta
+
+import pytest
 
 from bench.feedgen import Talk, render_feed
 from tests.discord_ui.harness import NOW, Harness, embeds_of
@@ -207,9 +210,11 @@ async def test_a_burst_of_new_events_becomes_digests_without_429s(bot_harness: H
     ]
     await h.start()
     h.feeds.body = render_feed(talks)
-    await h.poll()
+    for _ in range(6):  # ten announcements per poll: six polls, one digest each
+        await h.poll()
+        await h.deliver()
+        h.clock.advance(minutes=1)
     await h.fake.wait_for(lambda: len(h.fake.messages(h.fake.defaults.seminars)) >= 6, timeout=15)
-    await h.deliver()
     messages = h.fake.messages(h.fake.defaults.seminars)
     assert len(messages) == 6
     assert [len(m.message["embeds"]) for m in messages] == [10] * 6
@@ -225,4 +230,133 @@ async def test_gateway_drop_resumes_and_nothing_is_lost(bot_harness: Harness) ->
     h.fake.drop_gateway()
     await h.fake.wait_for(lambda: h.fake.resume_count == 1, timeout=10)
     await announce(h, TALK)
+    assert len(h.fake.messages(h.fake.defaults.seminars)) == 1
+
+
+def flood_feed(count: int) -> bytes:
+    """One VEVENT whose RDATEs put ``count`` occurrences inside the announce window."""
+    first = NOW + timedelta(hours=2)
+    stamps = [(first + timedelta(minutes=30 * i)).strftime("%Y%m%dT%H%M%SZ") for i in range(count)]
+    lines = [
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//flood//EN", "BEGIN:VEVENT",
+        "UID:flood@example.edu", "DTSTAMP:20261201T000000Z", f"DTSTART:{stamps[0]}",
+        "DURATION:PT20M", "SUMMARY:Office hours", *(f"RDATE:{s}" for s in stamps[1:]),
+        "END:VEVENT", "END:VCALENDAR",
+    ]  # fmt: skip
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+async def test_an_rdate_flood_is_announced_a_budget_at_a_time_and_nothing_is_lost(
+    bot_harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.store import feeds as feed_store
+
+    h = bot_harness
+    h.feeds.body = flood_feed(45)
+    h.feeds.etag = '"flood-1"'  # the feed never changes: a 304 must not strand the backlog
+    await h.start()
+    seminars = h.fake.defaults.seminars
+    with caplog.at_level(logging.WARNING, logger="bot.service.poller"):
+        outcome = await h.poll()
+    assert len(outcome.actions) == 10 and len(outcome.outbox_ids) == 10
+    assert outcome.deferred == 35
+    assert "35 announcements held back by the budget of 10 per poll" in caplog.text
+    assert h.bot is not None
+    row = await h.bot.run_db(feed_store.get_feed, await h.feed_id())
+    assert row is not None and row.deferred_announcements == 35
+    iid = h.fake.inject_command("feeds status", {"feed": "cs-seminar"}, user=h.fake.defaults.admin)
+    record = await h.fake.wait_for_interaction_response(iid, timeout=10)
+    (status,) = record.response_data["embeds"]
+    waiting = {f["name"]: f["value"] for f in status["fields"]}["Announcements waiting"]
+    assert waiting.startswith("35 held back")
+    await h.deliver()
+
+    for _ in range(10):  # bounded: 4 more polls release the 35, then the feed is quiet
+        h.clock.advance(minutes=1)
+        if not (await h.poll()).actions:
+            break
+        await h.deliver()
+    starts = [
+        f["value"] for e in embeds_of(h.fake.messages(seminars)) for f in e["fields"]
+        if f["name"] == "When"
+    ]  # fmt: skip
+    assert len(starts) == 45 and len(set(starts)) == 45  # every occurrence, exactly once
+    assert all(len(m.message["embeds"]) <= 10 for m in h.fake.messages(seminars))
+    row = await h.bot.run_db(feed_store.get_feed, await h.feed_id())
+    assert row is not None and row.deferred_announcements == 0
+    assert set(await h.outbox_states()) == {"sent"}
+    assert h.feeds.not_modified >= 1  # once the backlog was gone, validators were used again
+
+
+#: Markdown that doubles when made inert (every character escaped), plus a masked link.
+HEAVY = "*_~`|[]\\" * 3 + "[x](https://e.example) "
+
+
+def _heavy(prefix: str, length: int) -> str:
+    return (prefix + HEAVY * 100)[:length].replace(":", " ").replace(",", " ")
+
+
+def worst_digest_feed(count: int) -> bytes:
+    """Events whose compact cards are as big as the parser lets feed text make them."""
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//worst//EN"]
+    for i in range(count):
+        start = NOW + timedelta(days=1, hours=i)
+        summary = (
+            f"{_heavy('Distinguished Lecture Series ', 40)}: {_heavy(f'Speaker{i} ', 40)}, "
+            f"{_heavy('Affiliation ', 36)} – “{_heavy(f'Title{i} ', 100)}”"
+        )
+        lines += [
+            "BEGIN:VEVENT", f"UID:worst-{i}@example.edu", "DTSTAMP:20261201T000000Z",
+            f"DTSTART:{start:%Y%m%dT%H%M%SZ}", "DURATION:PT1H", f"SUMMARY:{summary}",
+            f"LOCATION:{_heavy(f'Room {i} ', 256)}", f"DESCRIPTION:{_heavy('Abstract ', 3000)}",
+            "END:VEVENT",
+        ]  # fmt: skip
+    lines.append("END:VCALENDAR")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def embed_total(message: dict[str, object]) -> int:
+    from bot.core.discord_limits import embed_size
+
+    return sum(embed_size(e) for e in message.get("embeds", []))  # type: ignore[attr-defined]
+
+
+async def test_the_worst_digest_is_split_into_messages_discord_accepts(
+    bot_harness: Harness,
+) -> None:
+    h = bot_harness
+    h.feeds.body = worst_digest_feed(10)
+    await h.start()
+    outcome = await h.poll()
+    assert len(outcome.actions) == 10
+    await h.deliver()
+    seminars = h.fake.defaults.seminars
+    messages = h.fake.messages(seminars)
+    refused = [r for r in h.fake.requests if r.method == "POST" and r.status >= 400]
+    assert refused == []  # every message was accepted as sent: measured, not trial and error
+    assert len(messages) >= 2
+    assert all(embed_total(m.message) <= 6000 for m in messages)
+    titles = [e["title"] for e in embeds_of(messages)]
+    assert len(titles) == 10 and len({t.split(" ", 1)[0] for t in titles}) == 10
+    assert await h.outbox_states() == ["sent"] * 10
+    # The heading (and any role mention) is on the first message only.
+    assert "10 new seminars announced" in messages[0].message["content"]
+    assert all(not m.message.get("content") for m in messages[1:])
+
+
+async def test_an_unchanged_feed_still_announces_a_talk_entering_the_window(
+    bot_harness: Harness,
+) -> None:
+    h = bot_harness
+    later = replace(TALK, start=NOW + timedelta(days=9))  # beyond the 7-day announce window
+    h.feeds.body = render_feed([later])
+    h.feeds.etag = '"same"'
+    await h.start()
+    assert (await h.poll()).actions == ()
+    h.clock.advance(hours=1)
+    assert (await h.poll()).status == "not_modified"  # nothing due: validators are used
+    h.clock.advance(days=3)  # the talk is now 6 days away, the feed has not changed
+    outcome = await h.poll()
+    assert [a.kind.value for a in outcome.actions] == ["announce"]
+    await h.deliver()
     assert len(h.fake.messages(h.fake.defaults.seminars)) == 1

@@ -155,3 +155,76 @@ async def test_channel_deleted_disables_feed_and_tells_the_owner(bot_harness: Ha
     assert "was deleted" in notice.content
     feed = await h.bot.run_db(feed_store.get_feed, await h.feed_id())  # type: ignore[union-attr]
     assert (feed.status, feed.disabled_reason) == ("disabled", "channel_missing")
+
+
+SIZE_REFUSAL = "Invalid Form Body: Embed size exceeds maximum size of 6000"
+
+
+def talks(count: int) -> list[Talk]:
+    return [
+        Talk(post_id=9100 + i, start=NOW + timedelta(days=1, hours=i), title=f"Talk {i}")
+        for i in range(count)
+    ]
+
+
+async def test_a_digest_refused_as_too_large_is_split_and_every_card_delivered_once(
+    bot_harness: Harness,
+) -> None:
+    h = bot_harness
+    await h.start()
+    # Discord's count and ours disagree once: the digest is refused for its size.
+    h.fake.inject_fault("POST", "/channels/*/messages", 400, code=50035, message=SIZE_REFUSAL)
+    h.feeds.body = render_feed(talks(6))
+    await h.poll()
+    await h.deliver()
+    messages = h.fake.messages(h.fake.defaults.seminars)
+    assert [len(m.message["embeds"]) for m in messages] == [3, 3]  # halves, sent again
+    titles = [e["title"] for m in messages for e in m.message["embeds"]]
+    assert titles == [f"Talk {i}" for i in range(6)]
+    assert await h.outbox_states() == ["sent"] * 6  # nothing dead, nothing twice
+
+
+async def test_a_lone_card_refused_as_too_large_is_cut_and_sent_not_dead(
+    bot_harness: Harness,
+) -> None:
+    h = bot_harness
+    await h.start()
+    h.fake.inject_fault("POST", "/channels/*/messages", 400, code=50035, message=SIZE_REFUSAL)
+    h.feeds.body = render_feed([TALK])
+    await h.poll()
+    await h.deliver()
+    (message,) = h.fake.messages(h.fake.defaults.seminars)
+    assert message.message["embeds"][0]["title"] == TALK.title
+    assert await h.outbox_states() == ["sent"]
+
+
+async def test_a_card_discord_keeps_refusing_for_size_waits_instead_of_dying(
+    bot_harness: Harness,
+) -> None:
+    h = bot_harness
+    await h.start()
+    h.fake.inject_fault(
+        "POST", "/channels/*/messages", 400, code=50035, message=SIZE_REFUSAL, times=20
+    )
+    h.feeds.body = render_feed([TALK])
+    await h.poll()
+    await h.deliver()
+    assert h.fake.messages(h.fake.defaults.seminars) == []
+    (row,) = await h.bot.run_db(outbox_store.list_outbox)  # type: ignore[union-attr]
+    assert row.state != "dead" and row.next_attempt_at is not None
+
+
+async def test_one_refused_card_in_a_digest_costs_only_that_card(bot_harness: Harness) -> None:
+    h = bot_harness
+    await h.start()
+    # Three refusals in a row: the digest of six, its first half of three, then that half's
+    # first card alone: halving narrows a bad payload down to the one card that carries it.
+    bad = "Invalid Form Body\nIn embeds.0.url: Not a well formed URL."
+    h.fake.inject_fault("POST", "/channels/*/messages", 400, code=50035, message=bad, times=3)
+    h.feeds.body = render_feed(talks(6))
+    await h.poll()
+    await h.deliver()
+    messages = h.fake.messages(h.fake.defaults.seminars)
+    titles = [e["title"] for m in messages for e in m.message["embeds"]]
+    assert titles == [f"Talk {i}" for i in range(1, 6)]
+    assert await h.outbox_states() == ["dead"] + ["sent"] * 5

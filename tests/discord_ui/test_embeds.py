@@ -28,7 +28,8 @@ def test_inert_neutralises_pings_links_and_markup() -> None:
     for token in ("<@123>", "<@&45>", "<#67>", "</cmd:1>", "<t:1:R>"):
         assert token not in text
     assert "**" not in text
-    assert "\\[x](" in text  # an escaped bracket: Discord shows it, never as a masked link
+    assert "\\[x\\]\\(" in text  # escaped brackets: Discord shows them, never as a masked link
+    assert "](" not in text
 
 
 def test_timed_events_use_discord_timestamps_and_all_day_events_dates() -> None:
@@ -63,3 +64,48 @@ def test_any_feed_text_fits_discords_embed_limits(
         assert len(embed.title or "") <= 256 and len(embed.description or "") <= 4096
         assert all(len(f.value or "") <= 1024 and len(f.name or "") <= 256 for f in embed.fields)
         assert len(compact_embed(Action(kind=kind, feed="f", occurrence=occ))) <= 600
+
+
+def test_no_masked_link_survives_anywhere_in_an_announcement() -> None:
+    from bot.core.models import FieldChange
+    from bot.discord_ui.embeds import headline_text
+
+    links = "[a](https://ok) and [Join on Zoom](https://phish.example/login)"
+    occ = occurrence(
+        summary=f"Talk {links}",
+        location=links,
+        seminar=SeminarDetails(speaker=links, affiliation=links, abstract=links, bio=links),
+    )
+    change = FieldChange("place", "Room 1", links)
+    action = Action(kind=ActionKind.UPDATE, feed="f", occurrence=occ, previous=occ,
+                    changes=(change,))
+    data = announcement_embed(action).to_dict()
+    texts = [data.get("title", ""), data.get("description", "")]
+    texts += [f["name"] + f["value"] for f in data.get("fields", [])]
+    assert all("](" not in t for t in texts)
+    assert "](" not in headline_text(action)
+
+
+link_bits = st.lists(
+    st.sampled_from(["[", "]", "(", ")", "\\", "<", ">", "](", "[Join](", "https://p.example/",
+                     " ", "\n", "*", "@everyone", "x"]),
+    max_size=60,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(link_bits, link_bits, link_bits)
+def test_no_card_ever_carries_a_masked_link(summary: str, place: str, speaker: str) -> None:
+    occ = occurrence(
+        summary=summary or "x",
+        location=place,
+        seminar=SeminarDetails(speaker=speaker, affiliation=place, abstract=summary, bio=place),
+    )
+    for kind in ActionKind:
+        action = Action(kind=kind, feed=place or "f", occurrence=occ, previous=occ)
+        for embed in (announcement_embed(action), compact_embed(action)):
+            data = embed.to_dict()
+            texts = [data.get("title", ""), data.get("description", ""),
+                     data.get("footer", {}).get("text", "")]  # fmt: skip
+            texts += [f["name"] + "\n" + f["value"] for f in data.get("fields", [])]
+            assert all("](" not in t for t in texts)

@@ -177,3 +177,15 @@ def test_check_config_refuses_the_unedited_example(
     (tmp_path / "config.toml").write_text(edited, encoding="utf-8")
     assert main(["check-config", "--config", str(tmp_path / "config.toml")]) == 0
     assert "OK (1 feed(s)" in capsys.readouterr().out
+
+
+async def test_preview_of_a_flood_shows_one_poll_and_says_what_waits(
+    feed_server: FeedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    talks = [replace(TALK_A, post_id=600 + i, start=TALK_A.start + timedelta(hours=i))
+             for i in range(14)]  # fmt: skip
+    feed_server.body = render_feed(talks)
+    assert await run_cli("preview", feed_server.url, "--now", NOW.isoformat(), "--json") == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 10
+    assert "4 more announcement(s) held back by the per-poll limit" in err

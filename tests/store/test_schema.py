@@ -19,6 +19,7 @@ EXPECTED = {
         "last_modified": str, "body_hash": str, "fail_count": int, "last_error": str,
         "last_error_reason": str, "last_poll_at": str, "last_ok_at": str, "next_poll_at": str,
         "skipped_count": int, "baseline_done": int, "created_at": str, "updated_at": str,
+        "deferred_announcements": int,
     },
     "events": {
         "feed_id": int, "uid": str, "recurrence_id": str, "occurrence_json": str,

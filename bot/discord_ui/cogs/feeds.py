@@ -20,6 +20,7 @@ from bot.config import FeedSettings
 from bot.core.durations import format_duration, parse_duration
 from bot.core.render import truncate
 from bot.core.weekly_digest import parse_spec
+from bot.discord_ui import message_fit
 from bot.discord_ui.checks import AdminGroup, guild_id_of
 from bot.discord_ui.embeds import inert, unix
 from bot.discord_ui.event_mirror import notice_key as mirror_notice_key
@@ -206,8 +207,10 @@ async def add(
         bot.scheduler.schedule_feed(row.id, interval, first_run=bot.clock.now() + interval)
     start = "announcing the events in its window now" if announce else "silently (no backlog)"
     await interaction.followup.send(
-        f"{_probe_text(probe)}\n\nAdded as **{feed_name}**, posting in {target.mention}; "
-        f"started {start}.",
+        message_fit.fit_content(
+            f"{_probe_text(probe)}\n\nAdded as **{feed_name}**, posting in {target.mention}; "
+            f"started {start}."
+        ),
         ephemeral=True,
         allowed_mentions=discord.AllowedMentions.none(),
     )
@@ -233,7 +236,9 @@ async def list_(interaction: discord.Interaction) -> None:
             value=f"{channel} · {state} · last good poll {when(row.last_ok_at)}",
             inline=False,
         )
-    await interaction.response.send_message(embed=embed, ephemeral=True)
+    await interaction.response.send_message(
+        embed=message_fit.fit_embed(embed, what="/feeds list"), ephemeral=True
+    )
 
 
 @feeds.command(name="remove", description="Stop following a feed and forget its events")
@@ -278,7 +283,12 @@ async def refresh(interaction: discord.Interaction, feed: str) -> None:
         text = f"**{row.name}** looks broken ({outcome.suspect_reason}); changes are on hold."
     else:
         text = f"Polled **{row.name}**: {len(outcome.actions)} change(s) to post."
-    await interaction.followup.send(text, ephemeral=True)
+        if outcome.deferred:
+            text += (
+                f" {outcome.deferred} more announcement(s) wait for the next polls "
+                "(a few per poll, so the channel is not flooded)."
+            )
+    await interaction.followup.send(message_fit.fit_content(text), ephemeral=True)
 
 
 def _keywords(raw: str) -> list[str]:
@@ -427,7 +437,10 @@ async def settings(
     if data["source"] == "config":
         notes.append("(This feed comes from the configuration file, which wins at restart.)")
     await interaction.response.send_message(
-        _settings_text(updated) + ("\n" + "\n".join(notes) if notes else ""), ephemeral=True
+        message_fit.fit_content(
+            _settings_text(updated) + ("\n" + "\n".join(notes) if notes else "")
+        ),
+        ephemeral=True,
     )
 
 
@@ -488,7 +501,9 @@ async def status(interaction: discord.Interaction, feed: str | None = None) -> N
     if not rows:
         raise UserFacingError("This server follows no feeds yet. Add one with `/feeds add`.")
     embeds = [await _status_embed(bot, row) for row in rows[:10]]
-    await interaction.response.send_message(embeds=embeds, ephemeral=True)
+    await interaction.response.send_message(
+        embeds=message_fit.fit_embeds(embeds, what="/feeds status"), ephemeral=True
+    )
 
 
 async def _status_embed(bot: SeminarBot, row: feed_store.FeedRow) -> discord.Embed:
@@ -511,6 +526,13 @@ async def _status_embed(bot: SeminarBot, row: feed_store.FeedRow) -> discord.Emb
     embed.add_field(name="Consecutive failures", value=str(row.fail_count), inline=True)
     embed.add_field(name="Events stored", value=f"{stored} ({upcoming} upcoming)", inline=True)
     embed.add_field(name="Skipped bad events", value=str(row.skipped_count), inline=True)
+    if row.deferred_announcements:
+        embed.add_field(
+            name="Announcements waiting",
+            value=f"{row.deferred_announcements} held back by the per-poll limit; "
+            "the next polls announce them, soonest first",
+            inline=False,
+        )
     if row.last_error:
         embed.add_field(
             name="Last error",

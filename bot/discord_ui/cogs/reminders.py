@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from bot.core.durations import format_duration, parse_duration
 from bot.core.reminders import MAX_PERSONAL_OFFSET, due_for, matches
+from bot.discord_ui import message_fit
 from bot.discord_ui.embeds import inert, unix
 from bot.discord_ui.reminder_views import RemindMeButton, RemoveSubscriptionButton
 from bot.discord_ui.reminder_worker import ReminderWorker
@@ -167,7 +168,10 @@ class Reminders(commands.Cog, name="Reminders"):
 
     async def _reply(self, interaction: discord.Interaction, text: str, **kwargs: Any) -> None:
         await interaction.response.send_message(
-            text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none(), **kwargs
+            message_fit.fit_content(text),
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+            **kwargs,
         )
 
     async def _add_subscription(

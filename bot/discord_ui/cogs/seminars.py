@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from bot.core.ics_export import event_ics, google_calendar_link, ics_filename
 from bot.core.render import truncate
+from bot.discord_ui import message_fit
 from bot.discord_ui.checks import guild_id_of
 from bot.discord_ui.lookup_embeds import choice_label, event_embed, list_pages
 from bot.discord_ui.tree import UserFacingError
@@ -172,8 +173,8 @@ async def _send_event(interaction: discord.Interaction, hit: EventHit, *, share:
     )
     ics = discord.File(io.BytesIO(event_ics(occ, now=bot.clock.now())), filename=ics_filename(occ))
     await interaction.response.send_message(
-        embed=event_embed(hit),
-        view=view,
+        embed=message_fit.fit_embed(event_embed(hit), what="/seminars event"),
+        view=message_fit.fit_view(view, what="/seminars event") or discord.utils.MISSING,
         file=ics,
         ephemeral=not share,
         allowed_mentions=discord.AllowedMentions.none(),
