@@ -1,22 +1,29 @@
-"""Command line: ``seminar-bot preview | run | check-config``."""
+"""Command line: ``seminar-bot preview | check-config | run | health``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import os
 import sys
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import __version__
+from bot.boundary import run_command
 from bot.config import Config, FeedSettings, load_config
-from bot.errors import ConfigError
+from bot.errors import ConfigError, ExitCode
+from bot.logsetup import setup_cli_logging
 
 SAMPLE_PATH = Path(__file__).resolve().parent / "data" / "sample.ics"
 #: The bundled sample's talk is on 2019-11-05; preview it as of the week before.
 SAMPLE_NOW = datetime(2019, 10, 30, 13, 0, tzinfo=UTC)
+#: Where the running bot writes its health file (the Docker image sets it).
+HEALTH_FILE_ENV = "SEMINAR_BOT_HEALTH_FILE"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,15 +46,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", type=Path, help="keep state in this SQLite file, so a rerun prints only changes"
     )
     preview.add_argument(
-        "--now", type=_parse_now, help="pretend it is this ISO-8601 instant (default: now)"
+        "--now",
+        type=_parse_now,
+        help="pretend it is this ISO-8601 instant or date, e.g. 2026-03-01 (default: now)",
     )
     preview.add_argument("--json", action="store_true", help="one JSON object per action per line")
     preview.add_argument(
         "--timezone", default=None, help="zone for floating times and display (default: UTC)"
     )
 
-    check = commands.add_parser("check-config", help="validate a config file and exit")
-    check.add_argument("--config", type=Path, default=Path("config.toml"))
+    check = commands.add_parser(
+        "check-config",
+        help="validate a config file and exit; --online also checks Discord and the feeds",
+        description="Read and validate the config file the way `run` does and print a one-line "
+        "summary, or every mistake with its key and line. With --online, also log in to Discord "
+        "and fetch every feed: checks servers, channels, permissions and calendars, and prints "
+        "the invite link (needs DISCORD_TOKEN). Exit 0 if all is well, 1 if the online check "
+        "found problems, 2 for a config mistake, 3 if the token is refused.",
+    )
+    check.add_argument(
+        "--config", type=Path, default=Path("config.toml"), help="default: config.toml"
+    )
     check.add_argument(
         "--online",
         action="store_true",
@@ -55,73 +74,122 @@ def build_parser() -> argparse.ArgumentParser:
         "permissions and calendars, and prints the invite link (needs DISCORD_TOKEN)",
     )
 
-    run = commands.add_parser("run", help="run the bot (needs DISCORD_TOKEN)")
-    run.add_argument("--config", type=Path, default=Path("config.toml"))
+    run = commands.add_parser(
+        "run",
+        help="run the bot (needs DISCORD_TOKEN)",
+        description="Log in to Discord and run until SIGTERM/SIGINT (exit 0). The token comes "
+        "from DISCORD_TOKEN or the file named by DISCORD_TOKEN_FILE / [discord] token_file. "
+        "SEMINAR_BOT_DB overrides the database path and SEMINAR_BOT_HEALTH_FILE names the "
+        "health file. If Discord cannot be reached the bot says so and retries; errors it "
+        "cannot recover from end it with exit 2 (config), 3 (token refused), 4 (Discord error) "
+        "or 5 (database not writable).",
+    )
+    run.add_argument(
+        "--config", type=Path, default=Path("config.toml"), help="default: config.toml"
+    )
 
     health = commands.add_parser(
-        "health", help="exit 0 if the running bot reports itself healthy (Docker HEALTHCHECK)"
+        "health",
+        help="exit 0 if the running bot reports itself healthy (Docker HEALTHCHECK)",
+        description="Read the health file the running bot rewrites every minute: exit 0 if it "
+        "is fresh, the gateway is connected and every active feed polled recently, else 1.",
     )
-    health.add_argument("--file", type=Path, required=True, help="the bot's health file")
+    health.add_argument(
+        "--file",
+        type=Path,
+        default=None,
+        help=f"the bot's health file (default: ${HEALTH_FILE_ENV})",
+    )
     return parser
 
 
-def _parse_now(text: str) -> datetime:
+def _parse_now(text: str) -> datetime | date:
+    """An ISO-8601 instant with an offset, or a plain date (its midnight in --timezone)."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO-8601 time, e.g. 2019-10-30T09:00-04:00"
+            f"{text!r} is not an ISO-8601 time or date, e.g. 2019-10-30T09:00-04:00 or 2019-10-30"
         ) from None
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs an offset, e.g. 2019-10-30T09:00Z")
     return value.astimezone(UTC)
 
 
+def _resolve_now(value: datetime | date, timezone: str) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"--timezone {timezone!r} is not an IANA time zone") from None
+    return datetime.combine(value, time(0), zone).astimezone(UTC)
+
+
 def feed_from_argument(location: str) -> FeedSettings:
-    """A one-off feed named after its host or file, for ``preview URL``."""
+    """A one-off feed for ``preview URL``, named after its host or file.
+
+    The name is the feed's identity in a ``--db`` store, so it ends in a digest of the whole
+    location: two files (or paths on one host) with similar names never share a feed's state.
+    """
     parts = urlsplit(location)
     if parts.scheme in ("http", "https", "webcal", "webcals") and parts.hostname:
-        name = parts.hostname
+        name, identity = parts.hostname, location.strip()
     else:
-        name = Path(location).stem or "feed"
-    slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")[:32] or "feed"
-    return FeedSettings(name=slug, url=location)
+        local = Path(unquote(parts.path)) if parts.scheme == "file" else Path(location)
+        name, identity = local.stem or "feed", local.resolve().as_uri()
+    slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")[:23]
+    digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return FeedSettings(name=f"{slug.strip('-') or 'feed'}-{digest}", url=location)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        if args.command == "preview":
-            return _preview(args)
-        if args.command == "check-config":
-            from bot.service.doctor import check_config
+    handler = COMMANDS.get(args.command or "")
+    if handler is None:
+        parser.print_help()
+        return int(ExitCode.CONFIG)
+    if args.command != "run":
+        setup_cli_logging()
+    return run_command(lambda: handler(args))
 
-            return check_config(args.config, online=args.online)
-        if args.command == "health":
-            from bot.service.health import check_health
 
-            ok, why = check_health(args.file, now=datetime.now(UTC))
-            print(why, file=sys.stdout if ok else sys.stderr)
-            return 0 if ok else 1
-        if args.command == "run":
-            from bot.app import run_bot
+def _check_config(args: argparse.Namespace) -> int:
+    from bot.service.doctor import check_config
 
-            return run_bot(load_config(args.config, require_routing=True))
-    except ConfigError as exc:
-        print(f"seminar-bot: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    parser.print_help()
-    return 2
+    return check_config(args.config, online=args.online)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.app import run_bot
+
+    return run_bot(load_config(args.config, require_routing=True))
+
+
+def _health(args: argparse.Namespace) -> int:
+    from bot.service.health import check_health
+
+    path: Path | None = args.file
+    if path is None:
+        env = os.environ.get(HEALTH_FILE_ENV)
+        if not env:
+            raise ConfigError(f"no health file: pass --file or set {HEALTH_FILE_ENV}")
+        path = Path(env)
+    ok, why = check_health(path, now=datetime.now(UTC))
+    print(why, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else int(ExitCode.FAILED)
 
 
 def _preview(args: argparse.Namespace) -> int:
     from bot.service.preview import run_preview
 
     config: Config | None = load_config(args.config) if args.config else None
-    now: datetime | None = args.now
+    now: datetime | date | None = args.now
     if args.feed:
         feeds: tuple[FeedSettings, ...] = (feed_from_argument(args.feed),)
     elif config is not None:
@@ -139,11 +207,12 @@ def _preview(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     timezone = args.timezone or (config.timezone if config else "UTC")
+    instant = _resolve_now(now, timezone) if now is not None else datetime.now(UTC)
     db_path = args.db if args.db else None
     return asyncio.run(
         run_preview(
             feeds,
-            now=now or datetime.now(UTC),
+            now=instant,
             db_path=db_path,
             default_timezone=timezone,
             out=sys.stdout,
@@ -151,3 +220,12 @@ def _preview(args: argparse.Namespace) -> int:
             as_json=args.json,
         )
     )
+
+
+#: One handler per subcommand; the boundary in ``main`` turns its failures into exit codes.
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "preview": _preview,
+    "check-config": _check_config,
+    "run": _run,
+    "health": _health,
+}

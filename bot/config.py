@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.durations import parse_duration
+from bot.core.seminar.feed_pattern import FeedPatternError, compile_pattern
 from bot.core.weekly_digest import parse_spec
 from bot.errors import ConfigError
 from bot.toml_lines import KeyPath, key_lines
@@ -52,6 +53,10 @@ class FeedSettings:
     scheduled_events: bool = False
     #: Weekly digest time in the feed's zone, e.g. "mon 09:00"; "" = no digest.
     digest: str = ""
+    #: Regular expressions with named groups (speaker, affiliation, title, series) for a house
+    #: style the built-in seminar rules miss; "" = built-in rules only.
+    seminar_summary_pattern: str = ""
+    seminar_description_pattern: str = ""
 
 
 @dataclass(frozen=True)
@@ -428,7 +433,20 @@ def _feed(reader: _Reader, defaults: FeedSettings, *, require_routing: bool) -> 
         paused=reader.get("paused", bool, False),
         scheduled_events=reader.get("scheduled_events", bool, False),
         digest=_digest(reader),
+        seminar_summary_pattern=_seminar_pattern(reader, "seminar_summary_pattern"),
+        seminar_description_pattern=_seminar_pattern(reader, "seminar_description_pattern"),
     )
+
+
+def _seminar_pattern(reader: _Reader, key: str) -> str:
+    raw = str(reader.get(key, str, ""))
+    if raw:
+        try:
+            compile_pattern(raw, key)
+        except FeedPatternError as exc:
+            reader.problem(key, str(exc))
+            return ""
+    return raw
 
 
 def _digest(reader: _Reader) -> str:

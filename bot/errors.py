@@ -6,11 +6,33 @@ The reason string is what the store records for a failed poll and what admins se
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """What a ``seminar-bot`` process exit status means (documented in the README)."""
+
+    OK = 0
+    #: ``health``: not healthy; any command: an unexpected error (details are in the log).
+    FAILED = 1
+    #: Bad command line, config file or environment (e.g. no token).
+    CONFIG = 2
+    #: Discord refused the token or the requested intents.
+    DISCORD_REFUSED = 3
+    #: Discord (or the proxy in ``api_base_url``) answered an error while starting.
+    DISCORD_ERROR = 4
+    #: The database or the health file cannot be opened or written.
+    STORAGE = 5
+    #: Interrupted with Ctrl-C outside ``run``.
+    INTERRUPTED = 130
+
 
 class SeminarBotError(Exception):
     """Base of every error this project raises on purpose."""
 
     reason: str = "error"
+    #: The process exit status when this error ends a command.
+    exit_code: ExitCode = ExitCode.FAILED
 
     def __init__(self, message: str, *, reason: str | None = None) -> None:
         super().__init__(message)
@@ -26,6 +48,20 @@ class ConfigError(SeminarBotError):
     """The configuration file or environment is invalid."""
 
     reason = "config"
+    exit_code = ExitCode.CONFIG
+
+
+class StartupFailure(SeminarBotError):
+    """``run`` cannot start or keep going for a reason the operator must fix.
+
+    The message is one line: what failed, why, and what to do.
+    """
+
+    reason = "startup"
+
+    def __init__(self, message: str, *, exit_code: ExitCode) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class FeedError(SeminarBotError):
@@ -78,6 +114,16 @@ class TooManyRedirects(FetchError):
 
 class FeedConnectionError(FetchError):
     reason = "connection_error"
+
+
+class FeedFileError(FetchError):
+    """A local calendar file (operator-configured) could not be read."""
+
+    reason = "file_error"
+
+
+class FeedFileNotFound(FeedFileError):
+    reason = "file_not_found"
 
 
 # --- parsing ------------------------------------------------------------------------------

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+import bot.logsetup
 
 pytest_plugins = ["tests.fakediscord.fixtures", "tests.feedserver"]
 
@@ -17,3 +25,19 @@ def corpus_files() -> list[Path]:
     if not CORPUS_DIR.is_dir():
         return []
     return sorted(CORPUS_DIR.glob("*.ics"))
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Undo ``setup_logging`` (root handlers, uncaught-error hooks, remembered secrets)."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, sys.excepthook, threading.excepthook)
+    saved_unraisable = sys.unraisablehook
+    saved_state = (bot.logsetup._known_secrets, bot.logsetup._service_logging)
+    try:
+        yield
+    finally:
+        root.handlers[:], root.level, sys.excepthook, threading.excepthook = saved
+        sys.unraisablehook = saved_unraisable
+        bot.logsetup._known_secrets, bot.logsetup._service_logging = saved_state
+        logging.captureWarnings(False)

@@ -48,6 +48,16 @@ include = ["Seminar"]
     assert feed.include == ("Seminar",)
 
 
+def test_a_feed_can_carry_its_own_seminar_pattern() -> None:
+    config = parse_config(
+        "[[feeds]]\nname = \"a\"\nurl = \"u\"\n"
+        "seminar_summary_pattern = '^(?P<title>.+?) \\| (?P<speaker>.+)$'\n"
+    )
+    (feed,) = config.feeds
+    assert feed.seminar_summary_pattern == "^(?P<title>.+?) \\| (?P<speaker>.+)$"
+    assert feed.seminar_description_pattern == ""
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -66,6 +76,14 @@ include = ["Seminar"]
             "two feeds are named 'a'",
         ),
         ("[[feeds]]\nname = \"a\"\nurl = \"u\"\npoll_interval = \"10s\"\n", "at least 1 minute"),
+        (
+            "[[feeds]]\nname = \"a\"\nurl = \"u\"\nseminar_summary_pattern = '(?P<speaker>'\n",
+            "line 4: feeds[0].seminar_summary_pattern: seminar_summary_pattern is not a valid",
+        ),
+        (
+            "[[feeds]]\nname = \"a\"\nurl = \"u\"\nseminar_description_pattern = '(?P<who>.+)'\n",
+            "unknown group name(s) who",
+        ),
     ],
 )
 def test_mistakes_are_reported_with_key_and_line(text: str, expected: str) -> None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import io
 import logging
 
+import pytest
+
 from bot.logsetup import RedactSecrets, setup_logging
+
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA.GAbCdE.abcdefghijklmnopqrstuvwxyz0123456789AB"
 

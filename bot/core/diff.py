@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from bot.core.fingerprint import fingerprint, time_moved, visible_changes
+from bot.core.fingerprint import fingerprint, same_source, time_moved, visible_changes
 from bot.core.models import (
     Action,
     ActionKind,
@@ -327,6 +327,19 @@ def _seen(old: StoredEvent, occ: Occurrence, now: datetime) -> StoredEvent:
     )
 
 
+#: Changes that attendees are told about in a follow-up line (or a DM); never for a re-reading.
+_ATTENDEE_FIELDS = frozenset({"time", "place", "status"})
+
+
+def _news(old: Occurrence, new: Occurrence) -> tuple[FieldChange, ...]:
+    """The visible changes; when only our reading of the same text changed (a parser upgrade),
+    the card may be edited quietly but nothing attendees act on (place, time) is announced."""
+    changes = visible_changes(old, new)
+    if changes and same_source(old, new):
+        changes = tuple(c for c in changes if c.field not in _ATTENDEE_FIELDS)
+    return changes
+
+
 def _apply_present(
     b: _Builder,
     old: StoredEvent,
@@ -367,7 +380,7 @@ def _apply_present(
                 state=EventState.CANCELLED,
             )
         elif event.fingerprint != old.fingerprint and (
-            changes := visible_changes(old.occurrence, occ)
+            changes := _news(old.occurrence, occ)
         ):
             kind = ActionKind.RESCHEDULE if time_moved(old.occurrence, occ) else ActionKind.UPDATE
             b.emit(event, kind, previous=old.occurrence, changes=changes, previous_key=previous_key)
@@ -632,7 +645,7 @@ def _diff(
             suspect=True,
             suspect_reason=reason,
             parsed_count=len(occurrences) + (len(rest[0]) if rest else 0),
-            skipped_count=len(parsed.skipped),
+            skipped_count=parsed.skipped_total,
         )
 
     b = _Builder(feed, now, policy)
@@ -665,7 +678,7 @@ def _diff(
         counts=DiffCounts(**{k: v for k, v in b.counts.items() if k in _COUNT_FIELDS}),
         over_cap=over_budget,
         parsed_count=len(occurrences) + (len(rest[0]) if rest else 0),
-        skipped_count=len(parsed.skipped),
+        skipped_count=parsed.skipped_total,
     )
 
 

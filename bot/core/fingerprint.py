@@ -169,6 +169,14 @@ _DESCRIPTION_PARTS: Final = frozenset(
 )
 
 
+def same_source(old: Occurrence, new: Occurrence) -> bool:
+    """True when the producer's own fields are unchanged and only our reading of them differs
+    (a newer parser found a speaker or cleaned a room): nothing happened that attendees need to
+    be told about."""
+    before, after = canonical_fields(old), canonical_fields(new)
+    return all(before[name] == after[name] for name in before if not name.startswith("seminar."))
+
+
 def visible_changes(old: Occurrence, new: Occurrence) -> tuple[FieldChange, ...]:
     """What a reader would notice, old → new, most important first.
 

@@ -25,6 +25,7 @@ from typing import Any
 from recurring_ical_events.util import time_span_contains_event
 
 from bot.core.blocks import Group, SplitFeed, SplitMemo, group_body, split_feed
+from bot.core.charset import to_utf8
 from bot.core.models import (
     Instant,
     Occurrence,
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 #: Bump whenever parsing changes what an occurrence looks like: stored groups are then ignored.
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 #: How far beyond the window end groups are expanded, so the window can move for a while.
 HORIZON_EXTRA = timedelta(days=14)
 
@@ -257,6 +258,7 @@ def parse_changed(
     """
     if len(body) > limits.max_bytes:
         return _full(body, window_start, window_end, default_timezone, limits)
+    body = to_utf8(body)  # the splitter reads ASCII-compatible bytes
     if splits is not None:
         split = splits.split(
             body, max_vevents=limits.max_vevents, max_nesting=limits.max_nesting

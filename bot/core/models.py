@@ -74,7 +74,13 @@ class OccurrenceKey:
 
 @dataclass(frozen=True, slots=True)
 class SeminarDetails:
-    """Fields recovered from seminar-style SUMMARY/DESCRIPTION text (empty when unknown)."""
+    """Fields recovered from seminar-style SUMMARY/DESCRIPTION text (empty when unknown).
+
+    ``speaker`` is the display string ("A and B"); ``speakers`` holds each name on its own so
+    search and subscriptions can match one of several speakers. ``online_url`` is the join link
+    of an online talk. ``rules`` says, per field name, which extraction rule found it (so a
+    preview can explain a reading and a wrong rule can be traced).
+    """
 
     series: str = ""
     speaker: str = ""
@@ -84,13 +90,47 @@ class SeminarDetails:
     abstract: str = ""
     bio: str = ""
     video: str = ""
+    speakers: tuple[str, ...] = ()
+    online_url: str = ""
+    rules: tuple[tuple[str, str], ...] = ()
 
-    def to_dict(self) -> dict[str, str]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+    def rule_for(self, field_name: str) -> str:
+        """The id of the rule that found ``field_name``, "" when none is recorded."""
+        for name, rule in self.rules:
+            if name == field_name:
+                return rule
+        return ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not value:
+                continue
+            if f.name == "speakers":
+                data[f.name] = list(value)
+            elif f.name == "rules":
+                data[f.name] = {name: rule for name, rule in value}
+            else:
+                data[f.name] = value
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SeminarDetails:
-        return cls(**{f.name: str(data.get(f.name, "")) for f in fields(cls)})
+        """Reads rows written before ``speakers``/``online_url``/``rules`` existed too."""
+        text_fields = {
+            f.name: str(data.get(f.name, ""))
+            for f in fields(cls)
+            if f.name not in ("speakers", "rules")
+        }
+        raw_speakers = data.get("speakers") or ()
+        raw_rules = data.get("rules") or {}
+        rules = raw_rules.items() if isinstance(raw_rules, dict) else raw_rules
+        return cls(
+            **text_fields,
+            speakers=tuple(str(name) for name in raw_speakers),
+            rules=tuple((str(name), str(rule)) for name, rule in rules),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +170,20 @@ class Occurrence:
 
     @property
     def place(self) -> str:
-        return self.location or self.seminar.location
+        """The room: read from the text when LOCATION is empty or needed cleaning (e.g.
+        "Lecture held in MR2", "Room 5; Microsoft Teams Meeting"), else LOCATION itself."""
+        return self.seminar.location or self.location
+
+    @property
+    def place_as_first_read(self) -> str:
+        """The place the first release read from this same text (LOCATION, else the room heading
+        of The Events Calendar's body). Reminder rows stored then hold this value, so a
+        subscriber is told "moved" only when it differs too, never for a better reading."""
+        if self.location:
+            return self.location
+        if self.seminar.rule_for("location") in ("", "tec.description.sections"):
+            return self.seminar.location
+        return ""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -185,17 +238,26 @@ class Occurrence:
 
 @dataclass(frozen=True, slots=True)
 class SkippedEvent:
-    """An event left out of a parse, with why; counted and shown in feed health."""
+    """An event (or some of its occurrences) left out of a parse, with why; counted and shown
+    in feed health."""
 
     uid: str
     reason: str
+    #: How many things were left out: 1 for an event, the surplus for occurrences over the
+    #: per-event budget.
+    count: int = 1
 
-    def to_dict(self) -> dict[str, str]:
-        return {"uid": self.uid, "reason": self.reason}
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"uid": self.uid, "reason": self.reason}
+        if self.count != 1:
+            data["count"] = self.count
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SkippedEvent:
-        return cls(str(data.get("uid", "")), str(data.get("reason", "")))
+        return cls(
+            str(data.get("uid", "")), str(data.get("reason", "")), int(data.get("count", 1))
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +273,11 @@ class ParsedFeed:
     skipped: tuple[SkippedEvent, ...] = ()
     #: How many VEVENT components the body held (before expansion and skipping).
     event_count: int = 0
+
+    @property
+    def skipped_total(self) -> int:
+        """Events skipped plus occurrences left out over the per-event budget."""
+        return sum(s.count for s in self.skipped)
 
     def to_dict(self) -> dict[str, Any]:
         return {

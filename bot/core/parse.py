@@ -1,8 +1,9 @@
 """Turn a feed body into normalised occurrences inside a window, surviving hostile input.
 
-Pipeline: bytes → tolerant line scan (BOM, junk, line endings, folding, encodings, raw newlines,
-unbalanced blocks, byte-identical duplicates) → icalendar per VCALENDAR (bad blocks dropped one
-by one if the whole fails) → per-event time-zone resolution and RRULE pre-screen → bounded
+Pipeline: bytes (UTF-16/32 brought to UTF-8) → tolerant line scan (BOM, junk, line endings,
+folding, encodings, raw newlines, unbalanced blocks, byte-identical duplicates) → icalendar per
+VCALENDAR (bad blocks dropped one by one if the whole fails; costly VTIMEZONEs left out) →
+per-event time-zone resolution and RRULE pre-screen → bounded
 expansion with recurring-ical-events, one series at a time → clean, capped Occurrences.
 
 Only :class:`bot.errors.FeedError` subclasses leave :func:`parse_feed`; a bad event is skipped
@@ -14,15 +15,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any
 
 import icalendar
 import recurring_ical_events
 
+from bot.core.charset import to_utf8
+from bot.core.cpu_deadline import CpuDeadlineExceeded, cpu_deadline
 from bot.core.models import (
     Instant,
     Occurrence,
@@ -31,8 +35,8 @@ from bot.core.models import (
     SkippedEvent,
     sort_key,
 )
-from bot.core.rrule_screen import screen_rules
-from bot.core.seminar import extract_seminar
+from bot.core.rrule_screen import screen_rules, screen_timezone
+from bot.core.seminar import FeedPattern, extract_seminar
 from bot.core.text import clean_line, clean_text, clean_url
 from bot.core.tz import display_name, resolve_tzid
 from bot.errors import CalendarError, EmptyFeed, FeedError, NotACalendar, ParseLimitExceeded
@@ -48,7 +52,10 @@ class ParseLimits:
 
     max_bytes: int = 15 * 1024 * 1024
     max_vevents: int = 50_000
-    max_occurrences_per_series: int = 500
+    #: Occurrences one event (UID) may have in the window: a daily event all through the
+    #: half-year poll window fits; the earliest are kept and the surplus is counted as skipped
+    #: (one VEVENT with thousands of RDATEs must not become thousands of announcements).
+    max_occurrences_per_series: int = 200
     max_occurrences: int = 60_000
     max_summary: int = 256
     max_location: int = 256
@@ -57,11 +64,17 @@ class ParseLimits:
     #: Estimated dateutil iterations above which a series is skipped unexpanded.
     max_rrule_iterations: int = 100_000
     max_rrule_count: int = 10_000
+    #: CPU seconds one event's expansion may take: a rule the pre-screen could not judge and
+    #: that stops matching would otherwise be searched until the year 9999.
+    max_series_cpu_seconds: float = 1.5
     #: Off only in tests that prove the process guard works without it.
     prescreen_rrules: bool = True
     max_nesting: int = 8
     min_year: int = 1970
     max_year: int = 2100
+    #: The feed's own seminar patterns (named groups), tried before the built-in rules.
+    seminar_summary_pattern: str = ""
+    seminar_description_pattern: str = ""
 
 
 _MAX_SEQUENCE = 2**31 - 1
@@ -123,6 +136,8 @@ class _Block:
     name: str
     lines: list[str]
     broken: str = ""
+    #: A VTIMEZONE nested inside (icalendar would register it like a top-level one).
+    nested_zone: bool = False
 
     @property
     def uid(self) -> str:
@@ -178,6 +193,8 @@ def _scan(lines: list[str], limits: ParseLimits) -> tuple[list[_RawCalendar], in
                         )
             elif block is not None:
                 block.lines.append(line.strip())
+                if name == "VTIMEZONE":
+                    block.nested_zone = True
                 if len(stack) > limits.max_nesting:
                     block.broken = "components nested too deeply"
             continue
@@ -246,9 +263,42 @@ def _short(exc: BaseException) -> str:
     return clean_line(text, _MAX_REASON)
 
 
+def _zone_property(block: _Block, name: str) -> str:
+    prefix = name.upper()
+    for line in block.lines:
+        key, sep, value = line.partition(":")
+        if sep and key.split(";", 1)[0].strip().upper() == prefix:
+            return value.strip()
+    return ""
+
+
+def _refuse_zone(block: _Block, reason: str, aliases: dict[str, tuple[tzinfo, str]]) -> None:
+    """Leave a costly VTIMEZONE out; its events fall back to the zone it names, if any."""
+    tzid = _zone_property(block, "TZID")
+    named = resolve_tzid(_zone_property(block, "X-LIC-LOCATION")) or resolve_tzid(tzid)
+    if tzid and named is not None:
+        aliases.setdefault(tzid, named)
+    _warn_zone_once(clean_line(tzid, 64), reason, named[1] if named else "")
+
+
+@lru_cache(maxsize=256)
+def _warn_zone_once(tzid: str, reason: str, fallback: str) -> None:
+    """Log a refused zone once per process (an incremental poll parses the header per batch)."""
+    log.warning(
+        "time zone %r left out (%s); its times use %s",
+        tzid,
+        reason,
+        fallback or "the calendar's default zone",
+    )
+
+
 def _parse_raw_calendar(
-    raw: _RawCalendar, seen_events: set[str], skipped: list[SkippedEvent]
+    raw: _RawCalendar,
+    seen_events: set[str],
+    skipped: list[SkippedEvent],
+    aliases: dict[str, tuple[tzinfo, str]],
 ) -> icalendar.Calendar:
+    """One VCALENDAR through icalendar; ``aliases`` gains the zones left out as too costly."""
     blocks: list[_Block] = []
     for block in raw.blocks:
         if block.name not in {"VEVENT", "VTIMEZONE"}:
@@ -257,6 +307,17 @@ def _parse_raw_calendar(
             if block.name == "VEVENT":
                 skipped.append(SkippedEvent(block.uid, f"malformed event: {block.broken}"))
             continue
+        if block.name == "VTIMEZONE":
+            # Screened before icalendar sees it: icalendar registers every zone it parses.
+            zone_problem = screen_timezone(block.lines)
+            if zone_problem is not None:
+                _refuse_zone(block, zone_problem, aliases)
+                continue
+        elif block.nested_zone:
+            zone_problem = screen_timezone(block.lines)
+            if zone_problem is not None:
+                skipped.append(SkippedEvent(block.uid, f"time zone in the event: {zone_problem}"))
+                continue
         if block.name == "VEVENT":
             fingerprint = "\n".join(block.lines)
             if fingerprint in seen_events:
@@ -294,6 +355,8 @@ class _Zones:
     xwr_name: str
     default: tzinfo
     default_name: str
+    #: TZIDs of VTIMEZONEs left out as too costly, mapped to the IANA zone they name.
+    aliases: Mapping[str, tuple[tzinfo, str]] = field(default_factory=dict)
 
     def fallback(self) -> tuple[tzinfo, str]:
         if self.xwr is not None:
@@ -328,6 +391,8 @@ def _resolve(value: Any, tzid: str | None, zones: _Zones) -> _Resolved:
     naive = value.replace(tzinfo=None)
     if tzid:
         resolved = resolve_tzid(tzid)
+        if resolved is None:
+            resolved = zones.aliases.get(tzid)
         if resolved is not None:
             zone, name = resolved
             return _Resolved(naive.replace(tzinfo=zone), _public_name(name), False)
@@ -448,10 +513,14 @@ def _prepare(
     if rrules is not None and not rules:
         event.pop("RRULE", None)  # "RRULE:" with no value (Calendar Labs): not recurring
     recurring = bool(rules) or event.get("RDATE") is not None
+    rule_start = start.value
+    if rules and zones.xwr is not None and isinstance(rule_start, datetime):
+        # Google writes UTC starts but means the calendar zone for DST-aware repeats.
+        rule_start = rule_start.astimezone(zones.xwr)
     if rules and limits.prescreen_rrules:
         reason = screen_rules(
             rules,
-            start.value,
+            rule_start,
             window_end,
             max_iterations=limits.max_rrule_iterations,
             max_count=limits.max_rrule_count,
@@ -464,10 +533,7 @@ def _prepare(
         if prop is None:
             continue
         resolved = start if name == "DTSTART" else _resolve(prop.dt, _tzid_of(prop), zones)
-        value = resolved.value
-        if rules and name == "DTSTART" and zones.xwr is not None and isinstance(value, datetime):
-            # Google writes UTC starts but means the calendar zone for DST-aware repeats.
-            value = value.astimezone(zones.xwr)
+        value = rule_start if name == "DTSTART" else resolved.value
         if name == "DTEND" and not _end_fits(start.value, value):
             event.pop("DTEND", None)
             continue
@@ -583,7 +649,15 @@ class _OccurrenceBuilder:
             categories=_categories(event),
             last_modified=_last_modified(event),
             sequence=_sequence(event),
-            seminar=extract_seminar(summary, long_description, location),
+            seminar=extract_seminar(
+                summary,
+                long_description,
+                location,
+                html_description=_text(event, "X-ALT-DESC")[:_SEMINAR_SOURCE_CHARS],
+                pattern=FeedPattern(
+                    limits.seminar_summary_pattern, limits.seminar_description_pattern
+                ),
+            ),
         )
         self._cache[id(event)] = template
         return template
@@ -654,31 +728,46 @@ def _expand(
     """
     prepared = {id(item.event): item for item in events}
     recurring_uids = {item.uid for item in events if item.recurring}
+    # Only a rule can run away (a list of dates cannot): the others skip the timer's cost.
+    ruled_uids = {item.uid for item in events if item.event.get("RRULE") is not None}
     builder = _OccurrenceBuilder(limits, prepared)
     result: list[Occurrence] = []
+    budget = limits.max_occurrences_per_series
     for series in _series_list(events, skipped):
         uid = str(series.uid)
         batch: list[Occurrence] = []
         batch_spans: list[tuple[Instant, Instant]] = []
+        surplus = 0
         try:
-            for occurrence in series.between(window_start, window_end):
-                if len(batch) >= limits.max_occurrences_per_series:
-                    skipped.append(
-                        SkippedEvent(
-                            uid,
-                            f"only the first {limits.max_occurrences_per_series} occurrences "
-                            "in the window were kept",
-                        )
-                    )
-                    break
-                batch.append(builder.build(occurrence, uid, uid in recurring_uids))
-                if spans is not None:
-                    begin = _instant(occurrence.start)
-                    end = begin if occurrence.end is None else _instant(occurrence.end)
-                    batch_spans.append((begin, end))
+            seconds = limits.max_series_cpu_seconds if uid in ruled_uids else 0.0
+            with cpu_deadline(seconds):
+                for occurrence in series.between(window_start, window_end):
+                    if len(batch) >= budget:
+                        surplus += 1  # counted, not built: the report says how many
+                        if surplus >= limits.max_occurrences:
+                            break
+                        continue
+                    batch.append(builder.build(occurrence, uid, uid in recurring_uids))
+                    if spans is not None:
+                        begin = _instant(occurrence.start)
+                        end = begin if occurrence.end is None else _instant(occurrence.end)
+                        batch_spans.append((begin, end))
+        except CpuDeadlineExceeded as exc:
+            skipped.append(SkippedEvent(uid, f"recurrence expansion {exc} (budget per event)"))
+            continue
         except Exception as exc:
             skipped.append(SkippedEvent(uid, f"recurrence expansion failed: {_short(exc)}"))
             continue
+        if surplus:
+            more = "more than " if surplus >= limits.max_occurrences else ""
+            skipped.append(
+                SkippedEvent(
+                    uid,
+                    f"{more}{surplus:,} occurrences in the window beyond the first {budget} "
+                    "were left out (per-event budget)",
+                    count=surplus,
+                )
+            )
         result.extend(batch)
         if spans is not None:
             spans.extend(batch_spans)
@@ -707,13 +796,17 @@ def _dedupe(occurrences: list[Occurrence]) -> tuple[Occurrence, ...]:
 # --- entry point ---------------------------------------------------------------------------------
 
 
-def _zones_for(calendar: icalendar.Calendar, default_timezone: str) -> _Zones:
+def _zones_for(
+    calendar: icalendar.Calendar,
+    default_timezone: str,
+    aliases: Mapping[str, tuple[tzinfo, str]] | None = None,
+) -> _Zones:
     default = resolve_tzid(default_timezone) or (UTC, "UTC")
     xwr_value = _first(calendar.get("X-WR-TIMEZONE"))
     xwr = resolve_tzid(str(xwr_value)) if xwr_value is not None else None
     if xwr is None:
-        return _Zones(None, "", default[0], default[1])
-    return _Zones(xwr[0], xwr[1], default[0], default[1])
+        return _Zones(None, "", default[0], default[1], aliases or {})
+    return _Zones(xwr[0], xwr[1], default[0], default[1], aliases or {})
 
 
 def _header_text(calendars: list[icalendar.Calendar], *names: str) -> str:
@@ -749,13 +842,17 @@ def _parse_core(
         raise ParseLimitExceeded(
             f"the feed is {len(body):,} bytes; the limit is {limits.max_bytes:,}"
         )
-    raw_calendars, event_count = _scan(_logical_lines(body), limits)
+    raw_calendars, event_count = _scan(_logical_lines(to_utf8(body)), limits)
     skipped: list[SkippedEvent] = []
     seen: set[str] = set()
-    calendars = [_parse_raw_calendar(raw, seen, skipped) for raw in raw_calendars]
+    zone_aliases: list[dict[str, tuple[tzinfo, str]]] = [{} for _ in raw_calendars]
+    calendars = [
+        _parse_raw_calendar(raw, seen, skipped, aliases)
+        for raw, aliases in zip(raw_calendars, zone_aliases, strict=True)
+    ]
     prepared: list[_Prepared] = []
-    for calendar in calendars:
-        zones = _zones_for(calendar, default_timezone)
+    for calendar, aliases in zip(calendars, zone_aliases, strict=True):
+        zones = _zones_for(calendar, default_timezone, aliases)
         for component in calendar.subcomponents:
             if component.name != "VEVENT" or not isinstance(component, icalendar.Event):
                 continue

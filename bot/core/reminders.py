@@ -118,12 +118,13 @@ def haystack(field_name: str, occ: Occurrence) -> str:
     if field_name == "series":
         haystacks: Iterable[str] = (seminar.series, *occ.categories)
     elif field_name == "speaker":
-        haystacks = (seminar.speaker or occ.summary,)
+        haystacks = (*seminar.speakers, seminar.speaker) if seminar.speaker else (occ.summary,)
     else:
         haystacks = (
             occ.summary,
             seminar.title,
             seminar.speaker,
+            *seminar.speakers,
             seminar.series,
             seminar.affiliation,
             occ.description,
@@ -379,7 +380,10 @@ def _plan_notice(
         return
     if event.cancelled:
         kind = "cancelled"
-    elif row.start_json != event.start_json or row.place != event.place:
+    elif row.start_json != event.start_json or row.place not in (
+        event.place,
+        event.occurrence.place_as_first_read,
+    ):
         kind = "moved"
     else:
         return

@@ -1,9 +1,14 @@
 """Reject recurrence rules whose expansion would be too expensive, before expanding them.
 
 dateutil (under recurring-ical-events) iterates from DTSTART, so the cost of a window query
-grows with (window end − DTSTART) / period, not with the number of results (docs/reliability.md,
-rule 7). We estimate that iteration count from the rule alone and refuse the series above a
-threshold.
+grows with (window end − DTSTART) / period, not with the number of results. We estimate that
+iteration count from the rule alone and refuse the series above a threshold. A rule that can
+never match (see :mod:`bot.core.rrule_match`) is refused outright: dateutil would search for
+its next instance until the year 9999, checking UNTIL only on instances it finds. What the
+analysis cannot judge is bounded by the parser's per-event CPU budget instead.
+
+The rules inside a VTIMEZONE get the same treatment (:func:`screen_timezone`): dateutil
+evaluates them from their DTSTART (often 1601) on every UTC-offset lookup.
 """
 
 from __future__ import annotations
@@ -11,6 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+from icalendar import vDDDTypes, vRecur
+
+from bot.core.rrule_match import instances_per_period, never_matches
 
 _PERIOD_SECONDS: dict[str, float] = {
     "YEARLY": 365.25 * 86400,
@@ -89,11 +98,14 @@ def screen_rule(
         if count is not None and count > max_count:
             return f"RRULE COUNT={count} exceeds {max_count}"
         end = window_end
-        until = rule.get("UNTIL")
-        if until:
-            until_value = until[0] if isinstance(until, list | tuple) else until
-            if isinstance(until_value, date):
-                end = min(end, _as_utc(until_value) + timedelta(days=1))
+        until_value = _until(rule)
+        if until_value is not None:
+            end = min(end, _as_utc(until_value) + timedelta(days=1))
+            if _ends_before_start(until_value, dtstart):
+                return "RRULE ends (UNTIL) before the event starts (DTSTART)"
+        never = never_matches(rule, dtstart)
+        if never is not None:
+            return f"RRULE can never match: {never}"
         span = (end - _as_utc(dtstart)).total_seconds()
         if span <= 0:
             return None
@@ -107,6 +119,25 @@ def screen_rule(
     except (TypeError, ValueError, OverflowError) as exc:
         return f"RRULE not understood: {exc}"
     return None
+
+
+def _until(rule: Mapping[str, Any]) -> date | None:
+    until = rule.get("UNTIL")
+    if not until:
+        return None
+    value = until[0] if isinstance(until, list | tuple) else until
+    return value if isinstance(value, date) else None
+
+
+def _ends_before_start(until: date, dtstart: date | datetime) -> bool:
+    """UNTIL before DTSTART, allowing a day's slack where floating and zoned values meet."""
+    if (
+        isinstance(until, datetime)
+        and isinstance(dtstart, datetime)
+        and (until.tzinfo is None) == (dtstart.tzinfo is None)
+    ):
+        return until < dtstart
+    return _as_utc(until) + timedelta(days=1) < _as_utc(dtstart)
 
 
 def screen_rules(
@@ -125,3 +156,75 @@ def screen_rules(
         if reason is not None:
             return reason
     return None
+
+
+#: Offset changes per year a VTIMEZONE rule may make (real zones make one).
+_MAX_ZONE_CHANGES_PER_YEAR = 4
+#: RDATE transitions one VTIMEZONE may list.
+_MAX_ZONE_RDATES = 2000
+#: STANDARD/DAYLIGHT parts one VTIMEZONE may hold: every lookup consults each of them (the
+#: longest real history seen has under a hundred).
+_MAX_ZONE_PARTS = 400
+
+
+def screen_timezone(lines: Iterable[str]) -> str | None:
+    """Why a VTIMEZONE (its raw, unfolded content lines) must not be used, or None.
+
+    Every real zone repeats yearly, at most a few times a year. dateutil walks a zone rule from
+    its DTSTART on each lookup, so anything else (FREQ=MINUTELY from 1601, a rule that never
+    matches, tens of thousands of RDATEs) would cost every event in that zone dearly.
+    """
+    start: date | None = None
+    rules: list[str] = []
+    rdates = parts = 0
+    for line in lines:
+        name, _, value = line.partition(":")
+        key = name.split(";", 1)[0].strip().upper()
+        if key in ("BEGIN", "END") and value.strip().upper() in ("STANDARD", "DAYLIGHT"):
+            if key == "BEGIN":
+                parts += 1
+                if parts > _MAX_ZONE_PARTS:
+                    return f"VTIMEZONE has more than {_MAX_ZONE_PARTS} STANDARD/DAYLIGHT parts"
+            else:
+                reason = _screen_zone_part(start, rules)
+                if reason is not None:
+                    return reason
+            start, rules = None, []
+        elif key == "DTSTART":
+            try:
+                parsed = vDDDTypes.from_ical(value.strip())  # type: ignore[no-untyped-call]
+            except Exception:
+                return "VTIMEZONE with an unreadable DTSTART"
+            start = parsed if isinstance(parsed, date) else None
+        elif key == "RRULE":
+            rules.append(value)
+        elif key == "RDATE":
+            rdates += value.count(",") + 1
+            if rdates > _MAX_ZONE_RDATES:
+                return f"VTIMEZONE lists more than {_MAX_ZONE_RDATES:,} RDATE transitions"
+    return None
+
+
+def _screen_zone_part(start: date | None, rules: list[str]) -> str | None:
+    for text in rules:
+        if start is None:
+            return "VTIMEZONE rule without a DTSTART"
+        try:
+            rule = vRecur.from_ical(text.strip())
+        except Exception:
+            return "VTIMEZONE rule not understood"
+        freq = str(_first_value(rule.get("FREQ")) or "").upper()
+        if freq != "YEARLY":
+            return f"VTIMEZONE rule FREQ={freq or 'missing'} refused (zones change yearly)"
+        per_year = instances_per_period(rule, start)
+        if per_year == 0:
+            return f"VTIMEZONE rule can never match: {never_matches(rule, start)}"
+        if per_year is None or per_year > _MAX_ZONE_CHANGES_PER_YEAR:
+            return "VTIMEZONE rule changes the offset too often"
+    return None
+
+
+def _first_value(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return value[0] if value else None
+    return value

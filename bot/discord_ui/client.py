@@ -8,6 +8,7 @@ run the real bot against the fake Discord with a controlled clock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
@@ -46,6 +47,8 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 HEALTH_INTERVAL_SECONDS = 60.0
+#: How long a stop lets the delivery in flight finish (``docker stop`` kills after 10 s).
+DELIVERY_STOP_SECONDS = 2.0
 
 #: Extensions loaded at start-up (slash command cogs live in ``bot.discord_ui.cogs``).
 EXTENSIONS: tuple[str, ...] = (
@@ -115,6 +118,12 @@ class SeminarBot(commands.Bot):
         #: The reminder worker, set by the reminders cog when it is loaded.
         self.reminders: ReminderWorker | None = None
         self.health_file = health_file
+        #: Gateway state as discord.py's connect/disconnect events report it. ``is_ready()``
+        #: and ``ws`` survive a disconnect, so they cannot tell whether we are connected.
+        self.gateway_connected = False
+        self.gateway_changed_at: datetime | None = None
+        self._health_due = asyncio.Event()
+        self._health_said_connected: bool | None = None
 
     # --- start-up ---------------------------------------------------------------------------
 
@@ -268,23 +277,52 @@ class SeminarBot(commands.Bot):
             for row, settings in ((r, settings_from_row(r)) for r in rows)
             if not settings.paused
         ]
-        connected = self.is_ready() and not self.is_closed() and self.ws is not None
+        connected = self.gateway_connected and not self.is_closed()
         await asyncio.to_thread(
             write_health,
             self.health_file,
             now=self.clock.now(),
             gateway_connected=connected,
+            gateway_changed_at=self.gateway_changed_at,
             feeds=feeds,
         )
+        if connected != self._health_said_connected:
+            first = self._health_said_connected is None
+            self._health_said_connected = connected
+            if connected:
+                log.info("health: the gateway is connected")
+            elif not first:
+                log.warning("health: the gateway is not connected (reported unhealthy)")
 
     async def _health_loop(self) -> None:
-        await self.wait_until_ready()
+        """Rewrite the file every minute and at once when the gateway comes or goes."""
         while not self._closing:
+            self._health_due.clear()
             try:
                 await self.write_health()
+            except OSError as exc:  # e.g. a read-only or full volume: one line, not a traceback
+                log.warning("could not write the health file %s: %s", self.health_file, exc)
             except Exception:
                 log.exception("could not write the health file")
-            await asyncio.sleep(HEALTH_INTERVAL_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._health_due.wait(), HEALTH_INTERVAL_SECONDS)
+
+    def _gateway_state(self, connected: bool, what: str) -> None:
+        if connected == self.gateway_connected and self.gateway_changed_at is not None:
+            return
+        self.gateway_connected = connected
+        self.gateway_changed_at = self.clock.now()
+        self._health_due.set()
+        log.debug("gateway %s", what)
+
+    async def on_ready(self) -> None:
+        self._gateway_state(True, "connected")
+
+    async def on_resumed(self) -> None:
+        self._gateway_state(True, "resumed")
+
+    async def on_disconnect(self) -> None:
+        self._gateway_state(False, "disconnected; discord.py is reconnecting")
 
     # --- admin notices ----------------------------------------------------------------------
 
@@ -347,7 +385,15 @@ class SeminarBot(commands.Bot):
         if self.scheduler is not None:
             self.scheduler.shutdown()
         if self.delivery is not None:
-            await self.delivery.stop()
+            try:
+                await asyncio.wait_for(self.delivery.stop(), DELIVERY_STOP_SECONDS)
+            except TimeoutError:
+                # Cancelled below; the row stays claimed and the next start recovers it.
+                log.warning(
+                    "stop: the delivery in flight did not finish within %.0f s; "
+                    "it is left for the next start",
+                    DELIVERY_STOP_SECONDS,
+                )
         for task in list(self._background):
             task.cancel()
         if self._background:

@@ -10,11 +10,11 @@ types with messages fit to show an admin; a failed fetch never looks like an emp
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.utils import formatdate
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import unquote, urlsplit
@@ -30,6 +30,8 @@ from bot.core.backoff import parse_retry_after
 from bot.errors import (
     EmptyFeed,
     FeedConnectionError,
+    FeedFileError,
+    FeedFileNotFound,
     FeedHTTPError,
     FeedTimeout,
     FeedTooLarge,
@@ -150,6 +152,11 @@ def _status_error(status: int, reason: str | None, retry_after: float | None) ->
     return FeedHTTPError(
         f"The feed server answered {text}: {hint}", status=status, retry_after=retry_after
     )
+
+
+def _content_tag(body: bytes) -> str:
+    """A local file's validator: its content hash (never sent anywhere, only compared)."""
+    return f'"sha256-{hashlib.sha256(body).hexdigest()}"'
 
 
 def _origin(url: URL) -> tuple[str, str, int | None]:
@@ -431,7 +438,7 @@ class FeedFetcher:
             path = Path(url)
         limit = self.limits.max_bytes
 
-        def read() -> tuple[bytes, float, str]:
+        def read() -> tuple[bytes, str]:
             with path.open("rb") as handle:
                 stat = os.fstat(handle.fileno())
                 if stat.st_size > limit:
@@ -439,21 +446,24 @@ class FeedFetcher:
                 data = handle.read(limit + 1)
             if len(data) > limit:
                 raise _too_large(limit, len(data))
-            return data, stat.st_mtime, path.resolve().as_uri()
+            return data, path.resolve().as_uri()
 
         try:
-            body, mtime, final_url = await asyncio.to_thread(read)
+            body, final_url = await asyncio.to_thread(read)
+        except FileNotFoundError as exc:
+            raise FeedFileNotFound(f"file not found: {path}") from exc
         except OSError as exc:
-            raise FeedConnectionError(
+            raise FeedFileError(
                 f"Cannot read the calendar file {path}: {exc.strerror or exc}."
             ) from exc
-        last_modified = formatdate(mtime, usegmt=True)
-        if validators.last_modified == last_modified:
+        # Judged by content: a file rewritten within the same second keeps its mtime.
+        etag = _content_tag(body)
+        if validators.etag == etag:
             return NotModified(validators)
         _check_body(body)
         return Downloaded(
             body=body,
-            validators=Validators(None, last_modified),
+            validators=Validators(etag, None),
             final_url=final_url,
             permanent_url=None,
             content_type="text/calendar",

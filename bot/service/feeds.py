@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from bot.config import Config, FeedSettings
 from bot.core.durations import format_duration, parse_duration
+from bot.core.seminar.feed_pattern import FeedPatternError, compile_pattern
 from bot.core.weekly_digest import parse_spec
 from bot.store import feeds as feed_store
 
@@ -30,6 +31,8 @@ def settings_to_dict(settings: FeedSettings) -> dict[str, Any]:
         "paused": settings.paused,
         "scheduled_events": settings.scheduled_events,
         "digest": settings.digest,
+        "seminar_summary_pattern": settings.seminar_summary_pattern,
+        "seminar_description_pattern": settings.seminar_description_pattern,
         "source": "config",
     }
 
@@ -72,6 +75,8 @@ def settings_from_row(row: feed_store.FeedRow) -> FeedSettings:
         paused=bool(data.get("paused", False)) or row.status == "paused",
         scheduled_events=data.get("scheduled_events") is True,
         digest=_digest(data.get("digest")),
+        seminar_summary_pattern=_pattern(data.get("seminar_summary_pattern")),
+        seminar_description_pattern=_pattern(data.get("seminar_description_pattern")),
     )
 
 
@@ -98,3 +103,14 @@ def sync_config_feeds(db: Database, config: Config, *, now: datetime) -> list[fe
             )
         )
     return rows
+
+
+def _pattern(raw: Any) -> str:
+    """A stored seminar pattern, "" when missing or no longer valid (never a crash at poll)."""
+    if not isinstance(raw, str) or not raw:
+        return ""
+    try:
+        compile_pattern(raw)
+    except FeedPatternError:
+        return ""
+    return raw

@@ -1,6 +1,8 @@
 """A health file the container's HEALTHCHECK reads: live gateway and recent successful polls.
 
-The running bot rewrites the file every minute; ``seminar-bot health --file F`` exits 0 only
+The running bot rewrites the file every minute, and at once when the gateway connects or
+disconnects (discord.py's ready/resumed/disconnect events; the client's ``is_ready()`` and
+``ws`` outlive a disconnect, so they are no evidence); ``seminar-bot health`` exits 0 only
 if the file is fresh, the gateway is connected and no active feed has gone too long without
 a successful poll. A file (not a port) keeps the image free of an HTTP server.
 """
@@ -37,11 +39,13 @@ def write_health(
     now: datetime,
     gateway_connected: bool,
     feeds: Iterable[FeedHealth],
+    gateway_changed_at: datetime | None = None,
 ) -> None:
     """Atomically replace the health file (a reader never sees half a file)."""
     data: dict[str, Any] = {
         "updated_at": now.isoformat(),
         "gateway_connected": gateway_connected,
+        "gateway_changed_at": gateway_changed_at.isoformat() if gateway_changed_at else None,
         "feeds": [
             {
                 "name": f.name,
@@ -71,7 +75,8 @@ def check_health(path: str | os.PathLike[str], *, now: datetime) -> tuple[bool, 
     if now - updated > STALE_AFTER:
         return False, f"health file not updated since {updated.isoformat()} (bot stuck or stopped)"
     if not data.get("gateway_connected"):
-        return False, "not connected to the Discord gateway"
+        since = data.get("gateway_changed_at")
+        return False, "not connected to the Discord gateway" + (f" since {since}" if since else "")
     late = []
     for feed in data.get("feeds", []):
         if feed.get("status") not in ("active", "suspect"):

@@ -122,7 +122,11 @@ class Poller:
                 window_start=now - self._window.past,
                 window_end=now + self._window.future,
                 default_timezone=settings.timezone or self._default_timezone,
-                limits=self._parse_limits,
+                limits=replace(
+                    self._parse_limits,
+                    seminar_summary_pattern=settings.seminar_summary_pattern,
+                    seminar_description_pattern=settings.seminar_description_pattern,
+                ),
             )
         except FeedError as exc:
             return await self._failed(feed_id, settings, row.fail_count, exc, now)

@@ -93,7 +93,7 @@ def _report(
         + (f" ({parsed.calendar_name})" if parsed.calendar_name else "")
         + f": {len(parsed.occurrences)} event(s) in the window, "
         f"{len(outcome.actions)} action(s)"
-        + (f", {len(parsed.skipped)} bad event(s) skipped" if parsed.skipped else "")
+        + (f", {parsed.skipped_total} skipped (bad or over budget)" if parsed.skipped else "")
         + "."
     )
     print(summary, file=err, flush=True)

@@ -120,7 +120,11 @@ def upsert_feed(
     settings: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> FeedRow:
-    """Create the feed, or change its URL/channel/settings keeping its state and events."""
+    """Create the feed, or change its URL/channel/settings keeping its state and events.
+
+    A new URL drops the cache validators: another server's (or file's) ETag or date says
+    nothing about it, and sending them could make it answer "not modified" wrongly.
+    """
     stamp = ts(wall_clock(now))
     settings_json = json.dumps(settings or {}, sort_keys=True)
     with write_transaction(db):
@@ -130,6 +134,9 @@ def upsert_feed(
                                created_at, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (guild_id, name) DO UPDATE SET
+                etag = CASE WHEN url = excluded.url THEN etag END,
+                last_modified = CASE WHEN url = excluded.url THEN last_modified END,
+                body_hash = CASE WHEN url = excluded.url THEN body_hash END,
                 url = excluded.url,
                 channel_id = excluded.channel_id,
                 settings_json = excluded.settings_json,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -375,6 +375,201 @@ def test_one_bad_event_never_sinks_the_feed(event: str) -> None:
     assert [o.key.uid for o in feed.occurrences] == ["good"]
     assert [s.uid for s in feed.skipped] == ["bad"]
     assert feed.event_count == 2
+
+
+#: Rules whose BY* parts contradict each other: dateutil searched each until the year 9999.
+NEVER_MATCHING = [
+    "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30",
+    "FREQ=DAILY;BYMONTH=4,6,9,11;BYMONTHDAY=31",
+    "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=-30",
+    "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30;BYHOUR=1,2,3",
+    "FREQ=WEEKLY;BYDAY=MO;BYSETPOS=2",
+    "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6",
+]
+#: Also never matching, caught by the same reasoning (cheap before, but counted as skipped now).
+ALSO_NEVER = [
+    "FREQ=YEARLY;BYYEARDAY=366;BYMONTH=1",
+    "FREQ=YEARLY;BYWEEKNO=1;BYMONTH=6",
+    "FREQ=YEARLY;INTERVAL=4;BYMONTH=2;BYMONTHDAY=29",
+    "FREQ=DAILY;INTERVAL=7;BYDAY=TU",
+    "FREQ=MONTHLY;BYDAY=6MO",
+    "FREQ=DAILY;UNTIL=20200101T000000Z",
+]
+NEAR = {
+    "window_start": datetime(2026, 12, 5, tzinfo=UTC),
+    "window_end": datetime(2027, 6, 5, tzinfo=UTC),
+}
+
+
+def never_event(uid: str, rule: str, start: str = "20260105T100000Z") -> str:
+    return f"UID:{uid}\r\nDTSTART:{start}\r\nSUMMARY:{uid}\r\nRRULE:{rule}"
+
+
+def test_six_never_matching_rules_cost_their_events_not_the_feed() -> None:
+    bad = [never_event(f"bad{i}", rule) for i, rule in enumerate(NEVER_MATCHING)]
+    good = [f"UID:good{i}\r\nDTSTART:2026121{i}T150000Z\r\nSUMMARY:talk {i}" for i in range(3)]
+    started = time.monotonic()
+    feed = parse(calendar(*bad[:3], *good, *bad[3:]), **NEAR)
+    assert time.monotonic() - started < 3  # 25-40 s before: the parser child was killed
+    assert [o.key.uid for o in feed.occurrences] == ["good0", "good1", "good2"]
+    assert sorted(s.uid for s in feed.skipped) == sorted(f"bad{i}" for i in range(6))
+    assert all("never match" in s.reason for s in feed.skipped)
+    assert feed.skipped_total == 6
+
+
+@pytest.mark.parametrize("rule", ALSO_NEVER)
+def test_rules_that_cannot_match_are_skipped_with_a_reason(rule: str) -> None:
+    feed = parse(calendar(never_event("bad", rule), "UID:ok\r\nDTSTART:20261210T100000Z"), **NEAR)
+    assert [o.key.uid for o in feed.occurrences] == ["ok"]
+    assert [s.uid for s in feed.skipped] == ["bad"]
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=TH",  # 29 February 2024 was a Thursday
+        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+        "FREQ=MONTHLY;BYMONTHDAY=31",
+        "FREQ=YEARLY;BYWEEKNO=53;BYMONTH=1",  # January days of a 53-week year's last week
+        "FREQ=MONTHLY;BYDAY=5FR",
+        "FREQ=WEEKLY;BYDAY=MO,WE;BYSETPOS=-1",
+    ],
+)
+def test_rare_but_possible_rules_are_kept(rule: str) -> None:
+    feed = parse(calendar(never_event("rare", rule, "20240101T100000Z")))
+    assert not any("never" in s.reason for s in feed.skipped)
+    assert len(feed.occurrences) >= 2
+
+
+def test_a_rule_the_screen_cannot_judge_is_stopped_by_the_per_event_budget() -> None:
+    # A week never holds two 1sts of a month, but the model allows it at the turn of the year.
+    rule = "FREQ=WEEKLY;BYMONTHDAY=1;BYSETPOS=2"
+    limits = ParseLimits(max_series_cpu_seconds=0.3)
+    started = time.monotonic()
+    feed = parse(
+        calendar(never_event("odd", rule), "UID:ok\r\nDTSTART:20261210T100000Z"),
+        limits=limits,
+        **NEAR,
+    )
+    assert time.monotonic() - started < 3
+    assert [o.key.uid for o in feed.occurrences] == ["ok"]
+    assert [s.uid for s in feed.skipped] == ["odd"]
+    assert "CPU" in feed.skipped[0].reason
+
+
+def test_count_rules_still_expand_fully_inside_the_window() -> None:
+    event = never_event("c", "FREQ=WEEKLY;COUNT=5;BYDAY=TU", "20261208T100000Z")
+    feed = parse(calendar(event), **NEAR)
+    assert len(feed.occurrences) == 5
+    assert feed.skipped == ()
+
+
+def zone(rule: str, tzid: str = "Bad Zone", extra: str = "") -> str:
+    return (
+        f"BEGIN:VTIMEZONE\r\nTZID:{tzid}\r\n{extra}"
+        "BEGIN:STANDARD\r\nDTSTART:16010101T000000\r\nTZOFFSETFROM:+0200\r\n"
+        f"TZOFFSETTO:+0100\r\nRRULE:{rule}\r\nEND:STANDARD\r\n"
+        "BEGIN:DAYLIGHT\r\nDTSTART:16010101T000000\r\nTZOFFSETFROM:+0100\r\n"
+        "TZOFFSETTO:+0200\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\n"
+        "END:VTIMEZONE\r\n"
+    )
+
+
+def zoned_events(tzid: str = "Bad Zone") -> list[str]:
+    return [
+        f"UID:zoned\r\nDTSTART;TZID={tzid}:20261210T100000\r\nSUMMARY:in the zone",
+        "UID:good\r\nDTSTART:20261211T100000Z\r\nSUMMARY:good",
+    ]
+
+
+def test_vtimezone_with_a_minutely_rule_from_1601_falls_back_and_keeps_the_feed() -> None:
+    started = time.monotonic()
+    feed = parse(calendar(*zoned_events(), header=zone("FREQ=MINUTELY")), **NEAR)
+    assert time.monotonic() - started < 3  # ran for minutes before
+    zoned, good = feed.occurrences
+    assert good.key.uid == "good"
+    assert zoned.key.uid == "zoned"
+    assert zoned.start == datetime(2026, 12, 10, 10, 0, tzinfo=UTC)  # the default zone, UTC
+    assert zoned.timezone_assumed  # and the post says the zone was a guess
+
+
+@pytest.mark.parametrize(
+    "rule",
+    ["FREQ=MINUTELY", "FREQ=DAILY", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "FREQ=WEEKLY;BYDAY=SU"],
+)
+def test_a_costly_vtimezone_falls_back_to_the_iana_zone_it_names(rule: str) -> None:
+    header = zone(rule, "Berlin time", "X-LIC-LOCATION:Europe/Berlin\r\n")
+    feed = parse(calendar(*zoned_events("Berlin time"), header=header), **NEAR)
+    zoned = feed.occurrences[0]
+    assert zoned.start == datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
+    assert zoned.timezone == "Europe/Berlin"
+    assert not zoned.timezone_assumed
+    windows = zone(rule, "W. Europe Standard Time")
+    feed = parse(calendar(*zoned_events("W. Europe Standard Time"), header=windows), **NEAR)
+    assert feed.occurrences[0].start == datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
+
+
+def test_a_vtimezone_with_thousands_of_parts_falls_back() -> None:
+    part = (
+        "BEGIN:STANDARD\r\nDTSTART:{year}0101T000000\r\nTZOFFSETFROM:+0100\r\n"
+        "TZOFFSETTO:+0100\r\nRDATE:{year}0101T000000\r\nEND:STANDARD\r\n"
+    )
+    parts = "".join(part.format(year=1000 + i) for i in range(5000))
+    header = f"BEGIN:VTIMEZONE\r\nTZID:Bad Zone\r\n{parts}END:VTIMEZONE\r\n"
+    events = [
+        f"UID:z{i}\r\nDTSTART;TZID=Bad Zone:20261210T{i % 24:02}{i // 24:02}00" for i in range(500)
+    ]
+    started = time.monotonic()
+    feed = parse(calendar(*events, header=header), **NEAR)
+    assert time.monotonic() - started < 3  # 7 s before: every lookup asked all 5,000 parts
+    assert len(feed.occurrences) == 500
+    assert all(o.timezone_assumed for o in feed.occurrences)
+
+
+def test_a_yearly_vtimezone_is_still_used() -> None:
+    feed = parse(
+        calendar(*zoned_events(), header=zone("FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU")), **NEAR
+    )
+    assert feed.occurrences[0].start == datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
+    assert not feed.occurrences[0].timezone_assumed
+
+
+def test_a_costly_vtimezone_nested_in_an_event_costs_that_event() -> None:
+    nested = zone("FREQ=MINUTELY").strip()
+    event = f"UID:nested\r\nDTSTART;TZID=Bad Zone:20261210T100000\r\n{nested}"
+    started = time.monotonic()
+    feed = parse(calendar(event, zoned_events()[1]), **NEAR)
+    assert time.monotonic() - started < 3
+    assert [o.key.uid for o in feed.occurrences] == ["good"]
+    assert [s.uid for s in feed.skipped] == ["nested"]
+
+
+def test_thousands_of_rdates_are_capped_per_event_and_the_surplus_counted() -> None:
+    first = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    stamps = ",".join(
+        f"{first.replace(hour=0) + timedelta(minutes=10 * i):%Y%m%dT%H%M%SZ}" for i in range(5000)
+    )
+    event = f"UID:flood\r\nDTSTART:{first:%Y%m%dT%H%M%SZ}\r\nSUMMARY:flood\r\nRDATE:{stamps}"
+    feed = parse(calendar(event, "UID:ok\r\nDTSTART:20261210T100000Z"), **NEAR)
+    flood = [o for o in feed.occurrences if o.key.uid == "flood"]
+    assert len(flood) == ParseLimits().max_occurrences_per_series == 200
+    assert flood == sorted(flood, key=lambda o: o.start)  # the earliest are kept
+    assert [s.uid for s in feed.skipped] == ["flood"]
+    assert feed.skipped_total == 5000 - 200  # DTSTART is one of the RDATEs
+    assert "4,800 occurrences" in feed.skipped[0].reason
+    assert ParsedFeed.from_dict(feed.to_dict()).skipped_total == feed.skipped_total
+
+
+def test_utf16_and_utf32_feeds_are_decoded() -> None:
+    text = calendar("UID:wide\r\nDTSTART:20261210T100000Z\r\nSUMMARY:Café – 日本語 talk")
+    for encoding in ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"):
+        for body in (text.encode(encoding), "\ufeff".encode(encoding) + text.encode(encoding)):
+            occ = only(parse(body))
+            assert occ.summary == "Café – 日本語 talk", encoding
+    with pytest.raises(NotACalendar, match="HTML"):
+        parse("<html><body>not here</body></html>".encode("utf-16"))
+    with pytest.raises(EmptyFeed):
+        parse("\ufeff  \r\n".encode("utf-16"))
 
 
 def test_deep_nesting_is_skipped_not_recursed() -> None:

@@ -265,6 +265,8 @@ async def test_feed_autocomplete_for_admins(bot_harness: Harness) -> None:
         ({"timezone": "Mars/Olympus"}, "Unknown time zone"),
         ({}, "Nothing to change"),
         ({"enabled": False}, "paused:True"),
+        ({"summary_pattern": "(?P<speaker>"}, "`summary_pattern` is not a valid regular expression"),
+        ({"description_pattern": "(?P<who>.+)"}, "unknown group name(s) who"),
     ],
 )
 async def test_settings_validate_everything_and_save_nothing_on_error(
@@ -300,6 +302,18 @@ async def test_settings_change_channel_filters_role_and_pause(bot_harness: Harne
     assert row is not None and row.status == "paused" and h.bot.scheduler.next_run(row.id) is None
     resumed = await run(h, "feeds settings", {"feed": "cs-seminar", "paused": False})
     assert "is active" in resumed.response_data["content"]
+
+
+async def test_settings_store_and_show_a_seminar_pattern_and_clear_it(bot_harness: Harness) -> None:
+    h = bot_harness
+    await start(h)
+    pattern = r"^(?P<title>.+?) \| (?P<speaker>.+)$"
+    record = await run(h, "feeds settings", {"feed": "cs-seminar", "summary_pattern": pattern})
+    assert f"Seminar pattern (SUMMARY): `{pattern}`" in record.response_data["content"]
+    row = await feed_row(h, "cs-seminar")
+    assert row is not None and row.settings["seminar_summary_pattern"] == pattern
+    cleared = await run(h, "feeds settings", {"feed": "cs-seminar", "summary_pattern": "-"})
+    assert "Seminar pattern" not in cleared.response_data["content"]
 
 
 async def test_settings_re_enable_a_disabled_feed(bot_harness: Harness) -> None:

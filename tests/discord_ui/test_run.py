@@ -16,6 +16,7 @@ from bench.feedgen import Talk, render_feed
 from bot.app import serve
 from bot.cli import main
 from bot.config import load_config
+from bot.errors import ExitCode, StartupFailure
 from tests.discord_ui.harness import NOW, Harness
 from tests.fakediscord import FakeDiscord
 from tests.feedserver import FeedServer
@@ -91,12 +92,13 @@ async def test_bad_token_exits_with_a_clear_error(
     fake_discord: FakeDiscord,
     feed_server: FeedServer,
     tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
     config = load_config(write_config(tmp_path, fake_discord, feed_server))
-    assert await serve(config, "not-the-right-token-at-all-xyz") == 3
-    assert "refused the token" in caplog.text
-    assert "not-the-right-token-at-all-xyz" not in caplog.text
+    with pytest.raises(StartupFailure) as failure:
+        await serve(config, "not-the-right-token-at-all-xyz")
+    assert failure.value.exit_code == ExitCode.DISCORD_REFUSED == 3
+    assert "refused the token" in str(failure.value)
+    assert "not-the-right-token-at-all-xyz" not in str(failure.value)
 
 
 def test_run_without_token_explains_what_to_set(

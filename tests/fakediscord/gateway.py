@@ -102,8 +102,17 @@ class FakeGateway:
         #: Close codes the fake sent, in order.
         self.close_codes: list[int] = []
         self.received: list[dict[str, Any]] = []
+        #: While True, a valid IDENTIFY gets no READY until :meth:`release_ready` (a client that
+        #: has logged in but is not ready yet, e.g. for a health check that must say "unhealthy").
+        self.hold_ready = False
+        #: Connections whose IDENTIFY is waiting for :meth:`release_ready`.
+        self.held_identifies: list[tuple[_Connection, dict[str, Any]]] = []
         self._current: _Connection | None = None
         self._all: list[_Connection] = []
+        #: While True, new connections are answered 503 (an outage); live ones are kept.
+        self.refuse_connections = False
+        #: Connections refused because of ``refuse_connections``.
+        self.refused_count = 0
 
     @property
     def ready(self) -> bool:
@@ -148,6 +157,15 @@ class FakeGateway:
             self._current.send({"op": 7, "d": None})
             self._current.live = False
 
+    def release_ready(self) -> None:
+        """Stop holding READY back and answer every IDENTIFY that is still waiting."""
+        self.hold_ready = False
+        held, self.held_identifies = self.held_identifies, []
+        for conn, data in held:
+            if not conn.ws.closed:
+                self._identify(conn, data)
+        self._on_change()
+
     async def close_all(self) -> None:
         for conn in self._all:
             if not conn.ws.closed:
@@ -158,7 +176,11 @@ class FakeGateway:
 
     # --- the websocket handler ------------------------------------------------------------
 
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.refuse_connections:
+            self.refused_count += 1
+            self._on_change()
+            return web.Response(status=503, text="fake: gateway down")
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
         await ws.prepare(request)
         conn = _Connection(ws, request.path)
@@ -205,6 +227,9 @@ class FakeGateway:
         intents = int(data.get("intents", 0))
         if intents & PRIVILEGED_INTENTS & ~self.allowed_privileged_intents:
             self._reject(conn, DISALLOWED_INTENTS, "Disallowed intent(s).")
+            return
+        if self.hold_ready:
+            self.held_identifies.append((conn, data))
             return
         self.identify_count += 1
         self.session = GatewaySession(secrets.token_hex(16), intents)

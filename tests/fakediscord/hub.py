@@ -82,6 +82,10 @@ class Hub:
         self.deletes: list[Delete] = []
         self.interactions: dict[int, InteractionRecord] = {}
         self.faults: list[Fault] = []
+        #: (method, path pattern) of requests held unanswered until ``stop()`` (``stall``).
+        self.stalls: list[tuple[str, str]] = []
+        self.stalls_released = asyncio.Event()
+        self.stalled_count = 0
         self.rate_limited_count = 0
         self.sync_count = 0
         self.event_log: list[tuple[str, dict[str, Any]]] = []

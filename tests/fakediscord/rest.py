@@ -7,6 +7,7 @@ a handler never has to remember any of it.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
@@ -53,12 +54,20 @@ class RestApp:
         self._hub.requests.append(record)
         try:
             record.body = await read_body(request)
+            await self._hold_if_stalled(request.method, path)
             response = await self._guarded(request, handler, path)
         except HTTPError as exc:
             response = json_response(exc.body, exc.status, exc.headers)
         record.status = response.status
         self._hub.changed()
         return response
+
+    async def _hold_if_stalled(self, method: str, path: str) -> None:
+        hub = self._hub
+        if any(m == method and fnmatch.fnmatchcase(path, p) for m, p in hub.stalls):
+            hub.stalled_count += 1
+            hub.changed()
+            await hub.stalls_released.wait()
 
     async def _guarded(self, request: web.Request, handler: Handler, path: str) -> web.StreamResponse:
         needs_auth = not path.startswith(("/interactions/", "/webhooks/"))

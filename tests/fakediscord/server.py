@@ -64,6 +64,7 @@ class FakeDiscord(Hub):
         return self
 
     async def stop(self) -> None:
+        self.release_stalls()
         await self.gateway.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -145,6 +146,18 @@ class FakeDiscord(Hub):
                       user: UserRef | None = None) -> int:
         """Dispatch a string-select choice on a recorded message → interaction id."""
         return self._injector.select_option(message_id, custom_id, values, user=user)
+
+    def stall(self, method: str, pattern: str) -> None:
+        """Hold matching requests unanswered until ``stop()``: a hung Discord or proxy.
+
+        ``pattern`` is fnmatch on the path after ``/api/v10``, as for ``inject_fault``.
+        """
+        self.stalls.append((method.upper(), pattern))
+
+    def release_stalls(self) -> None:
+        """Answer the held requests (their handlers run now) and stop holding new ones."""
+        self.stalls.clear()
+        self.stalls_released.set()
 
     # ================================================================ gateway shortcuts
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import os
 import socket
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,8 @@ from bot.clock import FixedClock
 from bot.errors import (
     EmptyFeed,
     FeedConnectionError,
+    FeedFileError,
+    FeedFileNotFound,
     FeedHTTPError,
     FeedTimeout,
     FeedTooLarge,
@@ -406,14 +409,41 @@ async def test_trusted_local_file(tmp_path: Path, make_fetcher: FetcherFactory) 
     assert isinstance(again, NotModified)
 
 
+async def test_a_local_file_rewritten_within_the_same_second_is_read_again(
+    tmp_path: Path, make_fetcher: FetcherFactory
+) -> None:
+    path = tmp_path / "feed.ics"
+    path.write_bytes(ICS)
+    stamp = path.stat().st_mtime_ns
+    fetcher = make_fetcher()
+    first = await fetcher.fetch(str(path), trusted=True)
+    assert isinstance(first, Downloaded)
+    edited = ICS.replace(b"SUMMARY:Talk", b"SUMMARY:Talk (room change)")
+    path.write_bytes(edited)
+    os.utime(path, ns=(stamp, stamp))  # the same second (and nanosecond) as before
+    second = await fetcher.fetch(str(path), validators=first.validators, trusted=True)
+    assert isinstance(second, Downloaded)
+    assert second.body == edited
+    # Judged by content both ways: touching the file without changing it is "not modified".
+    os.utime(path, ns=(stamp + 5 * 10**9, stamp + 5 * 10**9))
+    third = await fetcher.fetch(str(path), validators=second.validators, trusted=True)
+    assert isinstance(third, NotModified)
+
+
 async def test_trusted_local_file_limits(tmp_path: Path, make_fetcher: FetcherFactory) -> None:
     big = tmp_path / "big.ics"
     big.write_bytes(b"X" * 2048)
     fetcher = make_fetcher(limits=FetchLimits(max_bytes=1024))
     with pytest.raises(FeedTooLarge):
         await fetcher.fetch(str(big), trusted=True)
-    with pytest.raises(FeedConnectionError, match="Cannot read"):
-        await fetcher.fetch(str(tmp_path / "missing.ics"), trusted=True)
+    missing = tmp_path / "missing.ics"
+    for source in (str(missing), missing.as_uri()):
+        with pytest.raises(FeedFileNotFound) as info:
+            await fetcher.fetch(source, trusted=True)
+        assert str(info.value) == f"file not found: {missing}"
+        assert info.value.reason == "file_not_found"  # not a connection error
+    with pytest.raises(FeedFileError, match="Cannot read"):
+        await fetcher.fetch(str(tmp_path), trusted=True)  # a directory
     empty = tmp_path / "empty.ics"
     empty.write_bytes(b"")
     with pytest.raises(EmptyFeed):

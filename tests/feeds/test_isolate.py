@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.core.incremental import absorb
 from bot.core.parse import ParseLimits, parse_feed
 from bot.errors import CalendarError, EmptyFeed, NotACalendar, ParseLimitExceeded
 from bot.feeds.isolate import ParserPool, WorkerResult
@@ -111,3 +112,74 @@ async def test_closed_pool_refuses_work() -> None:
     await pool.close()
     with pytest.raises(RuntimeError):
         await pool.parse(GOOD, **WINDOW)
+
+
+NEVER_MATCHING = (
+    "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30",
+    "FREQ=DAILY;BYMONTH=4,6,9,11;BYMONTHDAY=31",
+    "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=-30",
+    "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30;BYHOUR=1,2,3",
+    "FREQ=WEEKLY;BYDAY=MO;BYSETPOS=2",
+    "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6",
+)
+MINUTELY_ZONE = (
+    "BEGIN:VTIMEZONE\r\nTZID:Office\r\nBEGIN:STANDARD\r\nDTSTART:16010101T000000\r\n"
+    "TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0000\r\nRRULE:FREQ=MINUTELY\r\nEND:STANDARD\r\n"
+    "END:VTIMEZONE\r\n"
+)
+NEAR = {
+    "window_start": datetime(2026, 12, 5, tzinfo=UTC),
+    "window_end": datetime(2027, 6, 3, tzinfo=UTC),
+}
+
+
+def hostile_feed() -> bytes:
+    bad = "".join(
+        f"BEGIN:VEVENT\r\nUID:bad{i}\r\nDTSTART:20260105T100000Z\r\nRRULE:{rule}\r\nEND:VEVENT\r\n"
+        for i, rule in enumerate(NEVER_MATCHING)
+    )
+    good = "".join(
+        f"BEGIN:VEVENT\r\nUID:good{i}\r\nDTSTART:2026121{i}T150000Z\r\nSUMMARY:talk\r\nEND:VEVENT\r\n"
+        for i in range(3)
+    )
+    office = "BEGIN:VEVENT\r\nUID:office\r\nDTSTART;TZID=Office:20261220T100000\r\nEND:VEVENT\r\n"
+    text = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n{MINUTELY_ZONE}{bad}{good}{office}END:VCALENDAR\r\n"
+    return text.encode()
+
+
+async def test_never_matching_rules_and_a_minutely_zone_cost_only_their_events() -> None:
+    """Before, each rule ran to the year 9999 (3-8 s) and the zone for minutes: the child was
+    killed at the timeout and the whole feed was lost."""
+    body = hostile_feed()
+    async with ParserPool() as isolated:
+        started = time.monotonic()
+        feed = await isolated.parse(body, **NEAR)  # the default 20 s timeout
+        outcome = await isolated.parse_incremental(body, **NEAR)
+        elapsed = time.monotonic() - started
+    assert elapsed < 10
+    expected = ["good0", "good1", "good2", "office"]
+    assert [o.key.uid for o in feed.occurrences] == expected
+    assert sorted(s.uid for s in feed.skipped) == [f"bad{i}" for i in range(6)]
+    state, _, _ = absorb(None, outcome, body_hash="", settings=b"")
+    assert state is not None
+    window = (NEAR["window_start"], NEAR["window_end"])
+    assert state.assemble(*window, ParseLimits(), outcome.exact) == feed
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+async def test_a_wide_encoded_feed_parses_fully_and_incrementally(encoding: str) -> None:
+    text = GOOD.decode().replace("SUMMARY:n", "SUMMARY:Café")
+    body = text.encode(encoding)
+    async with ParserPool() as isolated:
+        feed = await isolated.parse(body, **WINDOW)
+        outcome = await isolated.parse_incremental(body, **WINDOW)
+    assert [(o.key.uid, o.summary) for o in feed.occurrences] == [
+        ("n0", "Café"),
+        ("n1", "Café"),
+        ("n2", "Café"),
+    ]
+    assert outcome.full is None  # the splitter saw the UTF-8 form and split it
+    state, _, _ = absorb(None, outcome, body_hash="", settings=b"")
+    assert state is not None
+    window = (WINDOW["window_start"], WINDOW["window_end"])
+    assert state.assemble(*window, ParseLimits(), outcome.exact) == feed

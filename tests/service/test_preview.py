@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from bench.feedgen import Talk, render_feed
 from bot.cli import main
@@ -189,3 +190,69 @@ async def test_preview_of_a_flood_shows_one_poll_and_says_what_waits(
     out, err = capsys.readouterr()
     assert len(out.splitlines()) == 10
     assert "4 more announcement(s) held back by the per-poll limit" in err
+async def test_local_files_with_a_long_common_name_keep_separate_state(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "preview.db")
+    now = NOW.isoformat()
+    stem = "department-of-computer-science-seminar-series"  # far beyond 32 characters
+    first, second = tmp_path / f"{stem}-fall.ics", tmp_path / f"{stem}-spring.ics"
+    first.write_bytes(render_feed([TALK_A]))
+    second.write_bytes(render_feed([TALK_B]))
+
+    async def speakers(path: Path) -> list[tuple[str, str]]:
+        assert await run_cli("preview", str(path), "--db", db, "--now", now, "--json") == 0
+        return [
+            (a["action"], a["speaker"])
+            for a in map(json.loads, capsys.readouterr().out.splitlines())
+        ]
+
+    assert await speakers(first) == [("announce", "Grace Hopper")]
+    assert await speakers(second) == [("announce", "Alan Turing")]  # nothing of the fall file
+    assert await speakers(first) == []  # its own state, untouched by the spring file
+    assert await speakers(second) == []
+
+
+async def test_a_feed_whose_url_changes_forgets_the_old_validators(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Both calendars carry the ETag "v1" (a server numbering versions per file): the old one
+    must not be sent to the new address, which would answer 304 for a calendar never read."""
+    bodies = {"/old.ics": render_feed([TALK_A]), "/new.ics": render_feed([TALK_B])}
+
+    async def handle(request: web.Request) -> web.Response:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return web.Response(status=304, headers={"ETag": '"v1"'})
+        body = bodies[request.path]
+        return web.Response(body=body, content_type="text/calendar", headers={"ETag": '"v1"'})
+
+    app = web.Application()
+    app.router.add_get("/old.ics", handle)
+    app.router.add_get("/new.ics", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    db, config = str(tmp_path / "preview.db"), tmp_path / "config.toml"
+
+    async def preview(path: str) -> list[tuple[str, str]]:
+        config.write_text(
+            f'[[feeds]]\nname = "seminar"\nurl = "http://127.0.0.1:{port}{path}"\n'
+            "channel_id = 1234\nguild_id = 5678\n",
+            encoding="utf-8",
+        )
+        args = ("preview", "--config", str(config), "--db", db, "--now", NOW.isoformat())
+        assert await run_cli(*args, "--json") == 0
+        return [
+            (a["action"], a["speaker"])
+            for a in map(json.loads, capsys.readouterr().out.splitlines())
+        ]
+
+    try:
+        assert await preview("/old.ics") == [("announce", "Grace Hopper")]
+        assert await preview("/old.ics") == []  # 304: not modified
+        changes = await preview("/new.ics")
+        assert ("announce", "Alan Turing") in changes
+    finally:
+        await runner.cleanup()

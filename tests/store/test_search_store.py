@@ -126,3 +126,23 @@ def test_autocomplete_lists_the_next_events_or_prefix_matches(db: Database) -> N
     hit = search_store.autocomplete(db, 1, "grac", now=NOW)[0]
     assert search_store.get_event(db, 1, hit.rowid) == hit
     assert search_store.get_event(db, 2, hit.rowid) is None
+
+
+def test_every_speaker_of_a_read_talk_is_searchable_and_subscribable() -> None:
+    from bot.core.reminders import matches
+    from bot.core.seminar import extract_seminar
+
+    database = open_database(None)
+    summary = "Daniel Okoro, Lin Feng — Axion dark matter searches"
+    joint = occ("j", NOW + timedelta(days=3), summary=summary,
+                seminar=extract_seminar(summary, "", ""))  # fmt: skip
+    store(database, "hep", 1, [joint])
+    for name in ("Okoro", "lin feng"):
+        assert titles(search_store.search_events(database, 1, name, now=NOW).hits) == [
+            "Axion dark matter searches"
+        ]
+        assert titles(search_store.autocomplete(database, 1, name[:4], now=NOW)) == [
+            "Axion dark matter searches"
+        ]
+    assert matches("speaker", "Lin Feng", joint) and matches("speaker", "daniel okoro", joint)
+    assert not matches("speaker", "Axion", joint)

@@ -19,6 +19,7 @@ from discord.ext import commands
 from bot.config import FeedSettings
 from bot.core.durations import format_duration, parse_duration
 from bot.core.render import truncate
+from bot.core.seminar.feed_pattern import FeedPatternError, compile_pattern
 from bot.core.weekly_digest import parse_spec
 from bot.discord_ui import message_fit
 from bot.discord_ui.checks import AdminGroup, guild_id_of
@@ -347,6 +348,8 @@ def _timezone(raw: str) -> str:
     enabled="Re-enable a feed that was disabled after failing",
     scheduled_events="Show upcoming talks in the server's Events tab (needs Manage Events)",
     digest="Weekly 'This week's seminars' post, e.g. 'mon 09:00' in the feed's zone ('-' stops)",
+    summary_pattern="Regex, groups speaker/affiliation/title/series, for SUMMARY ('-' clears)",
+    description_pattern="Same, for DESCRIPTION ('-' clears)",
 )
 @app_commands.autocomplete(feed=feed_choices)
 async def settings(
@@ -364,6 +367,8 @@ async def settings(
     enabled: bool | None = None,
     scheduled_events: bool | None = None,
     digest: app_commands.Range[str, 1, 20] | None = None,
+    summary_pattern: app_commands.Range[str, 1, 400] | None = None,
+    description_pattern: app_commands.Range[str, 1, 400] | None = None,
 ) -> None:
     bot = bot_of(interaction)
     row = await find_feed(interaction, feed)
@@ -401,6 +406,12 @@ async def settings(
         changes["scheduled_events"] = scheduled_events
     if digest is not None:
         changes["digest"] = _digest(digest)
+    if summary_pattern is not None:
+        changes["seminar_summary_pattern"] = _seminar_pattern(summary_pattern, "summary_pattern")
+    if description_pattern is not None:
+        changes["seminar_description_pattern"] = _seminar_pattern(
+            description_pattern, "description_pattern"
+        )
     if not changes and target is None and enabled is None:
         raise UserFacingError("Nothing to change: give at least one setting.")
 
@@ -471,6 +482,16 @@ def _digest(raw: str) -> str:
         ) from exc
 
 
+def _seminar_pattern(raw: str, option: str) -> str:
+    if raw.strip() == CLEAR:
+        return ""
+    try:
+        compile_pattern(raw, f"`{option}`")
+    except FeedPatternError as exc:
+        raise UserFacingError(f"{exc}.") from exc
+    return raw
+
+
 def _settings_text(row: feed_store.FeedRow) -> str:
     s = settings_from_row(row)
     role = f"<@&{s.mention_role_id}>" if s.mention_role_id else "none"
@@ -485,6 +506,16 @@ def _settings_text(row: feed_store.FeedRow) -> str:
             f"Time zone: {s.timezone or 'from the calendar'}",
             f"Events tab: {'on' if s.scheduled_events else 'off'}",
             f"Weekly digest: {s.digest or 'off'}",
+            *(
+                [f"Seminar pattern (SUMMARY): `{s.seminar_summary_pattern}`"]
+                if s.seminar_summary_pattern
+                else []
+            ),
+            *(
+                [f"Seminar pattern (DESCRIPTION): `{s.seminar_description_pattern}`"]
+                if s.seminar_description_pattern
+                else []
+            ),
         ]
     )
 
@@ -525,7 +556,11 @@ async def _status_embed(bot: SeminarBot, row: feed_store.FeedRow) -> discord.Emb
     )
     embed.add_field(name="Consecutive failures", value=str(row.fail_count), inline=True)
     embed.add_field(name="Events stored", value=f"{stored} ({upcoming} upcoming)", inline=True)
-    embed.add_field(name="Skipped bad events", value=str(row.skipped_count), inline=True)
+    embed.add_field(
+        name="Skipped (bad events, occurrences over budget)",
+        value=str(row.skipped_count),
+        inline=True,
+    )
     if row.deferred_announcements:
         embed.add_field(
             name="Announcements waiting",
