@@ -20,7 +20,7 @@ from discord.ext import commands
 from discord.utils import escape_mentions
 
 from bot.core import event_mirror as plan
-from bot.core.diff import LIVE_STATES
+from bot.core.diff.model import LIVE_STATES
 from bot.core.event_mirror import (
     EventPayload,
     MirrorOp,
