@@ -46,7 +46,7 @@ from bot.discord_ui.embeds import (
 from bot.service import outbox
 from bot.service.dbthread import DatabaseThread
 from bot.service.feeds import settings_from_row
-from bot.service.records import Announcement, FeedRow, OutboxRow
+from bot.service.records import Announcement, AnnouncementState, FeedRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -293,11 +293,15 @@ class DeliveryWorker:
             announcement_embed(action, marker=reference_marker(row.idem_key)),
             what=f"announcement {row.id}",
         )
-        await self._remember(row, channel, message.id, "posted")
+        await self._remember(row, channel, message.id, AnnouncementState.POSTED)
         return message.id
 
     async def _remember(
-        self, row: OutboxRow, channel: discord.abc.Messageable, message_id: int, state: str
+        self,
+        row: OutboxRow,
+        channel: discord.abc.Messageable,
+        message_id: int,
+        state: AnnouncementState,
     ) -> None:
         channel_id = getattr(channel, "id", None)
         if row.announcement_id and channel_id is not None:
@@ -319,13 +323,13 @@ class DeliveryWorker:
         if row.announcement_id:
             known = await self._db(outbox.announcement, row.announcement_id, channel_id)
         line = headline_text(action)
-        if known is not None and known.state == "deleted":
+        if known is not None and known.state == AnnouncementState.DELETED:
             log.info("announcement %s was deleted in Discord; not editing it", row.announcement_id)
             return None
-        if known is None or known.message_id is None or known.state == "digest":
+        if known is None or known.message_id is None or known.state == AnnouncementState.DIGEST:
             # Never posted on its own (digest entry, or the channel was broken back then):
             # post the full card now, but only when attendees would care.
-            if known is not None and known.state == "digest" and not line:
+            if known is not None and known.state == AnnouncementState.DIGEST and not line:
                 return known.message_id
             return await self._post(channel, feed, row)
         message = channel.get_partial_message(known.message_id)  # type: ignore[attr-defined]
@@ -340,7 +344,7 @@ class DeliveryWorker:
             )
         except discord.NotFound as exc:
             if classify(exc.status, exc.code, editing=True) is Verdict.MESSAGE_GONE:
-                await self._remember(row, channel, known.message_id, "deleted")
+                await self._remember(row, channel, known.message_id, AnnouncementState.DELETED)
                 log.info("announcement message %s was deleted; recorded, not retried", message.id)
                 return None
             raise
@@ -439,7 +443,7 @@ class DeliveryWorker:
             # The heading (and any role mention) goes with the first message only.
             content = None
             for row in group:
-                await self._remember(row, channel, message.id, "digest")
+                await self._remember(row, channel, message.id, AnnouncementState.DIGEST)
                 await self._db(outbox.mark_sent, row.id, message.id, now=self._clock.now())
         rest = _rows_of(queue)
         for row in rest:  # the bound was reached: leave them for the next pass, never dead
@@ -578,7 +582,7 @@ class DeliveryWorker:
                             row,
                             self._client.get_partial_messageable(feed.channel_id),
                             found,
-                            "posted",
+                            AnnouncementState.POSTED,
                         )
                     await self._db(outbox.mark_sent, row.id, found, now=now)
                     continue

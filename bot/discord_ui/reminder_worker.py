@@ -310,7 +310,6 @@ class ReminderWorker:
             await self._dm_closed(claimed)
         except _LeftGuild:
             log.info("user %s left guild %s; their reminders stop", claimed.user_id, feed.guild_id)
-            assert claimed.user_id is not None
             await self._db(
                 queue.member_left,
                 claimed.id,

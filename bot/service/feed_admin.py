@@ -26,7 +26,9 @@ from bot.service.dbthread import DatabaseThread
 from bot.service.feed_probe import Probe, probe_feed
 from bot.service.feeds import settings_from_row, settings_to_dict
 from bot.service.poller import PollOutcome
-from bot.store import feed_admin_repo, repo, search_repo
+from bot.store import events as event_store
+from bot.store import feeds as feed_store
+from bot.store.feeds import FeedRow, FeedStatus
 
 #: A re-enabled or resumed feed is polled this soon, not a whole interval later.
 RESUME_DELAY = timedelta(seconds=5)
@@ -54,8 +56,8 @@ class FeedSchedule(Protocol):
 class SettingsChanged:
     """What a settings hook learns: the row before and after, and which options were given."""
 
-    before: repo.FeedRow
-    after: repo.FeedRow
+    before: FeedRow
+    after: FeedRow
     given: frozenset[str]
 
 
@@ -66,7 +68,7 @@ PollNow = Callable[[int], Awaitable[PollOutcome | None]]
 @dataclass(frozen=True)
 class AddedFeed:
     probe: Probe
-    row: repo.FeedRow
+    row: FeedRow
 
 
 @dataclass(frozen=True)
@@ -82,20 +84,20 @@ def name_from_calendar(probe: Probe) -> str:
 
 
 def status_after_change(
-    row: repo.FeedRow, *, paused: bool | None, enabled: bool | None
-) -> str | None:
+    row: FeedRow, *, paused: bool | None, enabled: bool | None
+) -> FeedStatus | None:
     """The feed status a settings change leads to; None keeps the current one."""
     if paused is True:
-        return "paused"
+        return FeedStatus.PAUSED
     if paused is False or enabled:
-        return "active" if row.status in ("paused", "disabled") else None
+        return FeedStatus.ACTIVE if row.status in ("paused", "disabled") else None
     return None
 
 
 def count_events(db: Database, feed_id: int, *, now: datetime) -> FeedCounts:
     return FeedCounts(
-        stored=search_repo.count_events(db, feed_id),
-        upcoming=search_repo.count_upcoming(db, feed_id, now=now),
+        stored=event_store.count_events(db, feed_id),
+        upcoming=event_store.count_upcoming(db, feed_id, now=now),
     )
 
 
@@ -113,13 +115,13 @@ class FeedAdmin:
 
     # --- reads ------------------------------------------------------------------------------
 
-    async def find(self, name: str, guild_id: int) -> repo.FeedRow | None:
+    async def find(self, name: str, guild_id: int) -> FeedRow | None:
         return await self._db_thread.run(
-            repo.get_feed_by_name, self._db, name.strip(), guild_id
+            feed_store.get_feed_by_name, self._db, name.strip(), guild_id
         )
 
-    async def list(self, guild_id: int | None) -> list[repo.FeedRow]:
-        return await self._db_thread.run(repo.list_feeds, self._db, guild_id)
+    async def list(self, guild_id: int | None) -> list[FeedRow]:
+        return await self._db_thread.run(feed_store.list_feeds, self._db, guild_id)
 
     async def counts(self, feed_id: int) -> FeedCounts:
         return await self._db_thread.run(count_events, self._db, feed_id, now=self._clock.now())
@@ -166,7 +168,7 @@ class FeedAdmin:
         )
         settings["source"] = "discord"
         row = await self._db_thread.run(
-            feed_admin_repo.create_feed,
+            feed_store.create_feed,
             self._db,
             name=feed_name,
             url=probe.url,
@@ -185,7 +187,7 @@ class FeedAdmin:
             self.schedule.schedule_feed(row.id, interval, first_run=self._clock.now() + interval)
         return AddedFeed(probe=probe, row=row)
 
-    async def remove(self, row: repo.FeedRow) -> None:
+    async def remove(self, row: FeedRow) -> None:
         """Forget a feed added from Discord (config feeds are the operator's to remove)."""
         if row.settings.get("source") == "config":
             raise FeedAdminRefusal(
@@ -194,19 +196,19 @@ class FeedAdmin:
             )
         if self.schedule is not None:
             self.schedule.unschedule_feed(row.id)
-        await self._db_thread.run(feed_admin_repo.delete_feed, self._db, row.id)
+        await self._db_thread.run(feed_store.delete_feed, self._db, row.id)
 
     # --- settings ---------------------------------------------------------------------------
 
     async def change_settings(
         self,
-        row: repo.FeedRow,
+        row: FeedRow,
         changes: Mapping[str, Any],
         *,
         channel_id: int | None = None,
         paused: bool | None = None,
         enabled: bool | None = None,
-    ) -> repo.FeedRow:
+    ) -> FeedRow:
         """Store the new settings, move the schedule to match and tell the settings hooks.
 
         ``changes`` maps ``FeedSettings`` fields to already validated values.
@@ -216,7 +218,7 @@ class FeedAdmin:
         data["source"] = row.settings.get("source", "discord")
         status = status_after_change(row, paused=paused, enabled=enabled)
         updated = await self._db_thread.run(
-            feed_admin_repo.update_feed,
+            feed_store.update_feed,
             self._db,
             row.id,
             now=self._clock.now(),

@@ -21,7 +21,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.service.feeds import settings_from_row
-from bot.store import repo
+from bot.store import feeds as feed_store
 
 STALE_AFTER = timedelta(minutes=3)
 #: A feed may miss this many poll intervals (at least an hour) before the bot is unhealthy.
@@ -98,7 +98,7 @@ def check_health(path: str | os.PathLike[str], *, now: datetime) -> tuple[bool, 
 
 def feed_health(db: Database) -> list[FeedHealth]:
     """What the health file says about each feed that is meant to be polled."""
-    rows = [(row, settings_from_row(row)) for row in repo.list_feeds(db)]
+    rows = [(row, settings_from_row(row)) for row in feed_store.list_feeds(db)]
     return [
         FeedHealth(
             name=row.name,

@@ -11,8 +11,9 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from bot.errors import SeminarBotError
-from bot.store import repo, search_repo
-from bot.store.search_repo import EventHit, SearchResult
+from bot.store import feeds as feed_store
+from bot.store import search as search_store
+from bot.store.search import EventHit, SearchResult
 
 #: Feeds from the config file without a guild id belong to every server.
 UNASSIGNED = 0
@@ -26,15 +27,15 @@ class UnknownFeed(SeminarBotError):
 
 def feed_names(db: Database, guild_id: int) -> list[str]:
     """The names of the feeds this server sees (its own, else the unassigned ones)."""
-    rows = repo.list_feeds(db, guild_id) or repo.list_feeds(db, UNASSIGNED)
+    rows = feed_store.list_feeds(db, guild_id) or feed_store.list_feeds(db, UNASSIGNED)
     return [row.name for row in rows]
 
 
 def _check_feed(db: Database, guild_id: int, feed: str | None) -> None:
     if feed is None:
         return
-    if repo.get_feed_by_name(db, feed, guild_id) is None and (
-        repo.get_feed_by_name(db, feed, UNASSIGNED) is None
+    if feed_store.get_feed_by_name(db, feed, guild_id) is None and (
+        feed_store.get_feed_by_name(db, feed, UNASSIGNED) is None
     ):
         raise UnknownFeed(f"no feed called {feed!r}")
 
@@ -50,24 +51,24 @@ def upcoming(
 ) -> list[EventHit]:
     """Talks from now (until ``until``), soonest first; ``UnknownFeed`` for a bad feed name."""
     _check_feed(db, guild_id, feed)
-    return search_repo.upcoming(db, guild_id, now=now, until=until, feed=feed, limit=limit)
+    return search_store.upcoming(db, guild_id, now=now, until=until, feed=feed, limit=limit)
 
 
 def search(db: Database, guild_id: int, query: str, *, now: datetime, limit: int) -> SearchResult:
     """Upcoming talks matching the words, with a spelling correction when nothing matched."""
-    return search_repo.search_events(db, guild_id, query, now=now, limit=limit)
+    return search_store.search_events(db, guild_id, query, now=now, limit=limit)
 
 
 def suggest(db: Database, guild_id: int, text: str, *, now: datetime, limit: int) -> list[EventHit]:
     """Autocomplete: what was typed so far, or the next talks when nothing was."""
-    return search_repo.autocomplete(db, guild_id, text, now=now, limit=limit)
+    return search_store.autocomplete(db, guild_id, text, now=now, limit=limit)
 
 
 def find_event(db: Database, guild_id: int, ref: str, *, now: datetime) -> EventHit | None:
     """A picked suggestion (its id), else the best match for the typed text."""
     if ref.strip().isdigit():
-        hit = search_repo.get_event(db, guild_id, int(ref.strip()))
+        hit = search_store.get_event(db, guild_id, int(ref.strip()))
         if hit is not None:
             return hit
-    result = search_repo.search_events(db, guild_id, ref, now=now, limit=1)
+    result = search_store.search_events(db, guild_id, ref, now=now, limit=1)
     return result.hits[0] if result.hits else None

@@ -6,14 +6,14 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from bot.store import delivery_repo
+from bot.store import outbox as outbox_store
 
 
 def first_notice(db: Database, key: str, *, guild_id: int, text: str, now: datetime) -> bool:
     """Remember the notice; True only the first time its key is seen (then it is sent)."""
-    return delivery_repo.record_notice(db, key, guild_id=guild_id, text=text, now=now)
+    return outbox_store.record_notice(db, key, guild_id=guild_id, text=text, now=now)
 
 
 def forget_notice(db: Database, key: str) -> None:
     """Let the notice with this key be said again (the condition it reported was fixed)."""
-    delivery_repo.forget_notice(db, key)
+    outbox_store.forget_notice(db, key)

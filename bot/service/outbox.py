@@ -11,41 +11,41 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from bot.store import delivery_repo, repo
-from bot.store.delivery_repo import Announcement
-from bot.store.repo import OutboxRow
+from bot.store import feeds as feed_store
+from bot.store import outbox as outbox_store
+from bot.store.outbox import Announcement, AnnouncementState, OutboxRow
 
 
 def due_rows(db: Database, *, now: datetime, limit: int) -> list[OutboxRow]:
-    return delivery_repo.due_rows(db, now=now, limit=limit)
+    return outbox_store.due_rows(db, now=now, limit=limit)
 
 
-def feed(db: Database, feed_id: int) -> repo.FeedRow | None:
-    return repo.get_feed(db, feed_id)
+def feed(db: Database, feed_id: int) -> feed_store.FeedRow | None:
+    return feed_store.get_feed(db, feed_id)
 
 
 def claim(db: Database, row_id: int, *, now: datetime) -> OutboxRow | None:
     """Mark the row as being sent; None when another pass already has it."""
-    return repo.claim_outbox_row(db, row_id, now=now)
+    return outbox_store.claim_outbox_row(db, row_id, now=now)
 
 
 def mark_sent(db: Database, row_id: int, message_id: int | None, *, now: datetime) -> None:
-    repo.mark_outbox_sent(db, row_id, message_id, now=now)
+    outbox_store.mark_outbox_sent(db, row_id, message_id, now=now)
 
 
 def retry_at(db: Database, row_id: int, error: str, at: datetime, *, now: datetime) -> None:
     """Back to pending, not before ``at``."""
-    repo.mark_outbox_failed(db, row_id, error, at, False, now=now)
+    outbox_store.mark_outbox_failed(db, row_id, error, at, False, now=now)
 
 
 def give_up(db: Database, row_id: int, error: str, *, now: datetime) -> None:
     """Refused for good: the row is dead and never retried."""
-    repo.mark_outbox_failed(db, row_id, error, None, True, now=now)
+    outbox_store.mark_outbox_failed(db, row_id, error, None, True, now=now)
 
 
 def announcement(db: Database, announcement_id: str, channel_id: int) -> Announcement | None:
     """The message an announcement got in that channel (for edits), if any."""
-    return delivery_repo.get_announcement(db, announcement_id, channel_id)
+    return outbox_store.get_announcement(db, announcement_id, channel_id)
 
 
 def remember_message(
@@ -54,11 +54,11 @@ def remember_message(
     channel_id: int,
     message_id: int | None,
     *,
-    state: str,
+    state: AnnouncementState,
     now: datetime,
 ) -> None:
     """Keep the message id (or that it was deleted) so later changes edit the same message."""
-    repo.set_announcement_message(
+    outbox_store.set_announcement_message(
         db, announcement_id, channel_id, message_id, state=state, now=now
     )
 
@@ -70,17 +70,17 @@ def stop_broken_target(
 
     Returns the ids of the disabled feeds (none when the feed has no channel).
     """
-    delivery_repo.release_row(db, row_id, now=now)
+    outbox_store.release_row(db, row_id, now=now)
     if channel_id is None:
         return []
-    return delivery_repo.disable_feeds_of_channel(db, channel_id, reason=reason, now=now)
+    return feed_store.disable_feeds_of_channel(db, channel_id, reason=reason, now=now)
 
 
 def interrupted_rows(db: Database) -> list[OutboxRow]:
     """Rows a previous run claimed but never recorded."""
-    return delivery_repo.interrupted_rows(db)
+    return outbox_store.interrupted_rows(db)
 
 
 def release(db: Database, row_id: int, *, now: datetime) -> None:
     """Back to pending for a resend with the same nonce."""
-    delivery_repo.release_row(db, row_id, now=now)
+    outbox_store.release_row(db, row_id, now=now)

@@ -6,20 +6,24 @@ through this module, so it never imports the store.
 
 from __future__ import annotations
 
-from bot.store.delivery_repo import Announcement
-from bot.store.mirror_repo import DigestRow, FeedEvent
-from bot.store.reminders_repo import ReminderRow, SubscriptionRow, UpcomingEvent
-from bot.store.repo import FeedRow, OutboxRow
-from bot.store.search_repo import EventHit, SearchResult
+from bot.store.events import FeedEvent, UpcomingEvent
+from bot.store.feeds import FeedRow, FeedStatus
+from bot.store.mirror import DigestRow
+from bot.store.outbox import Announcement, AnnouncementState, OutboxRow
+from bot.store.reminders import ReminderRow, ReminderState, SubscriptionRow
+from bot.store.search import EventHit, SearchResult
 
 __all__ = [
     "Announcement",
+    "AnnouncementState",
     "DigestRow",
     "EventHit",
     "FeedEvent",
     "FeedRow",
+    "FeedStatus",
     "OutboxRow",
     "ReminderRow",
+    "ReminderState",
     "SearchResult",
     "SubscriptionRow",
     "UpcomingEvent",

@@ -12,56 +12,61 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
-from bot.store import reminders_repo, repo
-from bot.store.reminders_repo import ReminderRow, UpcomingEvent
+from bot.store import events as event_store
+from bot.store import feeds as feed_store
+from bot.store import outbox as outbox_store
+from bot.store import reminders as reminder_store
+from bot.store.events import UpcomingEvent
+from bot.store.reminders import ReminderRow, ReminderState
 
 
 def next_due_at(db: Database) -> datetime | None:
-    return reminders_repo.next_due_at(db)
+    return reminder_store.next_due_at(db)
 
 
 def due_reminders(db: Database, *, now: datetime, limit: int) -> list[ReminderRow]:
-    return reminders_repo.due_reminders(db, now=now, limit=limit)
+    return reminder_store.due_reminders(db, now=now, limit=limit)
 
 
-def feed(db: Database, feed_id: int) -> repo.FeedRow | None:
-    return repo.get_feed(db, feed_id)
+def feed(db: Database, feed_id: int) -> feed_store.FeedRow | None:
+    return feed_store.get_feed(db, feed_id)
 
 
 def claim_many(db: Database, ids: list[int], *, now: datetime) -> list[ReminderRow]:
     """Claim rows before sending them; only the returned rows may be sent."""
-    return reminders_repo.claim_many(db, ids, now=now)
+    return reminder_store.claim_many(db, ids, now=now)
 
 
 def mark_sent_many(db: Database, results: list[tuple[int, int, bool]], *, now: datetime) -> None:
     """(id, message id, late) for each sent reminder, in one transaction."""
-    reminders_repo.mark_sent_many(db, results, now=now)
+    reminder_store.mark_sent_many(db, results, now=now)
 
 
 def mark_missed(db: Database, reminder_id: int, reason: str, *, now: datetime) -> None:
     """Too late to be useful: recorded, never sent."""
-    reminders_repo.mark_final(db, reminder_id, "missed", reason, now=now)
+    reminder_store.mark_final(db, reminder_id, ReminderState.MISSED, reason, now=now)
 
 
 def mark_cancelled(db: Database, reminder_id: int, reason: str, *, now: datetime) -> None:
-    reminders_repo.mark_final(db, reminder_id, "cancelled", reason, now=now)
+    reminder_store.mark_final(db, reminder_id, ReminderState.CANCELLED, reason, now=now)
 
 
 def mark_failed(db: Database, reminder_id: int, error: str, *, now: datetime) -> None:
     """Failed for good (no retry)."""
-    reminders_repo.mark_final(db, reminder_id, "failed", error, now=now)
+    reminder_store.mark_final(db, reminder_id, ReminderState.FAILED, error, now=now)
 
 
 def retry_later(db: Database, reminder_id: int, error: str, at: datetime, *, now: datetime) -> None:
-    reminders_repo.retry_later(db, reminder_id, error, at, now=now)
+    reminder_store.retry_later(db, reminder_id, error, at, now=now)
 
 
 def member_left(
-    db: Database, reminder_id: int, *, guild_id: int, user_id: int, now: datetime
+    db: Database, reminder_id: int, *, guild_id: int, user_id: int | None, now: datetime
 ) -> None:
     """The member left the server: their subscriptions there stop, this reminder too."""
-    reminders_repo.flag_left_guild(db, guild_id, user_id, now=now)
-    reminders_repo.mark_final(db, reminder_id, "cancelled", "left_guild", now=now)
+    if user_id is not None:
+        reminder_store.flag_left_guild(db, guild_id, user_id, now=now)
+    reminder_store.mark_final(db, reminder_id, ReminderState.CANCELLED, "left_guild", now=now)
 
 
 def dm_closed(db: Database, reminder_id: int, *, user_id: int, now: datetime) -> int:
@@ -69,30 +74,30 @@ def dm_closed(db: Database, reminder_id: int, *, user_id: int, now: datetime) ->
 
     Returns how many pending DMs were cancelled; the member gets one hint at their next command.
     """
-    reminders_repo.mark_final(db, reminder_id, "failed", "dm_closed", now=now)
-    return reminders_repo.flag_dm_closed(db, user_id, now=now)
+    reminder_store.mark_final(db, reminder_id, ReminderState.FAILED, "dm_closed", now=now)
+    return reminder_store.flag_dm_closed(db, user_id, now=now)
 
 
 def reminder_event(db: Database, announcement_id: str, *, feed_id: int) -> UpcomingEvent | None:
     """The event a reminder is about, as stored now."""
-    return reminders_repo.event_by_announcement(db, announcement_id, feed_id=feed_id)
+    return event_store.event_by_announcement(db, announcement_id, feed_id=feed_id)
 
 
 def announcement_message(db: Database, announcement_id: str, channel_id: int) -> int | None:
     """The message id of the event's announcement in that channel, for a jump link."""
-    return reminders_repo.announcement_message(db, announcement_id, channel_id)
+    return outbox_store.announcement_message(db, announcement_id, channel_id)
 
 
 def member_seen_at(db: Database, user_id: int) -> datetime | None:
-    return reminders_repo.member_seen_at(db, user_id)
+    return reminder_store.member_seen_at(db, user_id)
 
 
 def dm_channel_id(db: Database, user_id: int) -> int | None:
-    return reminders_repo.dm_channel_id(db, user_id)
+    return reminder_store.dm_channel_id(db, user_id)
 
 
 def set_dm_channel_id(db: Database, user_id: int, channel_id: int) -> None:
-    reminders_repo.set_dm_channel_id(db, user_id, channel_id)
+    reminder_store.set_dm_channel_id(db, user_id, channel_id)
 
 
 @dataclass(frozen=True)
@@ -111,11 +116,11 @@ def recover_interrupted(db: Database, *, now: datetime, nonce_window: timedelta)
     """Resend rows claimed within the nonce window (Discord returns the first message for a
     repeated nonce); record older ones as sent rather than risk a duplicate."""
     released, given_up = [], []
-    for row in reminders_repo.interrupted(db):
+    for row in reminder_store.interrupted(db):
         if now - row.updated_at <= nonce_window:
-            reminders_repo.release(db, row.id, now=now)
+            reminder_store.release(db, row.id, now=now)
             released.append(row.id)
         else:
-            reminders_repo.mark_sent(db, row.id, None, late=False, now=now)
+            reminder_store.mark_sent(db, row.id, None, late=False, now=now)
             given_up.append(row.id)
     return Recovery(released=released, given_up=given_up)

@@ -17,8 +17,11 @@ from bot.core.models import Occurrence
 from bot.core.reminders import due_for, matches
 from bot.errors import SeminarBotError
 from bot.service.feeds import settings_from_row
-from bot.store import reminders_repo, repo
-from bot.store.reminders_repo import SubscriptionRow, UpcomingEvent
+from bot.store import events as event_store
+from bot.store import feeds as feed_store
+from bot.store import reminders as reminder_store
+from bot.store.events import UpcomingEvent
+from bot.store.reminders import SubscriptionRow
 
 #: Most events offered by the ``/remind`` autocomplete (Discord shows 25 choices).
 CHOICES = 25
@@ -81,16 +84,16 @@ def is_upcoming(event: UpcomingEvent, now: datetime) -> bool:
 
 def member_seen(db: Database, user_id: int, *, now: datetime) -> None:
     """The member used the bot: that proves they are still in the server."""
-    reminders_repo.member_seen(db, user_id, now=now)
+    reminder_store.member_seen(db, user_id, now=now)
 
 
 def users_with_pending_hint(db: Database) -> set[int]:
-    return reminders_repo.users_with_pending_hint(db)
+    return reminder_store.users_with_pending_hint(db)
 
 
 def clear_dm_hint(db: Database, user_id: int) -> None:
     """The "your DMs are closed" hint was shown; never show it again for that closure."""
-    reminders_repo.clear_hint(db, user_id)
+    reminder_store.clear_hint(db, user_id)
 
 
 def _store(
@@ -109,8 +112,8 @@ def _store(
 ) -> tuple[SubscriptionRow, bool]:
     """Store a subscription; asking for DMs again re-enables DMs closed earlier."""
     if via == "dm":
-        reminders_repo.reactivate_dm(db, user_id, now=now)
-    return reminders_repo.add_subscription(
+        reminder_store.reactivate_dm(db, user_id, now=now)
+    return reminder_store.add_subscription(
         db,
         guild_id=guild_id,
         user_id=user_id,
@@ -137,8 +140,8 @@ def remind_of_event(
     default_timezone: str,
 ) -> EventReminder:
     """Subscribe to one event of this server, if it is still ahead far enough."""
-    event = reminders_repo.event_by_announcement(db, announcement_id)
-    feed = repo.get_feed(db, event.feed_id) if event else None
+    event = event_store.event_by_announcement(db, announcement_id)
+    feed = feed_store.get_feed(db, event.feed_id) if event else None
     if event is None or feed is None or feed.guild_id != guild_id:
         raise UnknownEvent("unknown event")
     occ = event.occurrence
@@ -177,7 +180,7 @@ def subscribe_to_filter(
     """Subscribe to every talk (of one feed, or all) matching the filter, now and later."""
     feed_row = None
     if feed:
-        feed_row = repo.get_feed_by_name(db, feed, guild_id)
+        feed_row = feed_store.get_feed_by_name(db, feed, guild_id)
         if feed_row is None:
             raise UnknownFeed("unknown feed")
     sub, created = _store(
@@ -192,10 +195,10 @@ def subscribe_to_filter(
         field=field,
         pattern=pattern,
     )
-    feeds = [feed_row] if feed_row else repo.list_feeds(db, guild_id)
+    feeds = [feed_row] if feed_row else feed_store.list_feeds(db, guild_id)
     count = sum(
         1
-        for e in reminders_repo.upcoming_events(db, guild_id, now=now)
+        for e in event_store.upcoming_events(db, guild_id, now=now)
         if (feed_row is None or e.feed_id == feed_row.id)
         and is_upcoming(e, now)
         and matches(field, pattern, e.occurrence)
@@ -214,7 +217,7 @@ def remindable_events(
 ) -> list[UpcomingEvent]:
     """Events still ahead and not cancelled that match what was typed, soonest first."""
     chosen = []
-    for event in reminders_repo.upcoming_events(db, guild_id, now=now):
+    for event in event_store.upcoming_events(db, guild_id, now=now):
         if event.occurrence.cancelled or not is_upcoming(event, now):
             continue
         if typed and not matches("keyword", typed, event.occurrence):
@@ -226,7 +229,7 @@ def remindable_events(
 
 
 def feed_names(db: Database, guild_id: int) -> list[str]:
-    return [row.name for row in repo.list_feeds(db, guild_id)]
+    return [row.name for row in feed_store.list_feeds(db, guild_id)]
 
 
 @dataclass(frozen=True)
@@ -241,13 +244,13 @@ class Described:
 def my_subscriptions(db: Database, user_id: int, guild_id: int) -> list[Described]:
     """The member's subscriptions in this server, with event titles and feed names."""
     described = []
-    for sub in reminders_repo.list_subscriptions(db, user_id, guild_id):
+    for sub in reminder_store.list_subscriptions(db, user_id, guild_id):
         title, feed_name = "", ""
         if sub.kind == "event":
-            event = reminders_repo.event_by_announcement(db, sub.announcement_id)
+            event = event_store.event_by_announcement(db, sub.announcement_id)
             title = event.occurrence.title if event else ""
         elif sub.feed_id is not None:
-            feed = repo.get_feed(db, sub.feed_id)
+            feed = feed_store.get_feed(db, sub.feed_id)
             feed_name = feed.name if feed else ""
         described.append(Described(sub, title, feed_name))
     return described
@@ -255,8 +258,8 @@ def my_subscriptions(db: Database, user_id: int, guild_id: int) -> list[Describe
 
 def unsubscribe(db: Database, subscription_id: int, user_id: int, *, now: datetime) -> bool:
     """Remove one of the member's subscriptions (and its pending reminders)."""
-    return reminders_repo.remove_subscription(db, subscription_id, user_id, now=now)
+    return reminder_store.remove_subscription(db, subscription_id, user_id, now=now)
 
 
 def unsubscribe_all(db: Database, user_id: int, guild_id: int, *, now: datetime) -> int:
-    return reminders_repo.remove_all_subscriptions(db, user_id, guild_id, now=now)
+    return reminder_store.remove_all_subscriptions(db, user_id, guild_id, now=now)

@@ -19,7 +19,7 @@ from bot.core.backoff import should_disable
 from bot.service.dbthread import DatabaseThread
 from bot.service.feeds import settings_from_row
 from bot.service.poller import Poller, PollOutcome
-from bot.store import delivery_repo, repo
+from bot.store import feeds as feed_store
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +29,12 @@ Notify = Callable[[int, str, str], Awaitable[None]]
 AfterPollHook = Callable[[int, PollOutcome], Awaitable[None]]
 
 
-def settings_trusted(row: repo.FeedRow) -> bool:
+def settings_trusted(row: feed_store.FeedRow) -> bool:
     """Feeds from the operator's config file are trusted; feeds added from Discord are not."""
     return row.settings.get("source") == "config"
 
 
-def is_due(row: repo.FeedRow, *, now: datetime) -> bool:
+def is_due(row: feed_store.FeedRow, *, now: datetime) -> bool:
     """A scheduled tick polls only feeds that are running and not backing off."""
     settings = settings_from_row(row)
     return not (
@@ -46,31 +46,31 @@ def is_due(row: repo.FeedRow, *, now: datetime) -> bool:
 
 def disable_if_failing_too_long(
     db: Database, feed_id: int, *, now: datetime
-) -> repo.FeedRow | None:
+) -> feed_store.FeedRow | None:
     """Disable a feed that has failed continuously for a day; the row when it was disabled."""
-    row = repo.get_feed(db, feed_id)
+    row = feed_store.get_feed(db, feed_id)
     if row is None:
         return None
     failing_since = row.last_ok_at or row.created_at
     if not should_disable(failing_since, row.fail_count, now=now):
         return None
-    delivery_repo.disable_feed(db, feed_id, reason="failing", now=now)
+    feed_store.disable_feed(db, feed_id, reason="failing", now=now)
     return row
 
 
 def disable_feeds_of_guild(db: Database, guild_id: int, *, now: datetime) -> int:
     """The bot left a server: its feeds stop (kept, so a re-invite can resume them)."""
-    return delivery_repo.disable_feeds_of_guild(db, guild_id, reason="removed", now=now)
+    return feed_store.disable_feeds_of_guild(db, guild_id, reason="removed", now=now)
 
 
 def disable_feeds_of_deleted_channel(
     db: Database, channel_id: int, *, now: datetime
-) -> list[repo.FeedRow]:
+) -> list[feed_store.FeedRow]:
     """A channel was deleted: stop the feeds that announce there; the rows that were stopped."""
-    ids = delivery_repo.disable_feeds_of_channel(
+    ids = feed_store.disable_feeds_of_channel(
         db, channel_id, reason="channel_missing", now=now
     )
-    rows = [repo.get_feed(db, feed_id) for feed_id in ids]
+    rows = [feed_store.get_feed(db, feed_id) for feed_id in ids]
     return [row for row in rows if row is not None]
 
 
@@ -99,7 +99,7 @@ class FeedSupervisor:
 
     async def poll(self, feed_id: int, *, force: bool = False) -> PollOutcome | None:
         """One poll; None when the feed is gone or (unless forced) not due."""
-        row = await self._db_thread.run(repo.get_feed, self._db, feed_id)
+        row = await self._db_thread.run(feed_store.get_feed, self._db, feed_id)
         if row is None:
             return None
         now = self._clock.now()

@@ -18,7 +18,8 @@ from bot.service.feed_admin import FeedAdmin, FeedAdminRefusal, SettingsChanged
 from bot.service.feeds import open_store, settings_from_row, settings_to_dict, sync_config_feeds
 from bot.service.records import FeedRow
 from bot.service.supervision import disable_if_failing_too_long
-from bot.store import repo
+from bot.store import events as event_store
+from bot.store import feeds as feed_store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -60,7 +61,7 @@ def _add_feed(
     settings = settings_to_dict(FeedSettings(name=name, url="https://example.org/cal.ics"))
     settings["source"] = source
     return db_thread.call(
-        repo.upsert_feed,
+        feed_store.upsert_feed,
         db,
         name=name,
         url="https://example.org/cal.ics",
@@ -98,7 +99,7 @@ def test_re_enabling_a_disabled_feed_polls_it_again_within_seconds(
     row = _add_feed(db_thread, db)
     for hours in (0, 1, 12, 25):
         db_thread.call(
-            repo.record_poll_failure,
+            event_store.record_poll_failure,
             db,
             row.id,
             now=T0 + timedelta(hours=hours),
@@ -108,7 +109,7 @@ def test_re_enabling_a_disabled_feed_polls_it_again_within_seconds(
         )
     later = T0 + timedelta(hours=25)
     assert db_thread.call(disable_if_failing_too_long, db, row.id, now=later) is not None
-    row = db_thread.call(repo.get_feed, db, row.id)
+    row = db_thread.call(feed_store.get_feed, db, row.id)
     assert row is not None and row.status == "disabled"
     admin, schedule = _admin(db_thread, db)
 
@@ -124,7 +125,7 @@ def test_a_feed_failing_for_less_than_a_day_stays_enabled(
     row = _add_feed(db_thread, db)
     for hours in (0, 1, 2, 3):
         db_thread.call(
-            repo.record_poll_failure,
+            event_store.record_poll_failure,
             db,
             row.id,
             now=T0 + timedelta(hours=hours),
@@ -134,7 +135,7 @@ def test_a_feed_failing_for_less_than_a_day_stays_enabled(
         )
     soon = T0 + timedelta(hours=3)
     assert db_thread.call(disable_if_failing_too_long, db, row.id, now=soon) is None
-    stored = db_thread.call(repo.get_feed, db, row.id)
+    stored = db_thread.call(feed_store.get_feed, db, row.id)
     assert stored is not None and stored.status == "active"
 
 
@@ -167,7 +168,7 @@ def test_a_feed_from_the_config_file_is_not_removed_from_discord(
     with pytest.raises(FeedAdminRefusal, match="configuration file"):
         asyncio.run(admin.remove(row))
 
-    assert db_thread.call(repo.get_feed, db, row.id) is not None
+    assert db_thread.call(feed_store.get_feed, db, row.id) is not None
     assert row.id in schedule.jobs
 
 
