@@ -7,24 +7,20 @@ through this module, so it never imports the store.
 from __future__ import annotations
 
 from bot.store.events import FeedEvent, UpcomingEvent
-from bot.store.feeds import FeedRow, FeedStatus
-from bot.store.mirror import DigestRow
+from bot.store.feeds import FeedRow
 from bot.store.outbox import Announcement, AnnouncementState, OutboxRow
 from bot.store.reminders import ReminderRow, ReminderState, SubscriptionRow
-from bot.store.search import EventHit, SearchResult
+from bot.store.search import EventHit
 
 __all__ = [
     "Announcement",
     "AnnouncementState",
-    "DigestRow",
     "EventHit",
     "FeedEvent",
     "FeedRow",
-    "FeedStatus",
     "OutboxRow",
     "ReminderRow",
     "ReminderState",
-    "SearchResult",
     "SubscriptionRow",
     "UpcomingEvent",
 ]
