@@ -212,11 +212,9 @@ def parse_simple_vevent(block: bytes, context: _Context) -> Parsed | None:
         return None
     try:
         props = _read_properties(lines)
-    except Exception:  # icalendar would record an error or fail: let it decide
+        return None if props is None else _occurrence(props, context)
+    except Exception:  # icalendar would record an error, or the parser skip the event
         return None
-    if props is None:
-        return None
-    return _occurrence(props, context)
 
 
 def _occurrence(props: dict[str, Any], context: _Context) -> Parsed | None:
