@@ -141,7 +141,8 @@ def _value(name: str, params: dict[str, str], raw: str) -> Any:
     tzid = params.get("TZID") if name in _TIMES else None
     parsed = factory.from_ical(text, tzid) if tzid else factory.from_ical(text)
     prop = factory(parsed)
-    prop.params = icalendar.Parameters(params)
+    if params:  # the factory already gave it empty parameters
+        prop.params = icalendar.Parameters(params)
     return prop
 
 
@@ -175,7 +176,6 @@ def _read_properties(lines: list[str]) -> dict[str, Any] | None:
         if name == "CATEGORIES":
             factory = _types().for_property("CATEGORIES", None)
             cats = factory(split_on_unescaped_comma(raw))
-            cats.params = icalendar.Parameters()
             found = props.get(name)
             if found is None:
                 props[name] = cats
