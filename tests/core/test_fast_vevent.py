@@ -106,7 +106,9 @@ def test_the_incremental_poll_with_fast_groups_equals_the_full_parse() -> None:
 
 # --- generated events ----------------------------------------------------------------------
 
-ZONES = ["America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata", "UTC", "Etc/UTC"]
+ZONES = ["America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata", "UTC", "Etc/UTC", "US/Eastern", "GMT"]
+#: Header zones also in the names producers really write (Windows names, nonsense).
+HEADER_ZONES = [*ZONES, "Eastern Standard Time", "Customized Time Zone", "/mozilla.org/Europe/Berlin"]
 TEXT = st.lists(
     st.sampled_from(
         [*"abcXYZ 019,;:\\\"'<>&/=", "\\n", "\\N", "\\,", "\\;", "\\\\", "é", "漢", "😀", "\t", "\u00a0", "  "]
@@ -166,7 +168,7 @@ def calendars(draw: st.DrawFn) -> tuple[bytes, str]:
     lines.append("END:VEVENT")
     header = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//fast//EN"]
     if draw(st.booleans()):
-        header.append(f"X-WR-TIMEZONE:{draw(st.sampled_from(ZONES))}")
+        header.append(f"X-WR-TIMEZONE:{draw(st.sampled_from(HEADER_ZONES))}")
     text = "".join(_fold(line, width, newline) for line in [*header, *lines]) + "END:VCALENDAR" + newline
     return text.encode("utf-8", "surrogateescape"), draw(st.sampled_from(["UTC", "America/Chicago"]))
 
@@ -192,3 +194,47 @@ def test_window_edges_read_the_same_both_ways(start: datetime, all_day: bool) ->
     edge = datetime(2025, 10, 1, tzinfo=UTC)
     for window in ((edge, edge + timedelta(days=3)), (edge - timedelta(days=3), edge)):
         compare(body, window)
+
+
+PLAIN = [
+    "UID:decline@x",
+    "DTSTART;TZID=America/New_York:20251201T160000",
+    "DTEND;TZID=America/New_York:20251201T170000",
+    "SUMMARY:A talk",
+]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "RRULE:FREQ=WEEKLY;COUNT=3",
+        "RDATE:20251208T160000Z",
+        "EXDATE;TZID=America/New_York:20251208T160000",
+        "RECURRENCE-ID:20251201T210000Z",
+        "X-ALT-DESC;FMTTYPE=text/html:<p>A talk</p>",
+        "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nEND:VALARM",
+        "SUMMARY;LANGUAGE=en:A second summary",
+        "DESCRIPTION;ALTREP=\"cid:x\":text",
+        "ATTENDEE;CN=Someone:mailto:a@example.org",
+        "summary:lower-case name",
+        "SUMMARY:A duplicate summary",
+    ],
+)
+def test_the_fast_path_leaves_what_it_does_not_know_to_icalendar(extra: str) -> None:
+    body = "\r\n".join(
+        ["BEGIN:VCALENDAR", "VERSION:2.0", "BEGIN:VEVENT", *PLAIN, extra, "END:VEVENT", "END:VCALENDAR", ""]
+    ).encode()
+    assert compare(body, HALF_YEAR) == 0
+    plain = body.replace(f"{extra}\r\n".encode(), b"")
+    assert compare(plain, HALF_YEAR) == 1
+
+
+@pytest.mark.parametrize("tzid", ["Eastern Standard Time", "America/New York", "Customized Time Zone", "america/new_york"])
+def test_a_zone_that_is_not_an_exact_iana_name_is_left_to_icalendar(tzid: str) -> None:
+    body = "\r\n".join(
+        [
+            "BEGIN:VCALENDAR", "VERSION:2.0", "BEGIN:VEVENT", "UID:zone@x",
+            f"DTSTART;TZID={tzid}:20251201T160000", "SUMMARY:A talk", "END:VEVENT", "END:VCALENDAR", "",
+        ]
+    ).encode()  # fmt: skip
+    assert compare(body, HALF_YEAR) == 0
