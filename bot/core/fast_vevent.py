@@ -63,8 +63,13 @@ _READ = frozenset(
 )  # fmt: skip
 #: Properties the parser never reads but that plain feeds carry.
 _IGNORED = frozenset(
-    {"DTSTAMP", "CREATED", "TRANSP", "CLASS", "ORGANIZER", "PRIORITY", "COMMENT", "CONTACT"}
-)
+    {
+        "DTSTAMP", "CREATED", "TRANSP", "CLASS", "ORGANIZER", "PRIORITY", "COMMENT", "CONTACT",
+        "ATTACH", "GEO", "ATTENDEE",
+    }
+)  # fmt: skip
+#: Text properties whose LANGUAGE parameter changes nothing the parser reads.
+_LANGUAGE_OK = frozenset({"SUMMARY", "DESCRIPTION", "LOCATION"})
 #: X- properties the parser does read (or that change how a block is read): decline.
 _X_READ = frozenset({"X-ALT-DESC"})
 _TIMES = frozenset({"DTSTART", "DTEND"})
@@ -168,11 +173,8 @@ def _read_properties(lines: list[str]) -> dict[str, Any] | None:
             if key in params:
                 return None
             params[key] = value
-        if params:
-            if name not in _TIMES or not params.keys() <= {"TZID", "VALUE"}:
-                return None
-            if params.get("VALUE", "DATE") != "DATE":
-                return None
+        if params and not _params_ok(name, params):
+            return None
         if name == "CATEGORIES":
             factory = _types().for_property("CATEGORIES", None)
             cats = factory(split_on_unescaped_comma(raw))
@@ -188,6 +190,15 @@ def _read_properties(lines: list[str]) -> dict[str, Any] | None:
             return None
         props[name] = _value(name, params, raw)
     return props
+
+
+def _params_ok(name: str, params: dict[str, str]) -> bool:
+    """Parameters that change neither the value type nor what the parser reads."""
+    if name in _TIMES:
+        return params.keys() <= {"TZID", "VALUE"} and params.get("VALUE", "DATE") == "DATE"
+    if name in _LANGUAGE_OK:
+        return params.keys() == {"LANGUAGE"}
+    return name == "URL" and params == {"VALUE": "URI"}
 
 
 def _time_shape(params: dict[str, str], raw: str) -> bool:

@@ -153,7 +153,12 @@ def calendars(draw: st.DrawFn) -> tuple[bytes, str]:
         sign = "-" if length < timedelta(0) else ""
         lines.append(f"DURATION:{sign}P{abs(length).days}DT{abs(length).seconds}S")
     for name in draw(st.lists(st.sampled_from(["SUMMARY", "DESCRIPTION", "LOCATION", "X-FOO"]), unique=True)):
-        lines.append(f"{name}:{draw(TEXT)}")
+        language = draw(st.sampled_from(["", ";LANGUAGE=en-us"])) if name != "X-FOO" else ""
+        lines.append(f"{name}{language}:{draw(TEXT)}")
+    if draw(st.booleans()):
+        lines.append('ATTACH;FMTTYPE=image/jpeg:https://example.org/a,b;c.jpg')
+    if draw(st.booleans()):
+        lines.append('ORGANIZER;CN="Dept, of: CS":MAILTO:cs@example.org')
     if draw(st.booleans()):
         lines.append(f"CATEGORIES:{draw(TEXT)}")
     if draw(st.booleans()):
@@ -163,7 +168,7 @@ def calendars(draw: st.DrawFn) -> tuple[bytes, str]:
     if draw(st.booleans()):
         lines.append(f"LAST-MODIFIED:{draw(st.sampled_from(['20250101T000000Z', '20250101T000000']))}")
     if draw(st.booleans()):
-        lines.append("URL:https://example.org/event?a=1&b=2")
+        lines.append(f"URL{draw(st.sampled_from(['', ';VALUE=URI']))}:https://example.org/event?a=1&b=2")
     lines.append("DTSTAMP:20250101T000000Z")
     lines.append("END:VEVENT")
     header = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//fast//EN"]
@@ -215,7 +220,9 @@ PLAIN = [
         "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nEND:VALARM",
         "SUMMARY;LANGUAGE=en:A second summary",
         "DESCRIPTION;ALTREP=\"cid:x\":text",
-        "ATTENDEE;CN=Someone:mailto:a@example.org",
+        "EXRULE:FREQ=WEEKLY;COUNT=3",
+        "LOCATION;ENCODING=QUOTED-PRINTABLE:Room=205",
+        "URL;VALUE=TEXT:not a link",
         "summary:lower-case name",
         "SUMMARY:A duplicate summary",
     ],
