@@ -20,14 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import available_timezones
 
 import icalendar
 from icalendar.parser.property import split_on_unescaped_comma, unescape_backslash
 from recurring_ical_events.util import time_span_contains_event
 
-from bot.core.blocks import Group, SplitFeed, group_body
 from bot.core.models import Instant, Occurrence, OccurrenceKey, SkippedEvent
 from bot.core.parse import (
     ParseLimits,
@@ -47,6 +46,9 @@ from bot.core.parse import (
     _zones_for,
 )
 from bot.core.text import clean_line
+
+if TYPE_CHECKING:  # the incremental package imports this module: no import cycle at run time
+    from bot.core.incremental.blocks import Group, SplitFeed
 
 __all__ = ["FastResults", "parse_simple_groups", "parse_simple_vevent"]
 
@@ -277,6 +279,8 @@ def _header_context(
     limits: ParseLimits,
 ) -> tuple[_Context, Meta] | None:
     """The header's zones and meta, read through the parser's own code (icalendar)."""
+    from bot.core.incremental.blocks import group_body  # here: see TYPE_CHECKING above
+
     start, end = _utc_window(*window)
     raw_calendars, _ = _scan(_logical_lines(group_body(split, [])), limits)
     if len(raw_calendars) != 1:

@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.feedgen import render_feed, seminar_series
-from bot.core.blocks import SplitFeed, group_body, split_feed
 from bot.core.charset import to_utf8
 from bot.core.fast_vevent import Parsed, parse_simple_groups
 from bot.core.incremental import absorb, parse_changed
+from bot.core.incremental.blocks import SplitFeed, group_body
+from bot.core.incremental.split import split_feed
 from bot.core.parse import ParseLimits, parse_by_uid, parse_feed
 from bot.errors import FeedError
 from tests.conftest import corpus_files
