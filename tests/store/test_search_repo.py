@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import pytest
@@ -144,3 +145,56 @@ def test_every_speaker_of_a_read_talk_is_searchable_and_subscribable() -> None:
         ]
     assert matches("speaker", "Lin Feng", joint) and matches("speaker", "daniel okoro", joint)
     assert not matches("speaker", "Axion", joint)
+
+
+def test_typo_correction_follows_new_events(db: Database) -> None:
+    assert search_repo.search_events(db, 1, "liskow", now=NOW).hits == []
+    store(db, "cs", 1, [talk("e", 3, "Barbara Liskov", "Data abstraction")])
+    result = search_repo.search_events(db, 1, "liskow", now=NOW)
+    assert titles(result.hits) == ["Data abstraction"] and result.corrected == "liskov"
+
+
+def test_a_misspelt_name_ranks_its_talks_like_the_exact_name(db: Database) -> None:
+    store(db, "more", 1, [
+        talk("m1", 3, "Ann Mahoney", "Sketching", affiliation="Mahoney Institute"),
+        talk("m2", 4, "Someone Else", "On Mahoney's lemma"),
+        talk("m3", 5, "Third Person", "Tensor methods", abstract="Joint with Mahoney."),
+    ])
+    exact = titles(search_repo.search_events(db, 1, "mahoney", now=NOW).hits)
+    misspelt = search_repo.search_events(db, 1, "mahony", now=NOW)
+    assert misspelt.corrected == "mahoney"
+    assert titles(misspelt.hits) == exact == [
+        "Sketching", "Randomized linear algebra", "On Mahoney's lemma", "Tensor methods"]
+
+
+def _plans(db: Database, lookup: Callable[[], object]) -> list[str]:
+    """The query plan of every statement a lookup runs."""
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    try:
+        lookup()
+    finally:
+        db.conn.set_trace_callback(None)
+    plans = []
+    for sql in statements:
+        if sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            rows = db.conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
+            plans.append("\n".join(str(r[3]) for r in rows))
+    return plans
+
+
+@pytest.mark.parametrize("lookup", ["upcoming", "week", "autocomplete", "prefix", "typo"])
+def test_lists_and_searches_read_events_through_indexes_only(db: Database, lookup: str) -> None:
+    calls: dict[str, Callable[[], object]] = {
+        "upcoming": lambda: search_repo.upcoming(db, 1, now=NOW),
+        "week": lambda: search_repo.upcoming(db, 1, now=NOW, until=NOW + timedelta(days=7)),
+        "autocomplete": lambda: search_repo.autocomplete(db, 1, "", now=NOW),
+        "prefix": lambda: search_repo.autocomplete(db, 1, "grac", now=NOW),
+        "typo": lambda: search_repo.search_events(db, 1, "mahony", now=NOW),
+    }
+    plans = _plans(db, calls[lookup])
+    assert plans
+    for plan in plans:
+        assert not re.search(r"\bSCAN (e|events)\b", plan), plan
+    if lookup in ("upcoming", "week", "autocomplete"):
+        assert "COVERING INDEX idx_events_upcoming" in plans[0], plans[0]
