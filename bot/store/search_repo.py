@@ -179,7 +179,12 @@ def vocabulary_index(db: Database) -> search.VocabularyIndex:
     cached = _VOCABULARY_INDEXES.get(db)
     if cached is not None and cached[0] == stamp:
         return cached[1]
-    index = search.VocabularyIndex.build(_vocabulary(db))
+    words = frozenset(search.fold(v) for v in _vocabulary(db) if v)
+    # Most polls change times or abstracts, not names: then the index is still right.
+    if cached is not None and cached[1].words == words:
+        index = cached[1]
+    else:
+        index = search.VocabularyIndex.of_folded(words)
     _VOCABULARY_INDEXES[db] = (stamp, index)
     return index
 
