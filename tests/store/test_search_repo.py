@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -198,3 +199,43 @@ def test_lists_and_searches_read_events_through_indexes_only(db: Database, looku
         assert not re.search(r"\bSCAN (e|events)\b", plan), plan
     if lookup in ("upcoming", "week", "autocomplete"):
         assert "COVERING INDEX idx_events_upcoming" in plans[0], plans[0]
+
+
+def test_differential_typo_search_against_the_full_vocabulary_scan() -> None:
+    """On generated talks, every one-letter typo of a name finds what the old full scan found."""
+    from bot.core import search
+
+    rng = random.Random(7)
+    first = ["Michael", "Grace", "Ada", "Barbara", "Edsger", "Radia", "Shafi", "Judea", "Leslie"]
+    last = ["Mahoney", "Hopper", "Lovelace", "Liskov", "Dijkstra", "Perlman", "Goldwasser",
+            "Pearl", "Lamport", "Maloney", "Moloney", "Hoare"]  # fmt: skip
+    database = open_database(None)
+    talks = [
+        talk(f"g{i}", 1 + i / 3, f"{rng.choice(first)} {rng.choice(last)}", f"Talk {i}",
+             affiliation=rng.choice(["Yale", "ETH Zurich", "Oxford"]))
+        for i in range(120)
+    ]  # fmt: skip
+    store(database, "gen", 1, talks)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    corrected = 0
+    for _ in range(150):
+        name = rng.choice(first + last).lower()
+        at = rng.randrange(len(name))
+        typo = rng.choice([
+            name[:at] + name[at + 1 :],
+            name[:at] + rng.choice(letters) + name[at:],
+            name[:at] + rng.choice(letters) + name[at + 1 :],
+        ])  # fmt: skip
+        words = search.tokens(typo)
+        got = search_repo.search_events(database, 1, typo, now=NOW)
+        if search_repo._match(database, 1, search.match_expression(words), now=NOW, limit=25):
+            continue  # an exact or prefix hit: no correction involved
+        fixed = search.corrections(words, search_repo._vocabulary(database))
+        expected = search.did_you_mean(fixed)
+        assert got.corrected == expected, typo
+        if expected:
+            hits = search_repo._match(database, 1, search.corrected_expression(fixed),
+                                      now=NOW, limit=25)  # fmt: skip
+            assert got.hits == hits, typo
+            corrected += 1
+    assert corrected > 50  # the typo path itself was exercised, not only prefix hits
