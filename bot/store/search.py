@@ -17,8 +17,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.core import search
+from bot.core.diff import EventState
 from bot.core.models import Occurrence
-from bot.store.repo import ts
+from bot.store.rows import ts
 
 #: Multi-day events that began this long ago may still be running.
 LOOKBACK = timedelta(days=7)
@@ -49,7 +50,7 @@ class EventHit:
     rowid: int
     feed_id: int
     feed_name: str
-    state: str
+    state: EventState
     occurrence: Occurrence
 
 
@@ -84,7 +85,7 @@ def _hits(db: Database, keys: list[tuple[Any, ...]]) -> list[EventHit]:
             rowid=int(rowid),
             feed_id=int(feed_id),
             feed_name=str(feed_name),
-            state=str(state),
+            state=EventState(state),
             occurrence=_occurrence(str(texts[rowid])),
         )
         for rowid, feed_id, feed_name, state in keys
@@ -233,17 +234,3 @@ def autocomplete(
     if not words:
         return upcoming(db, guild_id, now=now, limit=limit)
     return _match(db, guild_id, search.match_expression(words), now=now, limit=limit)
-
-
-def count_events(db: Database, feed_id: int) -> int:
-    row = db.conn.execute("SELECT COUNT(*) FROM events WHERE feed_id = ?", [feed_id]).fetchone()
-    return int(row[0])
-
-
-def count_upcoming(db: Database, feed_id: int, *, now: datetime) -> int:
-    row = db.conn.execute(
-        "SELECT COUNT(*) FROM events WHERE feed_id = ? AND state NOT IN ('cancelled', 'expired')"
-        " AND COALESCE(end_utc, start_utc) > ?",
-        [feed_id, ts(now)],
-    ).fetchone()
-    return int(row[0])
