@@ -35,7 +35,7 @@ from bot.service.dbthread import DatabaseThread
 from bot.service.feeds import settings_from_row, sync_config_feeds
 from bot.service.health import FeedHealth, write_health
 from bot.service.poller import Poller, PollOutcome
-from bot.service.scheduler import PollScheduler
+from bot.service.scheduler import PollScheduler, wait_until_due
 from bot.store import delivery_repo, repo
 from bot.store.db import open_database
 
@@ -152,7 +152,9 @@ class SeminarBot(commands.Bot):
             for row in feeds:
                 settings = settings_from_row(row)
                 if not settings.paused:
-                    self.scheduler.schedule_feed(row.id, settings.poll_interval)
+                    self.scheduler.schedule_feed(
+                        row.id, settings.poll_interval, due_at=row.next_poll_at
+                    )
         self.scheduler.start()
         self.spawn(self.delivery.run_forever(), name="outbox-delivery")
         if self.health_file is not None:
@@ -208,13 +210,16 @@ class SeminarBot(commands.Bot):
         if row is None:
             return None
         settings = settings_from_row(row)
-        now = self.clock.now()
         if not force and (
             settings.paused
             or row.status in ("disabled", "paused")
-            or (row.next_poll_at is not None and row.next_poll_at > now)
+            or not await wait_until_due(
+                self.clock, feed_id, settings.poll_interval, row.next_poll_at
+            )
+            or self._closing
         ):
             return None
+        now = self.clock.now()
         trusted = settings_trusted(row)
         outcome = await self.poller.poll(feed_id, settings, trusted=trusted)
         if outcome.status == "failed":
