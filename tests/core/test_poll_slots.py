@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -38,7 +39,7 @@ def test_slots_are_exactly_one_period_apart_and_never_further_than_one_period(
     following = [first]
     for _ in range(5):
         following.append(slot_after(following[-1], feed_id, period))
-    assert {b - a for a, b in zip(following, following[1:], strict=False)} == {period}
+    assert {b - a for a, b in pairwise(following)} == {period}
 
 
 @given(feed_ids, periods, moments, moments)
