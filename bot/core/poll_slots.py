@@ -21,7 +21,9 @@ from typing import Literal
 GRID_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 #: The shortest period the scheduler accepts (shorter settings are raised to it).
 MIN_PERIOD = timedelta(seconds=60)
-#: After a restart, feeds that are already due are spread over at most this long.
+#: After a restart, feeds that are already due start this far apart (five a second)...
+CATCH_UP_STAGGER = timedelta(milliseconds=200)
+#: ...spread over at most this long, so a big fleet catches up within a minute.
 CATCH_UP_SPREAD = timedelta(seconds=60)
 
 _GOLDEN_64 = 0x9E3779B97F4A7C15  # 2**64 / golden ratio, odd: multiplication mod 2**64 permutes
@@ -66,20 +68,33 @@ def nearest_slot(moment: datetime, feed_id: int, period: timedelta) -> datetime:
     return previous if moment - previous < following - moment else following
 
 
+def catch_up_spread(due_feeds: int) -> timedelta:
+    """How long the feeds already due at start-up take to start: short for a few, a minute
+    at most for a fleet."""
+    return min(CATCH_UP_SPREAD, CATCH_UP_STAGGER * max(due_feeds, 1))
+
+
 def first_fire(
-    now: datetime, feed_id: int, period: timedelta, *, due_at: datetime | None
+    now: datetime,
+    feed_id: int,
+    period: timedelta,
+    *,
+    due_at: datetime | None,
+    spread: timedelta = CATCH_UP_SPREAD,
 ) -> datetime:
     """When a freshly scheduled feed first wakes up.
 
     A feed that is not yet due keeps its own slots. One that is already due (never polled,
-    or the bot was down past its slot) runs soon, but the fleet is spread over
-    :data:`CATCH_UP_SPREAD` by the same phase rather than stampeding in the first second.
+    or the bot was down past its slot) runs within ``spread``, placed by the same phase
+    rule, so a fleet starting together does not stampede in the first second.
     """
     next_slot = slot_at_or_after(now, feed_id, period)
     if due_at is not None and due_at > now:
         return next_slot
-    spread = min(period, CATCH_UP_SPREAD)
-    return min(next_slot, now + phase_of(feed_id, spread))
+    window = min(period, spread)
+    if window < _MS:
+        return now
+    return min(next_slot, now + phase_of(feed_id, window))
 
 
 @dataclass(frozen=True, slots=True)

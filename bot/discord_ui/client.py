@@ -149,12 +149,13 @@ class SeminarBot(commands.Bot):
             await self.load_extension(extension)
         self.scheduler = PollScheduler(self.poll_feed)
         if self._schedule_polls:
-            for row in feeds:
-                settings = settings_from_row(row)
-                if not settings.paused:
-                    self.scheduler.schedule_feed(
-                        row.id, settings.poll_interval, due_at=row.next_poll_at
-                    )
+            self.scheduler.schedule_fleet(
+                [
+                    (row.id, settings.poll_interval, row.next_poll_at)
+                    for row, settings in ((r, settings_from_row(r)) for r in feeds)
+                    if not settings.paused
+                ]
+            )
         self.scheduler.start()
         self.spawn(self.delivery.run_forever(), name="outbox-delivery")
         if self.health_file is not None:

@@ -23,7 +23,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.clock import Clock
-from bot.core.poll_slots import GRID_ORIGIN, decide_fire, first_fire, phase_of, poll_period
+from bot.core.poll_slots import (
+    CATCH_UP_SPREAD,
+    GRID_ORIGIN,
+    catch_up_spread,
+    decide_fire,
+    first_fire,
+    phase_of,
+    poll_period,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +108,17 @@ class PollScheduler:
         *,
         first_run: datetime | None = None,
         due_at: datetime | None = None,
+        catch_up: timedelta = CATCH_UP_SPREAD,
     ) -> None:
         """Poll ``feed_id`` on its slots; the first fire is ``first_run`` if given.
 
         Otherwise a feed not yet due (``due_at`` in the future) waits for its next slot and a
-        due one runs within the catch-up spread, so a restart does not stampede.
+        due one runs within ``catch_up``, so a restart does not stampede.
         """
         if first_run is None:
-            first_run = first_fire(self._now(), feed_id, poll_period(interval), due_at=due_at)
+            first_run = first_fire(
+                self._now(), feed_id, poll_period(interval), due_at=due_at, spread=catch_up
+            )
         self._scheduler.add_job(
             self._poll,
             poll_trigger(feed_id, interval),
@@ -116,6 +127,18 @@ class PollScheduler:
             replace_existing=True,
             next_run_time=first_run,
         )
+
+    def schedule_fleet(self, feeds: list[tuple[int, timedelta, datetime | None]]) -> None:
+        """Schedule every ``(feed_id, interval, due_at)`` at start-up.
+
+        The feeds already due start a fifth of a second apart (a minute at most for a big
+        fleet): one feed still polls at once, a thousand do not all poll in the same second.
+        """
+        now = self._now()
+        due = sum(1 for _, _, due_at in feeds if due_at is None or due_at <= now)
+        spread = catch_up_spread(due)
+        for feed_id, interval, due_at in feeds:
+            self.schedule_feed(feed_id, interval, due_at=due_at, catch_up=spread)
 
     def unschedule_feed(self, feed_id: int) -> None:
         job = self._scheduler.get_job(poll_job_id(feed_id))

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bot.core.poll_slots import (
     CATCH_UP_SPREAD,
+    catch_up_spread,
     decide_fire,
     first_fire,
     nearest_slot,
@@ -113,6 +114,19 @@ def test_after_a_restart_due_feeds_catch_up_spread_and_others_keep_their_slot() 
     assert max(Counter(int((at - T0).total_seconds()) for at in firsts).values()) <= 7
     not_due = first_fire(T0, 9, period, due_at=T0 + timedelta(minutes=3))
     assert not_due == slot_at_or_after(T0, 9, period)
+
+
+def test_one_due_feed_starts_at_once_and_a_fleet_within_a_minute_five_a_second() -> None:
+    assert catch_up_spread(1) == timedelta(milliseconds=200)
+    assert first_fire(T0, 1, timedelta(minutes=15), due_at=None, spread=catch_up_spread(1)) < (
+        T0 + timedelta(milliseconds=200)
+    )
+    assert catch_up_spread(1000) == CATCH_UP_SPREAD
+    spread = catch_up_spread(150)
+    firsts = [
+        first_fire(T0, i, timedelta(minutes=5), due_at=None, spread=spread) for i in range(1, 151)
+    ]
+    assert max(Counter(int((at - T0).total_seconds()) for at in firsts).values()) <= 7
 
 
 def test_the_period_is_whole_seconds_and_never_under_a_minute() -> None:
