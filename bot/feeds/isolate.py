@@ -38,6 +38,11 @@ _DEFAULT_LIMITS = ParseLimits()
 WorkerResult = dict[str, Any]
 Worker = Callable[[bytes, str, str, str, ParseLimits], WorkerResult]
 
+#: Parser children the pool may run at once. Two, so one slow or hostile feed (held up to its
+#: wall-clock allowance) never queues every other feed's parse behind it; the second child is
+#: only started when two parses overlap, so a quiet bot still runs one.
+DEFAULT_WORKERS = 2
+
 
 def _set_limits(memory_bytes: int | None) -> None:
     """Worker initializer: cap the address space (the CPU cap is renewed per task)."""
@@ -188,7 +193,7 @@ class ParserPool:
     def __init__(
         self,
         *,
-        max_workers: int = 1,
+        max_workers: int = DEFAULT_WORKERS,
         memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
         cpu_limit: float | None = DEFAULT_CPU_LIMIT,
         in_process: bool = False,
