@@ -31,6 +31,8 @@ from bot.core.poll_slots import (
     first_fire,
     phase_of,
     poll_period,
+    slot_after,
+    slot_at_or_after,
 )
 
 log = logging.getLogger(__name__)
@@ -43,18 +45,33 @@ def poll_job_id(feed_id: int) -> str:
     return f"poll:{feed_id}"
 
 
-def poll_trigger(feed_id: int, interval: timedelta) -> IntervalTrigger:
-    """The feed's slots as an APScheduler trigger: ``origin + phase + n × period``, no jitter.
+class SlotTrigger(IntervalTrigger):  # type: ignore[misc]  # APScheduler ships no types
+    """The feed's slots, ``origin + phase + n × period``, as an APScheduler trigger (no jitter).
 
-    The trigger adds the period to the previous *scheduled* time, never to when the job
-    actually ran, so a slow poll or a busy loop cannot make the period drift.
+    The next fire is the first slot after the previous one, whenever that one ran and even
+    if it was off the grid (a catch-up at start-up, a first poll set by hand): a slow poll or a
+    busy loop cannot make the period drift, and an off-grid fire rejoins the grid at once.
     """
-    period = poll_period(interval)
-    return IntervalTrigger(
-        seconds=int(period.total_seconds()),
-        start_date=GRID_ORIGIN + phase_of(feed_id, period),
-        timezone=UTC,
-    )
+
+    def __init__(self, feed_id: int, interval: timedelta) -> None:
+        self.feed_id = feed_id
+        self.period = poll_period(interval)
+        super().__init__(
+            seconds=int(self.period.total_seconds()),
+            start_date=GRID_ORIGIN + phase_of(feed_id, self.period),
+            timezone=UTC,
+        )
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        if previous_fire_time is None:
+            return slot_at_or_after(now, self.feed_id, self.period)
+        return slot_after(previous_fire_time, self.feed_id, self.period)
+
+
+def poll_trigger(feed_id: int, interval: timedelta) -> SlotTrigger:
+    return SlotTrigger(feed_id, interval)
 
 
 async def wait_until_due(
