@@ -212,6 +212,9 @@ class ParserPool:
         self._generation = 0
         self._closed = False
         self._splits = SplitMemo()
+        #: At most one parse per child is handed to the executor; the rest wait here, so a
+        #: parse's timeout measures its own run and not the queue of feeds ahead of it.
+        self._slots = asyncio.Semaphore(self._max_workers)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -331,6 +334,15 @@ class ParserPool:
         raise _rebuild_error(result)
 
     async def _submit(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        timeout: float,  # noqa: ASYNC109
+    ) -> Any:
+        async with self._slots:
+            return await self._submit_now(fn, args, timeout)
+
+    async def _submit_now(
         self,
         fn: Callable[..., Any],
         args: tuple[Any, ...],

@@ -40,3 +40,16 @@ async def test_a_slow_parse_does_not_delay_another_feeds_parse() -> None:
         assert [o.key.uid for o in quick.occurrences] == ["q"]
         assert elapsed < 2.5
         assert [o.key.uid for o in (await slow).occurrences] == ["slow"]
+
+
+async def test_a_parse_waiting_for_a_free_child_is_not_timed_out_by_the_queue() -> None:
+    # Two slow feeds occupy both children for three seconds; a quick feed queued behind them
+    # with a two-second allowance must get its own two seconds once a child is free, not fail
+    # (and kill the children) because it waited.
+    async with ParserPool(worker=slow_for_one_feed) as pool:
+        slow = [asyncio.create_task(pool.parse(SLOW, **WINDOW, timeout=10)) for _ in range(2)]
+        await asyncio.sleep(0)  # one step: both slow parses are handed out first
+        quick = await pool.parse(QUICK, **WINDOW, timeout=2)
+        assert [o.key.uid for o in quick.occurrences] == ["q"]
+        for task in slow:
+            assert [o.key.uid for o in (await task).occurrences] == ["slow"]
