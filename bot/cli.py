@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("--json", action="store_true", help="one JSON object per action per line")
     preview.add_argument(
+        "--html", type=Path, metavar="FILE", help="also write the cards as Discord shows them"
+    )
+    preview.add_argument(
         "--timezone", default=None, help="zone for floating times and display (default: UTC)"
     )
 
@@ -218,6 +221,7 @@ def _preview(args: argparse.Namespace) -> int:
             out=sys.stdout,
             err=sys.stderr,
             as_json=args.json,
+            html_path=args.html,
         )
     )
 

@@ -22,7 +22,9 @@ def imported_roots(path: Path) -> set[str]:
     return roots
 
 
-@pytest.mark.parametrize("path", sorted(CORE.glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted(CORE.rglob("*.py")), ids=lambda p: p.relative_to(CORE).as_posix()
+)
 def test_core_module_imports_no_io_framework(path: Path) -> None:
     assert not imported_roots(path) & FORBIDDEN
 

@@ -290,7 +290,27 @@ def normalize_feed_url(
     ``allowed_ports=None`` accepts any port; ``exempt`` lists canonical (ip, port) pairs whose
     literals are accepted anyway. Both are operator/test settings, never admin input.
     """
-    text = url.strip()
+    scheme, rest = _scheme_and_rest(url.strip())
+    try:
+        parts = urlsplit(f"{scheme}://{rest}")
+    except ValueError as exc:
+        raise InvalidFeedURL(f"The feed link is malformed: {exc}.") from exc
+    if "@" in parts.netloc:
+        raise InvalidFeedURL(
+            "Feed links must not contain a user name or password; "
+            "use the calendar's public or secret-address link instead."
+        )
+    raw_host, port_text = _split_netloc(parts.netloc)
+    port = _port(scheme, port_text, allowed_ports)
+    host = _normalize_host(raw_host, port, exempt)
+    netloc = host if port == _DEFAULT_PORT[scheme] else f"{host}:{port}"
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+    query = quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
+    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+
+
+def _scheme_and_rest(text: str) -> tuple[str, str]:
+    """The canonical scheme and what follows ``://``, after the checks on the raw text."""
     if not text:
         raise InvalidFeedURL("The feed link is empty.")
     if len(text) > MAX_URL_LENGTH:
@@ -305,17 +325,11 @@ def normalize_feed_url(
         raise InvalidFeedURL(
             f"Only http://, https:// and webcal:// feed links are supported, not {scheme}://."
         )
-    scheme = _SCHEME_MAP[scheme]
-    try:
-        parts = urlsplit(f"{scheme}://{rest}")
-    except ValueError as exc:
-        raise InvalidFeedURL(f"The feed link is malformed: {exc}.") from exc
-    if "@" in parts.netloc:
-        raise InvalidFeedURL(
-            "Feed links must not contain a user name or password; "
-            "use the calendar's public or secret-address link instead."
-        )
-    raw_host, port_text = _split_netloc(parts.netloc)
+    return _SCHEME_MAP[scheme], rest
+
+
+def _port(scheme: str, port_text: str | None, allowed_ports: Collection[int] | None) -> int:
+    """The port the link dials (the scheme's default when it names none), if allowed."""
     port = _DEFAULT_PORT[scheme]
     if port_text is not None and port_text != "":
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
@@ -324,11 +338,7 @@ def normalize_feed_url(
     if allowed_ports is not None and port not in allowed_ports:
         allowed = " or ".join(str(p) for p in sorted(allowed_ports)) or "no port"
         raise InvalidFeedURL(f"Feed links may only use port {allowed}, not {port}.")
-    host = _normalize_host(raw_host, port, exempt)
-    netloc = host if port == _DEFAULT_PORT[scheme] else f"{host}:{port}"
-    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
-    query = quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
-    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+    return port
 
 
 def redact_url(url: str) -> str:

@@ -282,6 +282,27 @@ def plan_mirror(
     cancelled_ids = set(cancelled)
     wanted_ids = [w.announcement_id for w in wanted]
     ours, orphans = _find_ours(feed_id, [*wanted_ids, *records, *cancelled_ids], records, remote)
+    capacity = _capacity(wanted_ids, ours, orphans, remote, now, max_active)
+    selected = list(wanted[:capacity])
+    ops: list[MirrorOp] = []
+    for item in selected:
+        op = _op_for_wanted(item, records.get(item.announcement_id), ours.get(item.announcement_id))
+        if op is not None:
+            ops.append(op)
+    selected_ids = {w.announcement_id for w in selected}
+    ops.extend(_retirements(ours, orphans, selected_ids, cancelled_ids, now))
+    return ops
+
+
+def _capacity(
+    wanted_ids: Sequence[str],
+    ours: Mapping[str, RemoteEvent],
+    orphans: Sequence[RemoteEvent],
+    remote: Sequence[RemoteEvent],
+    now: datetime,
+    max_active: int,
+) -> int:
+    """How many wanted talks fit: the cap minus others' open events and ours that started."""
     our_ids = {e.event_id for e in ours.values()} | {e.event_id for e in orphans}
     foreign_open = sum(1 for e in remote if e.open and e.event_id not in our_ids)
     wanted_set = set(wanted_ids)
@@ -290,35 +311,43 @@ def plan_mirror(
         for aid, e in ours.items()
         if e.open and aid not in wanted_set and e.start <= now + START_MARGIN
     ]
-    capacity = max(0, max_active - foreign_open - len(started))
-    selected = list(wanted[:capacity])
-    selected_ids = {w.announcement_id for w in selected}
+    return max(0, max_active - foreign_open - len(started))
 
+
+def _op_for_wanted(
+    item: Wanted, record: MirrorRecord | None, event: RemoteEvent | None
+) -> MirrorOp | None:
+    """What a selected talk needs: an edit, a record fix, a create, or nothing."""
+    aid = item.announcement_id
+    if event is not None and event.status is RemoteStatus.SCHEDULED:
+        if differs(item.payload, event):
+            return MirrorOp(OpKind.EDIT, aid, event.event_id, item.payload)
+        if (
+            record is None
+            or record.event_id != event.event_id
+            or (record.status is not RecordStatus.ACTIVE)
+        ):
+            return MirrorOp(OpKind.RECORD, aid, event.event_id)
+        return None
+    if event is not None and event.status is RemoteStatus.ACTIVE:
+        return None  # started by hand: not ours to move any more
+    if record is not None and record.status is RecordStatus.GONE:
+        return None
+    if record is not None and record.status is RecordStatus.ACTIVE:
+        # Our event vanished or was cancelled by someone else: respect that.
+        return MirrorOp(OpKind.RECORD, aid, record.event_id, status=RecordStatus.GONE)
+    return MirrorOp(OpKind.CREATE, aid, None, item.payload)
+
+
+def _retirements(
+    ours: Mapping[str, RemoteEvent],
+    orphans: Sequence[RemoteEvent],
+    selected_ids: set[str],
+    cancelled_ids: set[str],
+    now: datetime,
+) -> list[MirrorOp]:
+    """Our events no longer selected, and orphans: cancelled or deleted unless started."""
     ops: list[MirrorOp] = []
-    for item in selected:
-        aid = item.announcement_id
-        record = records.get(aid)
-        event = ours.get(aid)
-        if event is not None and event.status is RemoteStatus.SCHEDULED:
-            if differs(item.payload, event):
-                ops.append(MirrorOp(OpKind.EDIT, aid, event.event_id, item.payload))
-            elif (
-                record is None
-                or record.event_id != event.event_id
-                or (record.status is not RecordStatus.ACTIVE)
-            ):
-                ops.append(MirrorOp(OpKind.RECORD, aid, event.event_id))
-            continue
-        if event is not None and event.status is RemoteStatus.ACTIVE:
-            continue  # started by hand: not ours to move any more
-        if record is not None and record.status is RecordStatus.GONE:
-            continue
-        if record is not None and record.status is RecordStatus.ACTIVE:
-            # Our event vanished or was cancelled by someone else: respect that.
-            ops.append(MirrorOp(OpKind.RECORD, aid, record.event_id, status=RecordStatus.GONE))
-            continue
-        ops.append(MirrorOp(OpKind.CREATE, aid, None, item.payload))
-
     for aid, event in ours.items():
         if aid in selected_ids or not event.open:
             continue

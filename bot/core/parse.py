@@ -987,7 +987,8 @@ def parse_by_uid(
     """Parse ``body`` like :func:`parse_feed` but keep each UID's share apart, undeduplicated.
 
     ``body`` is typically a header plus a few VEVENT groups cut out of a feed
-    (:func:`bot.core.blocks.group_body`); the caller filters and de-duplicates per group.
+    (:func:`bot.core.incremental.blocks.group_body`); the caller filters and de-duplicates per
+    group.
     Raises the same errors as :func:`parse_feed`.
     """
     window_start, window_end = _utc_window(window_start, window_end)

@@ -276,66 +276,130 @@ def plan_feed(
     """
     in_scope = {e.announcement_id: e for e in events if anchor_of(e.occurrence, feed_zone) > now}
     horizon_end = now + max(horizon, *(o + timedelta(days=2) for o in offsets), timedelta(0))
-    by_event: dict[str, list[PlanSubscription]] = {}
-    filters: list[PlanSubscription] = []
-    for sub in subscriptions:
-        if sub.kind == "event":
-            by_event.setdefault(sub.announcement_id, []).append(sub)
-        else:
-            filters.append(sub)
-
+    audience = _Audience.of(subscriptions, feed_id)
     desired: dict[str, Desired] = {}
     for event in in_scope.values():
-        occ = event.occurrence
-        anchor = anchor_of(occ, feed_zone)
+        anchor = anchor_of(event.occurrence, feed_zone)
         if event.cancelled or anchor > horizon_end:
             continue
-        zone = zone_for(occ.timezone, feed_zone)
-        common = {
-            "announcement_id": event.announcement_id,
-            "event_key": occ.key.to_string(),
-            "start_json": event.start_json,
-            "anchor": anchor,
-            "place": event.place,
-        }
+        target = _Target(event, anchor, zone_for(event.occurrence.timezone, feed_zone))
         if channel_id is not None:
-            for offset in offsets:
-                key = channel_key(feed_id, event.announcement_id, offset)
-                desired[key] = Desired(
-                    idem_key=key,
-                    offset=offset,
-                    due_at=due_time(anchor, offset, zone),
-                    target_kind="channel",
-                    target_id=channel_id,
-                    **common,  # type: ignore[arg-type]
-                )
-        subs = list(by_event.get(event.announcement_id, ()))
+            desired.update(_channel_reminders(target, feed_id, channel_id, offsets))
+        desired.update(_personal_reminders(target, audience.of_event(event), channel_id))
+    return _reconcile(existing, in_scope, desired, feed_zone, now)
+
+
+# --- what should exist ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """One in-scope event with the instant its reminders count back from, and its zone."""
+
+    event: PlanEvent
+    anchor: datetime
+    zone: ZoneInfo
+
+    def reminder(
+        self,
+        key: str,
+        offset: timedelta,
+        target_kind: str,
+        target_id: int,
+        sub: PlanSubscription | None = None,
+    ) -> Desired:
+        event = self.event
+        return Desired(
+            idem_key=key,
+            announcement_id=event.announcement_id,
+            event_key=event.occurrence.key.to_string(),
+            start_json=event.start_json,
+            anchor=self.anchor,
+            place=event.place,
+            offset=offset,
+            due_at=due_time(self.anchor, offset, self.zone),
+            target_kind=target_kind,
+            target_id=target_id,
+            subscription_id=sub.id if sub else None,
+            user_id=sub.user_id if sub else None,
+        )
+
+
+def _channel_reminders(
+    target: _Target, feed_id: int, channel_id: int, offsets: Sequence[timedelta]
+) -> dict[str, Desired]:
+    """The feed's own reminders in its channel, one per configured offset."""
+    announcement_id = target.event.announcement_id
+    reminders = {}
+    for offset in offsets:
+        key = channel_key(feed_id, announcement_id, offset)
+        reminders[key] = target.reminder(key, offset, "channel", channel_id)
+    return reminders
+
+
+@dataclass(frozen=True, slots=True)
+class _Audience:
+    """A feed's subscriptions, sorted for matching: per event, and filters."""
+
+    feed_id: int
+    by_event: dict[str, list[PlanSubscription]]
+    filters: list[PlanSubscription]
+
+    @classmethod
+    def of(cls, subscriptions: Sequence[PlanSubscription], feed_id: int) -> _Audience:
+        by_event: dict[str, list[PlanSubscription]] = {}
+        filters: list[PlanSubscription] = []
+        for sub in subscriptions:
+            if sub.kind == "event":
+                by_event.setdefault(sub.announcement_id, []).append(sub)
+            else:
+                filters.append(sub)
+        return cls(feed_id, by_event, filters)
+
+    def of_event(self, event: PlanEvent) -> list[PlanSubscription]:
+        """Who asked to be reminded of ``event``: by name, or by a filter it matches."""
+        subs = list(self.by_event.get(event.announcement_id, ()))
         texts: dict[str, str] = {}
-        for s in filters:
-            if s.feed_id is not None and s.feed_id != feed_id:
+        for s in self.filters:
+            if s.feed_id is not None and s.feed_id != self.feed_id:
                 continue
             needle = _fold(s.pattern)
             if s.field and needle:
                 if s.field not in texts:
-                    texts[s.field] = haystack(s.field, occ)
+                    texts[s.field] = haystack(s.field, event.occurrence)
                 if needle not in texts[s.field]:
                     continue
             subs.append(s)
-        for sub in subs:
-            if sub.via != "dm" and channel_id is None:
-                continue
-            key = personal_key(sub.id, event.announcement_id)
-            desired[key] = Desired(
-                idem_key=key,
-                offset=sub.offset,
-                due_at=due_time(anchor, sub.offset, zone),
-                target_kind="dm" if sub.via == "dm" else "mention",
-                target_id=sub.user_id if sub.via == "dm" else int(channel_id or 0),
-                subscription_id=sub.id,
-                user_id=sub.user_id,
-                **common,  # type: ignore[arg-type]
-            )
+        return subs
 
+
+def _personal_reminders(
+    target: _Target, subs: Sequence[PlanSubscription], channel_id: int | None
+) -> dict[str, Desired]:
+    """One reminder per subscriber: a DM, or a mention in the feed's channel (if it has one)."""
+    reminders = {}
+    for sub in subs:
+        if sub.via != "dm" and channel_id is None:
+            continue
+        key = personal_key(sub.id, target.event.announcement_id)
+        if sub.via == "dm":
+            reminders[key] = target.reminder(key, sub.offset, "dm", sub.user_id, sub)
+        else:
+            reminders[key] = target.reminder(key, sub.offset, "mention", int(channel_id or 0), sub)
+    return reminders
+
+
+# --- reconciling with the stored rows ---------------------------------------------------------
+
+
+def _reconcile(
+    existing: Sequence[StoredReminder],
+    in_scope: Mapping[str, PlanEvent],
+    desired: dict[str, Desired],
+    feed_zone: str,
+    now: datetime,
+) -> ReminderPlan:
+    """Compare the stored rows with ``desired`` by idempotency key (``desired`` is consumed)."""
     plan = ReminderPlan()
     noticed: set[str] = set()
     for row in existing:
@@ -350,16 +414,9 @@ def plan_feed(
                     (row.id, "event cancelled" if scoped.cancelled else "no longer wanted")
                 )
             continue
-        moved = row.start_json != want.start_json or row.due_at != want.due_at
-        if row.state == "pending":
-            if moved or row.place != want.place:
-                plan.updates.append(Update(row.id, want, rearm=False))
-        elif row.state in ("sent", "missed", "cancelled", "failed"):
-            ahead = want.due_at > now - ON_TIME_SLACK
-            if ahead and (moved or row.state == "cancelled"):
-                plan.updates.append(Update(row.id, want, rearm=True))
-            elif moved or row.place != want.place:
-                plan.updates.append(Update(row.id, want, rearm=False))
+        update = _row_update(row, want, now)
+        if update is not None:
+            plan.updates.append(update)
     for want in desired.values():
         # Planned at or after its due time (an event that appears, or is first announced,
         # inside the offset): the announcement itself is the news; record it, do not send.
@@ -368,6 +425,21 @@ def plan_feed(
         else:
             plan.too_late.append(want)
     return plan
+
+
+def _row_update(row: StoredReminder, want: Desired, now: datetime) -> Update | None:
+    """How a stored reminder that is still wanted changes: moved, re-armed, or not at all."""
+    moved = row.start_json != want.start_json or row.due_at != want.due_at
+    if row.state == "pending":
+        if moved or row.place != want.place:
+            return Update(row.id, want, rearm=False)
+    elif row.state in ("sent", "missed", "cancelled", "failed"):
+        ahead = want.due_at > now - ON_TIME_SLACK
+        if ahead and (moved or row.state == "cancelled"):
+            return Update(row.id, want, rearm=True)
+        if moved or row.place != want.place:
+            return Update(row.id, want, rearm=False)
+    return None
 
 
 def _plan_notice(

@@ -8,6 +8,7 @@ as a ``TimeFormatter``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -22,7 +23,10 @@ FIELD_NAME_LIMIT = 256
 FIELD_VALUE_LIMIT = 1024
 FOOTER_LIMIT = 2048
 EMBED_TOTAL_LIMIT = 6000
+#: The abstract in ``/seminars show``, where the reader asked for the whole talk.
 ABSTRACT_LIMIT = 1000
+#: The abstract on a channel card: a few lines on a phone; the event link has the rest.
+TEASER_LIMIT = 360
 
 COLOURS = {
     ActionKind.ANNOUNCE: 0x2B6CB0,
@@ -41,6 +45,26 @@ def truncate(text: str, limit: int) -> str:
     return text[: limit - 1].rstrip() + "…"
 
 
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]?(?=\s)")
+
+
+def trim_to_sentence(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut after the last whole sentence that fits.
+
+    A first sentence longer than the limit is cut at a word instead (with an ellipsis), so a
+    card never ends mid-word and never shows nothing when the feed has an abstract.
+    """
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[: limit + 1]
+    ends = [m.end() for m in _SENTENCE_END.finditer(head) if m.end() <= limit]
+    if ends and ends[-1] >= limit // 3:
+        return head[: ends[-1]]
+    cut = head[:limit].rsplit(" ", 1)[0] if " " in head[:limit] else head[: limit - 1]
+    return cut.rstrip(",;:–- ") + "…"
+
+
 @dataclass(frozen=True)
 class Card:
     title: str
@@ -51,6 +75,8 @@ class Card:
     colour: int
     #: Short text outside the card, only for changes that matter to attendees.
     headline: str = ""
+    #: True when the abstract was shortened: the reader should follow ``url`` for the rest.
+    abridged: bool = False
 
     def total_length(self) -> int:
         return (
@@ -102,19 +128,62 @@ def _format_dates(start: date, end: date | None) -> str:
     return text + " (all day)"
 
 
-def speaker_line(occurrence: Occurrence) -> str:
+def speakers_of(occurrence: Occurrence) -> tuple[str, ...]:
+    """Every speaker found, in order; the single ``speaker`` field when no list was found."""
     seminar = occurrence.seminar
-    if not seminar.speaker:
-        return ""
-    if seminar.affiliation:
-        return f"{seminar.speaker} ({seminar.affiliation})"
-    return seminar.speaker
+    listed = tuple(s for s in seminar.speakers if s)
+    if listed:
+        return listed
+    return (seminar.speaker,) if seminar.speaker else ()
 
 
-def build_card(action: Action, when: TimeFormatter, was: TimeFormatter | None = None) -> Card:
+def speaker_names(occurrence: Occurrence) -> str:
+    """``A``, ``A and B``, ``A, B and C``, or "" when no speaker was found."""
+    names = speakers_of(occurrence)
+    if len(names) <= 1:
+        return names[0] if names else ""
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def speaker_line(occurrence: Occurrence) -> str:
+    """``Name (Affiliation)`` for running text (lists, calendar entries), or ""."""
+    who, affiliation = speaker_names(occurrence), occurrence.seminar.affiliation
+    return f"{who} ({affiliation})" if who and affiliation else who
+
+
+def byline(occurrence: Occurrence) -> str:
+    """``Name · Affiliation``, the card's speaker line, or "" when no speaker was found."""
+    who, affiliation = speaker_names(occurrence), occurrence.seminar.affiliation
+    return f"{who} · {affiliation}" if who and affiliation else who
+
+
+def online_url_of(occurrence: Occurrence) -> str:
+    """The join link of an online talk, when one was found."""
+    url = occurrence.seminar.online_url
+    return url if url.startswith(("https://", "http://")) else ""
+
+
+def where_text(occurrence: Occurrence) -> str:
+    """The room, or the join link of an online talk (both when a hybrid talk has both)."""
+    place, join = occurrence.place, online_url_of(occurrence)
+    if not join:
+        return place
+    # The place may be the link itself (escaped for Discord): then the clean link alone.
+    if not place or place.replace("\\", "").strip() == join:
+        return join
+    if join in place.replace("\\", ""):
+        return place
+    return f"{place}\nJoin online: {join}"
+
+
+def build_card(
+    action: Action, when: TimeFormatter, was: TimeFormatter | None = None, *, full: bool = False
+) -> Card:
     """The announcement for an action, within Discord's limits, whatever the feed text.
 
-    ``was`` writes the old time of a rescheduled event (default: like ``when``).
+    A channel card is short enough to read on a phone: a few lines of abstract, no bio.
+    ``full`` is the card a member asked for (``/seminars show``): the long abstract and the
+    bio. ``was`` writes the old time of a rescheduled event (default: like ``when``).
     """
     occ = action.occurrence
     seminar = occ.seminar
@@ -122,33 +191,40 @@ def build_card(action: Action, when: TimeFormatter, was: TimeFormatter | None = 
         ActionKind.ANNOUNCE: "",
         ActionKind.UPDATE: "",
         ActionKind.RESCHEDULE: "Rescheduled: ",
-        ActionKind.CANCEL: "Cancelled: ",
+        ActionKind.CANCEL: "❌ Cancelled: ",
     }[action.kind]
     title = truncate(prefix + occ.title, TITLE_LIMIT)
 
     fields: list[tuple[str, str]] = []
-    speaker = speaker_line(occ)
+    speaker = byline(occ)
     if speaker:
         fields.append(("Speaker", truncate(speaker, FIELD_VALUE_LIMIT)))
-    when_text = when(occ)
+    cancelled = action.kind is ActionKind.CANCEL
+    # No countdown to a talk that will not happen.
+    when_text = (was or when)(occ) if cancelled else when(occ)
     if action.kind is ActionKind.RESCHEDULE and action.previous is not None:
         when_text = f"{when_text}\n(was {(was or when)(action.previous)})"
     fields.append(("When", truncate(when_text, FIELD_VALUE_LIMIT)))
-    if occ.place:
-        fields.append(("Where", truncate(occ.place, FIELD_VALUE_LIMIT)))
-    if seminar.bio:
+    where = where_text(occ)
+    if where:
+        fields.append(("Where", truncate(where, FIELD_VALUE_LIMIT)))
+    if full and seminar.bio and not cancelled:
         fields.append(("Bio", truncate(seminar.bio, FIELD_VALUE_LIMIT)))
 
     if seminar.abstract:
-        description = truncate(seminar.abstract, ABSTRACT_LIMIT)
+        abstract = seminar.abstract
     elif not seminar.title:
-        description = truncate(occ.description, ABSTRACT_LIMIT)
+        abstract = occ.description
     else:
-        description = ""
-    if action.kind is ActionKind.CANCEL:
-        description = "**This event has been cancelled.**" + (
-            f"\n\n~~{description}~~" if description and len(description) < 300 else ""
-        )
+        abstract = ""
+    if full:
+        description = truncate(abstract, ABSTRACT_LIMIT)
+    else:
+        description = trim_to_sentence(abstract, TEASER_LIMIT)
+    abridged = " ".join(abstract.split()) != description
+    if cancelled:
+        # At a glance: the title says so; the abstract of a talk that will not happen is noise.
+        description, abridged = "**This event has been cancelled.**", False
 
     footer_parts = [seminar.series] if seminar.series else []
     footer_parts.append(action.feed)
@@ -160,6 +236,7 @@ def build_card(action: Action, when: TimeFormatter, was: TimeFormatter | None = 
         footer=truncate(" · ".join(p for p in footer_parts if p), FOOTER_LIMIT),
         colour=COLOURS[action.kind],
         headline=headline(action, when),
+        abridged=abridged,
     )
     return _fit(card)
 
@@ -222,6 +299,60 @@ def _indent(text: str, width: int) -> str:
     return text.replace("\n", "\n" + " " * width)
 
 
+#: Where a field came from when no seminar rule found it: the raw iCalendar property.
+RAW_SUMMARY_RULE = "ical:SUMMARY"
+RAW_LOCATION_RULE = "ical:LOCATION"
+
+
+def understood(occurrence: Occurrence) -> tuple[tuple[str, str, str], ...]:
+    """What the bot read from an event: (field, value, rule that found it), found ones only.
+
+    A title or place that no seminar rule recognised falls back to the raw SUMMARY or
+    LOCATION, and says so, so a preview explains exactly why a card looks as it does.
+    """
+    seminar = occurrence.seminar
+    found: list[tuple[str, str, str]] = []
+
+    def add(name: str, value: str, rule: str) -> None:
+        if value:
+            found.append((name, value, rule))
+
+    speaker_rule = seminar.rule_for("speakers") or seminar.rule_for("speaker")
+    add("speakers", speaker_names(occurrence), speaker_rule)
+    add("affiliation", seminar.affiliation, seminar.rule_for("affiliation"))
+    if seminar.title:
+        add("title", seminar.title, seminar.rule_for("title"))
+    else:
+        add("title", occurrence.title, RAW_SUMMARY_RULE)
+    add("series", seminar.series, seminar.rule_for("series"))
+    # The same choice as ``Occurrence.place``: the room read from the text, else LOCATION.
+    if seminar.location:
+        add("location", seminar.location, seminar.rule_for("location"))
+    else:
+        add("location", occurrence.location, RAW_LOCATION_RULE)
+    add("online_url", seminar.online_url, seminar.rule_for("online_url"))
+    return tuple(found)
+
+
+def understood_as_text(occurrence: Occurrence) -> str:
+    """One preview line: which fields were found and by which rule; what is missing."""
+    found = understood(occurrence)
+    names = {name for name, _, _ in found}
+    groups: list[tuple[str, list[str]]] = []  # fields read by one rule, named together
+    for name, _, rule in found:
+        if groups and groups[-1][0] == rule:
+            groups[-1][1].append(name)
+        else:
+            groups.append((rule, [name]))
+    parts = [", ".join(n) + (f" [{rule}]" if rule else "") for rule, n in groups]
+    expected = ("speakers", "affiliation", "series", "location", "online_url")
+    missing = [name for name in expected if name not in names]
+    text = "  Read:    " + ("; ".join(parts) or "nothing")
+    if missing:
+        text += f"\n  Missing: {', '.join(missing)}"
+    return text
+
+
 def action_as_json(action: Action, fallback_zone: str = "UTC") -> dict[str, object]:
     """One machine-readable line per action for ``preview --json``."""
     occ = action.occurrence
@@ -241,8 +372,11 @@ def action_as_json(action: Action, fallback_zone: str = "UTC") -> dict[str, obje
         "url": occ.url,
         "series": occ.seminar.series,
         "speaker": occ.seminar.speaker,
+        "speakers": list(speakers_of(occ)),
         "affiliation": occ.seminar.affiliation,
+        "online_url": online_url_of(occ),
         "status": occ.status,
+        "rules": {name: rule for name, _, rule in understood(occ)},
     }
     if action.previous is not None:
         prev = action.previous

@@ -27,7 +27,7 @@ from bot.config import Config
 from bot.core.backoff import should_disable
 from bot.discord_ui import message_fit
 from bot.discord_ui.delivery import DeliveryWorker
-from bot.discord_ui.reminder_views import reminder_view_factory
+from bot.discord_ui.reminder_views import digest_reminder_view, reminder_view_factory
 from bot.discord_ui.tree import SeminarTree
 from bot.feeds.http import FeedFetcher
 from bot.feeds.isolate import ParserPool
@@ -144,6 +144,7 @@ class SeminarBot(commands.Bot):
             clock=self.clock,
             notify=self.notify_admins,
             view_factory=reminder_view_factory,
+            digest_view_factory=digest_reminder_view,
         )
         for extension in self._extensions:
             await self.load_extension(extension)

@@ -4,7 +4,8 @@ At-least-once delivery made effectively exactly-once (docs/reliability.md, rule 
 (committed) before the request, every create carries a deterministic nonce derived from the
 row, and the resulting message id is stored. A crash between the POST and the commit is
 repaired at start-up by resending with the same nonce (Discord returns the first message) or,
-once the nonce window has passed, by finding the post's footer marker in the channel history.
+once the nonce window has passed, by finding the post's marker (hidden in its embed link) in
+the channel history.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ from bot.discord_ui import message_fit
 from bot.discord_ui.embeds import (
     DIGEST_EMBEDS,
     announcement_embed,
+    carries_marker,
     compact_embed,
+    digest_heading,
     headline_text,
     reference_marker,
 )
@@ -60,6 +63,9 @@ SMALLEST_CARD = 200
 
 Notify = Callable[[int, str, str], Awaitable[None]]
 ViewFactory = Callable[[Action, str], discord.ui.View | None]
+#: A digest's controls from its (action, announcement id) pairs and a tag unique per message.
+DigestViewFactory = Callable[[Sequence[tuple[Action, str]], str], discord.ui.View | None]
+
 Sent = TypeVar("Sent")
 
 
@@ -100,6 +106,7 @@ class DeliveryWorker:
         clock: Clock,
         notify: Notify,
         view_factory: ViewFactory | None = None,
+        digest_view_factory: DigestViewFactory | None = None,
         rng: random.Random | None = None,
         idle_seconds: float = 30.0,
     ) -> None:
@@ -109,6 +116,7 @@ class DeliveryWorker:
         self._clock = clock
         self._notify = notify
         self._view_factory = view_factory
+        self._digest_view_factory = digest_view_factory
         self._rng = rng or random.Random()
         self._idle_seconds = idle_seconds
         self._wake = asyncio.Event()
@@ -364,7 +372,7 @@ class DeliveryWorker:
             return True
         assert feed.channel_id is not None
         mention, allowed = self._mentions(feed)
-        heading = f"**{len(claimed)} new seminars announced**"
+        heading = digest_heading(len(claimed))
         cards = {
             r.id: compact_embed(r.action, marker=reference_marker(r.idem_key)) for r in claimed
         }
@@ -443,13 +451,22 @@ class DeliveryWorker:
         content: str | None,
         allowed: discord.AllowedMentions,
     ) -> discord.Message:
-        """One message of a digest: the cards of ``rows``, already measured to fit. Controls
-        for these cards belong here (one message's worth), measured before they are sent."""
+        """One message of a digest: the cards of ``rows``, already measured to fit, and the
+        reminder menu for exactly these cards (each message of a split digest has its own)."""
+        tag = f"dg{rows[0].id}"
+        view = (
+            self._digest_view_factory([(r.action, r.announcement_id or "") for r in rows], tag)
+            if self._digest_view_factory
+            else None
+        )
+        view = message_fit.fit_view(view, what=f"digest menu {tag}")
+        extra: dict[str, Any] = {"view": view} if view is not None else {}
         return await channel.send(
             content=content,
             embeds=list(embeds),
-            nonce=f"dg{rows[0].id}",
+            nonce=tag,
             allowed_mentions=allowed if content else discord.AllowedMentions.none(),
+            **extra,
         )
 
     async def _digest_failed(
@@ -581,16 +598,14 @@ class DeliveryWorker:
         feed: FeedRow | None = await self._db(repo.get_feed, row.feed_id) if row.feed_id else None
         if feed is None or feed.channel_id is None:
             return None
-        marker = reference_marker(row.idem_key)
         channel = self._client.get_partial_messageable(feed.channel_id)
         me = self._client.user
         try:
             async for message in channel.history(limit=HISTORY_SCAN_LIMIT):
                 if me is not None and message.author.id != me.id:
                     continue
-                for embed in message.embeds:
-                    if embed.footer.text and marker in embed.footer.text:
-                        return message.id
+                if any(carries_marker(embed, row.idem_key) for embed in message.embeds):
+                    return message.id
         except discord.HTTPException as exc:
             log.warning("could not scan channel history for an interrupted post: %s", exc)
         return None

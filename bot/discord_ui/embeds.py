@@ -13,11 +13,23 @@ from datetime import UTC, datetime, timedelta
 
 import discord
 
-from bot.core.models import Action, Occurrence, SeminarDetails
-from bot.core.render import Card, build_card, format_when_local, headline, truncate
+from bot.core.ics_export import GOOGLE_TEMPLATE, google_calendar_link
+from bot.core.models import Action, Occurrence
+from bot.core.render import (
+    EMBED_TOTAL_LIMIT,
+    Card,
+    build_card,
+    format_when_local,
+    headline,
+    truncate,
+)
 from bot.core.text import inert as inert  # re-exported: the Discord edge imports it here
 
 DIGEST_EMBEDS = 10
+#: Discord's embed links have no documented cap; stay far below what browsers accept.
+MARKED_LINK_LIMIT = 2000
+#: A longer event link would cost the card more than the abstract it points to.
+READ_MORE_LINK_LIMIT = 400
 
 
 def inert_occurrence(occ: Occurrence) -> Occurrence:
@@ -27,7 +39,8 @@ def inert_occurrence(occ: Occurrence) -> Occurrence:
         summary=inert(occ.summary),
         description=inert(occ.description),
         location=inert(occ.location),
-        seminar=SeminarDetails(
+        seminar=replace(
+            seminar,
             series=inert(seminar.series),
             speaker=inert(seminar.speaker),
             affiliation=inert(seminar.affiliation),
@@ -36,6 +49,7 @@ def inert_occurrence(occ: Occurrence) -> Occurrence:
             abstract=inert(seminar.abstract),
             bio=inert(seminar.bio),
             video=inert(seminar.video),
+            speakers=tuple(inert(name) for name in seminar.speakers),
         ),
     )
 
@@ -73,29 +87,77 @@ def format_was_discord(occ: Occurrence) -> str:
 
 
 def reference_marker(idem_key: str) -> str:
-    """A short tag in the footer that lets a restarted bot recognise its own earlier post."""
+    """A tag that lets a restarted bot recognise its own earlier post in channel history.
+
+    It travels in the fragment of the embed's link (see ``marked_link``): Discord keeps the
+    link exactly as sent but never shows it as text, so members see no internal id.
+    """
+    return "sb-" + hashlib.sha256(idem_key.encode()).hexdigest()[:10]
+
+
+def _legacy_marker(idem_key: str) -> str:
+    """The footer text older releases wrote, still recognised after an upgrade."""
     return "ref " + hashlib.sha256(idem_key.encode()).hexdigest()[:10]
 
 
-def card_to_embed(card: Card, *, marker: str = "") -> discord.Embed:
+def _is_web_link(url: str) -> bool:
+    return url.startswith(("https://", "http://"))
+
+
+def marked_link(occ: Occurrence, marker: str) -> str:
+    """The card's link with ``marker`` in its fragment.
+
+    The fragment never reaches the web server, so the event page opens as usual. An event
+    without its own page links to Google Calendar's "add event" form instead, which is useful
+    to the reader and gives the marker a place. A link that already has a fragment keeps it:
+    the marker goes into the query, which pages ignore when they do not know it.
+    """
+    base = occ.url if _is_web_link(occ.url) else google_calendar_link(occ, limit=1500)
+    if len(base) > MARKED_LINK_LIMIT:
+        base = GOOGLE_TEMPLATE + "?action=TEMPLATE"
+    if "#" not in base:
+        return f"{base}#{marker}"
+    head, _, fragment = base.partition("#")
+    return f"{head}{'&' if '?' in head else '?'}{marker}#{fragment}"
+
+
+def carries_marker(embed: discord.Embed, idem_key: str) -> bool:
+    """Whether ``embed`` is the post of the outbox row with ``idem_key``."""
+    marker = reference_marker(idem_key)
+    if embed.url and marker in embed.url:
+        return True
+    return bool(embed.footer.text) and _legacy_marker(idem_key) in (embed.footer.text or "")
+
+
+def card_to_embed(card: Card, *, link: str = "") -> discord.Embed:
+    """``link`` replaces the card's own URL (the marked link of a channel post)."""
+    url = link or (card.url if _is_web_link(card.url) else "")
+    description = card.description
+    if card.abridged and _is_web_link(card.url):
+        target = card.url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+        more = f" [Read more]({target})"
+        # The title links to the same page, so the extra link is dropped before any limit.
+        fits = card.total_length() + len(more) <= EMBED_TOTAL_LIMIT
+        if len(target) <= READ_MORE_LINK_LIMIT and fits:
+            description += more
     embed = discord.Embed(
         title=card.title,
-        description=card.description or None,
+        description=description or None,
         colour=discord.Colour(card.colour),
-        url=card.url if card.url.startswith(("https://", "http://")) else None,
+        url=url or None,
     )
     for name, value in card.fields:
         if value:
             embed.add_field(name=name, value=value, inline=name in ("When", "Where"))
-    footer = " · ".join(part for part in (card.footer, marker) if part)
-    if footer:
-        embed.set_footer(text=truncate(footer, 2048))
+    if card.footer:
+        embed.set_footer(text=truncate(card.footer, 2048))
     return embed
 
 
-def announcement_embed(action: Action, *, marker: str = "") -> discord.Embed:
-    card = build_card(inert_action(action), format_when_discord, format_was_discord)
-    return card_to_embed(card, marker=marker)
+def announcement_embed(action: Action, *, marker: str = "", full: bool = False) -> discord.Embed:
+    """The card posted in the channel (``full``: the one ``/seminars show`` answers with)."""
+    card = build_card(inert_action(action), format_when_discord, format_was_discord, full=full)
+    return card_to_embed(card, link=marked_link(action.occurrence, marker) if marker else "")
 
 
 def compact_embed(action: Action, *, marker: str = "") -> discord.Embed:
@@ -105,9 +167,19 @@ def compact_embed(action: Action, *, marker: str = "") -> discord.Embed:
         (n, truncate(v, 200)) for n, v in card.fields if n in ("Speaker", "When", "Where")
     )
     compact = replace(
-        card, title=truncate(card.title, 200), description="", fields=fields, footer=card.footer
+        card,
+        title=truncate(card.title, 200),
+        description="",
+        fields=fields,
+        footer=card.footer,
+        abridged=False,
     )
-    return card_to_embed(compact, marker=marker)
+    return card_to_embed(compact, link=marked_link(action.occurrence, marker) if marker else "")
+
+
+def digest_heading(count: int) -> str:
+    """The text above a digest's compact cards."""
+    return f"**{count} new seminars announced**"
 
 
 def headline_text(action: Action) -> str:

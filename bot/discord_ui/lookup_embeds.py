@@ -59,9 +59,10 @@ def list_pages(
 
 
 def event_embed(hit: EventHit) -> discord.Embed:
-    """The full announcement card, marked cancelled when it is."""
+    """The full card (long abstract and the speaker's bio), marked cancelled when it is."""
     kind = ActionKind.CANCEL if hit.occurrence.cancelled else ActionKind.ANNOUNCE
-    return announcement_embed(Action(kind=kind, feed=hit.feed_name, occurrence=hit.occurrence))
+    action = Action(kind=kind, feed=hit.feed_name, occurrence=hit.occurrence)
+    return announcement_embed(action, full=True)
 
 
 def choice_label(hit: EventHit, fallback_zone: str) -> str:

@@ -10,6 +10,7 @@ import discord
 from bot.core.durations import format_duration
 from bot.core.fingerprint import format_when
 from bot.core.models import Occurrence, instant_from_json
+from bot.core.render import online_url_of, speaker_names
 from bot.discord_ui.embeds import format_was_discord, format_when_discord, inert, unix
 from bot.store.reminders_repo import ReminderRow
 
@@ -40,10 +41,10 @@ def render_reminder(
     row: ReminderRow, occ: Occurrence, *, late: bool, jump_url: str = ""
 ) -> tuple[str, discord.Embed]:
     title = _clip(inert(occ.title), 200)
-    marker = f"ref rm{row.id}"
     if row.kind == "moved":
         p = row.payload
-        embed = discord.Embed(title=title, colour=CHANGE_COLOUR)
+        # The title is in the text above the card; the card says only what changed.
+        embed = discord.Embed(colour=CHANGE_COLOUR)
         if p.get("old_start") != p.get("new_start"):
             embed.add_field(
                 name="When",
@@ -55,28 +56,54 @@ def render_reminder(
             old = _clip(inert(p.get("old_place", "")) or "not given", 400)
             new = _clip(inert(p.get("new_place", "")) or "not given", 400)
             embed.add_field(name="Where", value=f"~~{old}~~ → **{new}**", inline=False)
-        embed.set_footer(text=f"Your reminders moved with it · {marker}")
+        embed.set_footer(text="Your reminders moved with it")
         content = f"📅 A seminar you follow has changed: **{title}**"
     elif row.kind == "cancelled":
-        embed = discord.Embed(
-            title=title, description=f"Was: {format_was_discord(occ)}", colour=CHANGE_COLOUR
-        )
-        embed.set_footer(text=f"Its reminders are cancelled · {marker}")
+        embed = discord.Embed(description=f"Was: {format_was_discord(occ)}", colour=CHANGE_COLOUR)
+        embed.set_footer(text="Its reminders are cancelled")
         content = f"❌ A seminar you follow was cancelled: **{title}**"
     else:
-        label = "(late) " if late else ""
-        embed = discord.Embed(
-            title=title, description=format_when_discord(occ), colour=REMINDER_COLOUR
-        )
-        if occ.place:
-            embed.add_field(name="Where", value=_clip(inert(occ.place), 1000), inline=False)
-        if jump_url:
-            embed.add_field(name="Announcement", value=f"[Open]({jump_url})", inline=False)
-        if isinstance(occ.url, str) and occ.url.startswith(("https://", "http://")):
-            embed.url = occ.url
-        footer = f"{format_duration(row.offset)} reminder"
-        if late:
-            footer += " (late: the bot was offline at the due time)"
-        embed.set_footer(text=f"{footer} · {marker}")
-        content = f"⏰ {label}Reminder: **{title}** {_starts(occ)}"
+        embed, content = _reminder(row, occ, title, late=late, jump_url=jump_url)
     return _clip(content, 1900), embed
+
+
+def _reminder(
+    row: ReminderRow, occ: Occurrence, title: str, *, late: bool, jump_url: str
+) -> tuple[discord.Embed, str]:
+    """Each fact once: title and countdown in the text (what a notification shows), then
+    speaker, the time itself and the place or join link in the card."""
+    label = "(late) " if late else ""
+    content = f"⏰ {label}Reminder: **{title}** {_starts(occ)}"
+    lines: list[str] = []
+    name, affiliation = speaker_names(occ), occ.seminar.affiliation
+    if name:
+        lines.append(f"🎤 **{_clip(inert(name), 300)}**" + (
+            f" · {_clip(inert(affiliation), 300)}" if affiliation else ""
+        ))
+    if isinstance(occ.start, datetime):  # an all-day date is already in the text
+        lines.append(f"🕒 {format_when_discord(occ, relative=False)}")  # the countdown is above
+    place, join = occ.place, online_url_of(occ)
+    if join:  # the link gets its own line; the room, if any, keeps the rest of the place
+        place = place.replace(join, " ").strip(" -–,;/|\n")
+    if place:
+        lines.append(f"📍 {_clip(inert(place), 500)}")
+    if join:
+        lines.append(f"🔗 [Join online]({_link(join)})")
+    links = []
+    if jump_url:
+        links.append(f"[Announcement]({jump_url})")
+    if isinstance(occ.url, str) and occ.url.startswith(("https://", "http://")):
+        links.append(f"[Event page]({_link(occ.url)})")
+    if links:
+        lines.append(" · ".join(links))
+    embed = discord.Embed(description="\n".join(lines) or None, colour=REMINDER_COLOUR)
+    footer = f"{format_duration(row.offset)} reminder"
+    if late:
+        footer += " (late: the bot was offline at the due time)"
+    embed.set_footer(text=footer)
+    return embed, content
+
+
+def _link(url: str) -> str:
+    """A URL safe inside a masked link (a parenthesis would end it early)."""
+    return _clip(url.replace("(", "%28").replace(")", "%29").replace(" ", "%20"), 1000)

@@ -21,8 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from bot import errors
-from bot.core.blocks import SplitMemo
-from bot.core.incremental import CacheView, Outcome, parse_changed
+from bot.core.incremental import CacheView, Outcome, SplitMemo, parse_changed
 from bot.core.models import ParsedFeed
 from bot.core.parse import ParseLimits, parse_feed
 

@@ -2,7 +2,8 @@
 
 Runs the split-and-parse in the parser pool and the cache work (hashing the body, rebuilding
 the window's occurrences) on the database thread, so nothing heavy touches the event loop.
-Any doubt ends in the plain full parse, whose answer is authoritative.
+Any doubt ends in the plain full parse, whose answer is authoritative. The pure pieces, and
+the invariants they keep, are described in :mod:`bot.core.incremental`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from bot.core.blocks import content_digest
-from bot.core.incremental import CacheView, Outcome, absorb, settings_key
+from bot.core.incremental import CacheView, Outcome, absorb, content_digest, settings_key
 from bot.core.models import ParsedFeed
 from bot.core.parse import ParseLimits
 from bot.feeds.isolate import ParserPool, scaled_allowance

@@ -10,13 +10,22 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import TextIO
 
 from bot.clock import FixedClock
 from bot.config import FeedSettings
-from bot.core.render import action_as_json, build_card, card_as_text, format_when_local
-from bot.feeds.http import FeedFetcher
+from bot.core.models import Action, ParsedFeed, sort_key
+from bot.core.render import (
+    action_as_json,
+    build_card,
+    card_as_text,
+    format_when_local,
+    understood_as_text,
+)
+from bot.errors import FeedError
+from bot.feeds.http import Downloaded, FeedFetcher
 from bot.feeds.isolate import ParserPool
 from bot.service.dbthread import DatabaseThread
 from bot.service.poller import Poller, PollOutcome
@@ -33,8 +42,12 @@ async def run_preview(
     out: TextIO,
     err: TextIO,
     as_json: bool = False,
+    html_path: Path | None = None,
 ) -> int:
-    """Poll each feed once and print its actions; 0 when every feed was read, else 1."""
+    """Poll each feed once and print its actions; 0 when every feed was read, else 1.
+
+    ``html_path`` also writes the cards the bot would send, as Discord would show them.
+    """
     db_thread = DatabaseThread()
     try:
         db = await db_thread.run(open_database, db_path)
@@ -48,6 +61,7 @@ async def run_preview(
                 default_timezone=default_timezone,
             )
             failures = 0
+            samples: list[tuple[FeedSettings, ParsedFeed, tuple[Action, ...]]] = []
             for settings in feeds:
                 # A dry run shows what *would* be posted, so a new feed announces its window.
                 settings = replace(settings, baseline="announce")
@@ -61,10 +75,77 @@ async def run_preview(
                 )
                 outcome = await poller.poll(row.id, settings, trusted=True)
                 failures += _report(outcome, settings, default_timezone, out, err, as_json)
+                if outcome.parsed is not None and not outcome.actions:
+                    window_end = now + settings.announce_window
+                    if not any(
+                        now <= sort_key(o.start) < window_end for o in outcome.parsed.occurrences
+                    ):
+                        zone = settings.timezone or default_timezone
+                        await _explain_empty_window(fetcher, parser, settings, now, zone, err)
+                if outcome.parsed is not None:
+                    samples.append((settings, outcome.parsed, outcome.actions))
         await db_thread.run(db.close)
     finally:
         db_thread.close()
+    if html_path is not None:
+        from bot.discord_ui.card_page import write_card_page
+
+        try:
+            written = write_card_page(
+                html_path, samples, now=now, default_timezone=default_timezone
+            )
+        except OSError as exc:
+            print(f"seminar-bot: cannot write {html_path}: {exc.strerror or exc}", file=err)
+            return 1
+        print(f"Wrote {written} card(s) to {html_path}.", file=err)
     return 1 if failures else 0
+
+
+#: How far around "now" the empty-window hint looks for the feed's first and last events.
+SPAN_LOOKAROUND = timedelta(days=366 * 15)
+
+
+async def _explain_empty_window(
+    fetcher: FeedFetcher,
+    parser: ParserPool,
+    settings: FeedSettings,
+    now: datetime,
+    zone: str,
+    err: TextIO,
+) -> None:
+    """Nothing to announce: say when the feed's events are, and which ``--now`` shows one."""
+    try:
+        fetched = await fetcher.fetch(settings.url, trusted=True)
+        if not isinstance(fetched, Downloaded):
+            return
+        parsed = await parser.parse(
+            fetched.body,
+            window_start=now - SPAN_LOOKAROUND,
+            window_end=now + SPAN_LOOKAROUND,
+            default_timezone=zone,
+        )
+    except FeedError:
+        return  # the poll already said what is wrong with the feed
+    starts = sorted(sort_key(o.start) for o in parsed.occurrences)
+    if not starts:
+        print(f"Feed {settings.name!r} has no events at all.", file=err)
+        return
+    first, last = starts[0], starts[-1]
+    upcoming = [s for s in starts if s >= now]
+    target = upcoming[0] if upcoming else last
+    suggestion = (target - timedelta(days=1)).strftime("%Y-%m-%dT%H:%MZ")
+    print(
+        f"Feed {settings.name!r}: nothing to announce in the "
+        f"{settings.announce_window.days} day(s) after {now:%Y-%m-%d %H:%M} UTC. "
+        f"Its events run from {_day(first)} to {_day(last)}; "
+        f"try --now {suggestion} to preview the day before "
+        f"{'its next' if upcoming else 'its latest'} event.",
+        file=err,
+    )
+
+
+def _day(value: datetime | date) -> str:
+    return f"{value:%a} {value.day} {value:%b %Y}"
 
 
 def _report(
@@ -116,5 +197,6 @@ def _report(
         else:
             card = build_card(action, lambda occ: format_when_local(occ, zone))
             print(card_as_text(action, card), file=out)
+            print(understood_as_text(action.occurrence), file=out)
             print(file=out, flush=True)
     return 0

@@ -3,7 +3,7 @@
 Only the database thread touches a :class:`ParseCache`. The cache is a pure memo of
 (parser version, settings, header, group bytes, horizon) → parse result, independent of the
 events table, so it is written in its own small transaction and may lag or be lost safely: a
-missing entry only costs a parse.
+missing entry only costs a parse. What a group result is: :mod:`bot.core.incremental`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bench.feedgen import Talk, render_feed
-from bot.core.blocks import split_feed
+from bot.core.incremental.split import split_feed
 
 TALK = Talk(post_id=1, start=datetime(2026, 3, 2, 15, tzinfo=UTC))
 OTHER = Talk(post_id=2, start=datetime(2026, 3, 3, 15, tzinfo=UTC))

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.feedgen import render_feed, seminar_series
-from bot.core.blocks import SplitFeed, SplitMemo, _runs, split_feed
+from bot.core.incremental.blocks import SplitFeed
+from bot.core.incremental.split import SplitMemo, _runs, split_feed
 
 FIRST = datetime(2026, 3, 2, 15, tzinfo=UTC)
 TALKS = seminar_series(12, first=FIRST, recurring_share=0.25)

@@ -10,7 +10,9 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.diff import Baseline, DiffPolicy, StoredEvent, _event_sort, _whole, diff_feed
+from bot.core.diff import Baseline, DiffPolicy, StoredEvent, diff_feed
+from bot.core.diff.engine import _whole
+from bot.core.diff.model import event_sort
 from bot.core.models import Occurrence
 from tests.store.factories import T0, feed_of, tec_occ
 
@@ -72,5 +74,5 @@ def test_setting_aside_untouched_events_changes_no_decision(
             stored_sorted=not shuffle,
         )
         assert fast == expected
-        assert [_event_sort(e) for e in fast.events] == sorted(_event_sort(e) for e in fast.events)
+        assert [event_sort(e) for e in fast.events] == sorted(event_sort(e) for e in fast.events)
         stored = list(expected.events)

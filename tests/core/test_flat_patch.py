@@ -9,7 +9,8 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.incremental import GroupResult, _Flat, _flatten
+from bot.core.incremental import GroupResult
+from bot.core.incremental.flat import Flat, flatten
 from bot.core.models import OccurrenceKey, SkippedEvent
 from tests.store.factories import T0, tec_occ
 
@@ -32,7 +33,7 @@ POOL = dict(
 )
 
 
-def flat_view(flat: _Flat) -> object:
+def flat_view(flat: Flat) -> object:
     if flat.entries is None:
         return None
     return ([(e[0], e[1], e[2], e[3], e[4]) for e in flat.entries], flat.skipped)
@@ -45,12 +46,12 @@ def flat_view(flat: _Flat) -> object:
     )
 )
 def test_patched_flat_equals_rebuilt(orders: list[list[bytes]]) -> None:
-    previous: _Flat | None = None
+    previous: Flat | None = None
     for digests in orders:
         order = tuple(digests)
         groups = {d: POOL[d] for d in order}
-        rebuilt = _flatten(order, groups, None)
+        rebuilt = flatten(order, groups, None)
         expected = flat_view(rebuilt)
-        patched = _flatten(order, groups, previous)
+        patched = flatten(order, groups, previous)
         assert flat_view(patched) == expected
         previous = patched

@@ -101,7 +101,8 @@ async def test_next_shows_the_full_card_with_calendar_links(bot_harness: Harness
     card = embed(record)
     assert card["title"] == "Randomized numerical linear algebra"
     fields = {f["name"]: f["value"] for f in card["fields"]}
-    assert fields["Speaker"] == "Michael Mahoney (UC Berkeley)"
+    assert fields["Speaker"] == "Michael Mahoney · UC Berkeley"
+    assert "researcher at" in fields["Bio"]  # the bio is here, never on the channel's card
     (button,) = record.response_data["components"][0]["components"]
     assert button["style"] == 5 and button["url"].startswith("https://calendar.google.com/")
     assert len(button["url"]) <= 512

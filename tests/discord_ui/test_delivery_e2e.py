@@ -31,10 +31,10 @@ async def test_new_event_is_announced_once_as_an_embed(bot_harness: Harness) -> 
     embed = message.message["embeds"][0]
     assert embed["title"] == "Compilers for everyone"
     fields = {f["name"]: f["value"] for f in embed["fields"]}
-    assert fields["Speaker"] == "Grace Hopper (Yale University)"
+    assert fields["Speaker"] == "Grace Hopper · Yale University"
     assert fields["When"].startswith(f"<t:{int(TALK.start.timestamp())}:F>")
     assert fields["Where"] == "Hackerman Hall B-17"
-    assert embed["url"] == TALK.url
+    assert embed["url"].split("#")[0] == TALK.url  # the title opens the event page
     assert message.payload["allowed_mentions"]["parse"] == []
     assert message.payload["nonce"].startswith("ob")
 
@@ -102,8 +102,8 @@ async def test_cancelled_event_is_marked_cancelled(bot_harness: Harness) -> None
     await h.poll()
     await h.deliver()
     embed = original.message["embeds"][0]
-    assert embed["title"] == "Cancelled: Compilers for everyone"
-    assert "cancelled" in embed["description"].lower()
+    assert embed["title"].endswith("Cancelled: Compilers for everyone")
+    assert embed["description"] == "**This event has been cancelled.**"  # no abstract, no bio
     follow_ups = h.fake.messages(h.fake.defaults.seminars)[1:]
     assert [m.content.split(":")[0] for m in follow_ups] == ["Cancelled"]
 
@@ -334,8 +334,14 @@ async def test_the_worst_digest_is_split_into_messages_discord_accepts(
     messages = h.fake.messages(seminars)
     refused = [r for r in h.fake.requests if r.method == "POST" and r.status >= 400]
     assert refused == []  # every message was accepted as sent: measured, not trial and error
-    assert len(messages) >= 2
     assert all(embed_total(m.message) <= 6000 for m in messages)
+    # Compact cards are trimmed hard, so ten of the worst may or may not need two messages;
+    # either way no message is over the limit and none is split needlessly.
+    cards_total = sum(embed_total(m.message) for m in messages)
+    if cards_total <= 6000:
+        assert len(messages) == 1
+    else:
+        assert len(messages) >= 2
     titles = [e["title"] for e in embeds_of(messages)]
     assert len(titles) == 10 and len({t.split(" ", 1)[0] for t in titles}) == 10
     assert await h.outbox_states() == ["sent"] * 10

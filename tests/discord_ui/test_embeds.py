@@ -8,7 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core.models import Action, ActionKind, Occurrence, OccurrenceKey, SeminarDetails
-from bot.discord_ui.embeds import announcement_embed, compact_embed, format_when_discord, inert
+from bot.discord_ui.embeds import (
+    announcement_embed,
+    compact_embed,
+    format_when_discord,
+    inert,
+    reference_marker,
+)
 
 
 def occurrence(**kw: object) -> Occurrence:
@@ -58,9 +64,11 @@ def test_any_feed_text_fits_discords_embed_limits(
     )
     for kind in ActionKind:
         embed = announcement_embed(
-            Action(kind=kind, feed="f", occurrence=occ, previous=occ), marker="ref 0123456789"
+            Action(kind=kind, feed="f", occurrence=occ, previous=occ),
+            marker=reference_marker("key"),
         )
         assert len(embed) <= 6000
+        assert (embed.url or "").startswith("https://")  # the marker's carrier is a valid link
         assert len(embed.title or "") <= 256 and len(embed.description or "") <= 4096
         assert all(len(f.value or "") <= 1024 and len(f.name or "") <= 256 for f in embed.fields)
         assert len(compact_embed(Action(kind=kind, feed="f", occurrence=occ))) <= 600
@@ -109,3 +117,13 @@ def test_no_card_ever_carries_a_masked_link(summary: str, place: str, speaker: s
                      data.get("footer", {}).get("text", "")]  # fmt: skip
             texts += [f["name"] + "\n" + f["value"] for f in data.get("fields", [])]
             assert all("](" not in t for t in texts)
+def test_an_online_talk_shows_its_join_link_as_the_place() -> None:
+    join = "https://zoom.us/j/123?pwd=a_b"
+    online = occurrence(seminar=SeminarDetails(speaker="A B", online_url=join))
+    (where,) = [f.value for f in announcement_embed(Action(ActionKind.ANNOUNCE, "f", online)).fields
+                if f.name == "Where"]
+    assert where == join
+    hybrid = occurrence(location="Room 5", seminar=SeminarDetails(online_url=join))
+    (where,) = [f.value for f in announcement_embed(Action(ActionKind.ANNOUNCE, "f", hybrid)).fields
+                if f.name == "Where"]
+    assert where == f"Room 5\nJoin online: {join}"

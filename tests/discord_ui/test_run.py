@@ -151,4 +151,6 @@ async def test_bot_does_what_the_dry_run_predicts(
     embeds = [
         e for m in h.fake.messages(h.fake.defaults.seminars) for e in m.message.get("embeds", [])
     ]
-    assert {e["title"] for e in embeds} >= {"Cancelled: Talk 2", "Rescheduled: Talk 1", "Talk 0"}
+    titles = {e["title"] for e in embeds}
+    assert {"Rescheduled: Talk 1", "Talk 0"} <= titles
+    assert any(t.endswith("Cancelled: Talk 2") for t in titles)

@@ -10,8 +10,8 @@ import json
 from datetime import timedelta
 
 from bench.feedgen import Talk, render_feed
-from bot.core.blocks import content_digest
 from bot.core.diff import diff_feed
+from bot.core.incremental import content_digest
 from bot.store.db import open_database
 from bot.store.event_cache import events_version
 from bot.store.repo import load_events, save_poll_result, upsert_feed

@@ -44,7 +44,7 @@ def test_bare_preview_shows_the_sample_seminar(capsys: pytest.CaptureFixture[str
     assert "ANNOUNCE" in out
     assert "Why Deep Learning Works: Traditional and Heavy-Tailed Implicit" in out
     assert (
-        "Michael Mahoney (ICSI and Department of Statistics, University of California at Berkeley)"
+        "Michael Mahoney · ICSI and Department of Statistics, University of California at Berkeley"
         in out
     )
     assert "Tue 5 Nov 2019, 10:45–11:45 EST (America/New_York)" in out

@@ -13,8 +13,8 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from bench.feedgen import render_feed, seminar_series
-from bot.core import diff as diff_module
 from bot.core.diff import diff_feed
+from bot.core.diff import engine as diff_module
 from bot.core.incremental import absorb, parse_changed
 from bot.core.models import ParsedFeed
 from bot.core.parse import ParseLimits

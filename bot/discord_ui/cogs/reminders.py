@@ -20,7 +20,11 @@ from bot.core.durations import format_duration, parse_duration
 from bot.core.reminders import MAX_PERSONAL_OFFSET, due_for, matches
 from bot.discord_ui import message_fit
 from bot.discord_ui.embeds import inert, unix
-from bot.discord_ui.reminder_views import RemindMeButton, RemoveSubscriptionButton
+from bot.discord_ui.reminder_views import (
+    RemindMeButton,
+    RemindPickSelect,
+    RemoveSubscriptionButton,
+)
 from bot.discord_ui.reminder_worker import ReminderWorker
 from bot.discord_ui.tree import SeminarTree, UserFacingError
 from bot.service.feeds import settings_from_row
@@ -91,7 +95,7 @@ class Reminders(commands.Cog, name="Reminders"):
     # --- lifecycle --------------------------------------------------------------------------
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(RemindMeButton, RemoveSubscriptionButton)
+        self.bot.add_dynamic_items(RemindMeButton, RemindPickSelect, RemoveSubscriptionButton)
         await self.worker.start()
         self.bot.reminders = self.worker
         hooks = getattr(self.bot, "after_poll_hooks", None)

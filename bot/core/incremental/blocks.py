@@ -1,28 +1,28 @@
-"""Split a feed body into VEVENT blocks at the bytes level and hash them, without parsing.
+"""The byte-level split: find VEVENT blocks in a feed body and hash them, without parsing.
 
 The incremental poll parses only blocks it has not seen before, so it must find block
 boundaries far more cheaply than icalendar can. Every boundary found here must be the one the
 tolerant scanner in :mod:`bot.core.parse` would find; whenever that is in doubt (several
 calendars, unbalanced or folded BEGIN/END lines, deep nesting, a truncated body) the splitter
-gives up and returns ``None`` so the caller falls back to a full parse. Correctness first.
+gives up (``None``) so the caller falls back to a full parse. Correctness first.
 
 Blocks sharing a UID line (an RRULE master and its RECURRENCE-ID overrides, or The Events
 Calendar's duplicates) form one :class:`Group`, the unit that is parsed and cached. A group's
 digest leaves DTSTAMP lines out: they change on every export and never reach an occurrence.
+
+This module holds the pieces (scan, digests, assembling a :class:`SplitFeed`);
+:mod:`bot.core.incremental.split` puts them together, reusing the previous split when it can.
 """
 
 from __future__ import annotations
 
-import bisect
 import hashlib
-import itertools
-import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["Group", "SplitFeed", "SplitMemo", "content_digest", "group_body", "split_feed"]
+__all__ = ["Group", "SplitFeed", "build_split", "content_digest", "group_body", "scan"]
 
 _BEGIN_CAL = re.compile(rb"BEGIN:VCALENDAR", re.IGNORECASE)
 # Searched in the lower-cased body; every BEGIN/END line starts right after a newline.
@@ -81,7 +81,7 @@ def _digest(*parts: bytes) -> bytes:
     return h.digest()
 
 
-def _uid_key(block: bytes, low: bytes) -> bytes:
+def uid_key(block: bytes, low: bytes) -> bytes:
     """The raw UID line (with any folded continuation): equal keys ⇒ same group."""
     match = _UID.search(low)
     if match is None:
@@ -124,7 +124,7 @@ def content_digest(body: bytes) -> bytes:
     return digest.digest()
 
 
-def _calendar_data(body: bytes) -> tuple[bytes, int] | None:
+def calendar_data(body: bytes) -> tuple[bytes, int] | None:
     """The body from ``BEGIN:VCALENDAR`` on (line ends settled) and the end of its first line."""
     start = _BEGIN_CAL.search(body)
     if start is None or (start.start() > 0 and body[start.start() - 1] not in b"\r\n"):
@@ -142,7 +142,7 @@ def _calendar_data(body: bytes) -> tuple[bytes, int] | None:
     return data, first_nl
 
 
-def _stamp_line(data: bytes) -> bytes:
+def stamp_line_of(data: bytes) -> bytes:
     """The first stamp line, when no copy of it is folded (b"" otherwise): exports usually
     stamp every event alike, so it marks the blocks whose digest a new stamp cannot change."""
     first = _STAMP_LINE.search(data)
@@ -154,12 +154,12 @@ def _stamp_line(data: bytes) -> bytes:
     return line
 
 
-_Scan = tuple[list[tuple[int, int]], int]
+Scan = tuple[list[tuple[int, int]], int]
 
 
-def _scan(
+def scan(
     low: bytes, base: int, data_len: int, max_nesting: int, *, to_end: bool
-) -> _Scan | None:
+) -> Scan | None:
     """VEVENT spans (offset by ``base``) of a lower-cased stretch that starts at top level
     right before a newline; with ``to_end`` it must close the calendar, else stay open."""
     stack = ["vcalendar"]
@@ -230,7 +230,7 @@ def _group_digest(
     return h.digest(), unsafe
 
 
-def _assemble(
+def build_split(
     data: bytes,
     vevents: Sequence[tuple[int, int, bytes]],
     calendar_end: int,
@@ -274,210 +274,6 @@ def _assemble(
         max_nesting=max_nesting,
         blocks=tuple(vevents),
     )
-
-
-def split_feed(
-    body: bytes, *, max_vevents: int, max_nesting: int, previous: SplitFeed | None = None
-) -> SplitFeed | None:
-    """The body's VEVENT groups, or ``None`` when only a full parse can be trusted.
-
-    With ``previous`` (an earlier split, usually of the same feed) only the stretch between
-    the common prefix and suffix is scanned; the answer is the same as without it.
-    """
-    prepared = _calendar_data(body)
-    if prepared is None:
-        return None
-    data, first_nl = prepared
-    if previous is not None:
-        quick = _split_since(data, first_nl, previous, max_vevents, max_nesting)
-        if quick is not None:
-            return quick
-    scanned = _scan(data[first_nl:].lower(), first_nl, len(data), max_nesting, to_end=True)
-    if scanned is None:
-        return None
-    spans, calendar_end = scanned
-    if len(spans) > max_vevents:
-        return None
-    vevents = [(s, e, _uid_key(data[s:e], data[s:e].lower())) for s, e in spans]
-    return _assemble(
-        data, vevents, calendar_end, _stamp_line(data), max_nesting, lambda _k, _s: None
-    )
-
-
-#: Where exports start each event; the body is cut here to find what changed (a cheap guess:
-#: every reused block is still checked against the old split's own boundaries).
-_CUT = b"\nBEGIN:VEVENT"
-
-
-def _runs(old: bytes, new: bytes) -> list[tuple[int, int, int]]:
-    """Stretches equal in both bodies as (old start, new start, length), in order; each
-    starts right after a newline and ends right after one (or at the end)."""
-    old_chunks, new_chunks = old.split(_CUT), new.split(_CUT)
-    count = len(old_chunks)
-    if count == len(new_chunks):
-        differ = list(itertools.compress(range(count), map(operator.ne, old_chunks, new_chunks)))
-        bounds = [-1, *differ, count]
-        stretches = [(i + 1, j, 0) for i, j in itertools.pairwise(bounds) if j > i + 1]
-    else:  # events came or went: keep the common head and tail only
-        limit = min(count, len(new_chunks))
-        head = 0
-        while head < limit and old_chunks[head] == new_chunks[head]:
-            head += 1
-        tail = 0
-        while tail < limit - head and old_chunks[-1 - tail] == new_chunks[-1 - tail]:
-            tail += 1
-        delta = len(new_chunks) - count
-        # The first chunk starts the body, the others a cut: never pair one with the other.
-        stretches = [(0, head, 0), (max(count - tail, 1, 1 - delta), count, delta)]
-    step = len(_CUT)
-    old_at = [0, *itertools.accumulate(len(c) + step for c in old_chunks)]
-    new_at = [0, *itertools.accumulate(len(c) + step for c in new_chunks)]
-    runs: list[tuple[int, int, int]] = []
-    for first, stop, delta in stretches:
-        if stop <= first:
-            continue
-        # Chunks from the "BEGIN" of the first one's cut through the newline of the next cut.
-        o_start = old_at[first] - step + 1 if first else 0
-        n_start = new_at[first + delta] - step + 1 if first + delta else 0
-        o_end = min(old_at[stop] - step + 1, len(old))
-        runs.append((o_start, n_start, o_end - o_start))
-    return runs
-
-
-def _split_since(
-    data: bytes, first_nl: int, previous: SplitFeed, max_vevents: int, max_nesting: int
-) -> SplitFeed | None:
-    """The split of ``data`` reusing ``previous``'s blocks in stretches that did not change;
-    ``None`` when in doubt (the caller then splits it all).
-
-    A reused block keeps its bytes, its neighbours' bytes on either side, and starts at top
-    level (every stretch between reused blocks of different runs is scanned again and must
-    end at top level), so the scanner would find it again; its digest is kept only when its
-    one stamp line is the stamp shared by both bodies (see :func:`_group_digest`).
-    """
-    old_line, new_line = previous.stamp_line, _stamp_line(data)
-    if previous.max_nesting != max_nesting or previous.calendar_end < 0:
-        return None
-    if not old_line or len(new_line) != len(old_line):
-        return None
-    if new_line != old_line and previous.data.find(new_line) >= 0:
-        return None
-    # The old body as it would read with the new stamps: same offsets, comparable bytes.
-    old = previous.data if new_line == old_line else previous.data.replace(old_line, new_line)
-    runs = _runs(old, data)
-    blocks = previous.blocks
-    starts = [block[0] for block in blocks]
-    ends = [block[1] for block in blocks]
-    # Per run: the old blocks wholly inside it, as an index range, and its shift.
-    ranges: list[tuple[int, int, int]] = []
-    for o_start, n_start, length in runs:
-        first = bisect.bisect_left(starts, o_start)
-        stop = bisect.bisect_right(ends, o_start + length)
-        if stop > first:
-            ranges.append((first, stop, n_start - o_start))
-    if not ranges:
-        return None
-    vevents: list[tuple[int, int, bytes]] = []
-    changed: set[bytes] = set()
-
-    def rescan(begin: int, stop: int, to_end: bool) -> int | None:
-        """Scan data[begin:stop] again (begin follows a newline); the calendar end, if any."""
-        if stop < begin:
-            return None
-        scanned = _scan(
-            data[begin - 1 : stop].lower(), begin - 1, len(data), max_nesting, to_end=to_end
-        )
-        if scanned is None:
-            return None
-        for s, e in scanned[0]:
-            key = _uid_key(data[s:e], data[s:e].lower())
-            changed.add(key)
-            vevents.append((s, e, key))
-        return scanned[1]
-
-    position = first_nl + 1
-    done = 0  # old blocks before this index are kept or dropped
-    for first, stop, shift in ranges:
-        changed.update(block[2] for block in blocks[done:first])  # dropped
-        if rescan(position, blocks[first][0] + shift, False) is None:
-            return None
-        if shift:
-            vevents.extend((s + shift, e + shift, k) for s, e, k in blocks[first:stop])
-        else:
-            vevents.extend(blocks[first:stop])
-        position, done = blocks[stop - 1][1] + shift, stop
-    changed.update(block[2] for block in blocks[done:])
-    calendar_end = rescan(position, len(data), True)
-    if calendar_end is None or len(vevents) > max_vevents:
-        return None
-    old_groups = {g.uid_line: g for g in previous.groups}
-    unsafe = previous.unsafe
-    if unsafe:  # their groups are hashed again
-        changed.update(block[2] for block in blocks if block[0] in unsafe)
-
-    def reusable(key: bytes, spans: list[tuple[int, int]]) -> Group | None:
-        if key in changed:
-            return None
-        group = old_groups[key]  # all its blocks kept, none dropped: the same blocks
-        if spans[0] == group.spans[0] and (len(spans) == 1 or tuple(spans) == group.spans):
-            return group
-        return Group(group.digest, key, tuple(spans))
-
-    return _assemble(data, vevents, calendar_end, new_line, max_nesting, reusable)
-
-
-class SplitMemo:
-    """The last few splits one parser process made, so the next body of a feed is split at
-    the cost of what changed. Bounded by count and by the bytes of the bodies it holds."""
-
-    def __init__(self, *, count: int = 3, max_bytes: int = 64 * 1024 * 1024) -> None:
-        self._count = count
-        self._max_bytes = max_bytes
-        self._recent: list[SplitFeed] = []
-
-    def clear(self) -> None:
-        self._recent.clear()
-
-    def split(self, body: bytes, *, max_vevents: int, max_nesting: int) -> SplitFeed | None:
-        """:func:`split_feed`, from the remembered split most alike at the start."""
-        head = body[:_PROBE]
-        previous = max(
-            self._recent,
-            key=lambda split: _common_prefix(split.data[:_PROBE], head),
-            default=None,
-        )
-        split = split_feed(
-            body, max_vevents=max_vevents, max_nesting=max_nesting, previous=previous
-        )
-        if previous is not None:
-            self._recent.remove(previous)
-        if split is not None:
-            self._recent.insert(0, split)
-        kept: list[SplitFeed] = []
-        total = 0
-        for item in self._recent[: self._count]:
-            total += len(item.data)
-            if kept and total > self._max_bytes:
-                break
-            kept.append(item)
-        self._recent = kept
-        return split
-
-
-#: Bytes compared to pick the remembered split of the same feed.
-_PROBE = 64 * 1024
-
-
-def _common_prefix(a: bytes, b: bytes) -> int:
-    """Length of the common prefix, by binary search over C-level slice comparisons."""
-    low, high = 0, min(len(a), len(b))
-    while low < high:
-        mid = (low + high + 1) // 2
-        if a[low:mid] == b[low:mid]:
-            low = mid
-        else:
-            high = mid - 1
-    return low
 
 
 def group_body(split: SplitFeed, groups: Sequence[Group]) -> bytes:

@@ -1,0 +1,175 @@
+"""The window-independent half of assembling: every remembered occurrence of a feed,
+sorted as the parser sorts, kept between polls and patched group by group, so a poll of a
+large feed costs only the window test."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from operator import itemgetter
+
+from bot.core.incremental.results import GroupResult
+from bot.core.models import Instant, Occurrence, OccurrenceKey, SkippedEvent, sort_key
+
+#: One remembered occurrence, ready for the window test: sort key, occurrence, span, and
+#: whether the span is a plain timed interval (the fast test applies).
+Entry = tuple[tuple[datetime, OccurrenceKey], Occurrence, Instant, Instant, bool]
+
+
+@dataclass(slots=True)
+class Flat:
+    """The window-independent half of :func:`assemble` for one ``order``: every remembered
+    occurrence sorted as the parser sorts, so a poll only filters by the window."""
+
+    order: tuple[bytes, ...]
+    #: None when the groups interact (a UID in several groups) or a group is missing.
+    entries: list[Entry] | None
+    #: digest -> (its GroupResult, its entries): reused while the group is unchanged.
+    memo: dict[bytes, tuple[GroupResult, list[Entry]]]
+    skipped: tuple[SkippedEvent, ...] = ()
+    stale: bool = False
+    #: For usable entries: which group holds each UID, and every key (for small patches).
+    owners: dict[str, bytes] | None = None
+    keys: set[OccurrenceKey] | None = None
+
+
+#: Beyond this many new or dropped groups a poll rebuilds the flat list instead of patching.
+_PATCH_LIMIT = 500
+
+
+def _entries(result: GroupResult) -> list[Entry]:
+    out: list[Entry] = []
+    for occurrence, (begin, finish) in zip(result.occurrences, result.spans, strict=True):
+        plain = isinstance(begin, datetime) and isinstance(finish, datetime) and begin < finish
+        out.append(((sort_key(occurrence.start), occurrence.key), occurrence, begin, finish, plain))
+    return out
+
+
+def _patch(
+    order: tuple[bytes, ...], groups: Mapping[bytes, GroupResult], previous: Flat
+) -> Flat | None:
+    """``previous`` with the few groups that came and went swapped in and out, or ``None``
+    when only a rebuild can tell (a UID or key now shared, skipped events, many changes).
+
+    Consumes ``previous`` (its memo, owners and keys are reused in place)."""
+    memo, owners, keys = previous.memo, previous.owners, previous.keys
+    if previous.entries is None or previous.skipped or owners is None or keys is None:
+        return None
+    changes = _group_changes(order, groups, memo)
+    if changes is None:
+        return None
+    added, dropped = changes
+    gone = _drop(dropped, memo, owners, keys)
+    fresh = _add(added, groups, memo, owners, keys)
+    if fresh is None:
+        return None
+    entries = [e for e in previous.entries if id(e) not in gone] if gone else previous.entries
+    entries.extend(fresh)
+    entries.sort(key=itemgetter(0))
+    return Flat(order, entries, memo, (), owners=owners, keys=keys)
+
+
+def _group_changes(
+    order: tuple[bytes, ...],
+    groups: Mapping[bytes, GroupResult],
+    memo: dict[bytes, tuple[GroupResult, list[Entry]]],
+) -> tuple[list[bytes], list[bytes]] | None:
+    """The digests to add and to drop (a replaced group is both); ``None`` beyond the limit
+    or when ``order`` names a group twice."""
+    added: list[bytes] = []
+    for digest in order:
+        known = memo.get(digest)
+        if known is None or groups.get(digest) is not known[0]:
+            added.append(digest)
+            if len(added) > _PATCH_LIMIT:
+                return None
+    wanted = set(order)
+    if len(wanted) != len(order):
+        return None
+    dropped = [d for d in memo if d not in wanted]
+    dropped.extend(d for d in added if d in memo)
+    if len(dropped) > _PATCH_LIMIT:
+        return None
+    return added, dropped
+
+
+def _drop(
+    dropped: list[bytes],
+    memo: dict[bytes, tuple[GroupResult, list[Entry]]],
+    owners: dict[str, bytes],
+    keys: set[OccurrenceKey],
+) -> set[int]:
+    """Forget the dropped groups; the ids of their entries, to filter out."""
+    gone: set[int] = set()
+    for digest in dropped:
+        result, group_entries = memo.pop(digest)
+        for uid in result.uids:
+            owners.pop(uid, None)
+        for entry in group_entries:
+            keys.discard(entry[0][1])
+            gone.add(id(entry))
+    return gone
+
+
+def _add(
+    added: list[bytes],
+    groups: Mapping[bytes, GroupResult],
+    memo: dict[bytes, tuple[GroupResult, list[Entry]]],
+    owners: dict[str, bytes],
+    keys: set[OccurrenceKey],
+) -> list[Entry] | None:
+    """The entries of the added groups; ``None`` when one has skipped events or shares a UID
+    or a key with another group (then only a rebuild can tell)."""
+    fresh: list[Entry] = []
+    for digest in added:
+        incoming = groups.get(digest)
+        if incoming is None or incoming.skipped:
+            return None
+        for uid in incoming.uids:
+            if uid in owners:
+                return None
+            owners[uid] = digest
+        group_entries = _entries(incoming)
+        for entry in group_entries:
+            if entry[0][1] in keys:
+                return None
+            keys.add(entry[0][1])
+        memo[digest] = (incoming, group_entries)
+        fresh.extend(group_entries)
+    return fresh
+
+
+def flatten(
+    order: tuple[bytes, ...], groups: Mapping[bytes, GroupResult], previous: Flat | None
+) -> Flat:
+    if previous is not None:
+        patched = _patch(order, groups, previous)
+        if patched is not None:
+            return patched
+    memo: dict[bytes, tuple[GroupResult, list[Entry]]] = {}
+    entries: list[Entry] = []
+    seen_uids: set[str] = set()
+    skipped: list[SkippedEvent] = []
+    old = previous.memo if previous is not None else {}
+    usable = True
+    for digest in order:
+        result = groups.get(digest)
+        if result is None or not result.uids.isdisjoint(seen_uids):
+            usable = False
+            break
+        seen_uids |= result.uids
+        known = old.get(digest)
+        group_entries = known[1] if known is not None and known[0] is result else _entries(result)
+        memo[digest] = (result, group_entries)
+        entries.extend(group_entries)
+        skipped.extend(result.skipped)
+    if not usable:
+        return Flat(order, None, memo)
+    keys = [entry[0][1] for entry in entries]
+    key_set = set(keys)
+    if len(key_set) != len(keys):
+        return Flat(order, None, memo)  # duplicates: the parser's own dedupe decides
+    entries.sort(key=itemgetter(0))
+    owners = {uid: digest for digest, (result, _) in memo.items() for uid in result.uids}
+    return Flat(order, entries, memo, tuple(skipped), owners=owners, keys=key_set)

@@ -1,0 +1,264 @@
+"""``split_feed``: a body's VEVENT groups, reusing an earlier split of the same feed.
+
+A feed body changes a little between polls. With the previous split at hand, only the stretches
+that differ are scanned again (the rest keep their blocks and, where the stamp allows, their
+digests); :class:`SplitMemo` keeps a parser process's last few splits for that. The answer is
+always the one a fresh split gives.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import operator
+from collections.abc import Sequence
+
+from bot.core.incremental.blocks import (
+    Group,
+    SplitFeed,
+    build_split,
+    calendar_data,
+    scan,
+    stamp_line_of,
+    uid_key,
+)
+
+__all__ = ["SplitMemo", "split_feed"]
+
+
+def split_feed(
+    body: bytes, *, max_vevents: int, max_nesting: int, previous: SplitFeed | None = None
+) -> SplitFeed | None:
+    """The body's VEVENT groups, or ``None`` when only a full parse can be trusted.
+
+    With ``previous`` (an earlier split, usually of the same feed) only the stretch between
+    the common prefix and suffix is scanned; the answer is the same as without it.
+    """
+    prepared = calendar_data(body)
+    if prepared is None:
+        return None
+    data, first_nl = prepared
+    if previous is not None:
+        quick = _split_since(data, first_nl, previous, max_vevents, max_nesting)
+        if quick is not None:
+            return quick
+    scanned = scan(data[first_nl:].lower(), first_nl, len(data), max_nesting, to_end=True)
+    if scanned is None:
+        return None
+    spans, calendar_end = scanned
+    if len(spans) > max_vevents:
+        return None
+    vevents = [(s, e, uid_key(data[s:e], data[s:e].lower())) for s, e in spans]
+    return build_split(
+        data, vevents, calendar_end, stamp_line_of(data), max_nesting, lambda _k, _s: None
+    )
+
+
+#: Where exports start each event; the body is cut here to find what changed (a cheap guess:
+#: every reused block is still checked against the old split's own boundaries).
+_CUT = b"\nBEGIN:VEVENT"
+
+
+def _runs(old: bytes, new: bytes) -> list[tuple[int, int, int]]:
+    """Stretches equal in both bodies as (old start, new start, length), in order; each
+    starts right after a newline and ends right after one (or at the end)."""
+    old_chunks, new_chunks = old.split(_CUT), new.split(_CUT)
+    count = len(old_chunks)
+    if count == len(new_chunks):
+        differ = list(itertools.compress(range(count), map(operator.ne, old_chunks, new_chunks)))
+        bounds = [-1, *differ, count]
+        stretches = [(i + 1, j, 0) for i, j in itertools.pairwise(bounds) if j > i + 1]
+    else:  # events came or went: keep the common head and tail only
+        limit = min(count, len(new_chunks))
+        head = 0
+        while head < limit and old_chunks[head] == new_chunks[head]:
+            head += 1
+        tail = 0
+        while tail < limit - head and old_chunks[-1 - tail] == new_chunks[-1 - tail]:
+            tail += 1
+        delta = len(new_chunks) - count
+        # The first chunk starts the body, the others a cut: never pair one with the other.
+        stretches = [(0, head, 0), (max(count - tail, 1, 1 - delta), count, delta)]
+    step = len(_CUT)
+    old_at = [0, *itertools.accumulate(len(c) + step for c in old_chunks)]
+    new_at = [0, *itertools.accumulate(len(c) + step for c in new_chunks)]
+    runs: list[tuple[int, int, int]] = []
+    for first, stop, delta in stretches:
+        if stop <= first:
+            continue
+        # Chunks from the "BEGIN" of the first one's cut through the newline of the next cut.
+        o_start = old_at[first] - step + 1 if first else 0
+        n_start = new_at[first + delta] - step + 1 if first + delta else 0
+        o_end = min(old_at[stop] - step + 1, len(old))
+        runs.append((o_start, n_start, o_end - o_start))
+    return runs
+
+
+def _split_since(
+    data: bytes, first_nl: int, previous: SplitFeed, max_vevents: int, max_nesting: int
+) -> SplitFeed | None:
+    """The split of ``data`` reusing ``previous``'s blocks in stretches that did not change;
+    ``None`` when in doubt (the caller then splits it all).
+
+    A reused block keeps its bytes, its neighbours' bytes on either side, and starts at top
+    level (every stretch between reused blocks of different runs is scanned again and must
+    end at top level), so the scanner would find it again; its digest is kept only when its
+    one stamp line is the stamp shared by both bodies (see ``blocks._group_digest``).
+    """
+    if previous.max_nesting != max_nesting or previous.calendar_end < 0:
+        return None
+    new_line = stamp_line_of(data)
+    old = _restamped(previous, new_line)
+    if old is None:
+        return None
+    ranges = _kept_ranges(_runs(old, data), previous.blocks)
+    if not ranges:
+        return None
+    stitch = _Stitch(data, max_nesting)
+    calendar_end = stitch.run(first_nl, ranges, previous.blocks)
+    if calendar_end is None or len(stitch.vevents) > max_vevents:
+        return None
+    changed = stitch.changed
+    if previous.unsafe:  # their groups are hashed again
+        changed.update(block[2] for block in previous.blocks if block[0] in previous.unsafe)
+    old_groups = {g.uid_line: g for g in previous.groups}
+
+    def reusable(key: bytes, spans: list[tuple[int, int]]) -> Group | None:
+        if key in changed:
+            return None
+        group = old_groups[key]  # all its blocks kept, none dropped: the same blocks
+        if spans[0] == group.spans[0] and (len(spans) == 1 or tuple(spans) == group.spans):
+            return group
+        return Group(group.digest, key, tuple(spans))
+
+    return build_split(data, stitch.vevents, calendar_end, new_line, max_nesting, reusable)
+
+
+def _restamped(previous: SplitFeed, new_line: bytes) -> bytes | None:
+    """The old body as it would read with the new stamps (same offsets, comparable bytes);
+    ``None`` when the stamps cannot be swapped safely."""
+    old_line = previous.stamp_line
+    if not old_line or len(new_line) != len(old_line):
+        return None
+    if new_line == old_line:
+        return previous.data
+    if previous.data.find(new_line) >= 0:
+        return None
+    return previous.data.replace(old_line, new_line)
+
+
+_Block = tuple[int, int, bytes]
+
+
+def _kept_ranges(
+    runs: list[tuple[int, int, int]], blocks: Sequence[_Block]
+) -> list[tuple[int, int, int]]:
+    """Per run: the old blocks wholly inside it, as an index range, and its shift."""
+    starts = [block[0] for block in blocks]
+    ends = [block[1] for block in blocks]
+    ranges: list[tuple[int, int, int]] = []
+    for o_start, n_start, length in runs:
+        first = bisect.bisect_left(starts, o_start)
+        stop = bisect.bisect_right(ends, o_start + length)
+        if stop > first:
+            ranges.append((first, stop, n_start - o_start))
+    return ranges
+
+
+class _Stitch:
+    """The new body's blocks: old blocks kept (shifted) run by run, the stretches between
+    them scanned again; ``changed`` collects the UID lines of blocks scanned or dropped."""
+
+    def __init__(self, data: bytes, max_nesting: int) -> None:
+        self.data = data
+        self.max_nesting = max_nesting
+        self.vevents: list[_Block] = []
+        self.changed: set[bytes] = set()
+
+    def run(
+        self, first_nl: int, ranges: list[tuple[int, int, int]], blocks: Sequence[_Block]
+    ) -> int | None:
+        """Stitch every range in; the calendar end, or ``None`` when a rescan is in doubt."""
+        position = first_nl + 1
+        done = 0  # old blocks before this index are kept or dropped
+        for first, stop, shift in ranges:
+            self.changed.update(block[2] for block in blocks[done:first])  # dropped
+            if self.rescan(position, blocks[first][0] + shift, False) is None:
+                return None
+            if shift:
+                self.vevents.extend((s + shift, e + shift, k) for s, e, k in blocks[first:stop])
+            else:
+                self.vevents.extend(blocks[first:stop])
+            position, done = blocks[stop - 1][1] + shift, stop
+        self.changed.update(block[2] for block in blocks[done:])
+        return self.rescan(position, len(self.data), True)
+
+    def rescan(self, begin: int, stop: int, to_end: bool) -> int | None:
+        """Scan data[begin:stop] again (begin follows a newline); the calendar end, if any."""
+        if stop < begin:
+            return None
+        data = self.data
+        scanned = scan(
+            data[begin - 1 : stop].lower(), begin - 1, len(data), self.max_nesting, to_end=to_end
+        )
+        if scanned is None:
+            return None
+        for s, e in scanned[0]:
+            key = uid_key(data[s:e], data[s:e].lower())
+            self.changed.add(key)
+            self.vevents.append((s, e, key))
+        return scanned[1]
+
+
+class SplitMemo:
+    """The last few splits one parser process made, so the next body of a feed is split at
+    the cost of what changed. Bounded by count and by the bytes of the bodies it holds."""
+
+    def __init__(self, *, count: int = 3, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self._count = count
+        self._max_bytes = max_bytes
+        self._recent: list[SplitFeed] = []
+
+    def clear(self) -> None:
+        self._recent.clear()
+
+    def split(self, body: bytes, *, max_vevents: int, max_nesting: int) -> SplitFeed | None:
+        """:func:`split_feed`, from the remembered split most alike at the start."""
+        head = body[:_PROBE]
+        previous = max(
+            self._recent,
+            key=lambda split: _common_prefix(split.data[:_PROBE], head),
+            default=None,
+        )
+        split = split_feed(
+            body, max_vevents=max_vevents, max_nesting=max_nesting, previous=previous
+        )
+        if previous is not None:
+            self._recent.remove(previous)
+        if split is not None:
+            self._recent.insert(0, split)
+        kept: list[SplitFeed] = []
+        total = 0
+        for item in self._recent[: self._count]:
+            total += len(item.data)
+            if kept and total > self._max_bytes:
+                break
+            kept.append(item)
+        self._recent = kept
+        return split
+
+
+#: Bytes compared to pick the remembered split of the same feed.
+_PROBE = 64 * 1024
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    """Length of the common prefix, by binary search over C-level slice comparisons."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        mid = (low + high + 1) // 2
+        if a[low:mid] == b[low:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    return low

@@ -1,0 +1,138 @@
+"""The remembered groups of one feed between polls, and how a poll's outcome updates them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.core.incremental.assemble import assemble, in_window
+from bot.core.incremental.flat import Flat, flatten
+from bot.core.incremental.results import CacheView, GroupResult, Meta, Outcome
+from bot.core.models import ParsedFeed
+from bot.core.parse import ParseLimits
+
+
+@dataclass(slots=True)
+class FeedState:
+    """The remembered groups of one feed (mutable; owned by one thread at a time)."""
+
+    context: bytes
+    horizon_start: datetime
+    horizon_end: datetime
+    meta: Meta
+    order: tuple[bytes, ...] = ()
+    event_count: int = 0
+    groups: dict[bytes, GroupResult] = field(default_factory=dict)
+    #: ``"c:"`` + :func:`~bot.core.incremental.blocks.content_digest` hex of the last body
+    #: absorbed, for the unchanged-but-for-stamps short cut.
+    body_hash: str = ""
+    settings: bytes = b""
+    #: Not persisted; rebuilt whenever ``order`` is replaced.
+    flat: Flat | None = field(default=None, compare=False, repr=False)
+
+    def view(self) -> CacheView:
+        return CacheView(self.context, self.horizon_start, self.horizon_end, frozenset(self.groups))
+
+    def covers(self, window_start: datetime, window_end: datetime) -> bool:
+        return self.horizon_start <= window_start and window_end <= self.horizon_end
+
+    def assemble(
+        self,
+        window_start: datetime,
+        window_end: datetime,
+        limits: ParseLimits,
+        exact: Mapping[bytes, GroupResult] | None = None,
+    ) -> ParsedFeed | None:
+        if not exact:
+            return _assemble_flat(self, window_start, window_end, limits)
+        groups: Mapping[bytes, GroupResult] = {**self.groups, **exact}
+        return assemble(
+            self.order,
+            groups,
+            window_start=window_start,
+            window_end=window_end,
+            meta=self.meta,
+            event_count=self.event_count,
+            limits=limits,
+        )
+
+
+def _assemble_flat(
+    state: FeedState, window_start: datetime, window_end: datetime, limits: ParseLimits
+) -> ParsedFeed | None:
+    """:func:`assemble` over the remembered groups, at the cost of the window test alone."""
+    flat = state.flat
+    if flat is None or flat.stale or flat.order is not state.order:
+        flat = state.flat = flatten(state.order, state.groups, flat)
+    if flat.entries is None:
+        return assemble(
+            state.order,
+            state.groups,
+            window_start=window_start,
+            window_end=window_end,
+            meta=state.meta,
+            event_count=state.event_count,
+            limits=limits,
+        )
+    occurrences = [
+        entry[1]
+        for entry in flat.entries
+        if (
+            (entry[2] < window_end and window_start < entry[3])
+            if entry[4]
+            else in_window((entry[2], entry[3]), window_start, window_end)
+        )
+    ]
+    if len(occurrences) > limits.max_occurrences:
+        return None  # the full parse reports the cap
+    return ParsedFeed(
+        occurrences=tuple(occurrences),
+        window_start=window_start,
+        window_end=window_end,
+        calendar_name=state.meta[0],
+        calendar_timezone=state.meta[1],
+        producer=state.meta[2],
+        skipped=flat.skipped,
+        event_count=state.event_count,
+    )
+
+
+def absorb(
+    state: FeedState | None,
+    outcome: Outcome,
+    *,
+    body_hash: str,
+    settings: bytes,
+) -> tuple[FeedState | None, set[bytes], set[bytes]]:
+    """The next state after ``outcome``, plus the digests added and dropped (for persistence).
+
+    A full parse leaves no state: the next poll starts over.
+    """
+    if outcome.full is not None or outcome.horizon is None:
+        dropped = set(state.groups) if state else set()
+        return None, set(), dropped
+    if outcome.reset or state is None:
+        if outcome.meta is None:  # pragma: no cover - a reset always parses the header
+            return None, set(), set(state.groups) if state else set()
+        old = set(state.groups) if state else set()
+        state = FeedState(
+            context=outcome.context,
+            horizon_start=outcome.horizon[0],
+            horizon_end=outcome.horizon[1],
+            meta=outcome.meta,
+        )
+    else:
+        old = set(state.groups)
+    state.groups.update(outcome.new)
+    wanted = set(outcome.order)
+    dropped = {d for d in state.groups if d not in wanted}
+    for digest in dropped:
+        del state.groups[digest]
+    state.order = outcome.order
+    if state.flat is not None:
+        state.flat.stale = True  # keep its per-group memo for the rebuild
+    state.event_count = outcome.event_count
+    state.body_hash = body_hash
+    state.settings = settings
+    return state, set(outcome.new), old - set(state.groups)
