@@ -18,7 +18,9 @@ from datetime import UTC, datetime, timedelta
 from bot.core.diff import DiffPolicy, diff_feed
 from bot.core.models import Occurrence, OccurrenceKey, ParsedFeed, SeminarDetails
 from bot.discord_ui.lookup_embeds import choice_label, list_pages
-from bot.store import repo, search_repo
+from bot.store import events as event_store
+from bot.store import feeds as feed_store
+from bot.store import search as search_store
 from bot.store.db import open_database
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -66,10 +68,10 @@ def build(events: int) -> object:
     occs = occurrences(events, rng)
     half = len(occs) // 2
     for name, part in (("cs", occs[:half]), ("math", occs[half:])):
-        feed = repo.upsert_feed(db, name=name, url=f"https://x/{name}", guild_id=GUILD, now=NOW)
+        feed = feed_store.upsert_feed(db, name=name, url=f"https://x/{name}", guild_id=GUILD, now=NOW)
         parsed = ParsedFeed(tuple(part), NOW - timedelta(days=1), NOW + timedelta(days=365))
         result = diff_feed(name, [], parsed, now=NOW, policy=DiffPolicy(), baseline="silent")
-        repo.save_poll_result(db, feed.id, result, now=NOW, etag=None, last_modified=None,
+        event_store.save_poll_result(db, feed.id, result, now=NOW, etag=None, last_modified=None,
                               body_hash=None)
     return db
 
@@ -96,19 +98,19 @@ def main() -> None:
     print(f"setup_time: {time.perf_counter() - t0:.1f} s")
 
     def upcoming(i: int) -> object:
-        hits = search_repo.upcoming(db, GUILD, now=NOW, until=NOW + timedelta(days=14), limit=200)  # type: ignore[arg-type]
+        hits = search_store.upcoming(db, GUILD, now=NOW, until=NOW + timedelta(days=14), limit=200)  # type: ignore[arg-type]
         return list_pages(hits, title="Seminars", empty="none")
 
     queries = ["mahoney", "quantum computing", "mahony", "yale", "lovelase turing", "zzzz"]
 
     def search(i: int) -> object:
-        result = search_repo.search_events(db, GUILD, queries[i % len(queries)], now=NOW)  # type: ignore[arg-type]
+        result = search_store.search_events(db, GUILD, queries[i % len(queries)], now=NOW)  # type: ignore[arg-type]
         return list_pages(result.hits, title="Search", empty="none")
 
     prefixes = ["", "m", "mah", "hopp", "quant", "grace hop", "yale"]
 
     def autocomplete(i: int) -> object:
-        hits = search_repo.autocomplete(db, GUILD, prefixes[i % len(prefixes)], now=NOW)  # type: ignore[arg-type]
+        hits = search_store.autocomplete(db, GUILD, prefixes[i % len(prefixes)], now=NOW)  # type: ignore[arg-type]
         return [choice_label(h, "UTC") for h in hits]
 
     for name, fn in (("upcoming_14d", upcoming), ("search", search), ("autocomplete", autocomplete)):
@@ -116,7 +118,7 @@ def main() -> None:
         print(f"{name}_p50: {p50:.2f} ms")
         print(f"{name}_p99: {p99:.2f} ms")
     for query in queries:
-        p50, _ = measure(lambda _i, q=query: search_repo.search_events(db, GUILD, q, now=NOW), 30)  # type: ignore[misc, arg-type]
+        p50, _ = measure(lambda _i, q=query: search_store.search_events(db, GUILD, q, now=NOW), 30)  # type: ignore[misc, arg-type]
         print(f"search[{query}]_p50: {p50:.2f} ms")
 
 

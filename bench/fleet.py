@@ -44,7 +44,7 @@ from bot.feeds.isolate import ParserPool
 from bot.service.dbthread import DatabaseThread
 from bot.service.poller import Poller
 from bot.service.scheduler import PollScheduler, wait_until_due
-from bot.store import repo
+from bot.store import feeds as feed_store
 from bot.store.db import open_database
 
 PERIOD = timedelta(seconds=60)
@@ -136,7 +136,7 @@ async def run_fleet(feeds: int, cycles: int, slow: int) -> None:
         settings: dict[int, FeedSettings] = {}
         for index in range(feeds):
             url = f"http://127.0.0.1:{port}/feed/{index}.ics"
-            row = await db_thread.run(repo.upsert_feed, db, name=f"feed-{index}", url=url,
+            row = await db_thread.run(feed_store.upsert_feed, db, name=f"feed-{index}", url=url,
                                       now=clock.now())
             settings[row.id] = FeedSettings(name=f"feed-{index}", url=url, poll_interval=PERIOD)
         poller = Poller(db=db, db_thread=db_thread, fetcher=fetcher, parser=pool, clock=clock)
@@ -149,7 +149,7 @@ async def run_fleet(feeds: int, cycles: int, slow: int) -> None:
 
         async def poll(feed_id: int) -> None:
             # The bot's scheduled poll, minus Discord: read the due time, wait if early, poll.
-            row = await db_thread.run(repo.get_feed, db, feed_id)
+            row = await db_thread.run(feed_store.get_feed, db, feed_id)
             feed = settings[feed_id]
             if not await wait_until_due(clock, feed_id, feed.poll_interval, row.next_poll_at):
                 return

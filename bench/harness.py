@@ -19,7 +19,7 @@ from bot.feeds.http import Downloaded, FeedFetcher, Validators
 from bot.feeds.isolate import ParserPool
 from bot.service.dbthread import DatabaseThread
 from bot.service.poller import Poller, PollOutcome
-from bot.store import repo
+from bot.store import feeds as feed_store
 from bot.store.db import open_database
 
 
@@ -51,7 +51,7 @@ class BenchPoller:
 
     async def __aenter__(self) -> BenchPoller:
         self._db = await self._db_thread.run(open_database, self._db_path)
-        row = await self._db_thread.run(repo.upsert_feed, self._db, name="bench", url=self.settings.url, now=self.now)
+        row = await self._db_thread.run(feed_store.upsert_feed, self._db, name="bench", url=self.settings.url, now=self.now)
         self._feed_id = row.id
         self._poller = Poller(
             db=self._db, db_thread=self._db_thread, fetcher=self._fetcher,  # type: ignore[arg-type]
@@ -130,7 +130,7 @@ async def not_modified_poll(body: bytes) -> float:
     try:
         db = await db_thread.run(open_database, None)
         url = f"http://127.0.0.1:{port}/events/"
-        row = await db_thread.run(repo.upsert_feed, db, name="n", url=url)
+        row = await db_thread.run(feed_store.upsert_feed, db, name="n", url=url)
         settings = FeedSettings(name="n", url=url)
         clock = FixedClock(datetime.now().astimezone())
         async with FeedFetcher(allow_addresses=[("127.0.0.1", port)], allowed_ports=[port]) as fetcher, ParserPool() as pool:

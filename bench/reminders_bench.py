@@ -26,9 +26,11 @@ from bot.core.diff import announcement_id_for
 from bot.core.models import OccurrenceKey
 from bot.discord_ui.reminder_worker import Pacer
 from bot.service.reminders import plan_feed_reminders
-from bot.store import reminders_repo, repo
+from bot.store import events as event_store
+from bot.store import feeds as feed_store
+from bot.store import reminders as reminder_store
 from bot.store.db import open_database, write_transaction
-from bot.store.reminders_repo import ReminderRow
+from bot.store.reminders import ReminderRow
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -72,14 +74,14 @@ def _seed_events(db: Any, feed_id: int, talks: list[Talk], *, shift: timedelta) 
             )
         )
     with write_transaction(db):
-        repo._upsert_events(db, feed_id, tuple(events))
+        event_store._upsert_events(db, feed_id, tuple(events))
     return ids
 
 
 def bench_planning(subscriptions: int = 10_000, events: int = 60) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = open_database(Path(tmp) / "bench.db")
-        feed = repo.upsert_feed(
+        feed = feed_store.upsert_feed(
             db, name="bench", url="https://example.edu/ics", guild_id=1, channel_id=10, now=NOW
         )
         speakers = [f"Speaker {i}" for i in range(40)]
@@ -188,9 +190,9 @@ reminder_offsets = ["15m"]
         task = asyncio.create_task(bot.start(fake.token))
         await asyncio.wait_for(bot.wait_until_ready(), 10)
         try:
-            feed = await bot.run_db(repo.get_feed_by_name, "cs-seminar", d.guild.id)
+            feed = await bot.run_db(feed_store.get_feed_by_name, "cs-seminar", d.guild.id)
             await bot.poll_feed(feed.id, force=True)
-            (event,) = await bot.run_db(reminders_repo.feed_events, feed.id, since=NOW)
+            (event,) = await bot.run_db(event_store.remindable_events, feed.id, since=NOW)
             aid = event.announcement_id
             stamp = NOW.isoformat()
 
@@ -225,7 +227,7 @@ reminder_offsets = ["15m"]
             elapsed = time.monotonic() - wall0
             sent = [
                 r
-                for r in await bot.run_db(reminders_repo.list_reminders)
+                for r in await bot.run_db(reminder_store.list_reminders)
                 if r.target_kind == "dm" and r.state == "sent"
             ]
         finally:

@@ -34,7 +34,7 @@ from bot.discord_ui.embeds import (
 from bot.discord_ui.payload_html import Payload, feed_section, page
 from bot.discord_ui.reminder_texts import render_reminder
 from bot.discord_ui.reminder_views import digest_reminder_view, reminder_view_factory
-from bot.store.reminders_repo import ReminderRow
+from bot.store.reminders import ReminderRow, ReminderState
 
 REMINDER_OFFSET = timedelta(minutes=15)
 
@@ -182,7 +182,7 @@ def _reminder_row(occ: Occurrence, announcement_id: str) -> ReminderRow:
         target_kind="dm",
         target_id=0,
         due_at=anchor - REMINDER_OFFSET,
-        state="pending",
+        state=ReminderState.PENDING,
         generation=0,
         attempts=0,
         next_attempt_at=None,

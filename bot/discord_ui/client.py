@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import discord
 import discord.gateway
@@ -28,6 +28,7 @@ from bot.core.backoff import should_disable
 from bot.discord_ui import message_fit
 from bot.discord_ui.delivery import DeliveryWorker
 from bot.discord_ui.reminder_views import digest_reminder_view, reminder_view_factory
+from bot.discord_ui.reminder_worker import ReminderWorker
 from bot.discord_ui.tree import SeminarTree
 from bot.feeds.http import FeedFetcher
 from bot.feeds.isolate import ParserPool
@@ -36,10 +37,14 @@ from bot.service.feeds import settings_from_row, sync_config_feeds
 from bot.service.health import FeedHealth, write_health
 from bot.service.poller import Poller, PollOutcome
 from bot.service.scheduler import PollScheduler, wait_until_due
-from bot.store import delivery_repo, repo
+from bot.store import feeds as feed_store
+from bot.store import outbox as outbox_store
 from bot.store.db import open_database
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 HEALTH_INTERVAL_SECONDS = 60.0
 #: How long a stop lets the delivery in flight finish (``docker stop`` kills after 10 s).
@@ -111,7 +116,7 @@ class SeminarBot(commands.Bot):
         #: Awaited after every poll with (feed id, outcome), e.g. to plan reminders.
         self.after_poll_hooks: list[Callable[[int, PollOutcome], Awaitable[None]]] = []
         #: The reminder worker, set by the reminders cog when it is loaded.
-        self.reminders: Any = None
+        self.reminders: ReminderWorker | None = None
         self.health_file = health_file
         #: Gateway state as discord.py's connect/disconnect events report it. ``is_ready()``
         #: and ``ws`` survive a disconnect, so they cannot tell whether we are connected.
@@ -198,7 +203,10 @@ class SeminarBot(commands.Bot):
         """The bot's one parser process pool (None until setup_hook has run)."""
         return self._parser
 
-    async def run_db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    async def run_db(
+        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run ``fn(db, *args, **kwargs)`` on the database thread; its result keeps its type."""
         assert self.db is not None, "database not open yet"
         return await self.db_thread.run(fn, self.db, *args, **kwargs)
 
@@ -208,7 +216,7 @@ class SeminarBot(commands.Bot):
         """One scheduled poll: skips feeds that are paused, disabled or backing off."""
         if self._closing or self.poller is None:
             return None
-        row: repo.FeedRow | None = await self.run_db(repo.get_feed, feed_id)
+        row: feed_store.FeedRow | None = await self.run_db(feed_store.get_feed, feed_id)
         if row is None:
             return None
         settings = settings_from_row(row)
@@ -245,12 +253,12 @@ class SeminarBot(commands.Bot):
         return outcome
 
     async def _maybe_disable_failing_feed(self, feed_id: int, now: datetime) -> None:
-        row: repo.FeedRow | None = await self.run_db(repo.get_feed, feed_id)
+        row: feed_store.FeedRow | None = await self.run_db(feed_store.get_feed, feed_id)
         if row is None:
             return
         failing_since = row.last_ok_at or row.created_at
         if should_disable(failing_since, row.fail_count, now=now):
-            await self.run_db(delivery_repo.disable_feed, feed_id, reason="failing", now=now)
+            await self.run_db(feed_store.disable_feed, feed_id, reason="failing", now=now)
             await self.notify_admins(
                 row.guild_id,
                 f"failing:{feed_id}:{row.last_ok_at}",
@@ -264,7 +272,7 @@ class SeminarBot(commands.Bot):
     async def write_health(self) -> None:
         if self.health_file is None:
             return
-        rows: list[repo.FeedRow] = await self.run_db(repo.list_feeds)
+        rows: list[feed_store.FeedRow] = await self.run_db(feed_store.list_feeds)
         feeds = [
             FeedHealth(
                 name=row.name,
@@ -328,7 +336,7 @@ class SeminarBot(commands.Bot):
     async def notify_admins(self, guild_id: int, key: str, text: str) -> None:
         """Tell a server's admins something once (admin channel, else the owner by DM)."""
         first_time = await self.run_db(
-            delivery_repo.record_notice, key, guild_id=guild_id, text=text, now=self.clock.now()
+            outbox_store.record_notice, key, guild_id=guild_id, text=text, now=self.clock.now()
         )
         if not first_time:
             return
@@ -353,19 +361,21 @@ class SeminarBot(commands.Bot):
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         count = await self.run_db(
-            delivery_repo.disable_feeds_of_guild, guild.id, reason="removed", now=self.clock.now()
+            feed_store.disable_feeds_of_guild, guild.id, reason="removed", now=self.clock.now()
         )
         log.info("removed from guild %s; disabled %d feed(s)", guild.id, count)
 
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         ids = await self.run_db(
-            delivery_repo.disable_feeds_of_channel,
+            feed_store.disable_feeds_of_channel,
             channel.id,
             reason="channel_missing",
             now=self.clock.now(),
         )
         for feed_id in ids:
-            row = await self.run_db(repo.get_feed, feed_id)
+            row = await self.run_db(feed_store.get_feed, feed_id)
+            if row is None:  # removed meanwhile: no feed left to tell anyone about
+                continue
             await self.notify_admins(
                 channel.guild.id,
                 f"target:{channel.id}:channel_missing",
@@ -405,6 +415,6 @@ class SeminarBot(commands.Bot):
         self.db_thread.close()
 
 
-def settings_trusted(row: repo.FeedRow) -> bool:
+def settings_trusted(row: feed_store.FeedRow) -> bool:
     """Feeds from the operator's config file are trusted; feeds added from Discord are not."""
     return row.settings.get("source") == "config"

@@ -17,7 +17,7 @@ import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiohttp
 import discord
@@ -45,10 +45,15 @@ from bot.discord_ui.embeds import (
 )
 from bot.service.dbthread import DatabaseThread
 from bot.service.feeds import settings_from_row
-from bot.store import delivery_repo, repo
-from bot.store.repo import FeedRow, OutboxRow
+from bot.store import feeds as feed_store
+from bot.store import outbox as outbox_store
+from bot.store.feeds import FeedRow
+from bot.store.outbox import AnnouncementState, OutboxRow
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 #: This many new announcements for one channel in one drain become digest messages.
 DIGEST_THRESHOLD = 4
@@ -158,7 +163,9 @@ class DeliveryWorker:
         async with self._lock:
             pass
 
-    async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _db(
+        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         return await self._db_thread.run(fn, self._database, *args, **kwargs)
 
     # --- draining ---------------------------------------------------------------------------
@@ -178,12 +185,12 @@ class DeliveryWorker:
             if self.breaker.is_open(now):
                 log.warning("too many refused Discord requests recently; delivery paused")
                 return done
-            rows: list[OutboxRow] = await self._db(delivery_repo.due_rows, now=now, limit=100)
+            rows: list[OutboxRow] = await self._db(outbox_store.due_rows, now=now, limit=100)
             if not rows or self._stopping:
                 return done
             progressed = 0
             for feed_id, group in _by_feed(rows):
-                feed: FeedRow | None = await self._db(repo.get_feed, feed_id)
+                feed: FeedRow | None = await self._db(feed_store.get_feed, feed_id)
                 if feed is None or feed.channel_id is None:
                     continue
                 progressed += await self._deliver_feed_rows(feed, group)
@@ -214,7 +221,7 @@ class DeliveryWorker:
 
     async def _deliver_one(self, feed: FeedRow, row: OutboxRow) -> bool:
         claimed: OutboxRow | None = await self._db(
-            repo.claim_outbox_row, row.id, now=self._clock.now()
+            outbox_store.claim_outbox_row, row.id, now=self._clock.now()
         )
         if claimed is None:
             return True
@@ -240,7 +247,7 @@ class DeliveryWorker:
             delay = retry_delay(claimed.attempts, self._rng).total_seconds()
             await self._retry_at(claimed, f"network error: {exc!r}", delay)
             return False
-        await self._db(repo.mark_outbox_sent, claimed.id, message_id, now=self._clock.now())
+        await self._db(outbox_store.mark_outbox_sent, claimed.id, message_id, now=self._clock.now())
         return True
 
     def _channel(self, channel_id: int) -> discord.abc.Messageable:
@@ -289,16 +296,20 @@ class DeliveryWorker:
             announcement_embed(action, marker=reference_marker(row.idem_key)),
             what=f"announcement {row.id}",
         )
-        await self._remember(row, channel, message.id, "posted")
+        await self._remember(row, channel, message.id, AnnouncementState.POSTED)
         return message.id
 
     async def _remember(
-        self, row: OutboxRow, channel: discord.abc.Messageable, message_id: int, state: str
+        self,
+        row: OutboxRow,
+        channel: discord.abc.Messageable,
+        message_id: int,
+        state: AnnouncementState,
     ) -> None:
         channel_id = getattr(channel, "id", None)
         if row.announcement_id and channel_id is not None:
             await self._db(
-                repo.set_announcement_message,
+                outbox_store.set_announcement_message,
                 row.announcement_id,
                 int(channel_id),
                 message_id,
@@ -311,17 +322,17 @@ class DeliveryWorker:
     ) -> int | None:
         action = row.action
         channel_id = int(getattr(channel, "id", feed.channel_id or 0))
-        known: delivery_repo.Announcement | None = None
+        known: outbox_store.Announcement | None = None
         if row.announcement_id:
-            known = await self._db(delivery_repo.get_announcement, row.announcement_id, channel_id)
+            known = await self._db(outbox_store.get_announcement, row.announcement_id, channel_id)
         line = headline_text(action)
-        if known is not None and known.state == "deleted":
+        if known is not None and known.state == AnnouncementState.DELETED:
             log.info("announcement %s was deleted in Discord; not editing it", row.announcement_id)
             return None
-        if known is None or known.message_id is None or known.state == "digest":
+        if known is None or known.message_id is None or known.state == AnnouncementState.DIGEST:
             # Never posted on its own (digest entry, or the channel was broken back then):
             # post the full card now, but only when attendees would care.
-            if known is not None and known.state == "digest" and not line:
+            if known is not None and known.state == AnnouncementState.DIGEST and not line:
                 return known.message_id
             return await self._post(channel, feed, row)
         message = channel.get_partial_message(known.message_id)  # type: ignore[attr-defined]
@@ -336,7 +347,7 @@ class DeliveryWorker:
             )
         except discord.NotFound as exc:
             if classify(exc.status, exc.code, editing=True) is Verdict.MESSAGE_GONE:
-                await self._remember(row, channel, known.message_id, "deleted")
+                await self._remember(row, channel, known.message_id, AnnouncementState.DELETED)
                 log.info("announcement message %s was deleted; recorded, not retried", message.id)
                 return None
             raise
@@ -365,7 +376,7 @@ class DeliveryWorker:
         now = self._clock.now()
         claimed: list[OutboxRow] = []
         for row in rows:
-            got = await self._db(repo.claim_outbox_row, row.id, now=now)
+            got = await self._db(outbox_store.claim_outbox_row, row.id, now=now)
             if got is not None:
                 claimed.append(got)
         if not claimed:
@@ -435,8 +446,10 @@ class DeliveryWorker:
             # The heading (and any role mention) goes with the first message only.
             content = None
             for row in group:
-                await self._remember(row, channel, message.id, "digest")
-                await self._db(repo.mark_outbox_sent, row.id, message.id, now=self._clock.now())
+                await self._remember(row, channel, message.id, AnnouncementState.DIGEST)
+                await self._db(
+                    outbox_store.mark_outbox_sent, row.id, message.id, now=self._clock.now()
+                )
         rest = _rows_of(queue)
         for row in rest:  # the bound was reached: leave them for the next pass, never dead
             await self._retry_at(row, "digest split too often; trying again", 60.0)
@@ -494,7 +507,7 @@ class DeliveryWorker:
     async def _retry_at(self, row: OutboxRow, error: str, seconds: float) -> None:
         now = self._clock.now()
         await self._db(
-            repo.mark_outbox_failed,
+            outbox_store.mark_outbox_failed,
             row.id,
             error,
             now + timedelta(seconds=max(seconds, 1.0)),
@@ -532,7 +545,7 @@ class DeliveryWorker:
             exc.text[:300],
         )
         await self._db(
-            repo.mark_outbox_failed,
+            outbox_store.mark_outbox_failed,
             row.id,
             f"HTTP {exc.status} code {exc.code}: {exc.text[:300]}",
             None,
@@ -546,11 +559,11 @@ class DeliveryWorker:
     ) -> None:
         """Stop posting to a channel we cannot use; keep its rows for when it is fixed."""
         now = self._clock.now()
-        await self._db(delivery_repo.release_row, row.id, now=now)
+        await self._db(outbox_store.release_row, row.id, now=now)
         if feed.channel_id is None:
             return
         feed_ids: list[int] = await self._db(
-            delivery_repo.disable_feeds_of_channel, feed.channel_id, reason=reason, now=now
+            feed_store.disable_feeds_of_channel, feed.channel_id, reason=reason, now=now
         )
         if notify:
             explanation = {
@@ -573,29 +586,31 @@ class DeliveryWorker:
 
     async def recover_interrupted(self) -> int:
         """Repair rows a previous run claimed but never recorded; returns how many."""
-        rows: list[OutboxRow] = await self._db(delivery_repo.interrupted_rows)
+        rows: list[OutboxRow] = await self._db(outbox_store.interrupted_rows)
         now = self._clock.now()
         for row in rows:
             if row.kind == ActionKind.ANNOUNCE.value and now - row.updated_at > NONCE_WINDOW:
                 found = await self._find_posted(row)
                 if found is not None:
-                    feed = await self._db(repo.get_feed, row.feed_id) if row.feed_id else None
+                    feed = await self._db(feed_store.get_feed, row.feed_id) if row.feed_id else None
                     if feed is not None and feed.channel_id is not None:
                         await self._remember(
                             row,
                             self._client.get_partial_messageable(feed.channel_id),
                             found,
-                            "posted",
+                            AnnouncementState.POSTED,
                         )
-                    await self._db(repo.mark_outbox_sent, row.id, found, now=now)
+                    await self._db(outbox_store.mark_outbox_sent, row.id, found, now=now)
                     continue
-            await self._db(delivery_repo.release_row, row.id, now=now)
+            await self._db(outbox_store.release_row, row.id, now=now)
         if rows:
             log.info("recovered %d interrupted deliveries", len(rows))
         return len(rows)
 
     async def _find_posted(self, row: OutboxRow) -> int | None:
-        feed: FeedRow | None = await self._db(repo.get_feed, row.feed_id) if row.feed_id else None
+        feed: FeedRow | None = (
+            await self._db(feed_store.get_feed, row.feed_id) if row.feed_id else None
+        )
         if feed is None or feed.channel_id is None:
             return None
         channel = self._client.get_partial_messageable(feed.channel_id)

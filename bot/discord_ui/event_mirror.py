@@ -20,6 +20,7 @@ from discord.ext import commands
 from discord.utils import escape_mentions
 
 from bot.core import event_mirror as plan
+from bot.core.diff.model import LIVE_STATES
 from bot.core.event_mirror import (
     EventPayload,
     MirrorOp,
@@ -31,7 +32,9 @@ from bot.core.event_mirror import (
 from bot.discord_ui.embeds import inert
 from bot.service.feeds import settings_from_row
 from bot.service.poller import PollOutcome
-from bot.store import mirror_repo, repo
+from bot.store import events as event_store
+from bot.store import feeds as feed_store
+from bot.store import mirror as mirror_store
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import SeminarBot
@@ -111,11 +114,11 @@ class EventMirror(commands.Cog, name="EventMirror"):
         """Bring the guild's Events tab in line with the feed; None when there is nothing to do."""
         if not self.bot.config.discord.scheduled_events:
             return None
-        row: repo.FeedRow | None = await self.bot.run_db(repo.get_feed, feed_id)
+        row: feed_store.FeedRow | None = await self.bot.run_db(feed_store.get_feed, feed_id)
         if row is None or not row.guild_id:
             return None
         settings = settings_from_row(row)
-        records = await self.bot.run_db(mirror_repo.mirror_records, feed_id)
+        records = await self.bot.run_db(mirror_store.mirror_records, feed_id)
         enabled = settings.scheduled_events and row.status != "disabled" and not settings.paused
         live_records = any(r.status is RecordStatus.ACTIVE for r in records.values())
         if not enabled and not (live_records and not settings.scheduled_events):
@@ -134,7 +137,7 @@ class EventMirror(commands.Cog, name="EventMirror"):
                 self.synced.set()
 
     async def _sync(
-        self, row: repo.FeedRow, guild: discord.Guild, *, enabled: bool
+        self, row: feed_store.FeedRow, guild: discord.Guild, *, enabled: bool
     ) -> MirrorReport:
         me = guild.me
         if me is not None:
@@ -150,13 +153,13 @@ class EventMirror(commands.Cog, name="EventMirror"):
 
         settings = settings_from_row(row)
         now = self.bot.clock.now()
-        stored: list[mirror_repo.FeedEvent] = await self.bot.run_db(
-            mirror_repo.feed_events,
+        stored: list[event_store.FeedEvent] = await self.bot.run_db(
+            event_store.events_starting_in,
             row.id,
             start_from=now - LOOKBACK,
             start_before=now + settings.announce_window + LOOKBACK,
         )
-        live = [(e.announcement_id, e.occurrence) for e in stored if e.state in mirror_repo.LIVE]
+        live = [(e.announcement_id, e.occurrence) for e in stored if e.state in LIVE_STATES]
         live_ids = {aid for aid, occ in live if not occ.cancelled}
         cancelled = {
             e.announcement_id for e in stored if e.state == "cancelled" or e.occurrence.cancelled
@@ -174,7 +177,7 @@ class EventMirror(commands.Cog, name="EventMirror"):
             if enabled
             else []
         )
-        records = await self.bot.run_db(mirror_repo.mirror_records, row.id)
+        records = await self.bot.run_db(mirror_store.mirror_records, row.id)
         ops = plan.plan_mirror(
             feed_id=row.id,
             wanted=wanted,
@@ -200,7 +203,7 @@ class EventMirror(commands.Cog, name="EventMirror"):
 
     async def _apply(
         self,
-        row: repo.FeedRow,
+        row: feed_store.FeedRow,
         guild: discord.Guild,
         objects: dict[int, discord.ScheduledEvent],
         op: MirrorOp,
@@ -234,7 +237,7 @@ class EventMirror(commands.Cog, name="EventMirror"):
             elif op.kind is OpKind.DELETE:
                 assert op.event_id is not None
                 await objects[op.event_id].delete()
-                await self.bot.run_db(mirror_repo.forget_mirror_event, op.event_id)
+                await self.bot.run_db(mirror_store.forget_mirror_event, op.event_id)
                 report.deleted += 1
             else:
                 assert op.event_id is not None
@@ -259,10 +262,10 @@ class EventMirror(commands.Cog, name="EventMirror"):
         return True
 
     async def _record(
-        self, row: repo.FeedRow, aid: str, event_id: int, status: RecordStatus
+        self, row: feed_store.FeedRow, aid: str, event_id: int, status: RecordStatus
     ) -> None:
         await self.bot.run_db(
-            mirror_repo.save_mirror_record,
+            mirror_store.save_mirror_record,
             row.id,
             aid,
             guild_id=row.guild_id,
@@ -271,17 +274,17 @@ class EventMirror(commands.Cog, name="EventMirror"):
             now=self.bot.clock.now(),
         )
 
-    async def _disable(self, row: repo.FeedRow) -> None:
+    async def _disable(self, row: feed_store.FeedRow) -> None:
         log.warning("event mirror for feed %s: no permission; switched off", row.name)
         await self.bot.run_db(
-            mirror_repo.set_feed_setting,
+            feed_store.set_feed_setting,
             row.id,
             "scheduled_events",
             False,
             now=self.bot.clock.now(),
         )
         # Nothing to clean up later without the permission; a re-enable adopts what exists.
-        await self.bot.run_db(mirror_repo.abandon_mirror_records, row.id)
+        await self.bot.run_db(mirror_store.abandon_mirror_records, row.id)
         await self.bot.notify_admins(
             row.guild_id,
             notice_key(row.id),

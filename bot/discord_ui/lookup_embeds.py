@@ -11,7 +11,7 @@ import discord
 from bot.core.models import Action, ActionKind, Occurrence
 from bot.core.render import speaker_line, truncate, zone_of
 from bot.discord_ui.embeds import announcement_embed, format_when_discord, inert, unix
-from bot.store.search_repo import EventHit
+from bot.store.search import EventHit
 
 PER_PAGE = 8
 LIST_COLOUR = 0x2B6CB0

@@ -12,7 +12,7 @@ from bot.core.fingerprint import format_when
 from bot.core.models import Occurrence, instant_from_json
 from bot.core.render import online_url_of, speaker_names
 from bot.discord_ui.embeds import format_was_discord, format_when_discord, inert, unix
-from bot.store.reminders_repo import ReminderRow
+from bot.store.reminders import ReminderRow
 
 REMINDER_COLOUR = 0xF1C40F
 CHANGE_COLOUR = 0xE67E22

@@ -21,7 +21,7 @@ import logging
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiohttp
 import discord
@@ -37,10 +37,16 @@ from bot.discord_ui.reminder_texts import render_reminder
 from bot.service.dbthread import DatabaseThread
 from bot.service.feeds import settings_from_row
 from bot.service.reminders import PlanStats, plan_all_feeds, plan_feed_reminders
-from bot.store import reminders_repo, repo
-from bot.store.reminders_repo import ReminderRow
+from bot.store import events as event_store
+from bot.store import feeds as feed_store
+from bot.store import outbox as outbox_store
+from bot.store import reminders as reminder_store
+from bot.store.reminders import ReminderRow, ReminderState
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 UNKNOWN_MEMBER = 10007
 #: Discord keeps nonces for a few minutes; an older interrupted send is treated as sent.
@@ -135,7 +141,7 @@ class ReminderWorker:
 
     async def start(self) -> None:
         """Load state and start the wake-up tick (needs the running loop)."""
-        self.hint_users = await self._db(reminders_repo.users_with_pending_hint)
+        self.hint_users = await self._db(reminder_store.users_with_pending_hint)
         scheduler = AsyncIOScheduler(
             timezone="UTC",
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -180,7 +186,7 @@ class ReminderWorker:
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _sleep_seconds(self) -> float:
-        next_due: datetime | None = await self._db(reminders_repo.next_due_at)
+        next_due: datetime | None = await self._db(reminder_store.next_due_at)
         if next_due is None:
             return self._tick_seconds
         seconds = (next_due - self._clock.now()).total_seconds()
@@ -194,7 +200,9 @@ class ReminderWorker:
         async with self._lock:
             pass
 
-    async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _db(
+        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         return await self._db_thread.run(fn, self._database, *args, **kwargs)
 
     # --- planning ---------------------------------------------------------------------------
@@ -227,20 +235,20 @@ class ReminderWorker:
 
     async def _run_due_locked(self) -> int:
         handled = 0
-        feeds: dict[int, repo.FeedRow | None] = {}
+        feeds: dict[int, feed_store.FeedRow | None] = {}
         self._pass_cache = {}
         for _ in range(1000):  # bounded: at most 1000 batches per pass
             rows: list[ReminderRow] = await self._db(
-                reminders_repo.due_reminders, now=self._clock.now(), limit=BATCH
+                reminder_store.due_reminders, now=self._clock.now(), limit=BATCH
             )
             if not rows or self._stopping:
                 break
-            batch: list[tuple[ReminderRow, repo.FeedRow, bool]] = []
+            batch: list[tuple[ReminderRow, feed_store.FeedRow, bool]] = []
             users: set[int] = set()
             now = self._clock.now()
             for row in rows:
                 if row.feed_id not in feeds:
-                    feeds[row.feed_id] = await self._db(repo.get_feed, row.feed_id)
+                    feeds[row.feed_id] = await self._db(feed_store.get_feed, row.feed_id)
                 feed = feeds[row.feed_id]
                 decision = self._decide(row, now)
                 if decision is Decision.NOT_DUE:
@@ -249,10 +257,16 @@ class ReminderWorker:
                 if decision is Decision.MISSED:
                     reason = f"due {row.due_at:%Y-%m-%d %H:%M} UTC; too late at {now:%H:%M} UTC"
                     log.warning("reminder %s missed (%s)", row.idem_key, reason)
-                    await self._db(reminders_repo.mark_final, row.id, "missed", reason, now=now)
+                    await self._db(
+                        reminder_store.mark_final, row.id, ReminderState.MISSED, reason, now=now
+                    )
                 elif feed is None:
                     await self._db(
-                        reminders_repo.mark_final, row.id, "cancelled", "feed gone", now=now
+                        reminder_store.mark_final,
+                        row.id,
+                        ReminderState.CANCELLED,
+                        "feed gone",
+                        now=now,
                     )
                 elif row.user_id is not None and row.user_id in users:
                     handled -= 1  # one request per user at a time: the next batch takes it
@@ -265,13 +279,16 @@ class ReminderWorker:
                     break
                 continue
             claimed: list[ReminderRow] = await self._db(
-                reminders_repo.claim_many, [r.id for r, _, _ in batch], now=self._clock.now()
+                reminder_store.claim_many, [r.id for r, _, _ in batch], now=self._clock.now()
             )
             by_id = {r.id: r for r in claimed}
             gate = asyncio.Semaphore(CONCURRENCY)
 
             async def one(
-                row: ReminderRow, feed: repo.FeedRow, late: bool, gate: asyncio.Semaphore = gate
+                row: ReminderRow,
+                feed: feed_store.FeedRow,
+                late: bool,
+                gate: asyncio.Semaphore = gate,
             ) -> tuple[int, int, bool] | None:
                 async with gate:
                     return await self._deliver(row, feed, late)
@@ -281,7 +298,7 @@ class ReminderWorker:
             )
             done = [r for r in results if r is not None]
             if done:
-                await self._db(reminders_repo.mark_sent_many, done, now=self._clock.now())
+                await self._db(reminder_store.mark_sent_many, done, now=self._clock.now())
                 if self.on_sent is not None:
                     for row_id, _, _ in done:
                         self.on_sent(by_id[row_id])
@@ -296,7 +313,7 @@ class ReminderWorker:
         return Decision.MISSED if now > row.anchor + self._grace else Decision.ON_TIME
 
     async def _deliver(
-        self, claimed: ReminderRow, feed: repo.FeedRow, late: bool
+        self, claimed: ReminderRow, feed: feed_store.FeedRow, late: bool
     ) -> tuple[int, int, bool] | None:
         """One claimed row; returns (id, message id, late) when sent, else records why not."""
         now = self._clock.now()
@@ -306,11 +323,16 @@ class ReminderWorker:
             await self._dm_closed(claimed)
         except _LeftGuild:
             log.info("user %s left guild %s; their reminders stop", claimed.user_id, feed.guild_id)
+            if claimed.user_id is not None:
+                await self._db(
+                    reminder_store.flag_left_guild, feed.guild_id, claimed.user_id, now=now
+                )
             await self._db(
-                reminders_repo.flag_left_guild, feed.guild_id, claimed.user_id, now=now
-            )
-            await self._db(
-                reminders_repo.mark_final, claimed.id, "cancelled", "left_guild", now=now
+                reminder_store.mark_final,
+                claimed.id,
+                ReminderState.CANCELLED,
+                "left_guild",
+                now=now,
             )
         except discord.RateLimited as exc:
             await self._retry(claimed, f"rate limited {exc.retry_after:.0f} s", exc.retry_after)
@@ -323,21 +345,21 @@ class ReminderWorker:
                 return claimed.id, message_id, late
         return None
 
-    async def _send(self, row: ReminderRow, feed: repo.FeedRow, *, late: bool) -> int | None:
+    async def _send(self, row: ReminderRow, feed: feed_store.FeedRow, *, late: bool) -> int | None:
         cache_key = (row.feed_id, row.announcement_id)
         cached = self._pass_cache.get(cache_key)
         if cached is None:
             found = await self._db(
-                reminders_repo.event_by_announcement, row.announcement_id, feed_id=row.feed_id
+                event_store.event_by_announcement, row.announcement_id, feed_id=row.feed_id
             )
             cached = (found, await self._jump_url(row, feed) if found else "")
             self._pass_cache[cache_key] = cached
         event, jump = cached
         if event is None:
             await self._db(
-                reminders_repo.mark_final,
+                reminder_store.mark_final,
                 row.id,
-                "cancelled",
+                ReminderState.CANCELLED,
                 "event no longer known",
                 now=self._clock.now(),
             )
@@ -371,11 +393,11 @@ class ReminderWorker:
         )
         return message.id
 
-    async def _jump_url(self, row: ReminderRow, feed: repo.FeedRow) -> str:
+    async def _jump_url(self, row: ReminderRow, feed: feed_store.FeedRow) -> str:
         if feed.channel_id is None:
             return ""
         message_id = await self._db(
-            reminders_repo.announcement_message, row.announcement_id, feed.channel_id
+            outbox_store.announcement_message, row.announcement_id, feed.channel_id
         )
         if message_id is None:
             return ""
@@ -385,7 +407,7 @@ class ReminderWorker:
         now = self._clock.now()
         known = self._members.get((guild_id, user_id))
         if known is None:
-            known = await self._db(reminders_repo.member_seen_at, user_id)
+            known = await self._db(reminder_store.member_seen_at, user_id)
         if known is not None and now - known < self._membership_ttl:
             return
         await self.pacer.take()
@@ -400,12 +422,12 @@ class ReminderWorker:
     async def _dm_channel(self, user_id: int) -> discord.PartialMessageable:
         channel_id = self._dm_channels.get(user_id)
         if channel_id is None:
-            channel_id = await self._db(reminders_repo.dm_channel_id, user_id)
+            channel_id = await self._db(reminder_store.dm_channel_id, user_id)
         if channel_id is None:
             await self.pacer.take()
             data = await self._client.http.start_private_message(user_id)
             channel_id = int(data["id"])
-            await self._db(reminders_repo.set_dm_channel_id, user_id, channel_id)
+            await self._db(reminder_store.set_dm_channel_id, user_id, channel_id)
         self._dm_channels[user_id] = channel_id
         return self._client.get_partial_messageable(channel_id, type=discord.ChannelType.private)
 
@@ -414,21 +436,23 @@ class ReminderWorker:
     async def _dm_closed(self, row: ReminderRow) -> None:
         assert row.user_id is not None
         now = self._clock.now()
-        await self._db(reminders_repo.mark_final, row.id, "failed", "dm_closed", now=now)
-        cancelled = await self._db(reminders_repo.flag_dm_closed, row.user_id, now=now)
+        await self._db(
+            reminder_store.mark_final, row.id, ReminderState.FAILED, "dm_closed", now=now
+        )
+        cancelled = await self._db(reminder_store.flag_dm_closed, row.user_id, now=now)
         self.hint_users.add(row.user_id)
         log.info("user %s does not accept DMs; %d pending DMs cancelled", row.user_id, cancelled)
 
     async def _retry(self, row: ReminderRow, error: str, seconds: float | None) -> None:
         now = self._clock.now()
         if row.attempts >= MAX_ATTEMPTS:
-            await self._db(reminders_repo.mark_final, row.id, "failed", error, now=now)
+            await self._db(reminder_store.mark_final, row.id, ReminderState.FAILED, error, now=now)
             return
         if seconds is None:
             seconds = retry_delay(row.attempts, self._rng).total_seconds()
         delay = seconds
         at = now + timedelta(seconds=max(1.0, delay))
-        await self._db(reminders_repo.retry_later, row.id, error, at, now=now)
+        await self._db(reminder_store.retry_later, row.id, error, at, now=now)
 
     async def _http_failure(self, row: ReminderRow, exc: discord.HTTPException) -> None:
         verdict = classify(exc.status, exc.code, direct_message=row.target_kind == "dm")
@@ -442,7 +466,11 @@ class ReminderWorker:
         else:  # the channel is unusable or the payload refused: record it, never retry blindly
             log.warning("reminder %s failed for good: %s", row.idem_key, error)
             await self._db(
-                reminders_repo.mark_final, row.id, "failed", error, now=self._clock.now()
+                reminder_store.mark_final,
+                row.id,
+                ReminderState.FAILED,
+                error,
+                now=self._clock.now(),
             )
 
     # --- crash recovery ---------------------------------------------------------------------
@@ -454,12 +482,12 @@ class ReminderWorker:
         message). Older ones may or may not have reached Discord: we record them as sent with
         a note rather than risk a duplicate (the documented residual risk).
         """
-        rows: list[ReminderRow] = await self._db(reminders_repo.interrupted)
+        rows: list[ReminderRow] = await self._db(reminder_store.interrupted)
         now = self._clock.now()
         for row in rows:
             if now - row.updated_at <= NONCE_WINDOW:
-                await self._db(reminders_repo.release, row.id, now=now)
+                await self._db(reminder_store.release, row.id, now=now)
             else:
-                await self._db(reminders_repo.mark_sent, row.id, None, late=False, now=now)
+                await self._db(reminder_store.mark_sent, row.id, None, late=False, now=now)
                 log.warning("reminder %s was interrupted mid-send long ago; not resent", row.id)
         return len(rows)

@@ -24,7 +24,9 @@ from bot.discord_ui.embeds import inert
 from bot.discord_ui.lookup_embeds import when_compact
 from bot.service.feeds import settings_from_row
 from bot.service.poller import PollOutcome
-from bot.store import mirror_repo, repo
+from bot.store import events as event_store
+from bot.store import feeds as feed_store
+from bot.store import mirror as mirror_store
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import SeminarBot
@@ -37,7 +39,7 @@ HISTORY_SCAN_LIMIT = 50
 SHOWN_STATES = ("pending", "announced", "silent", "cancelled", "expired")
 
 
-def week_talks(events: list[mirror_repo.FeedEvent], week: wd.DigestWeek) -> list[Occurrence]:
+def week_talks(events: list[event_store.FeedEvent], week: wd.DigestWeek) -> list[Occurrence]:
     """The talks of the week, soonest first, one per announcement."""
     seen: set[str] = set()
     out: list[Occurrence] = []
@@ -94,7 +96,7 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
             await asyncio.sleep(TICK_SECONDS)
 
     async def check_all(self) -> list[str]:
-        rows: list[repo.FeedRow] = await self.bot.run_db(repo.list_feeds)
+        rows: list[feed_store.FeedRow] = await self.bot.run_db(feed_store.list_feeds)
         done = []
         for row in rows:
             result = await self.check_feed(row.id)
@@ -119,13 +121,13 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
                 self.checked.set()
 
     async def _check(self, feed_id: int) -> str | None:
-        row: repo.FeedRow | None = await self.bot.run_db(repo.get_feed, feed_id)
+        row: feed_store.FeedRow | None = await self.bot.run_db(feed_store.get_feed, feed_id)
         if row is None or row.channel_id is None or row.status == "disabled":
             return None
         settings = settings_from_row(row)
         if not settings.digest or settings.paused:
             return None
-        zone_name = settings.timezone or await self.bot.run_db(mirror_repo.feed_zone, feed_id)
+        zone_name = settings.timezone or await self.bot.run_db(event_store.feed_zone, feed_id)
         try:
             zone = ZoneInfo(zone_name or self.bot.config.timezone or "UTC")
         except (ZoneInfoNotFoundError, ValueError):
@@ -134,11 +136,11 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
         week = wd.current_week(wd.parse_spec(settings.digest), zone, now)
         if now >= week.end:
             return None
-        existing = await self.bot.run_db(mirror_repo.get_digest, feed_id, week.key)
+        existing = await self.bot.run_db(mirror_store.get_digest, feed_id, week.key)
         if existing is None and not wd.may_post(week, now):
             return None
         events = await self.bot.run_db(
-            mirror_repo.feed_events,
+            event_store.events_starting_in,
             feed_id,
             start_from=week.start - timedelta(days=1),
             start_before=week.end + timedelta(days=1),
@@ -165,8 +167,8 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
             if found is not None:
                 await self._posted(feed_id, week, found, "")  # edited on the next check
                 return "posted"
-        claimed = existing or await self.bot.run_db(
-            mirror_repo.claim_digest,
+        claimed = existing if existing is not None else await self.bot.run_db(
+            mirror_store.claim_digest,
             feed_id,
             week.key,
             channel_id=row.channel_id,
@@ -183,7 +185,7 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
         self, feed_id: int, week: wd.DigestWeek, message_id: int, digest_hash: str
     ) -> None:
         await self.bot.run_db(
-            mirror_repo.digest_posted,
+            mirror_store.digest_posted,
             feed_id,
             week.key,
             message_id=message_id,

@@ -15,7 +15,7 @@ from bot.config import Config, FeedSettings
 from bot.core.durations import format_duration, parse_duration
 from bot.core.seminar.feed_pattern import FeedPatternError, compile_pattern
 from bot.core.weekly_digest import parse_spec
-from bot.store import repo
+from bot.store import feeds as feed_store
 
 
 def settings_to_dict(settings: FeedSettings) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def _duration(data: dict[str, Any], key: str, default: timedelta) -> timedelta:
         return default
 
 
-def settings_from_row(row: repo.FeedRow) -> FeedSettings:
+def settings_from_row(row: feed_store.FeedRow) -> FeedSettings:
     """The feed's settings; unknown or damaged keys fall back to defaults, never crash."""
     data = row.settings
     defaults = FeedSettings(name=row.name, url=row.url)
@@ -87,12 +87,12 @@ def _digest(raw: Any) -> str:
         return ""
 
 
-def sync_config_feeds(db: Database, config: Config, *, now: datetime) -> list[repo.FeedRow]:
+def sync_config_feeds(db: Database, config: Config, *, now: datetime) -> list[feed_store.FeedRow]:
     """Write the config file's feeds into the store, keeping their poll state and events."""
     rows = []
     for feed in config.feeds:
         rows.append(
-            repo.upsert_feed(
+            feed_store.upsert_feed(
                 db,
                 name=feed.name,
                 url=feed.url,

@@ -28,7 +28,8 @@ from bot.feeds.http import Downloaded, FeedFetcher, NotModified, Validators
 from bot.feeds.isolate import ParserPool
 from bot.service.dbthread import DatabaseThread
 from bot.service.incremental import parse_incrementally
-from bot.store import repo
+from bot.store import events as event_store
+from bot.store import feeds as feed_store
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +90,14 @@ class Poller:
     async def poll(self, feed_id: int, settings: FeedSettings, *, trusted: bool) -> PollOutcome:
         """Poll once. Never raises for feed problems: they come back as a failed outcome."""
         now = self._clock.now()
-        row = await self._db_thread.run(repo.get_feed, self._db, feed_id)
+        row = await self._db_thread.run(feed_store.get_feed, self._db, feed_id)
         if row is None:
             raise LookupError(f"feed {feed_id} is not in the database")
         validators = Validators(etag=row.etag, last_modified=row.last_modified)
         if validators and (
             row.deferred_announcements
             or await self._db_thread.run(
-                repo.has_due_pending,
+                event_store.has_due_pending,
                 self._db,
                 feed_id,
                 now=now,
@@ -184,7 +185,7 @@ class Poller:
     ) -> tuple[DiffResult, list[int]]:
         # Runs on the database thread: the diff of a large feed must not stall the event loop,
         # and loading, diffing and saving back to back keeps the single-writer rule simple.
-        stored = repo.load_events(self._db, feed_id)
+        stored = event_store.load_events(self._db, feed_id)
         result = diff_feed(
             settings.name,
             stored,
@@ -194,7 +195,7 @@ class Poller:
             baseline=baseline,
             stored_sorted=True,  # load_events returns them soonest first
         )
-        outbox_ids = repo.save_poll_result(
+        outbox_ids = event_store.save_poll_result(
             self._db,
             feed_id,
             result,
@@ -211,7 +212,7 @@ class Poller:
     ) -> PollOutcome:
         next_poll_at = slot_after(now, feed_id, poll_period(settings.poll_interval))
         await self._db_thread.run(
-            repo.record_not_modified, self._db, feed_id, now=now, next_poll_at=next_poll_at
+            event_store.record_not_modified, self._db, feed_id, now=now, next_poll_at=next_poll_at
         )
         return PollOutcome(feed=settings.name, status="not_modified", next_poll_at=next_poll_at)
 
@@ -230,7 +231,7 @@ class Poller:
         next_poll_at = now + delay
         log.warning("poll of feed %s failed (%s): %s", settings.name, error.reason, error)
         await self._db_thread.run(
-            repo.record_poll_failure,
+            event_store.record_poll_failure,
             self._db,
             feed_id,
             now=now,

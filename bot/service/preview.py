@@ -29,7 +29,7 @@ from bot.feeds.http import Downloaded, FeedFetcher
 from bot.feeds.isolate import ParserPool
 from bot.service.dbthread import DatabaseThread
 from bot.service.poller import Poller, PollOutcome
-from bot.store import repo
+from bot.store import feeds as feed_store
 from bot.store.db import open_database
 
 
@@ -66,7 +66,7 @@ async def run_preview(
                 # A dry run shows what *would* be posted, so a new feed announces its window.
                 settings = replace(settings, baseline="announce")
                 row = await db_thread.run(
-                    repo.upsert_feed,
+                    feed_store.upsert_feed,
                     db,
                     name=settings.name,
                     url=settings.url,

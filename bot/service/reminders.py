@@ -16,7 +16,9 @@ from sqlite_utils import Database
 
 from bot.core.reminders import PlanEvent, plan_feed
 from bot.service.feeds import settings_from_row
-from bot.store import reminders_repo, repo
+from bot.store import events as event_store
+from bot.store import feeds as feed_store
+from bot.store import reminders as reminder_store
 from bot.store.db import write_transaction
 
 log = logging.getLogger(__name__)
@@ -41,14 +43,14 @@ def plan_feed_reminders(
 ) -> PlanStats:
     """Reconcile one feed's reminders with its events and the guild's subscriptions."""
     with write_transaction(db):
-        feed = repo.get_feed(db, feed_id)
+        feed = feed_store.get_feed(db, feed_id)
         if feed is None:
             return PlanStats(feed_id)
         settings = settings_from_row(feed)
         active = feed.status in ("active", "suspect")
-        events = reminders_repo.feed_events(db, feed_id, since=now - timedelta(days=1))
+        events = event_store.remindable_events(db, feed_id, since=now - timedelta(days=1))
         subscriptions = [
-            s.for_planning() for s in reminders_repo.active_subscriptions(db, feed.guild_id)
+            s.for_planning() for s in reminder_store.active_subscriptions(db, feed.guild_id)
         ]
         plan = plan_feed(
             feed_id=feed_id,
@@ -65,10 +67,10 @@ def plan_feed_reminders(
                 for e in events
             ],
             subscriptions=subscriptions,
-            existing=reminders_repo.stored_for_feed(db, feed_id),
+            existing=reminder_store.stored_for_feed(db, feed_id),
             now=now,
         )
-        notice_ids = reminders_repo.apply_plan(db, feed_id, plan, now=now)
+        notice_ids = reminder_store.apply_plan(db, feed_id, plan, now=now)
     stats = PlanStats(
         feed_id,
         inserted=len(plan.inserts),
@@ -88,5 +90,5 @@ def plan_all_feeds(
     """Every feed (start-up and the worker's periodic pass: catches events entering the horizon)."""
     return [
         plan_feed_reminders(db, feed.id, now=now, default_timezone=default_timezone)
-        for feed in repo.list_feeds(db)
+        for feed in feed_store.list_feeds(db)
     ]

@@ -16,7 +16,8 @@ from bot.clock import FixedClock
 from bot.config import Config, parse_config
 from bot.discord_ui.client import EXTENSIONS, SeminarBot
 from bot.service.poller import PollOutcome
-from bot.store import repo
+from bot.store import feeds as feed_store
+from bot.store import outbox as outbox_store
 from tests.fakediscord import FakeDiscord
 from tests.feedserver import FeedServer
 
@@ -96,7 +97,7 @@ baseline = "announce"
     async def feed_id(self) -> int:
         assert self.bot is not None
         row = await self.bot.run_db(
-            repo.get_feed_by_name, "cs-seminar", self.fake.defaults.guild.id
+            feed_store.get_feed_by_name, "cs-seminar", self.fake.defaults.guild.id
         )
         assert row is not None
         return int(row.id)
@@ -116,7 +117,7 @@ baseline = "announce"
 
     async def outbox_states(self) -> list[str]:
         assert self.bot is not None
-        rows = await self.bot.run_db(repo.list_outbox)
+        rows = await self.bot.run_db(outbox_store.list_outbox)
         return [r.state for r in rows]
 
 

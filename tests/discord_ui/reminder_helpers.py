@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from bench.feedgen import Talk, render_feed
-from bot.store import reminders_repo
-from bot.store.reminders_repo import ReminderRow
+from bot.store import reminders as reminder_store
+from bot.store.reminders import ReminderRow
 from tests.discord_ui.harness import Harness
 from tests.fakediscord.records import SentMessage
 
@@ -53,7 +53,7 @@ async def tick_at(h: Harness, when: datetime) -> int:
 
 async def reminders(h: Harness) -> list[ReminderRow]:
     assert h.bot is not None
-    rows: list[ReminderRow] = await h.bot.run_db(reminders_repo.list_reminders)
+    rows: list[ReminderRow] = await h.bot.run_db(reminder_store.list_reminders)
     return rows
 
 

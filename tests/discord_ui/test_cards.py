@@ -13,7 +13,8 @@ import discord
 from bench.feedgen import Talk, render_feed
 from bot.cli import SAMPLE_NOW, SAMPLE_PATH
 from bot.clock import FixedClock
-from bot.store import reminders_repo, repo
+from bot.store import outbox as outbox_store
+from bot.store import reminders as reminder_store
 from tests.discord_ui.harness import NOW, Harness, harness
 from tests.discord_ui.reminder_helpers import announce, click_remind, tick_at
 from tests.fakediscord import FakeDiscord
@@ -87,7 +88,7 @@ async def test_the_samples_card_fits_a_phone_and_shows_no_internal_id(
         )
         assert "Bio" not in fields and "Mahoney is" not in visible_text(message.message)
 
-        (row,) = await h.bot.run_db(repo.list_outbox)  # type: ignore[union-attr]
+        (row,) = await h.bot.run_db(outbox_store.list_outbox)  # type: ignore[union-attr]
         from bot.discord_ui.embeds import reference_marker
 
         marker = reference_marker(row.idem_key)
@@ -179,7 +180,7 @@ async def test_a_digest_keeps_a_way_to_ask_for_a_reminder_across_restarts(
     record = await h.fake.wait_for_interaction_response(iid, timeout=5)
     assert record.response_data is not None and record.response_data["flags"] & 64
     assert "Talk 2" in str(record.response_data.get("content", ""))
-    rows = await h.bot.run_db(reminders_repo.list_reminders)  # type: ignore[union-attr]
+    rows = await h.bot.run_db(reminder_store.list_reminders)  # type: ignore[union-attr]
     mine = [r for r in rows if r.target_kind == "dm" and r.user_id == alice.id]
     assert [r.anchor for r in mine] == [talks[2].start]
 
@@ -197,7 +198,7 @@ async def test_a_post_from_an_older_release_is_still_found_by_its_footer_marker(
     row = await queue_announcement(h)
     bot = h.bot
     assert bot is not None
-    claimed = await bot.run_db(repo.claim_outbox_row, row.id, now=h.clock.now())
+    claimed = await bot.run_db(outbox_store.claim_outbox_row, row.id, now=h.clock.now())
     assert claimed is not None
     legacy = "ref " + hashlib.sha256(claimed.idem_key.encode()).hexdigest()[:10]
     channel = bot.get_partial_messageable(h.fake.defaults.seminars.id)

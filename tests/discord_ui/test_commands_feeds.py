@@ -16,7 +16,8 @@ from aiohttp import web
 
 from bench.feedgen import Talk, render_feed
 from bot.feeds.http import FeedFetcher
-from bot.store import repo
+from bot.store import events as event_store
+from bot.store import feeds as feed_store
 from tests.discord_ui.harness import NOW, Harness
 from tests.fakediscord.records import EPHEMERAL, InteractionRecord
 
@@ -96,9 +97,9 @@ async def final_text(h: Harness, record: InteractionRecord) -> str:
     return h.fake.message(record.followup_ids[-1]).content
 
 
-async def feed_row(h: Harness, name: str) -> repo.FeedRow | None:
+async def feed_row(h: Harness, name: str) -> feed_store.FeedRow | None:
     assert h.bot is not None
-    row: repo.FeedRow | None = await h.bot.run_db(repo.get_feed_by_name, name, h.fake.defaults.guild.id)
+    row: feed_store.FeedRow | None = await h.bot.run_db(feed_store.get_feed_by_name, name, h.fake.defaults.guild.id)
     return row
 
 
@@ -319,10 +320,9 @@ async def test_settings_re_enable_a_disabled_feed(bot_harness: Harness) -> None:
     h = bot_harness
     await start(h)
     assert h.bot is not None
-    from bot.store import delivery_repo
 
     feed_id = await h.feed_id()
-    await h.bot.run_db(delivery_repo.disable_feed, feed_id, reason="failing", now=NOW)
+    await h.bot.run_db(feed_store.disable_feed, feed_id, reason="failing", now=NOW)
     refused = await final_text(h, await run(h, "feeds refresh", {"feed": "cs-seminar"}))
     assert "is disabled (failing)" in refused
     record = await run(h, "feeds settings", {"feed": "cs-seminar", "enabled": True})
@@ -352,13 +352,13 @@ async def test_status_of_many_failing_feeds_fits_one_answer(bot_harness: Harness
     guild, channel = h.fake.defaults.guild.id, h.fake.defaults.seminars.id
     for i in range(10):
         row = await h.bot.run_db(
-            lambda db, i=i: repo.upsert_feed(
+            lambda db, i=i: feed_store.upsert_feed(
                 db, name=f"feed-{i}", url=f"https://example.edu/{i}.ics", guild_id=guild,
                 channel_id=channel, now=NOW,
             )
         )  # fmt: skip
         await h.bot.run_db(
-            repo.record_poll_failure, row.id, now=NOW, reason="http_error",
+            event_store.record_poll_failure, row.id, now=NOW, reason="http_error",
             message="The server answered 500: " + "x" * 1000, next_poll_at=None,
         )  # fmt: skip
     record = await run(h, "feeds status")  # ten embeds of ~1,100 characters: 6,000 is the cap

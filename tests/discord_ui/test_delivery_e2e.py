@@ -118,9 +118,9 @@ async def test_restart_between_poll_and_delivery_loses_nothing_and_doubles_nothi
     settings_row = await h.feed_id()
     # Poll without waking delivery, then stop: the announcement is only in the outbox.
     from bot.service.feeds import settings_from_row
-    from bot.store import repo
+    from bot.store import feeds as feed_store
 
-    row = await bot.run_db(repo.get_feed, settings_row)
+    row = await bot.run_db(feed_store.get_feed, settings_row)
     await bot.poller.poll(settings_row, settings_from_row(row), trusted=True)
     await h.stop()
     assert h.fake.messages(h.fake.defaults.seminars) == []
@@ -249,7 +249,7 @@ def flood_feed(count: int) -> bytes:
 async def test_an_rdate_flood_is_announced_a_budget_at_a_time_and_nothing_is_lost(
     bot_harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.store import repo
+    from bot.store import feeds as feed_store
 
     h = bot_harness
     h.feeds.body = flood_feed(45)
@@ -262,7 +262,7 @@ async def test_an_rdate_flood_is_announced_a_budget_at_a_time_and_nothing_is_los
     assert outcome.deferred == 35
     assert "35 announcements held back by the budget of 10 per poll" in caplog.text
     assert h.bot is not None
-    row = await h.bot.run_db(repo.get_feed, await h.feed_id())
+    row = await h.bot.run_db(feed_store.get_feed, await h.feed_id())
     assert row is not None and row.deferred_announcements == 35
     iid = h.fake.inject_command("feeds status", {"feed": "cs-seminar"}, user=h.fake.defaults.admin)
     record = await h.fake.wait_for_interaction_response(iid, timeout=10)
@@ -282,7 +282,7 @@ async def test_an_rdate_flood_is_announced_a_budget_at_a_time_and_nothing_is_los
     ]  # fmt: skip
     assert len(starts) == 45 and len(set(starts)) == 45  # every occurrence, exactly once
     assert all(len(m.message["embeds"]) <= 10 for m in h.fake.messages(seminars))
-    row = await h.bot.run_db(repo.get_feed, await h.feed_id())
+    row = await h.bot.run_db(feed_store.get_feed, await h.feed_id())
     assert row is not None and row.deferred_announcements == 0
     assert set(await h.outbox_states()) == {"sent"}
     assert h.feeds.not_modified >= 1  # once the backlog was gone, validators were used again

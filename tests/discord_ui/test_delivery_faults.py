@@ -9,30 +9,31 @@ import discord
 from bench.feedgen import Talk, render_feed
 from bot.core.models import ActionKind
 from bot.discord_ui.embeds import announcement_embed, reference_marker
-from bot.store import repo
+from bot.store import feeds as feed_store
+from bot.store import outbox as outbox_store
 from tests.discord_ui.harness import NOW, Harness
 
 TALK = Talk(post_id=9001, start=NOW + timedelta(days=1), title="Fault tolerant systems")
 
 
-async def queue_announcement(h: Harness) -> repo.OutboxRow:
+async def queue_announcement(h: Harness) -> outbox_store.OutboxRow:
     """Poll without delivering: the announcement waits in the outbox."""
     bot = h.bot
     assert bot is not None and bot.poller is not None
     from bot.service.feeds import settings_from_row
 
-    feed = await bot.run_db(repo.get_feed, await h.feed_id())
+    feed = await bot.run_db(feed_store.get_feed, await h.feed_id())
     h.feeds.body = render_feed([TALK])
     await bot.poller.poll(feed.id, settings_from_row(feed), trusted=True)
-    (row,) = await bot.run_db(repo.list_outbox)
+    (row,) = await bot.run_db(outbox_store.list_outbox)
     return row
 
 
-async def crash_after_post(h: Harness, row: repo.OutboxRow) -> int:
+async def crash_after_post(h: Harness, row: outbox_store.OutboxRow) -> int:
     """What a crash between the POST and its commit leaves behind: a posted, unrecorded row."""
     bot = h.bot
     assert bot is not None
-    claimed = await bot.run_db(repo.claim_outbox_row, row.id, now=h.clock.now())
+    claimed = await bot.run_db(outbox_store.claim_outbox_row, row.id, now=h.clock.now())
     assert claimed is not None and claimed.kind == ActionKind.ANNOUNCE.value
     channel = bot.get_partial_messageable(h.fake.defaults.seminars.id)
     message = await channel.send(
@@ -54,7 +55,7 @@ async def test_crash_between_post_and_commit_within_nonce_window_posts_once(
     await h.deliver()
     messages = h.fake.messages(h.fake.defaults.seminars)
     assert [m.id for m in messages] == [posted]
-    (stored,) = await h.bot.run_db(repo.list_outbox)  # type: ignore[union-attr]
+    (stored,) = await h.bot.run_db(outbox_store.list_outbox)  # type: ignore[union-attr]
     assert (stored.state, stored.discord_message_id) == ("sent", posted)
 
 
@@ -69,7 +70,7 @@ async def test_crash_beyond_nonce_window_is_found_by_its_marker(bot_harness: Har
     await h.start()
     await h.deliver()
     assert [m.id for m in h.fake.messages(h.fake.defaults.seminars)] == [posted]
-    (stored,) = await h.bot.run_db(repo.list_outbox)  # type: ignore[union-attr]
+    (stored,) = await h.bot.run_db(outbox_store.list_outbox)  # type: ignore[union-attr]
     assert (stored.state, stored.discord_message_id) == ("sent", posted)
     # The stored message id is used for later edits.
     h.feeds.body = render_feed([Talk(post_id=9001, start=TALK.start, title="Renamed talk")])
@@ -122,7 +123,7 @@ async def test_removal_from_the_guild_disables_its_feeds_and_stops_polling(
     assert bot is not None
 
     async def disabled() -> bool:
-        feed = await bot.run_db(repo.get_feed, await h.feed_id())
+        feed = await bot.run_db(feed_store.get_feed, await h.feed_id())
         return feed.status == "disabled"
 
     for _ in range(50):  # bounded: the gateway event is handled within a few loop turns
@@ -152,7 +153,7 @@ async def test_channel_deleted_disables_feed_and_tells_the_owner(bot_harness: Ha
     await h.fake.wait_for(lambda: len(h.fake.dms(h.fake.defaults.owner)) == 1)
     (notice,) = h.fake.dms(h.fake.defaults.owner)
     assert "was deleted" in notice.content
-    feed = await h.bot.run_db(repo.get_feed, await h.feed_id())  # type: ignore[union-attr]
+    feed = await h.bot.run_db(feed_store.get_feed, await h.feed_id())  # type: ignore[union-attr]
     assert (feed.status, feed.disabled_reason) == ("disabled", "channel_missing")
 
 
@@ -209,7 +210,7 @@ async def test_a_card_discord_keeps_refusing_for_size_waits_instead_of_dying(
     await h.poll()
     await h.deliver()
     assert h.fake.messages(h.fake.defaults.seminars) == []
-    (row,) = await h.bot.run_db(repo.list_outbox)  # type: ignore[union-attr]
+    (row,) = await h.bot.run_db(outbox_store.list_outbox)  # type: ignore[union-attr]
     assert row.state != "dead" and row.next_attempt_at is not None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bench.feedgen import Talk, render_feed
-from bot.store import repo
+from bot.store import feeds as feed_store
 from tests.discord_ui.harness import NOW, Harness
 
 TALK = Talk(
@@ -26,7 +26,7 @@ async def test_a_wake_up_before_the_due_time_polls_in_that_interval(
     feed_id = await h.feed_id()
     first = await bot.poll_feed(feed_id)  # the scheduled path, not a forced poll
     assert first is not None and first.status == "ok"
-    row = await bot.run_db(repo.get_feed, feed_id)
+    row = await bot.run_db(feed_store.get_feed, feed_id)
     assert row is not None and row.next_poll_at is not None
     assert row.next_poll_at - NOW <= timedelta(minutes=30)  # the feed's next slot
     hits = h.feeds.hits
@@ -38,7 +38,7 @@ async def test_a_wake_up_before_the_due_time_polls_in_that_interval(
     second = await bot.poll_feed(feed_id)
     assert second is not None and second.status in ("ok", "not_modified")
     assert h.feeds.hits == hits + 1
-    after = await bot.run_db(repo.get_feed, feed_id)
+    after = await bot.run_db(feed_store.get_feed, feed_id)
     assert after is not None and after.last_poll_at is not None
     assert after.last_poll_at > row.last_poll_at  # type: ignore[operator]
 
@@ -53,7 +53,7 @@ async def test_a_backing_off_feed_is_not_polled_before_its_backoff_ends(
     feed_id = await h.feed_id()
     failed = await bot.poll_feed(feed_id)
     assert failed is not None and failed.status == "failed"
-    row = await bot.run_db(repo.get_feed, feed_id)
+    row = await bot.run_db(feed_store.get_feed, feed_id)
     assert row is not None and row.next_poll_at is not None
     hits = h.feeds.hits
     h.feeds.status = 200

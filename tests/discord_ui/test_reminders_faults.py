@@ -14,7 +14,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bench.feedgen import Talk
 from bot.discord_ui.reminder_worker import Pacer
-from bot.store import reminders_repo
+from bot.store import reminders as reminder_store
 from bot.store.db import write_transaction
 from tests.discord_ui.harness import NOW, Harness
 from tests.discord_ui.reminder_helpers import announce, click_remind, reminders, tick_at
@@ -44,7 +44,7 @@ async def test_dm_closed_flags_the_subscription_once_and_hints_once(bot_harness:
     # Row 28: one attempt, the flag set, no repeats (the second event's DM is not even tried).
     assert len(dm_posts(h)) == 1
     assert h.bot is not None
-    subs = await h.bot.run_db(reminders_repo.list_subscriptions, alice.id, h.fake.defaults.guild.id)
+    subs = await h.bot.run_db(reminder_store.list_subscriptions, alice.id, h.fake.defaults.guild.id)
     assert {s.state for s in subs} == {"dm_disabled"}
     states = sorted(r.state for r in await reminders(h) if r.target_kind == "dm")
     assert states == ["cancelled", "failed"]
@@ -74,7 +74,7 @@ async def test_member_who_left_gets_no_more_dms(bot_harness: Harness) -> None:
     member_checks = [r for r in h.fake.requests if "/members/" in r.path]
     assert [r.status for r in member_checks] == [404]
     assert h.bot is not None
-    subs = await h.bot.run_db(reminders_repo.list_subscriptions, alice.id, guild.id)
+    subs = await h.bot.run_db(reminder_store.list_subscriptions, alice.id, guild.id)
     assert {s.state for s in subs} == {"left"}
 
 

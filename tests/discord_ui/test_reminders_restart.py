@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bench.feedgen import Talk
-from bot.store import reminders_repo
+from bot.store import reminders as reminder_store
 from tests.discord_ui.harness import NOW, Harness
 from tests.discord_ui.reminder_helpers import announce, command, reminder_texts, reminders, tick_at
 
@@ -19,7 +19,7 @@ async def subscribe(h: Harness, before: str) -> None:
     assert "Done" in reply, reply
 
 
-async def dm_rows(h: Harness) -> list[reminders_repo.ReminderRow]:
+async def dm_rows(h: Harness) -> list[reminder_store.ReminderRow]:
     return [r for r in await reminders(h) if r.target_kind == "dm"]
 
 
@@ -82,7 +82,7 @@ async def test_crash_after_the_post_before_the_commit_does_not_double(bot_harnes
     h.clock.set(TALK.start - timedelta(minutes=30))
     (row,) = await dm_rows(h)
     # The previous run claimed the row and its POST reached Discord, then the process died.
-    claimed = await h.bot.run_db(reminders_repo.claim, row.id, now=h.clock.now())
+    claimed = await h.bot.run_db(reminder_store.claim, row.id, now=h.clock.now())
     channel = await worker._dm_channel(h.fake.defaults.member.id)
     await channel.send(content="⏰ Reminder: Restart-proof talk", nonce=claimed.nonce)
     await h.stop()

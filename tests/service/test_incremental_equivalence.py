@@ -14,7 +14,8 @@ from bot.core.incremental import FeedState, absorb, parse_changed
 from bot.core.models import ParsedFeed
 from bot.core.parse import ParseLimits, parse_feed
 from bot.errors import FeedError
-from bot.store import repo
+from bot.store import events as event_store
+from bot.store import feeds as feed_store
 from bot.store.db import open_database
 from bot.store.parse_cache import ParseCache
 from tests.conftest import corpus_files
@@ -100,8 +101,8 @@ def versions() -> list[tuple[datetime, bytes]]:
 def test_diff_scenarios_yield_the_same_actions_and_stored_events() -> None:
     db_full, db_inc = open_database(None), open_database(None)
     cache = ParseCache(db_inc)
-    f_full = repo.upsert_feed(db_full, name="f", url="http://x", now=NOW)
-    f_inc = repo.upsert_feed(db_inc, name="f", url="http://x", now=NOW)
+    f_full = feed_store.upsert_feed(db_full, name="f", url="http://x", now=NOW)
+    f_inc = feed_store.upsert_feed(db_inc, name="f", url="http://x", now=NOW)
     state: FeedState | None = None
     for index, (now, body) in enumerate(versions()):
         ws = now - timedelta(days=1)
@@ -115,11 +116,11 @@ def test_diff_scenarios_yield_the_same_actions_and_stored_events() -> None:
         assert same(reference, parsed), index
         outcomes = []
         for db, feed, p in ((db_full, f_full, reference), (db_inc, f_inc, parsed)):
-            result = diff_feed("f", repo.load_events(db, feed.id), p, now=now, baseline="announce" if index == 0 else None)
-            repo.save_poll_result(db, feed.id, result, now=now, etag=None, last_modified=None, body_hash=None)
+            result = diff_feed("f", event_store.load_events(db, feed.id), p, now=now, baseline="announce" if index == 0 else None)
+            event_store.save_poll_result(db, feed.id, result, now=now, etag=None, last_modified=None, body_hash=None)
             outcomes.append(result)
         assert [a.to_dict() for a in outcomes[0].actions] == [a.to_dict() for a in outcomes[1].actions], index
-        assert repo.load_events(db_full, f_full.id) == repo.load_events(db_inc, f_inc.id), index
+        assert event_store.load_events(db_full, f_full.id) == event_store.load_events(db_inc, f_inc.id), index
     # The store round-trips the cache: a restart resumes where it was.
     reloaded = ParseCache(db_inc).get(f_inc.id)
     assert reloaded is not None and state is not None

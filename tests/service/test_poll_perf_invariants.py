@@ -14,7 +14,8 @@ from bot.core.diff import diff_feed
 from bot.core.incremental import content_digest
 from bot.store.db import open_database
 from bot.store.event_cache import events_version
-from bot.store.repo import load_events, save_poll_result, upsert_feed
+from bot.store.events import load_events, save_poll_result
+from bot.store.feeds import upsert_feed
 from tests.store.factories import T0, feed_of, weekly
 
 URL = "https://www.cs.example.edu/events/?ical=1"

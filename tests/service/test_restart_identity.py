@@ -18,7 +18,8 @@ from bot.core.diff import engine as diff_module
 from bot.core.incremental import absorb, parse_changed
 from bot.core.models import ParsedFeed
 from bot.core.parse import ParseLimits
-from bot.store import repo
+from bot.store import events as event_store
+from bot.store import feeds as feed_store
 from bot.store.db import open_database
 from bot.store.event_cache import events_version
 from bot.store.parse_cache import ParseCache
@@ -28,7 +29,7 @@ SPAN = timedelta(days=180)
 
 
 def poll(path: Path, body: bytes, now: datetime, cache: ParseCache, db: Database) -> ParsedFeed:
-    feed = repo.get_feed_by_name(db, "f")
+    feed = feed_store.get_feed_by_name(db, "f")
     assert feed is not None
     ws = now - timedelta(days=1)
     state = cache.get(feed.id)
@@ -40,9 +41,9 @@ def poll(path: Path, body: bytes, now: datetime, cache: ParseCache, db: Database
     assert state is not None
     parsed = state.assemble(ws, ws + SPAN, ParseLimits(), out.exact)
     assert parsed is not None
-    stored = repo.load_events(db, feed.id)
+    stored = event_store.load_events(db, feed.id)
     result = diff_feed("f", stored, parsed, now=now, stored_sorted=True)
-    repo.save_poll_result(
+    event_store.save_poll_result(
         db, feed.id, result, now=now, etag=None, last_modified=None, body_hash=None
     )
     return parsed
@@ -52,7 +53,7 @@ def test_a_restart_costs_no_write_and_restores_the_set_aside_path(tmp_path: Path
     path = tmp_path / "bot.db"
     talks = seminar_series(30, first=NOW + timedelta(days=10))
     db = open_database(path)
-    feed = repo.upsert_feed(db, name="f", url="http://x", now=NOW)
+    feed = feed_store.upsert_feed(db, name="f", url="http://x", now=NOW)
     poll(path, render_feed(talks, stamp=NOW), NOW, ParseCache(db), db)
     db.close()
 
@@ -79,7 +80,7 @@ def test_a_restart_costs_no_write_and_restores_the_set_aside_path(tmp_path: Path
     finally:
         diff_module._diff = real_diff
     assert visited == [1]  # only the edited event was visited
-    stored = {e.key: e for e in repo.load_events(db, feed.id)}
+    stored = {e.key: e for e in event_store.load_events(db, feed.id)}
     assert [stored[o.key].occurrence for o in parsed.occurrences] == list(parsed.occurrences)
     assert events_version(db, feed.id) == before + 1
     db.close()

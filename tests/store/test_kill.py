@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.store.db import integrity_check, open_database
-from bot.store.repo import list_feeds, list_outbox, load_events
+from bot.store.events import load_events
+from bot.store.feeds import list_feeds
+from bot.store.outbox import list_outbox
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,7 +24,8 @@ WRITER = textwrap.dedent(
     from datetime import timedelta
     from bot.core.diff import diff_feed
     from bot.store.db import open_database
-    from bot.store.repo import load_events, save_poll_result, upsert_feed
+    from bot.store.events import load_events, save_poll_result
+    from bot.store.feeds import upsert_feed
     from tests.store.factories import T0, feed_of, occ
 
     db = open_database(sys.argv[1])

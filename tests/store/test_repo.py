@@ -10,27 +10,27 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-import bot.store.repo as repo
 from bot.core.diff import DiffResult, diff_feed
 from bot.core.models import Occurrence
+from bot.store import events as event_store
+from bot.store import outbox as outbox_store
 from bot.store.db import open_database
-from bot.store.delivery_repo import due_rows
-from bot.store.repo import (
-    claim_outbox_row,
-    get_announcement_message,
-    get_feed,
-    get_feed_by_name,
-    list_feeds,
-    list_outbox,
+from bot.store.events import (
     load_events,
-    mark_outbox_failed,
-    mark_outbox_sent,
     recent_polls,
     record_not_modified,
     record_poll_failure,
     save_poll_result,
+)
+from bot.store.feeds import get_feed, get_feed_by_name, list_feeds, upsert_feed
+from bot.store.outbox import (
+    claim_outbox_row,
+    due_rows,
+    get_announcement_message,
+    list_outbox,
+    mark_outbox_failed,
+    mark_outbox_sent,
     set_announcement_message,
-    upsert_feed,
 )
 from tests.store.factories import T0, feed_of, occ, tec_occ, weekly
 
@@ -164,7 +164,7 @@ def test_crash_after_the_events_upsert_leaves_everything_unchanged(
         raise RuntimeError("power cut")
 
     with monkeypatch.context() as patch:
-        patch.setattr(repo, "_insert_outbox_rows", crash)
+        patch.setattr(outbox_store, "insert_outbox_rows", crash)
         with pytest.raises(RuntimeError, match="power cut"):
             save_poll_result(
                 db, feed.id, result, now=T0 + MIN, etag=None, last_modified=None, body_hash=None
@@ -280,11 +280,11 @@ def test_suspect_poll_marks_the_feed_and_a_good_one_clears_it(db: Database) -> N
 
 def test_poll_log_is_bounded_per_feed(db: Database) -> None:
     feed = upsert_feed(db, name="jhu", url=URL, now=T0)
-    for i in range(repo.POLL_LOG_KEEP + 20):
+    for i in range(event_store.POLL_LOG_KEEP + 20):
         record_not_modified(db, feed.id, now=T0 + i * MIN, next_poll_at=None)
     polls = recent_polls(db, feed.id, limit=1000)
-    assert len(polls) == repo.POLL_LOG_KEEP
-    assert polls[0].at == T0 + (repo.POLL_LOG_KEEP + 19) * MIN
+    assert len(polls) == event_store.POLL_LOG_KEEP
+    assert polls[0].at == T0 + (event_store.POLL_LOG_KEEP + 19) * MIN
 
 
 def test_outbox_claim_send_and_retry_transitions(db: Database) -> None:

@@ -9,8 +9,8 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from bot.store.db import DatabaseCorrupt, backup_database, open_database
+from bot.store.feeds import upsert_feed
 from bot.store.migrations import MIGRATIONS
-from bot.store.repo import upsert_feed
 
 EXPECTED = {
     "feeds": {

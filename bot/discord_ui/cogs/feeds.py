@@ -31,7 +31,10 @@ from bot.feeds.http import FeedFetcher
 from bot.feeds.isolate import ParserPool
 from bot.service.feed_probe import Probe, probe_feed
 from bot.service.feeds import settings_from_row, settings_to_dict
-from bot.store import delivery_repo, feed_admin_repo, repo, search_repo
+from bot.store import events as event_store
+from bot.store import feeds as feed_store
+from bot.store import outbox as outbox_store
+from bot.store.feeds import FeedStatus
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import SeminarBot
@@ -87,10 +90,10 @@ def check_can_post(interaction: discord.Interaction, channel: Any) -> discord.Te
     return target
 
 
-async def find_feed(interaction: discord.Interaction, name: str) -> repo.FeedRow:
+async def find_feed(interaction: discord.Interaction, name: str) -> feed_store.FeedRow:
     bot = bot_of(interaction)
-    row: repo.FeedRow | None = await bot.run_db(
-        repo.get_feed_by_name, name.strip(), guild_id_of(interaction)
+    row: feed_store.FeedRow | None = await bot.run_db(
+        feed_store.get_feed_by_name, name.strip(), guild_id_of(interaction)
     )
     if row is None:
         raise UserFacingError(
@@ -106,7 +109,7 @@ async def feed_choices(
     bot = bot_of(interaction)
     if interaction.guild_id is None:
         return []
-    rows: list[repo.FeedRow] = await bot.run_db(repo.list_feeds, interaction.guild_id)
+    rows: list[feed_store.FeedRow] = await bot.run_db(feed_store.list_feeds, interaction.guild_id)
     typed = current.casefold()
     names = sorted(
         (r.name for r in rows if typed in r.name),
@@ -164,7 +167,9 @@ async def add(
     guild_id = guild_id_of(interaction)
     target = check_can_post(interaction, channel)
     chosen = valid_name(name) if name is not None else None
-    if chosen is not None and await bot.run_db(repo.get_feed_by_name, chosen, guild_id):
+    if chosen is not None and (
+        await bot.run_db(feed_store.get_feed_by_name, chosen, guild_id) is not None
+    ):
         raise UserFacingError(f"This server already has a feed called **{chosen}**.")
     fetcher, parser = feed_tools(bot)
     try:
@@ -184,8 +189,8 @@ async def add(
         )
     )
     settings["source"] = "discord"
-    row: repo.FeedRow | None = await bot.run_db(
-        feed_admin_repo.create_feed,
+    row: feed_store.FeedRow | None = await bot.run_db(
+        feed_store.create_feed,
         name=feed_name,
         url=probe.url,
         guild_id=guild_id,
@@ -215,7 +220,9 @@ async def add(
 @feeds.command(name="list", description="The feeds this server follows")
 async def list_(interaction: discord.Interaction) -> None:
     bot = bot_of(interaction)
-    rows: list[repo.FeedRow] = await bot.run_db(repo.list_feeds, guild_id_of(interaction))
+    rows: list[feed_store.FeedRow] = await bot.run_db(
+        feed_store.list_feeds, guild_id_of(interaction)
+    )
     if not rows:
         await interaction.response.send_message(
             "This server follows no feeds yet. Add one with `/feeds add`.", ephemeral=True
@@ -248,7 +255,7 @@ async def remove(interaction: discord.Interaction, feed: str) -> None:
         )
     if bot.scheduler is not None:
         bot.scheduler.unschedule_feed(row.id)
-    await bot.run_db(feed_admin_repo.delete_feed, row.id)
+    await bot.run_db(feed_store.delete_feed, row.id)
     await interaction.response.send_message(
         f"Removed **{row.name}**; its past announcements stay in the channel.", ephemeral=True
     )
@@ -410,13 +417,13 @@ async def settings(
 
     data = settings_to_dict(dataclasses.replace(current, **changes))
     data["source"] = row.settings.get("source", "discord")
-    status: str | None = None
+    status: FeedStatus | None = None
     if paused is True:
-        status = "paused"
+        status = FeedStatus.PAUSED
     elif paused is False or enabled:
-        status = "active" if row.status in ("paused", "disabled") else None
-    updated: repo.FeedRow | None = await bot.run_db(
-        feed_admin_repo.update_feed,
+        status = FeedStatus.ACTIVE if row.status in ("paused", "disabled") else None
+    updated: feed_store.FeedRow | None = await bot.run_db(
+        feed_store.update_feed,
         row.id,
         now=bot.clock.now(),
         channel_id=target.id if target is not None else None,
@@ -432,7 +439,7 @@ async def settings(
             first = bot.clock.now() + timedelta(seconds=5) if status == "active" else None
             bot.scheduler.schedule_feed(row.id, interval, first_run=first)
     if scheduled_events:
-        await bot.run_db(delivery_repo.forget_notice, mirror_notice_key(row.id))
+        await bot.run_db(outbox_store.forget_notice, mirror_notice_key(row.id))
         mirror = bot.get_cog("EventMirror")
         if mirror is not None:
             bot.spawn(mirror.sync_feed(row.id), name=f"event-mirror-{row.id}")  # type: ignore[attr-defined]
@@ -485,7 +492,7 @@ def _seminar_pattern(raw: str, option: str) -> str:
     return raw
 
 
-def _settings_text(row: repo.FeedRow) -> str:
+def _settings_text(row: feed_store.FeedRow) -> str:
     s = settings_from_row(row)
     role = f"<@&{s.mention_role_id}>" if s.mention_role_id else "none"
     return "\n".join(
@@ -521,7 +528,7 @@ async def status(interaction: discord.Interaction, feed: str | None = None) -> N
     if feed is not None:
         rows = [await find_feed(interaction, feed)]
     else:
-        rows = await bot.run_db(repo.list_feeds, guild_id_of(interaction))
+        rows = await bot.run_db(feed_store.list_feeds, guild_id_of(interaction))
     if not rows:
         raise UserFacingError("This server follows no feeds yet. Add one with `/feeds add`.")
     embeds = [await _status_embed(bot, row) for row in rows[:10]]
@@ -530,9 +537,9 @@ async def status(interaction: discord.Interaction, feed: str | None = None) -> N
     )
 
 
-async def _status_embed(bot: SeminarBot, row: repo.FeedRow) -> discord.Embed:
-    stored: int = await bot.run_db(search_repo.count_events, row.id)
-    upcoming: int = await bot.run_db(search_repo.count_upcoming, row.id, now=bot.clock.now())
+async def _status_embed(bot: SeminarBot, row: feed_store.FeedRow) -> discord.Embed:
+    stored: int = await bot.run_db(event_store.count_events, row.id)
+    upcoming: int = await bot.run_db(event_store.count_upcoming, row.id, now=bot.clock.now())
     next_run = bot.scheduler.next_run(row.id) if bot.scheduler is not None else None
     colour = {"active": 0x2F855A, "suspect": 0xDD6B20, "paused": 0x718096}.get(row.status, 0x9B2C2C)
     embed = discord.Embed(title=f"{row.name}: {row.status}", colour=colour)

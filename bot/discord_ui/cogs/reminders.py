@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 from discord import app_commands
@@ -29,8 +29,14 @@ from bot.discord_ui.reminder_worker import ReminderWorker
 from bot.discord_ui.tree import SeminarTree, UserFacingError
 from bot.service.feeds import settings_from_row
 from bot.service.poller import PollOutcome
-from bot.store import reminders_repo, repo
-from bot.store.reminders_repo import SubscriptionRow, UpcomingEvent
+from bot.store import events as event_store
+from bot.store import feeds as feed_store
+from bot.store import reminders as reminder_store
+from bot.store.events import UpcomingEvent
+from bot.store.reminders import SubscriptionRow
+
+if TYPE_CHECKING:
+    from bot.discord_ui.client import SeminarBot
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +87,8 @@ def describe(sub: SubscriptionRow, title: str = "", feed_name: str = "") -> str:
 
 
 class Reminders(commands.Cog, name="Reminders"):
-    def __init__(self, bot: Any) -> None:
+    def __init__(self, bot: SeminarBot) -> None:
+        assert bot.db is not None, "extensions load after the database is open"
         self.bot = bot
         self.worker = ReminderWorker(
             bot,
@@ -133,7 +140,7 @@ class Reminders(commands.Cog, name="Reminders"):
         last = self._seen.get(interaction.user.id)
         if last is None or now - last > SEEN_REFRESH:
             self._seen[interaction.user.id] = now
-            await self.bot.run_db(reminders_repo.member_seen, interaction.user.id, now=now)
+            await self.bot.run_db(reminder_store.member_seen, interaction.user.id, now=now)
 
     @commands.Cog.listener()
     async def on_app_command_completion(
@@ -147,7 +154,7 @@ class Reminders(commands.Cog, name="Reminders"):
         if user_id not in self.worker.hint_users:
             return
         self.worker.hint_users.discard(user_id)
-        await self.bot.run_db(reminders_repo.clear_hint, user_id)
+        await self.bot.run_db(reminder_store.clear_hint, user_id)
         try:
             if interaction.response.is_done():
                 await interaction.followup.send(DM_HINT, ephemeral=True)
@@ -187,10 +194,10 @@ class Reminders(commands.Cog, name="Reminders"):
     ) -> tuple[SubscriptionRow, bool]:
         """Store a subscription; asking for DMs again re-enables DMs closed earlier."""
         if via == "dm":
-            await self.bot.run_db(reminders_repo.reactivate_dm, interaction.user.id, now=now)
+            await self.bot.run_db(reminder_store.reactivate_dm, interaction.user.id, now=now)
             self.worker.hint_users.discard(interaction.user.id)
         added: tuple[SubscriptionRow, bool] = await self.bot.run_db(
-            reminders_repo.add_subscription,
+            reminder_store.add_subscription,
             guild_id=guild_id,
             user_id=interaction.user.id,
             kind=kind,
@@ -213,10 +220,10 @@ class Reminders(commands.Cog, name="Reminders"):
     ) -> str:
         guild_id = self._guild_id(interaction)
         event: UpcomingEvent | None = await self.bot.run_db(
-            reminders_repo.event_by_announcement, announcement_id
+            event_store.event_by_announcement, announcement_id
         )
-        feed: repo.FeedRow | None = (
-            await self.bot.run_db(repo.get_feed, event.feed_id) if event else None
+        feed: feed_store.FeedRow | None = (
+            await self.bot.run_db(feed_store.get_feed, event.feed_id) if event else None
         )
         if event is None or feed is None or feed.guild_id != guild_id:
             raise UserFacingError("I don't know that event; pick one from the list.")
@@ -270,7 +277,7 @@ class Reminders(commands.Cog, name="Reminders"):
         self, interaction: discord.Interaction, subscription_id: int
     ) -> None:
         removed = await self.bot.run_db(
-            reminders_repo.remove_subscription,
+            reminder_store.remove_subscription,
             subscription_id,
             interaction.user.id,
             now=self.bot.clock.now(),
@@ -302,7 +309,7 @@ class Reminders(commands.Cog, name="Reminders"):
         if interaction.guild_id is None:
             return []
         events: list[UpcomingEvent] = await self.bot.run_db(
-            reminders_repo.upcoming_events, interaction.guild_id, now=self.bot.clock.now()
+            event_store.upcoming_events, interaction.guild_id, now=self.bot.clock.now()
         )
         now = self.bot.clock.now()
         choices = []
@@ -359,9 +366,9 @@ class Reminders(commands.Cog, name="Reminders"):
         field_name, pattern = given[0] if given else ("", "")
         if len(pattern) > 100:
             raise UserFacingError("That filter is too long (100 characters at most).")
-        feed_row: repo.FeedRow | None = None
+        feed_row: feed_store.FeedRow | None = None
         if feed:
-            feed_row = await self.bot.run_db(repo.get_feed_by_name, feed, guild_id)
+            feed_row = await self.bot.run_db(feed_store.get_feed_by_name, feed, guild_id)
             if feed_row is None:
                 raise UserFacingError(f"This server has no feed called `{inert(feed)}`.")
         now = self.bot.clock.now()
@@ -376,11 +383,11 @@ class Reminders(commands.Cog, name="Reminders"):
             field=field_name,
             pattern=pattern,
         )
-        feeds = [feed_row] if feed_row else await self.bot.run_db(repo.list_feeds, guild_id)
+        feeds = [feed_row] if feed_row else await self.bot.run_db(feed_store.list_feeds, guild_id)
         for row in feeds:
             await self.worker.plan_feed(row.id)
         events: list[UpcomingEvent] = await self.bot.run_db(
-            reminders_repo.upcoming_events, guild_id, now=now
+            event_store.upcoming_events, guild_id, now=now
         )
         count = sum(
             1
@@ -403,7 +410,9 @@ class Reminders(commands.Cog, name="Reminders"):
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        feeds: list[repo.FeedRow] = await self.bot.run_db(repo.list_feeds, interaction.guild_id)
+        feeds: list[feed_store.FeedRow] = await self.bot.run_db(
+            feed_store.list_feeds, interaction.guild_id
+        )
         return [
             app_commands.Choice(name=f.name[:100], value=f.name[:100])
             for f in feeds
@@ -413,18 +422,18 @@ class Reminders(commands.Cog, name="Reminders"):
     async def _mine(self, interaction: discord.Interaction) -> list[tuple[SubscriptionRow, str]]:
         guild_id = self._guild_id(interaction)
         subs: list[SubscriptionRow] = await self.bot.run_db(
-            reminders_repo.list_subscriptions, interaction.user.id, guild_id
+            reminder_store.list_subscriptions, interaction.user.id, guild_id
         )
         described = []
         for sub in subs:
             title, feed_name = "", ""
             if sub.kind == "event":
                 event = await self.bot.run_db(
-                    reminders_repo.event_by_announcement, sub.announcement_id
+                    event_store.event_by_announcement, sub.announcement_id
                 )
                 title = event.occurrence.title if event else ""
             elif sub.feed_id is not None:
-                feed = await self.bot.run_db(repo.get_feed, sub.feed_id)
+                feed = await self.bot.run_db(feed_store.get_feed, sub.feed_id)
                 feed_name = feed.name if feed else ""
             described.append((sub, describe(sub, title, feed_name)))
         return described
@@ -457,7 +466,7 @@ class Reminders(commands.Cog, name="Reminders"):
         now = self.bot.clock.now()
         if subscription.strip().casefold() == "all":
             count = await self.bot.run_db(
-                reminders_repo.remove_all_subscriptions, interaction.user.id, guild_id, now=now
+                reminder_store.remove_all_subscriptions, interaction.user.id, guild_id, now=now
             )
             await self._reply(interaction, f"Removed {count} subscription(s).")
             return
@@ -466,7 +475,7 @@ class Reminders(commands.Cog, name="Reminders"):
         except ValueError:
             raise UserFacingError("Pick a subscription from the list (or type `all`).") from None
         removed = await self.bot.run_db(
-            reminders_repo.remove_subscription, sub_id, interaction.user.id, now=now
+            reminder_store.remove_subscription, sub_id, interaction.user.id, now=now
         )
         if not removed:
             raise UserFacingError("You have no such subscription; see `/subscriptions`.")
@@ -494,4 +503,4 @@ def _upcoming(event: UpcomingEvent, now: datetime) -> bool:
 
 
 async def setup(bot: commands.Bot) -> None:
-    await bot.add_cog(Reminders(bot))
+    await bot.add_cog(Reminders(cast("SeminarBot", bot)))

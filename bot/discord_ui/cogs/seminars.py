@@ -23,8 +23,9 @@ from bot.discord_ui.checks import guild_id_of
 from bot.discord_ui.lookup_embeds import choice_label, event_embed, list_pages
 from bot.discord_ui.tree import UserFacingError
 from bot.discord_ui.views import send_pages
-from bot.store import repo, search_repo
-from bot.store.search_repo import EventHit
+from bot.store import feeds as feed_store
+from bot.store import search as search_store
+from bot.store.search import EventHit
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import SeminarBot
@@ -54,9 +55,9 @@ def _zone(bot: SeminarBot) -> ZoneInfo:
 async def _check_feed(bot: SeminarBot, guild_id: int, feed: str | None) -> None:
     if feed is None:
         return
-    row = await bot.run_db(repo.get_feed_by_name, feed, guild_id)
+    row = await bot.run_db(feed_store.get_feed_by_name, feed, guild_id)
     if row is None:
-        row = await bot.run_db(repo.get_feed_by_name, feed, 0)
+        row = await bot.run_db(feed_store.get_feed_by_name, feed, 0)
     if row is None:
         raise UserFacingError(f"There is no feed called **{truncate(feed, 40)}** here.")
 
@@ -68,9 +69,9 @@ async def feed_names(
     bot = bot_of(interaction)
     if interaction.guild_id is None:
         return []
-    rows = await bot.run_db(repo.list_feeds, interaction.guild_id)
+    rows = await bot.run_db(feed_store.list_feeds, interaction.guild_id)
     if not rows:
-        rows = await bot.run_db(repo.list_feeds, 0)
+        rows = await bot.run_db(feed_store.list_feeds, 0)
     typed = current.casefold()
     names = [r.name for r in rows if typed in r.name.casefold()]
     names.sort(key=lambda n: (not n.casefold().startswith(typed), n))
@@ -90,7 +91,7 @@ async def _list(
     guild_id = guild_id_of(interaction)
     await _check_feed(bot, guild_id, feed)
     hits: list[EventHit] = await bot.run_db(
-        search_repo.upcoming,
+        search_store.upcoming,
         guild_id,
         now=bot.clock.now(),
         until=until,
@@ -190,7 +191,7 @@ async def next_seminar(
     guild_id = guild_id_of(interaction)
     await _check_feed(bot, guild_id, feed)
     hits: list[EventHit] = await bot.run_db(
-        search_repo.upcoming, guild_id, now=bot.clock.now(), feed=feed, limit=1
+        search_store.upcoming, guild_id, now=bot.clock.now(), feed=feed, limit=1
     )
     if not hits:
         raise UserFacingError("No upcoming seminars are known right now.")
@@ -208,8 +209,8 @@ async def search(
     guild_id = guild_id_of(interaction)
     if not query.strip():
         raise UserFacingError("Type a name, title or topic to search for.")
-    result: search_repo.SearchResult = await bot.run_db(
-        search_repo.search_events, guild_id, query, now=bot.clock.now(), limit=SEARCH_LIMIT
+    result: search_store.SearchResult = await bot.run_db(
+        search_store.search_events, guild_id, query, now=bot.clock.now(), limit=SEARCH_LIMIT
     )
     shown = truncate(" ".join(query.split()), 60)
     title = f"Seminars matching “{shown}”"
@@ -230,7 +231,7 @@ async def event_choices(
     if interaction.guild_id is None:
         return []
     hits: list[EventHit] = await bot.run_db(
-        search_repo.autocomplete,
+        search_store.autocomplete,
         interaction.guild_id,
         current[:100],
         now=bot.clock.now(),
@@ -252,11 +253,11 @@ async def show(
     guild_id = guild_id_of(interaction)
     hit: EventHit | None = None
     if event.strip().isdigit():
-        hit = await bot.run_db(search_repo.get_event, guild_id, int(event.strip()))
+        hit = await bot.run_db(search_store.get_event, guild_id, int(event.strip()))
     if hit is None:
         # Typed text without picking a suggestion: take the best match, if any.
-        result: search_repo.SearchResult = await bot.run_db(
-            search_repo.search_events, guild_id, event, now=bot.clock.now(), limit=1
+        result: search_store.SearchResult = await bot.run_db(
+            search_store.search_events, guild_id, event, now=bot.clock.now(), limit=1
         )
         hit = result.hits[0] if result.hits else None
     if hit is None:

@@ -15,8 +15,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.core import search
+from bot.core.diff import EventState
 from bot.core.models import Occurrence
-from bot.store.repo import ts
+from bot.store.rows import ts
 
 #: Multi-day events that began this long ago may still be running.
 LOOKBACK = timedelta(days=7)
@@ -47,7 +48,7 @@ class EventHit:
     rowid: int
     feed_id: int
     feed_name: str
-    state: str
+    state: EventState
     occurrence: Occurrence
 
 
@@ -63,7 +64,7 @@ def _hit(row: tuple[Any, ...]) -> EventHit:
         rowid=int(row[0]),
         feed_id=int(row[1]),
         feed_name=str(row[2]),
-        state=str(row[3]),
+        state=EventState(row[3]),
         occurrence=Occurrence.from_dict(json.loads(row[4])),
     )
 
@@ -176,17 +177,3 @@ def autocomplete(
     if not words:
         return upcoming(db, guild_id, now=now, limit=limit)
     return _match(db, guild_id, search.match_expression(words), now=now, limit=limit)
-
-
-def count_events(db: Database, feed_id: int) -> int:
-    row = db.conn.execute("SELECT COUNT(*) FROM events WHERE feed_id = ?", [feed_id]).fetchone()
-    return int(row[0])
-
-
-def count_upcoming(db: Database, feed_id: int, *, now: datetime) -> int:
-    row = db.conn.execute(
-        "SELECT COUNT(*) FROM events WHERE feed_id = ? AND state NOT IN ('cancelled', 'expired')"
-        " AND COALESCE(end_utc, start_utc) > ?",
-        [feed_id, ts(now)],
-    ).fetchone()
-    return int(row[0])

@@ -7,36 +7,41 @@ reminder that was not sent says why.
 
 from __future__ import annotations
 
+import enum
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
 
-from bot.core.models import Occurrence
 from bot.core.reminders import Desired, Notice, PlanSubscription, ReminderPlan, StoredReminder
 from bot.store.db import write_transaction
-from bot.store.repo import ts
+from bot.store.rows import Row, all_rows, dt, one, opt_dt, ts
 
 
-def _dt(value: str) -> datetime:
-    return datetime.fromisoformat(value).astimezone(UTC)
+class SubscriptionState(enum.StrEnum):
+    """``subscriptions.state``: only active subscriptions get new reminders."""
+
+    ACTIVE = "active"
+    #: Discord refused a DM (50007); lifted when the member asks for DM reminders again.
+    DM_DISABLED = "dm_disabled"
+    LEFT = "left"
 
 
-def _opt_dt(value: str | None) -> datetime | None:
-    return None if value is None else _dt(value)
+class ReminderState(enum.StrEnum):
+    """``reminders.state``; the last three are final and keep their reason in ``last_error``."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
 
 
-def _all(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cursor = db.conn.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _one(db: Database, sql: str, params: list[Any]) -> dict[str, Any] | None:
-    rows = _all(db, sql, params)
-    return rows[0] if rows else None
+#: The states a reminder can be finished in without being sent.
+FINAL_STATES = (ReminderState.MISSED, ReminderState.CANCELLED, ReminderState.FAILED)
 
 
 # --- subscriptions --------------------------------------------------------------------------
@@ -54,11 +59,11 @@ class SubscriptionRow:
     pattern: str
     offset: timedelta
     via: str
-    state: str
+    state: SubscriptionState
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> SubscriptionRow:
+    def from_row(cls, row: Row) -> SubscriptionRow:
         return cls(
             id=int(row["id"]),
             guild_id=int(row["guild_id"]),
@@ -70,8 +75,8 @@ class SubscriptionRow:
             pattern=str(row["pattern"]),
             offset=timedelta(seconds=int(row["offset_s"])),
             via=str(row["via"]),
-            state=str(row["state"]),
-            created_at=_dt(row["created_at"]),
+            state=SubscriptionState(row["state"]),
+            created_at=dt(row["created_at"]),
         )
 
     def for_planning(self) -> PlanSubscription:
@@ -125,7 +130,7 @@ def add_subscription(
             [*params, stamp, stamp],
         )
         created = cursor.rowcount == 1
-        row = _one(
+        row = one(
             db,
             """
             SELECT * FROM subscriptions WHERE guild_id = ? AND user_id = ? AND kind = ?
@@ -139,7 +144,7 @@ def add_subscription(
 
 
 def list_subscriptions(db: Database, user_id: int, guild_id: int) -> list[SubscriptionRow]:
-    rows = _all(
+    rows = all_rows(
         db,
         "SELECT * FROM subscriptions WHERE user_id = ? AND guild_id = ? ORDER BY id",
         [user_id, guild_id],
@@ -148,7 +153,7 @@ def list_subscriptions(db: Database, user_id: int, guild_id: int) -> list[Subscr
 
 
 def active_subscriptions(db: Database, guild_id: int) -> list[SubscriptionRow]:
-    rows = _all(
+    rows = all_rows(
         db,
         "SELECT * FROM subscriptions WHERE guild_id = ? AND state = 'active' ORDER BY id",
         [guild_id],
@@ -245,7 +250,7 @@ def flag_left_guild(db: Database, guild_id: int, user_id: int, *, now: datetime)
 
 
 def users_with_pending_hint(db: Database) -> set[int]:
-    rows = _all(db, "SELECT user_id FROM reminder_users WHERE hint_pending = 1", [])
+    rows = all_rows(db, "SELECT user_id FROM reminder_users WHERE hint_pending = 1", [])
     return {int(r["user_id"]) for r in rows}
 
 
@@ -255,7 +260,7 @@ def clear_hint(db: Database, user_id: int) -> None:
 
 
 def dm_channel_id(db: Database, user_id: int) -> int | None:
-    row = _one(db, "SELECT dm_channel_id FROM reminder_users WHERE user_id = ?", [user_id])
+    row = one(db, "SELECT dm_channel_id FROM reminder_users WHERE user_id = ?", [user_id])
     return None if row is None or row["dm_channel_id"] is None else int(row["dm_channel_id"])
 
 
@@ -283,8 +288,8 @@ def member_seen(db: Database, user_id: int, *, now: datetime) -> None:
 
 
 def member_seen_at(db: Database, user_id: int) -> datetime | None:
-    row = _one(db, "SELECT member_seen_at FROM reminder_users WHERE user_id = ?", [user_id])
-    return None if row is None else _opt_dt(row["member_seen_at"])
+    row = one(db, "SELECT member_seen_at FROM reminder_users WHERE user_id = ?", [user_id])
+    return None if row is None else opt_dt(row["member_seen_at"])
 
 
 # --- reminders ------------------------------------------------------------------------------
@@ -307,7 +312,7 @@ class ReminderRow:
     target_kind: str
     target_id: int
     due_at: datetime
-    state: str
+    state: ReminderState
     generation: int
     attempts: int
     next_attempt_at: datetime | None
@@ -319,7 +324,7 @@ class ReminderRow:
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> ReminderRow:
+    def from_row(cls, row: Row) -> ReminderRow:
         return cls(
             id=int(row["id"]),
             idem_key=str(row["idem_key"]),
@@ -330,22 +335,22 @@ class ReminderRow:
             announcement_id=str(row["announcement_id"]),
             event_key=str(row["event_key"]),
             start_json=str(row["start_json"]),
-            anchor=_dt(row["anchor_utc"]),
+            anchor=dt(row["anchor_utc"]),
             place=str(row["place"]),
             offset=timedelta(seconds=int(row["offset_s"])),
             target_kind=str(row["target_kind"]),
             target_id=int(row["target_id"]),
-            due_at=_dt(row["due_at"]),
-            state=str(row["state"]),
+            due_at=dt(row["due_at"]),
+            state=ReminderState(row["state"]),
             generation=int(row["generation"]),
             attempts=int(row["attempts"]),
-            next_attempt_at=_opt_dt(row["next_attempt_at"]),
+            next_attempt_at=opt_dt(row["next_attempt_at"]),
             payload=json.loads(row["payload_json"] or "{}"),
             late=bool(row["late"]),
-            sent_at=_opt_dt(row["sent_at"]),
+            sent_at=opt_dt(row["sent_at"]),
             message_id=row["message_id"],
             last_error=row["last_error"],
-            updated_at=_dt(row["updated_at"]),
+            updated_at=dt(row["updated_at"]),
         )
 
     @property
@@ -355,7 +360,7 @@ class ReminderRow:
 
 
 def stored_for_feed(db: Database, feed_id: int) -> list[StoredReminder]:
-    rows = _all(
+    rows = all_rows(
         db,
         "SELECT id, idem_key, announcement_id, state, start_json, place, due_at, target_kind,"
         " subscription_id, user_id FROM reminders WHERE feed_id = ? AND kind = 'reminder'",
@@ -369,7 +374,7 @@ def stored_for_feed(db: Database, feed_id: int) -> list[StoredReminder]:
             state=str(r["state"]),
             start_json=str(r["start_json"]),
             place=str(r["place"]),
-            due_at=_dt(r["due_at"]),
+            due_at=dt(r["due_at"]),
             target_kind=str(r["target_kind"]),
             subscription_id=r["subscription_id"],
             user_id=r["user_id"],
@@ -493,21 +498,21 @@ def _insert_notice(db: Database, feed_id: int, notice: Notice, stamp: str) -> in
 
 
 def get_reminder(db: Database, reminder_id: int) -> ReminderRow | None:
-    row = _one(db, "SELECT * FROM reminders WHERE id = ?", [reminder_id])
+    row = one(db, "SELECT * FROM reminders WHERE id = ?", [reminder_id])
     return ReminderRow.from_row(row) if row else None
 
 
 def list_reminders(db: Database, *, feed_id: int | None = None) -> list[ReminderRow]:
     if feed_id is None:
-        rows = _all(db, "SELECT * FROM reminders ORDER BY id", [])
+        rows = all_rows(db, "SELECT * FROM reminders ORDER BY id", [])
     else:
-        rows = _all(db, "SELECT * FROM reminders WHERE feed_id = ? ORDER BY id", [feed_id])
+        rows = all_rows(db, "SELECT * FROM reminders WHERE feed_id = ? ORDER BY id", [feed_id])
     return [ReminderRow.from_row(r) for r in rows]
 
 
 def due_reminders(db: Database, *, now: datetime, limit: int = 200) -> list[ReminderRow]:
     """Pending rows whose time has come, earliest due first."""
-    rows = _all(
+    rows = all_rows(
         db,
         """
         SELECT * FROM reminders
@@ -521,13 +526,13 @@ def due_reminders(db: Database, *, now: datetime, limit: int = 200) -> list[Remi
 
 
 def next_due_at(db: Database) -> datetime | None:
-    row = _one(
+    row = one(
         db,
         "SELECT MIN(MAX(due_at, IFNULL(next_attempt_at, due_at))) AS t FROM reminders"
         " WHERE state = 'pending'",
         [],
     )
-    return None if row is None or row["t"] is None else _dt(row["t"])
+    return None if row is None or row["t"] is None else dt(row["t"])
 
 
 def claim(db: Database, reminder_id: int, *, now: datetime) -> ReminderRow | None:
@@ -580,9 +585,11 @@ def mark_sent(
         )
 
 
-def mark_final(db: Database, reminder_id: int, state: str, reason: str, *, now: datetime) -> None:
+def mark_final(
+    db: Database, reminder_id: int, state: ReminderState, reason: str, *, now: datetime
+) -> None:
     """missed / cancelled / failed, with the reason kept for whoever asks later."""
-    if state not in ("missed", "cancelled", "failed"):
+    if state not in FINAL_STATES:
         raise ValueError(f"not a final state: {state}")
     with write_transaction(db):
         db.conn.execute(
@@ -602,7 +609,7 @@ def retry_later(db: Database, reminder_id: int, error: str, at: datetime, *, now
 
 
 def interrupted(db: Database) -> list[ReminderRow]:
-    rows = _all(db, "SELECT * FROM reminders WHERE state = 'sending' ORDER BY id", [])
+    rows = all_rows(db, "SELECT * FROM reminders WHERE state = 'sending' ORDER BY id", [])
     return [ReminderRow.from_row(r) for r in rows]
 
 
@@ -614,86 +621,3 @@ def release(db: Database, reminder_id: int, *, now: datetime) -> None:
             " WHERE id = ? AND state = 'sending'",
             [ts(now), reminder_id],
         )
-
-
-# --- events as reminders need them ----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class UpcomingEvent:
-    feed_id: int
-    feed_name: str
-    announcement_id: str
-    state: str
-    occurrence: Occurrence
-
-
-def feed_events(db: Database, feed_id: int, *, since: datetime) -> list[UpcomingEvent]:
-    """Live and cancelled occurrences of a feed starting after ``since``."""
-    rows = _all(
-        db,
-        """
-        SELECT e.feed_id, f.name, e.announcement_id, e.state, e.occurrence_json
-        FROM events e JOIN feeds f ON f.id = e.feed_id
-        WHERE e.feed_id = ? AND e.start_utc >= ?
-          AND e.state IN ('pending', 'announced', 'silent', 'cancelled')
-        ORDER BY e.start_utc
-        """,
-        [feed_id, ts(since)],
-    )
-    return [_upcoming(r) for r in rows]
-
-
-def _upcoming(r: dict[str, Any]) -> UpcomingEvent:
-    return UpcomingEvent(
-        feed_id=int(r["feed_id"]),
-        feed_name=str(r["name"]),
-        announcement_id=str(r["announcement_id"]),
-        state=str(r["state"]),
-        occurrence=Occurrence.from_dict(json.loads(r["occurrence_json"])),
-    )
-
-
-def upcoming_events(
-    db: Database, guild_id: int, *, now: datetime, limit: int = 200
-) -> list[UpcomingEvent]:
-    """Events people can still ask to be reminded of, soonest first."""
-    rows = _all(
-        db,
-        """
-        SELECT e.feed_id, f.name, e.announcement_id, e.state, e.occurrence_json
-        FROM events e JOIN feeds f ON f.id = e.feed_id
-        WHERE f.guild_id = ? AND e.start_utc >= ? AND e.state IN ('pending', 'announced', 'silent')
-        ORDER BY e.start_utc LIMIT ?
-        """,
-        [guild_id, ts(now - timedelta(days=1)), limit],
-    )
-    return [_upcoming(r) for r in rows]
-
-
-def event_by_announcement(
-    db: Database, announcement_id: str, *, feed_id: int | None = None
-) -> UpcomingEvent | None:
-    params: list[Any] = [announcement_id]
-    extra = ""
-    if feed_id is not None:
-        extra = " AND e.feed_id = ?"
-        params.append(feed_id)
-    row = _one(
-        db,
-        "SELECT e.feed_id, f.name, e.announcement_id, e.state, e.occurrence_json"
-        " FROM events e JOIN feeds f ON f.id = e.feed_id"
-        f" WHERE e.announcement_id = ?{extra} ORDER BY e.last_seen DESC LIMIT 1",
-        params,
-    )
-    return _upcoming(row) if row else None
-
-
-def announcement_message(db: Database, announcement_id: str, channel_id: int) -> int | None:
-    row = _one(
-        db,
-        "SELECT message_id FROM announcements WHERE announcement_id = ? AND channel_id = ?"
-        " AND state = 'posted'",
-        [announcement_id, channel_id],
-    )
-    return None if row is None or row["message_id"] is None else int(row["message_id"])

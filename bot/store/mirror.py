@@ -1,4 +1,4 @@
-"""Store for the scheduled-event mirror and the weekly digest (tables of migration m011).
+"""The ``mirror_events`` and ``weekly_digests`` tables (migration m011).
 
 The mirror remembers which Discord event belongs to which announcement; the digest remembers
 which message holds a feed's list for a week. Both are what make the features restart-safe.
@@ -6,49 +6,22 @@ which message holds a feed's list for a week. Both are what make the features re
 
 from __future__ import annotations
 
-import json
+import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlite_utils import Database
 
 from bot.core.event_mirror import MirrorRecord, RecordStatus
-from bot.core.models import Occurrence
 from bot.store.db import write_transaction
-from bot.store.repo import ts
-
-#: Event states that are still going ahead (the diff's live states).
-LIVE = ("pending", "announced", "silent")
+from bot.store.rows import ts
 
 
-@dataclass(frozen=True, slots=True)
-class FeedEvent:
-    announcement_id: str
-    state: str
-    occurrence: Occurrence
+class DigestState(enum.StrEnum):
+    """``weekly_digests.state``: the intent to post is recorded before the post."""
 
-
-def feed_events(
-    db: Database, feed_id: int, *, start_from: datetime, start_before: datetime
-) -> list[FeedEvent]:
-    """The feed's stored events starting in [from, before), soonest first (any state)."""
-    rows = db.conn.execute(
-        "SELECT announcement_id, state, occurrence_json FROM events"
-        " WHERE feed_id = ? AND start_utc >= ? AND start_utc < ? ORDER BY start_utc, uid",
-        [feed_id, ts(start_from), ts(start_before)],
-    ).fetchall()
-    return [FeedEvent(str(r[0]), str(r[1]), Occurrence.from_dict(json.loads(r[2]))) for r in rows]
-
-
-def feed_zone(db: Database, feed_id: int) -> str:
-    """The zone the feed's own events are written in ("" when none says)."""
-    row = db.conn.execute(
-        "SELECT json_extract(occurrence_json, '$.timezone') AS zone FROM events"
-        " WHERE feed_id = ? AND zone IS NOT NULL AND zone != '' LIMIT 1",
-        [feed_id],
-    ).fetchone()
-    return str(row[0]) if row else ""
+    POSTING = "posting"
+    POSTED = "posted"
 
 
 # --- mirror -------------------------------------------------------------------------------
@@ -100,20 +73,6 @@ def abandon_mirror_records(db: Database, feed_id: int) -> None:
         )
 
 
-def set_feed_setting(db: Database, feed_id: int, key: str, value: Any, *, now: datetime) -> None:
-    """Change one key of a feed's settings (e.g. switch the mirror off after a 403)."""
-    with write_transaction(db):
-        row = db.conn.execute("SELECT settings_json FROM feeds WHERE id = ?", [feed_id]).fetchone()
-        if row is None:
-            return
-        data = json.loads(row[0] or "{}")
-        data[key] = value
-        db.conn.execute(
-            "UPDATE feeds SET settings_json = ?, updated_at = ? WHERE id = ?",
-            [json.dumps(data, sort_keys=True), ts(now), feed_id],
-        )
-
-
 # --- weekly digest ------------------------------------------------------------------------
 
 
@@ -123,7 +82,7 @@ class DigestRow:
     week: str
     channel_id: int
     message_id: int | None
-    state: str
+    state: DigestState
     content_hash: str
     nonce: str
 
@@ -141,7 +100,7 @@ def get_digest(db: Database, feed_id: int, week: str) -> DigestRow | None:
         str(row[1]),
         int(row[2]),
         int(row[3]) if row[3] is not None else None,
-        str(row[4]),
+        DigestState(row[4]),
         str(row[5]),
         str(row[6]),
     )
