@@ -108,37 +108,42 @@ def component_problems(rows: Any) -> list[str]:
         if len(children) > ROW_BUTTONS or (selects and len(children) > 1):
             problems.append(f"components.{r}: too wide ({len(children)} items)")
         for c, child in enumerate(children):
-            if not isinstance(child, Mapping):
-                continue
-            cpath = f"components.{r}.{c}"
-            custom_id = child.get("custom_id")
-            if custom_id is not None:
-                if not 1 <= len(_text(custom_id)) <= CUSTOM_ID_LIMIT:
-                    problems.append(f"{cpath}.custom_id: must be 1-{CUSTOM_ID_LIMIT} characters")
-                elif custom_id in seen:
-                    problems.append(f"{cpath}.custom_id: duplicated")
-                seen.add(_text(custom_id))
-            _too_long(problems, f"{cpath}.label", _text(child.get("label")), BUTTON_LABEL_LIMIT)
-            _too_long(problems, f"{cpath}.url", _text(child.get("url")), LINK_URL_LIMIT)
-            _too_long(
-                problems,
-                f"{cpath}.placeholder",
-                _text(child.get("placeholder")),
-                SELECT_PLACEHOLDER_LIMIT,
-            )
-            options = child.get("options")
-            if isinstance(options, list):
-                if len(options) > SELECT_OPTIONS:
-                    problems.append(f"{cpath}.options: {len(options)}, limit {SELECT_OPTIONS}")
-                for o, option in enumerate(o for o in options if isinstance(o, Mapping)):
-                    for key in ("label", "value", "description"):
-                        _too_long(
-                            problems,
-                            f"{cpath}.options.{o}.{key}",
-                            _text(option.get(key)),
-                            SELECT_OPTION_TEXT_LIMIT,
-                        )
+            if isinstance(child, Mapping):
+                _child_problems(problems, f"components.{r}.{c}", child, seen)
     return problems
+
+
+def _child_problems(
+    problems: list[str], cpath: str, child: Mapping[str, Any], seen: set[str]
+) -> None:
+    """One button or select: its custom_id (unique in the message), texts and options."""
+    custom_id = child.get("custom_id")
+    if custom_id is not None:
+        if not 1 <= len(_text(custom_id)) <= CUSTOM_ID_LIMIT:
+            problems.append(f"{cpath}.custom_id: must be 1-{CUSTOM_ID_LIMIT} characters")
+        elif custom_id in seen:
+            problems.append(f"{cpath}.custom_id: duplicated")
+        seen.add(_text(custom_id))
+    _too_long(problems, f"{cpath}.label", _text(child.get("label")), BUTTON_LABEL_LIMIT)
+    _too_long(problems, f"{cpath}.url", _text(child.get("url")), LINK_URL_LIMIT)
+    _too_long(
+        problems,
+        f"{cpath}.placeholder",
+        _text(child.get("placeholder")),
+        SELECT_PLACEHOLDER_LIMIT,
+    )
+    options = child.get("options")
+    if isinstance(options, list):
+        if len(options) > SELECT_OPTIONS:
+            problems.append(f"{cpath}.options: {len(options)}, limit {SELECT_OPTIONS}")
+        for o, option in enumerate(o for o in options if isinstance(o, Mapping)):
+            for key in ("label", "value", "description"):
+                _too_long(
+                    problems,
+                    f"{cpath}.options.{o}.{key}",
+                    _text(option.get(key)),
+                    SELECT_OPTION_TEXT_LIMIT,
+                )
 
 
 def message_problems(payload: Payload) -> list[str]:

@@ -155,90 +155,116 @@ class _RawCalendar:
     closed: bool = False
 
 
-def _scan(lines: list[str], limits: ParseLimits) -> tuple[list[_RawCalendar], int]:
-    """Split lines into calendars of top-level blocks; returns them and the VEVENT count."""
-    calendars: list[_RawCalendar] = []
-    stack: list[str] = []
-    current: _RawCalendar | None = None
-    block: _Block | None = None
-    vevents = 0
+class _Scanner:
+    """The line-by-line state of ``_scan``: the open component stack, calendar and block."""
 
-    def close_block() -> None:
-        nonlocal block
-        if block is not None and current is not None:
-            current.blocks.append(block)
-        block = None
+    def __init__(self, limits: ParseLimits) -> None:
+        self.limits = limits
+        self.calendars: list[_RawCalendar] = []
+        self.stack: list[str] = []
+        self.current: _RawCalendar | None = None
+        self.block: _Block | None = None
+        self.vevents = 0
 
-    for raw in lines:
+    def feed(self, raw: str) -> None:
         line = raw.rstrip()
         if not line.strip():
-            continue
+            return
         head = line[:24].upper().lstrip()
         if head.startswith("BEGIN:"):
-            name = line.strip()[6:].strip().upper()
-            if not stack:
-                if name == "VCALENDAR":
-                    current = _RawCalendar()
-                    calendars.append(current)
-                    stack.append(name)
-                continue
-            stack.append(name)
-            if len(stack) == 2:
-                block = _Block(name, [line.strip()])
-                if name == "VEVENT":
-                    vevents += 1
-                    if vevents > limits.max_vevents:
-                        raise ParseLimitExceeded(
-                            f"the feed has more than {limits.max_vevents:,} events"
-                        )
-            elif block is not None:
-                block.lines.append(line.strip())
-                if name == "VTIMEZONE":
-                    block.nested_zone = True
-                if len(stack) > limits.max_nesting:
-                    block.broken = "components nested too deeply"
-            continue
-        if head.startswith("END:"):
-            name = line.strip()[4:].strip().upper()
-            if name not in stack:
-                continue  # stray END: ignore
-            while stack[-1] != name:  # unbalanced: implicitly close inner components
-                stack.pop()
-                if block is not None:
-                    block.broken = block.broken or "unbalanced BEGIN/END"
-                if len(stack) == 1:
-                    close_block()
-            stack.pop()
-            if len(stack) == 1:
-                if block is not None:
-                    block.lines.append(line.strip())
-                close_block()
-            elif not stack:
-                if current is not None:
-                    current.closed = True
-                current = None
-            elif block is not None:
-                block.lines.append(line.strip())
-            continue
-        if not stack or current is None:
-            continue
-        target = block.lines if block is not None else current.header
+            self._begin(line.strip())
+        elif head.startswith("END:"):
+            self._end(line.strip())
+        else:
+            self._content(line)
+
+    def _close_block(self) -> None:
+        if self.block is not None and self.current is not None:
+            self.current.blocks.append(self.block)
+        self.block = None
+
+    def _begin(self, line: str) -> None:
+        name = line[6:].strip().upper()
+        if not self.stack:
+            if name == "VCALENDAR":
+                self.current = _RawCalendar()
+                self.calendars.append(self.current)
+                self.stack.append(name)
+            return
+        self.stack.append(name)
+        if len(self.stack) == 2:
+            self.block = _Block(name, [line])
+            if name == "VEVENT":
+                self._count_vevent()
+        elif self.block is not None:
+            self.block.lines.append(line)
+            if name == "VTIMEZONE":
+                self.block.nested_zone = True
+            if len(self.stack) > self.limits.max_nesting:
+                self.block.broken = "components nested too deeply"
+
+    def _count_vevent(self) -> None:
+        self.vevents += 1
+        if self.vevents > self.limits.max_vevents:
+            raise ParseLimitExceeded(f"the feed has more than {self.limits.max_vevents:,} events")
+
+    def _end(self, line: str) -> None:
+        name = line[4:].strip().upper()
+        if name not in self.stack:
+            return  # stray END: ignore
+        self._close_inner(name)
+        self.stack.pop()
+        if len(self.stack) == 1:
+            if self.block is not None:
+                self.block.lines.append(line)
+            self._close_block()
+        elif not self.stack:
+            if self.current is not None:
+                self.current.closed = True
+            self.current = None
+        elif self.block is not None:
+            self.block.lines.append(line)
+
+    def _close_inner(self, name: str) -> None:
+        """Unbalanced END: implicitly close the components opened inside ``name``."""
+        while self.stack[-1] != name:
+            self.stack.pop()
+            if self.block is not None:
+                self.block.broken = self.block.broken or "unbalanced BEGIN/END"
+            if len(self.stack) == 1:
+                self._close_block()
+
+    def _content(self, line: str) -> None:
+        if not self.stack or self.current is None:
+            return
+        target = self.block.lines if self.block is not None else self.current.header
         if not _CONTENT_LINE.match(line) and target:
             # A raw newline inside a value (Plancast, old TEC): glue it back as an escaped one.
             target[-1] = f"{target[-1]}\\n{line.strip()}"
-            continue
+            return
         target.append(line)
-    if block is not None:
-        block.broken = block.broken or "unterminated component"
-        close_block()
-    if not calendars:
-        raise NotACalendar("the body contains no BEGIN:VCALENDAR line")
-    if not all(cal.closed for cal in calendars):
-        raise CalendarError(
-            "the calendar is truncated (no END:VCALENDAR): the download was probably cut off",
-            reason="truncated",
-        )
-    return calendars, vevents
+
+    def finish(self) -> list[_RawCalendar]:
+        """The calendars read, after checking the body was one and was not cut off."""
+        if self.block is not None:
+            self.block.broken = self.block.broken or "unterminated component"
+            self._close_block()
+        if not self.calendars:
+            raise NotACalendar("the body contains no BEGIN:VCALENDAR line")
+        if not all(cal.closed for cal in self.calendars):
+            raise CalendarError(
+                "the calendar is truncated (no END:VCALENDAR): the download was probably cut off",
+                reason="truncated",
+            )
+        return self.calendars
+
+
+def _scan(lines: list[str], limits: ParseLimits) -> tuple[list[_RawCalendar], int]:
+    """Split lines into calendars of top-level blocks; returns them and the VEVENT count."""
+    scanner = _Scanner(limits)
+    for raw in lines:
+        scanner.feed(raw)
+    return scanner.finish(), scanner.vevents
 
 
 # --- icalendar parsing with per-block rescue ----------------------------------------------------
@@ -299,37 +325,54 @@ def _parse_raw_calendar(
     aliases: dict[str, tuple[tzinfo, str]],
 ) -> icalendar.Calendar:
     """One VCALENDAR through icalendar; ``aliases`` gains the zones left out as too costly."""
-    blocks: list[_Block] = []
-    for block in raw.blocks:
-        if block.name not in {"VEVENT", "VTIMEZONE"}:
-            continue  # VTODO, VJOURNAL, VFREEBUSY, ... are never announced
-        if block.broken:
-            if block.name == "VEVENT":
-                skipped.append(SkippedEvent(block.uid, f"malformed event: {block.broken}"))
-            continue
-        if block.name == "VTIMEZONE":
-            # Screened before icalendar sees it: icalendar registers every zone it parses.
-            zone_problem = screen_timezone(block.lines)
-            if zone_problem is not None:
-                _refuse_zone(block, zone_problem, aliases)
-                continue
-        elif block.nested_zone:
-            zone_problem = screen_timezone(block.lines)
-            if zone_problem is not None:
-                skipped.append(SkippedEvent(block.uid, f"time zone in the event: {zone_problem}"))
-                continue
-        if block.name == "VEVENT":
-            fingerprint = "\n".join(block.lines)
-            if fingerprint in seen_events:
-                continue  # byte-identical duplicate (TEC does this)
-            seen_events.add(fingerprint)
-        blocks.append(block)
+    blocks = [b for b in raw.blocks if _admit_block(b, seen_events, skipped, aliases)]
     whole = _try_parse(_wrap([*raw.header, *(line for b in blocks for line in b.lines)]))
     if isinstance(whole, icalendar.Calendar):
         return whole
-    # Find the culprits: keep every header line and block that parses on its own.
-    header = [
-        line for line in raw.header if isinstance(_try_parse(_wrap([line])), icalendar.Calendar)
+    rescued = _rescue(raw.header, blocks, skipped)
+    if isinstance(rescued, icalendar.Calendar):
+        return rescued
+    raise CalendarError(f"the calendar could not be parsed: {_short(whole)}")
+
+
+def _admit_block(
+    block: _Block,
+    seen_events: set[str],
+    skipped: list[SkippedEvent],
+    aliases: dict[str, tuple[tzinfo, str]],
+) -> bool:
+    """Whether a top-level block goes to icalendar; records why an event is left out."""
+    if block.name not in {"VEVENT", "VTIMEZONE"}:
+        return False  # VTODO, VJOURNAL, VFREEBUSY, ... are never announced
+    if block.broken:
+        if block.name == "VEVENT":
+            skipped.append(SkippedEvent(block.uid, f"malformed event: {block.broken}"))
+        return False
+    if block.name == "VTIMEZONE":
+        # Screened before icalendar sees it: icalendar registers every zone it parses.
+        zone_problem = screen_timezone(block.lines)
+        if zone_problem is not None:
+            _refuse_zone(block, zone_problem, aliases)
+            return False
+        return True
+    if block.nested_zone:
+        zone_problem = screen_timezone(block.lines)
+        if zone_problem is not None:
+            skipped.append(SkippedEvent(block.uid, f"time zone in the event: {zone_problem}"))
+            return False
+    fingerprint = "\n".join(block.lines)
+    if fingerprint in seen_events:
+        return False  # byte-identical duplicate (TEC does this)
+    seen_events.add(fingerprint)
+    return True
+
+
+def _rescue(
+    header: list[str], blocks: list[_Block], skipped: list[SkippedEvent]
+) -> icalendar.Calendar | Exception:
+    """Find the culprits: keep every header line and block that parses on its own."""
+    good_header = [
+        line for line in header if isinstance(_try_parse(_wrap([line])), icalendar.Calendar)
     ]
     good: list[_Block] = []
     for block in blocks:
@@ -338,10 +381,7 @@ def _parse_raw_calendar(
             good.append(block)
         elif block.name == "VEVENT":
             skipped.append(SkippedEvent(block.uid, f"unparseable event: {_short(result)}"))
-    rescued = _try_parse(_wrap([*header, *(line for b in good for line in b.lines)]))
-    if isinstance(rescued, icalendar.Calendar):
-        return rescued
-    raise CalendarError(f"the calendar could not be parsed: {_short(whole)}")
+    return _try_parse(_wrap([*good_header, *(line for b in good for line in b.lines)]))
 
 
 # --- time-zone normalisation ----------------------------------------------------------------------
@@ -491,27 +531,16 @@ def _prepare(
         uid = _synthetic_uid(event)
     _replace(event, "UID", uid)
 
-    errors = {str(name).upper(): str(message) for name, message in event.errors}
-    fatal = sorted(_FATAL_ERROR_PROPS & errors.keys())
-    if fatal:
-        return SkippedEvent(uid, clean_line(f"broken {fatal[0]}: {errors[fatal[0]]}", _MAX_REASON))
-    for name in errors.keys() - _FATAL_ERROR_PROPS:
-        # A broken value (vBroken) crashes comparisons downstream: repair SEQUENCE, drop the rest.
-        repaired = _sequence(event) if name == "SEQUENCE" else None
-        event.pop(name, None)
-        if repaired is not None:
-            event.add("SEQUENCE", repaired)
-
+    broken = _repair_broken_values(event, uid)
+    if broken is not None:
+        return broken
     start_prop = _first(event.get("DTSTART"))
     if start_prop is None:
         return SkippedEvent(uid, "event has no DTSTART")
     start = _resolve(start_prop.dt, _tzid_of(start_prop), zones)
     if not _year_ok(start.value, limits):
         return SkippedEvent(uid, f"DTSTART year {start.value.year} outside the supported range")
-    rrules = event.get("RRULE")
-    rules = [r for r in (rrules if isinstance(rrules, list) else [rrules]) if r]
-    if rrules is not None and not rules:
-        event.pop("RRULE", None)  # "RRULE:" with no value (Calendar Labs): not recurring
+    rules = _rrules(event)
     recurring = bool(rules) or event.get("RDATE") is not None
     rule_start = start.value
     if rules and zones.xwr is not None and isinstance(rule_start, datetime):
@@ -527,7 +556,38 @@ def _prepare(
         )
         if reason is not None:
             return SkippedEvent(uid, reason)
+    _normalise_times(event, start, rule_start, zones)
+    return _Prepared(event, uid, start.zone, start.assumed, recurring)
 
+
+def _repair_broken_values(event: icalendar.Event, uid: str) -> SkippedEvent | None:
+    """Skip an event whose key property is broken; repair SEQUENCE and drop other broken ones."""
+    errors = {str(name).upper(): str(message) for name, message in event.errors}
+    fatal = sorted(_FATAL_ERROR_PROPS & errors.keys())
+    if fatal:
+        return SkippedEvent(uid, clean_line(f"broken {fatal[0]}: {errors[fatal[0]]}", _MAX_REASON))
+    for name in errors.keys() - _FATAL_ERROR_PROPS:
+        # A broken value (vBroken) crashes comparisons downstream: repair SEQUENCE, drop the rest.
+        repaired = _sequence(event) if name == "SEQUENCE" else None
+        event.pop(name, None)
+        if repaired is not None:
+            event.add("SEQUENCE", repaired)
+    return None
+
+
+def _rrules(event: icalendar.Event) -> list[Any]:
+    """The event's non-empty RRULEs; an empty ``RRULE:`` is removed."""
+    rrules = event.get("RRULE")
+    rules = [r for r in (rrules if isinstance(rrules, list) else [rrules]) if r]
+    if rrules is not None and not rules:
+        event.pop("RRULE", None)  # "RRULE:" with no value (Calendar Labs): not recurring
+    return rules
+
+
+def _normalise_times(
+    event: icalendar.Event, start: _Resolved, rule_start: date | datetime, zones: _Zones
+) -> None:
+    """Rewrite time properties as aware values; drop an end or duration that cannot be right."""
     for name in _TIME_PROPS:
         prop = _first(event.get(name))
         if prop is None:
@@ -548,7 +608,6 @@ def _prepare(
         event.pop("DURATION", None)
     for name in ("EXDATE", "RDATE"):
         _fix_list_property(event, name, zones)
-    return _Prepared(event, uid, start.zone, start.assumed, recurring)
 
 
 def _end_fits(start: date | datetime, end: date | datetime) -> bool:

@@ -311,41 +311,59 @@ def _reachable_weekdays(shape: RuleShape) -> set[int]:
 
 def _day_mask(shape: RuleShape, kind: _YearKind) -> int:
     """Days of this kind of year that pass every date filter."""
-    mask = _span(0, kind.length - 1)
-    months = _reachable_months(shape)
-    if shape.months is not None:
-        months &= set(shape.months)
-    if months != set(range(1, 13)):
-        allowed = 0
-        for month in months:
-            allowed |= kind.month_masks[month - 1]
-        mask &= allowed
+    mask = _span(0, kind.length - 1) & _month_filter(shape, kind)
     if shape.weeknos is not None:
         mask &= _weekno_mask(kind, shape.weeknos, shape.wkst)
     if shape.yeardays is not None:
         mask &= _yearday_mask(kind, shape.yeardays)
     if shape.monthdays is not None:
         mask &= _monthday_mask(kind, shape.monthdays)
+    mask &= _weekday_filter(shape, kind)
+    if shape.nth_weekdays is not None and mask:
+        mask &= _nth_weekday_filter(shape, shape.nth_weekdays, kind)
+    return mask
+
+
+def _month_filter(shape: RuleShape, kind: _YearKind) -> int:
+    """Days in the months the rule can reach and BYMONTH allows (all ones when unfiltered)."""
+    months = _reachable_months(shape)
+    if shape.months is not None:
+        months &= set(shape.months)
+    if months == set(range(1, 13)):
+        return -1
+    allowed = 0
+    for month in months:
+        allowed |= kind.month_masks[month - 1]
+    return allowed
+
+
+def _weekday_filter(shape: RuleShape, kind: _YearKind) -> int:
+    """Days on the weekdays the rule can reach and BYDAY allows (all ones when unfiltered)."""
     weekdays = _reachable_weekdays(shape)
     if shape.weekdays is not None:
         weekdays &= set(shape.weekdays)
-    if len(weekdays) < 7:
-        allowed = 0
-        for wd in weekdays:
-            allowed |= kind.weekday_masks[wd]
-        mask &= allowed
-    if shape.nth_weekdays is not None and mask:
-        if shape.freq == "YEARLY" and shape.months is None:
-            ranges: Iterable[tuple[int, int]] = [(0, kind.length - 1)]
-        elif shape.freq == "YEARLY":
-            ranges = [kind.month_ranges[m - 1] for m in shape.months or () if 1 <= m <= 12]
-        else:
-            ranges = kind.month_ranges
-        nth = 0
-        for first, last in ranges:
-            nth |= _nth_mask(kind, shape.nth_weekdays, first, last)
-        mask &= nth
-    return mask
+    if len(weekdays) >= 7:
+        return -1
+    allowed = 0
+    for wd in weekdays:
+        allowed |= kind.weekday_masks[wd]
+    return allowed
+
+
+def _nth_weekday_filter(
+    shape: RuleShape, nth_weekdays: tuple[tuple[int, int], ...], kind: _YearKind
+) -> int:
+    """Days that are the n-th given weekday of the year, or of each month, as the rule says."""
+    if shape.freq == "YEARLY" and shape.months is None:
+        ranges: Iterable[tuple[int, int]] = [(0, kind.length - 1)]
+    elif shape.freq == "YEARLY":
+        ranges = [kind.month_ranges[m - 1] for m in shape.months or () if 1 <= m <= 12]
+    else:
+        ranges = kind.month_ranges
+    nth = 0
+    for first, last in ranges:
+        nth |= _nth_mask(kind, nth_weekdays, first, last)
+    return nth
 
 
 def _times_per_day(shape: RuleShape) -> int | None:

@@ -82,9 +82,7 @@ def screen_rule(
 ) -> str | None:
     """Why this RRULE must not be expanded, or None when it looks affordable."""
     try:
-        freq_values = rule.get("FREQ")
-        freq = str(freq_values[0] if isinstance(freq_values, list) else freq_values or "")
-        freq = freq.upper()
+        freq = _freq(rule)
         if freq not in _PERIOD_SECONDS:
             return f"RRULE without a valid FREQ ({freq or 'missing'})"
         if freq in _BANNED_FREQ:
@@ -106,19 +104,38 @@ def screen_rule(
         never = never_matches(rule, dtstart)
         if never is not None:
             return f"RRULE can never match: {never}"
-        span = (end - _as_utc(dtstart)).total_seconds()
-        if span <= 0:
-            return None
-        periods = span / (_PERIOD_SECONDS[freq] * interval) + 1
-        estimate = periods * _by_factor(rule, freq)
-        if count is not None:
-            # COUNT stops generation early only if most candidates match; stay pessimistic.
-            estimate = min(estimate, max(count, periods))
+        estimate = _iteration_estimate(rule, freq, interval, count, _as_utc(dtstart), end)
         if estimate > max_iterations:
             return f"RRULE would need ~{int(estimate):,} iterations (limit {max_iterations:,})"
     except (TypeError, ValueError, OverflowError) as exc:
         return f"RRULE not understood: {exc}"
     return None
+
+
+def _freq(rule: Mapping[str, Any]) -> str:
+    """FREQ upper-cased, or an empty string when it is missing."""
+    freq_values = rule.get("FREQ")
+    return str(freq_values[0] if isinstance(freq_values, list) else freq_values or "").upper()
+
+
+def _iteration_estimate(
+    rule: Mapping[str, Any],
+    freq: str,
+    interval: int,
+    count: int | None,
+    start: datetime,
+    end: datetime,
+) -> float:
+    """Pessimistic candidates the expander tries between start and end (0 for an empty span)."""
+    span = (end - start).total_seconds()
+    if span <= 0:
+        return 0.0
+    periods = span / (_PERIOD_SECONDS[freq] * interval) + 1
+    estimate = periods * _by_factor(rule, freq)
+    if count is not None:
+        # COUNT stops generation early only if most candidates match; stay pessimistic.
+        estimate = min(estimate, max(count, periods))
+    return estimate
 
 
 def _until(rule: Mapping[str, Any]) -> date | None:

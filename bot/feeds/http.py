@@ -367,38 +367,48 @@ class FeedFetcher:
                         still_permanent = False
                     current = target
                     continue
-                new_validators = Validators(
-                    resp.headers.get("ETag") or validators.etag,
-                    resp.headers.get("Last-Modified") or validators.last_modified,
-                )
-                if status == 304:
-                    if not validators:
-                        raise _status_error(status, resp.reason, None)
-                    return NotModified(new_validators)
-                if status != 200:
-                    retry_after = None
-                    if status in _RETRY_AFTER_STATUSES:
-                        retry_after = parse_retry_after(
-                            resp.headers.get("Retry-After"), now=self._clock.now()
-                        )
-                    raise _status_error(status, resp.reason, retry_after)
-                body = await self._read_body(resp)
-                if not web_page:
-                    _check_body(body)
-                log.debug("fetched %s: %d bytes", redact_url(str(current)), len(body))
-                content_type = resp.headers.get("Content-Type", "")
-                if "calendar" not in content_type.lower():
-                    log.debug("feed %s served as %r", redact_url(str(current)), content_type)
-                return Downloaded(
-                    body=body,
-                    validators=Validators(
-                        resp.headers.get("ETag"), resp.headers.get("Last-Modified")
-                    ),
-                    final_url=str(current),
-                    permanent_url=permanent,
-                    content_type=content_type,
-                )
+                return await self._final_response(resp, current, validators, permanent, web_page)
         raise AssertionError("unreachable: the loop returns or raises")
+
+    async def _final_response(
+        self,
+        resp: aiohttp.ClientResponse,
+        current: URL,
+        validators: Validators,
+        permanent: str | None,
+        web_page: bool,
+    ) -> FetchResult:
+        """The answer at the end of the redirects: not modified, an error, or the body."""
+        status = resp.status
+        new_validators = Validators(
+            resp.headers.get("ETag") or validators.etag,
+            resp.headers.get("Last-Modified") or validators.last_modified,
+        )
+        if status == 304:
+            if not validators:
+                raise _status_error(status, resp.reason, None)
+            return NotModified(new_validators)
+        if status != 200:
+            retry_after = None
+            if status in _RETRY_AFTER_STATUSES:
+                retry_after = parse_retry_after(
+                    resp.headers.get("Retry-After"), now=self._clock.now()
+                )
+            raise _status_error(status, resp.reason, retry_after)
+        body = await self._read_body(resp)
+        if not web_page:
+            _check_body(body)
+        log.debug("fetched %s: %d bytes", redact_url(str(current)), len(body))
+        content_type = resp.headers.get("Content-Type", "")
+        if "calendar" not in content_type.lower():
+            log.debug("feed %s served as %r", redact_url(str(current)), content_type)
+        return Downloaded(
+            body=body,
+            validators=Validators(resp.headers.get("ETag"), resp.headers.get("Last-Modified")),
+            final_url=str(current),
+            permanent_url=permanent,
+            content_type=content_type,
+        )
 
     def _redirect_target(self, current: URL, resp: aiohttp.ClientResponse, trusted: bool) -> URL:
         location = resp.headers.get("Location", "").strip()

@@ -157,7 +157,7 @@ def stamp_line_of(data: bytes) -> bytes:
 Scan = tuple[list[tuple[int, int]], int]
 
 
-def scan(
+def scan(  # noqa: C901 - hot per-line marker loop; helpers would add a call per BEGIN/END
     low: bytes, base: int, data_len: int, max_nesting: int, *, to_end: bool
 ) -> Scan | None:
     """VEVENT spans (offset by ``base``) of a lower-cased stretch that starts at top level

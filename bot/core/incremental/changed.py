@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from bot.core.charset import to_utf8
+from bot.core.fast_vevent import parse_simple_groups
 from bot.core.incremental.blocks import Group, SplitFeed, group_body
 from bot.core.incremental.results import (
     HORIZON_EXTRA,
@@ -85,8 +86,10 @@ def _parse_groups(
             limits=limits,
         )
 
+    fast = parse_simple_groups(split, groups, window, default_timezone, limits)
+    groups = [g for g in groups if g.digest not in fast.results]
     results: dict[bytes, GroupResult] = {}
-    meta: Meta | None = None
+    meta: Meta | None = fast.meta
     expected = {g.digest: _expected_uid(g.uid_line) for g in groups}
     plain = [g for g in groups if expected[g.digest] is not None]
     alone = [g for g in groups if expected[g.digest] is None]
@@ -112,6 +115,7 @@ def _parse_groups(
     if meta is None:
         parsed = run([])
         meta = (parsed.calendar_name, parsed.calendar_timezone, parsed.producer)
+    results.update((d, GroupResult(o, s, (), u)) for d, (o, s, u) in fast.results.items())
     return results, meta
 
 

@@ -25,6 +25,7 @@ from bot.core.seminar.names import (
 from bot.core.seminar.nontalk import is_not_a_talk
 from bot.core.seminar.online import is_meeting_link, location_is_only_a_link, meeting_links
 from bot.core.seminar.summary import (
+    SummaryReading,
     clean_title,
     is_series_label,
     is_series_name,
@@ -286,6 +287,40 @@ def _ics_unescape(value: str) -> str:
     return _ICS_ESCAPE.sub(lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)
 
 
+def _summary_reading(
+    found: _Fields, summary: str, text: str, context: bool
+) -> SummaryReading | None:
+    """What the SUMMARY says, with names dropped when weak or contradicted by the body."""
+    reading = read_summary(summary)
+    if reading is not None and reading.people and not _convincing(
+        reading.rule, reading.people, context, text
+    ):
+        reading = None
+    if (
+        reading is not None
+        and reading.people
+        and found.people
+        and not _same_people(reading.people, found.people)
+    ):
+        # The body named the speaker; what the SUMMARY rule took for a name is a title.
+        reading = read_summary_without_people(summary)
+    return reading
+
+
+def _from_summary(found: _Fields, reading: SummaryReading) -> None:
+    if reading.people:
+        found.set_people(reading.people, reading.rule)
+    found.set("series", reading.series, reading.rule)
+    if (
+        reading.rule == "summary.title_paren_who"
+        and found.get("title")
+        and found.get("title") != reading.title
+    ):
+        # "Named Lecture (Speaker, Affiliation)" with the talk title in the body.
+        found.set("series", reading.title, reading.rule)
+    found.set("title", reading.title, reading.rule)
+
+
 def extract_seminar(
     summary: str,
     description: str,
@@ -311,31 +346,9 @@ def extract_seminar(
     context = _talk_context(summary, text, labelled)
     if not glued:
         _from_by_line(found, text, context)
-    reading = read_summary(summary)
-    if reading is not None and reading.people and not _convincing(
-        reading.rule, reading.people, context, text
-    ):
-        reading = None
-    if (
-        reading is not None
-        and reading.people
-        and found.people
-        and not _same_people(reading.people, found.people)
-    ):
-        # The body named the speaker; what the SUMMARY rule took for a name is a title.
-        reading = read_summary_without_people(summary)
+    reading = _summary_reading(found, summary, text, context)
     if reading is not None:
-        if reading.people:
-            found.set_people(reading.people, reading.rule)
-        found.set("series", reading.series, reading.rule)
-        if (
-            reading.rule == "summary.title_paren_who"
-            and found.get("title")
-            and found.get("title") != reading.title
-        ):
-            # "Named Lecture (Speaker, Affiliation)" with the talk title in the body.
-            found.set("series", reading.title, reading.rule)
-        found.set("title", reading.title, reading.rule)
+        _from_summary(found, reading)
     if not glued:
         _from_first_line(found, text, context)
     summary_named_people = reading is not None and bool(reading.people)

@@ -159,27 +159,39 @@ def parse_person(text: str, *, allow_comma_affiliation: bool = True) -> Person |
     if name:
         return Person(name, "", honorific)
     if allow_comma_affiliation:
-        # The name is before the first comma (after honorifics and degrees that may hold commas).
-        stripped = _DEGREE.sub("", strip_honorifics(text.split(",")[0])) if "," in text else ""
-        if stripped:
-            head, _, rest = text.partition(",")
-            while True:  # ", PhD, University" — let degrees stay with the name
-                degree_free = _DEGREE.sub("", f"{head}, {rest.split(',')[0]}")
-                if "," in rest and degree_free.strip() == head.strip():
-                    head = f"{head}, {rest.split(',')[0]}"
-                    rest = rest.partition(",")[2]
-                    continue
-                break
+        return _comma_person(text, honorific) or _dash_person(text, honorific)
+    return None
+
+
+def _comma_person(text: str, honorific: bool) -> Person | None:
+    """``Name, Affiliation``: the name is before the first comma not part of a degree."""
+    # The name is before the first comma (after honorifics and degrees that may hold commas).
+    stripped = _DEGREE.sub("", strip_honorifics(text.split(",")[0])) if "," in text else ""
+    if not stripped:
+        return None
+    head, _, rest = text.partition(",")
+    while True:  # ", PhD, University" — let degrees stay with the name
+        degree_free = _DEGREE.sub("", f"{head}, {rest.split(',')[0]}")
+        if "," in rest and degree_free.strip() == head.strip():
+            head = f"{head}, {rest.split(',')[0]}"
+            rest = rest.partition(",")[2]
+            continue
+        break
+    name = clean_name(head)
+    affiliation = rest.strip(" ,;")
+    if name and _plausible_affiliation(affiliation):
+        return Person(name, drop_job_title(affiliation), honorific, comma=True)
+    return None
+
+
+def _dash_person(text: str, honorific: bool) -> Person | None:
+    """``Name – Institution``: only a recognisable institution after the dash counts."""
+    for dash in (" – ", " — ", " - "):
+        head, sep, rest = text.partition(dash)
+        if sep:
             name = clean_name(head)
-            affiliation = rest.strip(" ,;")
-            if name and _plausible_affiliation(affiliation):
-                return Person(name, drop_job_title(affiliation), honorific, comma=True)
-        for dash in (" – ", " — ", " - "):
-            head, sep, rest = text.partition(dash)
-            if sep:
-                name = clean_name(head)
-                if name and _plausible_affiliation(rest.strip()) and _INSTITUTION.search(rest):
-                    return Person(name, rest.strip(), honorific)
+            if name and _plausible_affiliation(rest.strip()) and _INSTITUTION.search(rest):
+                return Person(name, rest.strip(), honorific)
     return None
 
 
