@@ -10,7 +10,9 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 #: More words than this add nothing to a seminar search and only slow the query down.
 MAX_TOKENS = 8
@@ -20,6 +22,8 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 def fold(text: str) -> str:
     """Lower-case without accents, the way the FTS tokenizer stores words."""
+    if text.isascii():  # nothing to decompose: the common case, and many times faster
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -53,21 +57,74 @@ def match_expression(words: Sequence[str], *, any_word: bool = False, prefix: bo
     return joiner.join(_quote(w) + star for w in words)
 
 
+def trigrams(word: str) -> set[str]:
+    """The word's three-letter windows, padded so its first and last letters count twice.
+
+    The padding lets a short word with one typo ("mahony") still share its opening and
+    closing windows with the right word, however the middle is misspelt.
+    """
+    padded = f"  {word} "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
+@dataclass(frozen=True, slots=True)
+class VocabularyIndex:
+    """The words typos are corrected against, indexed by trigram.
+
+    A misspelt word is compared only with the words that share a trigram with it (a few
+    dozen) instead of the whole vocabulary (tens of thousands of words in a big calendar).
+    """
+
+    words: frozenset[str]
+    by_trigram: dict[str, tuple[str, ...]] = field(repr=False)
+
+    @classmethod
+    def build(cls, vocabulary: Iterable[str]) -> VocabularyIndex:
+        return cls.of_folded(frozenset(fold(v) for v in vocabulary if v))
+
+    @classmethod
+    def of_folded(cls, words: frozenset[str]) -> VocabularyIndex:
+        grams: defaultdict[str, list[str]] = defaultdict(list)
+        for word in words:
+            padded = f"  {word} "  # as in trigrams(), inlined: this loop is the build's cost
+            for i in range(len(padded) - 2):
+                grams[padded[i : i + 3]].append(word)
+        return cls(words, {gram: tuple(found) for gram, found in grams.items()})
+
+    def candidates(self, word: str) -> set[str]:
+        """Vocabulary words sharing at least one trigram with ``word``."""
+        found: set[str] = set()
+        for gram in trigrams(word):
+            found.update(self.by_trigram.get(gram, ()))
+        return found
+
+
 def corrections(
-    words: Sequence[str], vocabulary: Iterable[str], *, per_word: int = 3, cutoff: float = 0.75
+    words: Sequence[str],
+    vocabulary: Iterable[str] | VocabularyIndex,
+    *,
+    per_word: int = 3,
+    cutoff: float = 0.75,
 ) -> dict[str, list[str]]:
     """For each word, the closest vocabulary words (itself first when it is known).
 
     Words of one or two letters are kept as they are: any correction would be a guess.
+    With a ``VocabularyIndex`` only words sharing a trigram are scored; the ranking among
+    them is the same ``difflib`` ratio, so the answer is the same for any typo that leaves
+    one trigram intact (a whole-vocabulary scan is what an iterable gets).
     """
-    vocab = sorted({fold(v) for v in vocabulary if v})
-    known = set(vocab)
+    index: VocabularyIndex | None = None
+    if isinstance(vocabulary, VocabularyIndex):
+        index, known = vocabulary, vocabulary.words
+    else:
+        known = frozenset(fold(v) for v in vocabulary if v)
     result: dict[str, list[str]] = {}
     for word in words:
         if word in known or len(word) <= 2:
             result[word] = [word]
             continue
-        close = difflib.get_close_matches(word, vocab, n=per_word, cutoff=cutoff)
+        pool = index.candidates(word) if index else known
+        close = difflib.get_close_matches(word, pool, n=per_word, cutoff=cutoff)
         # A typed prefix of a long name ("mahon") is not a typo: keep it for the prefix query.
         result[word] = close or [word]
     return result

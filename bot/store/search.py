@@ -8,8 +8,10 @@ fast with tens of thousands of stored events.
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlite_utils import Database
@@ -34,10 +36,10 @@ _UPCOMING = """
     AND e.start_utc >= :lookback AND e.start_utc < :until
     AND COALESCE(e.end_utc, e.start_utc) > :now
 """
-_COLUMNS = (
-    "e.rowid AS rowid, e.feed_id AS feed_id, gf.name AS feed_name, e.state AS state, "
-    "e.occurrence_json AS occurrence_json"
-)
+#: Lists pick rows by these alone (answered from indexes: the stored text of an event is large,
+#: and sorting it along with every candidate row cost more than the query itself); the text of
+#: the few rows picked is read afterwards by rowid.
+_KEY_COLUMNS = "e.rowid AS rowid, e.feed_id AS feed_id, gf.name AS feed_name, e.state AS state"
 _SEARCH_COLUMNS = ("speaker", "title", "affiliation", "series")
 
 
@@ -59,14 +61,36 @@ class SearchResult:
     corrected: str = ""
 
 
-def _hit(row: tuple[Any, ...]) -> EventHit:
-    return EventHit(
-        rowid=int(row[0]),
-        feed_id=int(row[1]),
-        feed_name=str(row[2]),
-        state=EventState(row[3]),
-        occurrence=Occurrence.from_dict(json.loads(row[4])),
+@lru_cache(maxsize=1024)
+def _occurrence(stored_json: str) -> Occurrence:
+    """Decoding is most of a lookup's cost, and members ask about the same few weeks again
+    and again; keyed by the stored text itself, a changed event can never be served stale
+    (an ``Occurrence`` is immutable, so sharing one is safe)."""
+    return Occurrence.from_dict(json.loads(stored_json))
+
+
+def _hits(db: Database, keys: list[tuple[Any, ...]]) -> list[EventHit]:
+    """The picked rows (rowid, feed id, feed name, state), in order, with their events."""
+    if not keys:
+        return []
+    marks = ", ".join("?" for _ in keys)
+    texts = dict(
+        db.conn.execute(
+            f"SELECT rowid, occurrence_json FROM events WHERE rowid IN ({marks})",
+            [k[0] for k in keys],
+        ).fetchall()
     )
+    return [
+        EventHit(
+            rowid=int(rowid),
+            feed_id=int(feed_id),
+            feed_name=str(feed_name),
+            state=EventState(state),
+            occurrence=_occurrence(str(texts[rowid])),
+        )
+        for rowid, feed_id, feed_name, state in keys
+        if rowid in texts
+    ]
 
 
 def _params(guild_id: int, now: datetime, until: datetime | None) -> dict[str, Any]:
@@ -89,38 +113,39 @@ def upcoming(
 ) -> list[EventHit]:
     """Events not yet over, soonest first (cancelled ones left out)."""
     params = _params(guild_id, now, until) | {"limit": limit, "feed": feed}
-    rows = db.conn.execute(
+    keys = db.conn.execute(
         f"""
         WITH {_GUILD_FEEDS}
-        SELECT {_COLUMNS} FROM gf JOIN events e ON e.feed_id = gf.id
+        SELECT {_KEY_COLUMNS} FROM gf JOIN events e ON e.feed_id = gf.id
         WHERE {_UPCOMING} AND (:feed IS NULL OR gf.name = :feed)
         ORDER BY e.start_utc, e.rowid LIMIT :limit
         """,
         params,
     ).fetchall()
-    return [_hit(r) for r in rows]
+    return _hits(db, keys)
 
 
 def get_event(db: Database, guild_id: int, rowid: int) -> EventHit | None:
     """One event by handle, only if it belongs to one of the guild's feeds."""
-    row = db.conn.execute(
+    keys = db.conn.execute(
         f"""
         WITH {_GUILD_FEEDS}
-        SELECT {_COLUMNS} FROM gf JOIN events e ON e.feed_id = gf.id WHERE e.rowid = :rowid
+        SELECT {_KEY_COLUMNS} FROM gf JOIN events e ON e.feed_id = gf.id WHERE e.rowid = :rowid
         """,
         {"guild": guild_id, "rowid": rowid},
-    ).fetchone()
-    return _hit(row) if row else None
+    ).fetchall()
+    hits = _hits(db, keys)
+    return hits[0] if hits else None
 
 
 def _match(
     db: Database, guild_id: int, expression: str, *, now: datetime, limit: int
 ) -> list[EventHit]:
     # bm25 column weights: speaker, title, affiliation, abstract, series, extra.
-    rows = db.conn.execute(
+    keys = db.conn.execute(
         f"""
         WITH {_GUILD_FEEDS}
-        SELECT {_COLUMNS}
+        SELECT {_KEY_COLUMNS}
         FROM events_fts
         JOIN events e ON e.rowid = events_fts.rowid
         JOIN gf ON gf.id = e.feed_id
@@ -130,7 +155,39 @@ def _match(
         """,
         _params(guild_id, now, None) | {"match": expression, "limit": limit},
     ).fetchall()
-    return [_hit(r) for r in rows]
+    return _hits(db, keys)
+
+
+#: Per connection: the event-version stamp the index was built at, and the index.
+_VOCABULARY_INDEXES: weakref.WeakKeyDictionary[
+    Database, tuple[tuple[tuple[int, int], ...], search.VocabularyIndex]
+] = weakref.WeakKeyDictionary()
+
+
+def _events_stamp(db: Database) -> tuple[tuple[int, int], ...]:
+    """Every feed's write counter (bumped by triggers on any write to ``events``)."""
+    rows = db.conn.execute("SELECT feed_id, version FROM event_versions ORDER BY feed_id")
+    return tuple((int(r[0]), int(r[1])) for r in rows)
+
+
+def vocabulary_index(db: Database) -> search.VocabularyIndex:
+    """The typo-correction vocabulary as a trigram index, rebuilt only after events change.
+
+    Building it reads the whole vocabulary once (tens of milliseconds for 10,000 events);
+    every later typo search until the next change looks up a few trigrams instead.
+    """
+    stamp = _events_stamp(db)
+    cached = _VOCABULARY_INDEXES.get(db)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    words = frozenset(search.fold(v) for v in _vocabulary(db) if v)
+    # Most polls change times or abstracts, not names: then the index is still right.
+    if cached is not None and cached[1].words == words:
+        index = cached[1]
+    else:
+        index = search.VocabularyIndex.of_folded(words)
+    _VOCABULARY_INDEXES[db] = (stamp, index)
+    return index
 
 
 def _vocabulary(db: Database) -> list[str]:
@@ -157,7 +214,7 @@ def search_events(
     hits = _match(db, guild_id, search.match_expression(words), now=now, limit=limit)
     if hits:
         return SearchResult(hits)
-    fixed = search.corrections(words, _vocabulary(db))
+    fixed = search.corrections(words, vocabulary_index(db))
     corrected = search.did_you_mean(fixed)
     if corrected:
         hits = _match(db, guild_id, search.corrected_expression(fixed), now=now, limit=limit)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.core import search
 
@@ -34,3 +36,56 @@ def test_nothing_to_correct_means_no_suggestion() -> None:
     fixed = search.corrections(["zzzzzz"], ["mahoney"])
     assert fixed == {"zzzzzz": ["zzzzzz"]}
     assert search.did_you_mean(fixed) == ""
+
+
+def test_the_trigram_index_ranks_corrections_like_the_full_scan() -> None:
+    vocab = ["mahoney", "mahony", "mahon", "maloney", "moloney", "hopper", "matrix", "machine"]
+    index = search.VocabularyIndex.build(vocab)
+    fixed = search.corrections(["mahoeny", "malony", "hoper"], index)
+    assert fixed == {
+        "mahoeny": ["mahony", "mahoney", "mahon"],
+        "malony": ["maloney", "mahony", "moloney"],
+        "hoper": ["hopper"],
+    }
+    assert fixed == search.corrections(["mahoeny", "malony", "hoper"], vocab)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzéü"
+
+
+def _one_edit(word: str, where: int, letter: str, kind: int) -> str:
+    """A typo a member makes: a letter dropped, added, replaced, or two swapped."""
+    at = where % len(word)
+    if kind == 0:
+        return word[:at] + word[at + 1 :]
+    if kind == 1:
+        return word[:at] + letter + word[at:]
+    if kind == 2:
+        return word[:at] + letter + word[at + 1 :]
+    if at + 1 < len(word):
+        return word[:at] + word[at + 1] + word[at] + word[at + 2 :]
+    return word
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    vocab=st.lists(st.text(_LETTERS, min_size=1, max_size=12), min_size=1, max_size=60),
+    picks=st.lists(
+        st.tuples(
+            st.integers(0, 10_000), st.integers(0, 20), st.sampled_from(_LETTERS),
+            st.integers(0, 3),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_differential_trigram_index_against_the_full_scan(
+    vocab: list[str], picks: list[tuple[int, int, str, int]]
+) -> None:
+    """Old (every word scored) and new (trigram candidates only) agree on one-edit typos."""
+    words = [_one_edit(vocab[i % len(vocab)], where, letter, kind)
+             for i, where, letter, kind in picks]  # fmt: skip
+    words = [w for w in dict.fromkeys(words) if w]
+    full = search.corrections(words, vocab)
+    indexed = search.corrections(words, search.VocabularyIndex.build(vocab))
+    assert indexed == full

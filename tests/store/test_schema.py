@@ -49,7 +49,8 @@ def test_migrations_from_blank_build_the_expected_tables() -> None:
     for table, columns in EXPECTED.items():
         assert db[table].columns_dict == columns, table  # type: ignore[union-attr]
     assert db["events"].pks == ["feed_id", "uid", "recurrence_id"]  # type: ignore[union-attr]
-    assert ["feed_id", "start_utc"] in [i.columns for i in db["events"].indexes]  # type: ignore[union-attr]
+    # A feed's events by start: an index leading with these columns serves it.
+    assert ["feed_id", "start_utc"] in [i.columns[:2] for i in db["events"].indexes]  # type: ignore[union-attr]
     assert [m.name for m in MIGRATIONS.pending(db)] == []
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+import re
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import pytest
@@ -146,3 +148,96 @@ def test_every_speaker_of_a_read_talk_is_searchable_and_subscribable() -> None:
         ]
     assert matches("speaker", "Lin Feng", joint) and matches("speaker", "daniel okoro", joint)
     assert not matches("speaker", "Axion", joint)
+
+
+def test_typo_correction_follows_new_events(db: Database) -> None:
+    assert search_store.search_events(db, 1, "liskow", now=NOW).hits == []
+    store(db, "cs", 1, [talk("e", 3, "Barbara Liskov", "Data abstraction")])
+    result = search_store.search_events(db, 1, "liskow", now=NOW)
+    assert titles(result.hits) == ["Data abstraction"] and result.corrected == "liskov"
+
+
+def test_a_misspelt_name_ranks_its_talks_like_the_exact_name(db: Database) -> None:
+    store(db, "more", 1, [
+        talk("m1", 3, "Ann Mahoney", "Sketching", affiliation="Mahoney Institute"),
+        talk("m2", 4, "Someone Else", "On Mahoney's lemma"),
+        talk("m3", 5, "Third Person", "Tensor methods", abstract="Joint with Mahoney."),
+    ])
+    exact = titles(search_store.search_events(db, 1, "mahoney", now=NOW).hits)
+    misspelt = search_store.search_events(db, 1, "mahony", now=NOW)
+    assert misspelt.corrected == "mahoney"
+    assert titles(misspelt.hits) == exact == [
+        "Sketching", "Randomized linear algebra", "On Mahoney's lemma", "Tensor methods"]
+
+
+def _plans(db: Database, lookup: Callable[[], object]) -> list[str]:
+    """The query plan of every statement a lookup runs."""
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    try:
+        lookup()
+    finally:
+        db.conn.set_trace_callback(None)
+    plans = []
+    for sql in statements:
+        if sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            rows = db.conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
+            plans.append("\n".join(str(r[3]) for r in rows))
+    return plans
+
+
+@pytest.mark.parametrize("lookup", ["upcoming", "week", "autocomplete", "prefix", "typo"])
+def test_lists_and_searches_read_events_through_indexes_only(db: Database, lookup: str) -> None:
+    calls: dict[str, Callable[[], object]] = {
+        "upcoming": lambda: search_store.upcoming(db, 1, now=NOW),
+        "week": lambda: search_store.upcoming(db, 1, now=NOW, until=NOW + timedelta(days=7)),
+        "autocomplete": lambda: search_store.autocomplete(db, 1, "", now=NOW),
+        "prefix": lambda: search_store.autocomplete(db, 1, "grac", now=NOW),
+        "typo": lambda: search_store.search_events(db, 1, "mahony", now=NOW),
+    }
+    plans = _plans(db, calls[lookup])
+    assert plans
+    for plan in plans:
+        assert not re.search(r"\bSCAN (e|events)\b", plan), plan
+    if lookup in ("upcoming", "week", "autocomplete"):
+        assert "COVERING INDEX idx_events_upcoming" in plans[0], plans[0]
+
+
+def test_differential_typo_search_against_the_full_vocabulary_scan() -> None:
+    """On generated talks, every one-letter typo of a name finds what the old full scan found."""
+    from bot.core import search
+
+    rng = random.Random(7)
+    first = ["Michael", "Grace", "Ada", "Barbara", "Edsger", "Radia", "Shafi", "Judea", "Leslie"]
+    last = ["Mahoney", "Hopper", "Lovelace", "Liskov", "Dijkstra", "Perlman", "Goldwasser",
+            "Pearl", "Lamport", "Maloney", "Moloney", "Hoare"]  # fmt: skip
+    database = open_database(None)
+    talks = [
+        talk(f"g{i}", 1 + i / 3, f"{rng.choice(first)} {rng.choice(last)}", f"Talk {i}",
+             affiliation=rng.choice(["Yale", "ETH Zurich", "Oxford"]))
+        for i in range(120)
+    ]  # fmt: skip
+    store(database, "gen", 1, talks)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    corrected = 0
+    for _ in range(150):
+        name = rng.choice(first + last).lower()
+        at = rng.randrange(len(name))
+        typo = rng.choice([
+            name[:at] + name[at + 1 :],
+            name[:at] + rng.choice(letters) + name[at:],
+            name[:at] + rng.choice(letters) + name[at + 1 :],
+        ])  # fmt: skip
+        words = search.tokens(typo)
+        got = search_store.search_events(database, 1, typo, now=NOW)
+        if search_store._match(database, 1, search.match_expression(words), now=NOW, limit=25):
+            continue  # an exact or prefix hit: no correction involved
+        fixed = search.corrections(words, search_store._vocabulary(database))
+        expected = search.did_you_mean(fixed)
+        assert got.corrected == expected, typo
+        if expected:
+            hits = search_store._match(database, 1, search.corrected_expression(fixed),
+                                      now=NOW, limit=25)  # fmt: skip
+            assert got.hits == hits, typo
+            corrected += 1
+    assert corrected > 50  # the typo path itself was exercised, not only prefix hits
