@@ -162,6 +162,7 @@ class SeminarBot(commands.Bot):
             notify=self.notify_admins,
             wake_delivery=self.delivery.wake,
             after_poll_hooks=self.after_poll_hooks,
+            is_closing=lambda: self._closing,
         )
         self.feed_admin = FeedAdmin(db=self.db, db_thread=self.db_thread, clock=self.clock)
         for extension in self._extensions:
@@ -169,8 +170,7 @@ class SeminarBot(commands.Bot):
         self.scheduler = PollScheduler(self.poll_feed)
         self.feed_admin.schedule = self.scheduler
         if self._schedule_polls:
-            for feed_id, interval in poll_schedule(feeds):
-                self.scheduler.schedule_feed(feed_id, interval)
+            self.scheduler.schedule_fleet(poll_schedule(feeds))
         self.scheduler.start()
         self.spawn(self.delivery.run_forever(), name="outbox-delivery")
         if self.health_file is not None:

@@ -37,6 +37,11 @@ _DEFAULT_LIMITS = ParseLimits()
 WorkerResult = dict[str, Any]
 Worker = Callable[[bytes, str, str, str, ParseLimits], WorkerResult]
 
+#: Parser children the pool may run at once. Two, so one slow or hostile feed (held up to its
+#: wall-clock allowance) never queues every other feed's parse behind it; the second child is
+#: only started when two parses overlap, so a quiet bot still runs one.
+DEFAULT_WORKERS = 2
+
 
 def _set_limits(memory_bytes: int | None) -> None:
     """Worker initializer: cap the address space (the CPU cap is renewed per task)."""
@@ -187,7 +192,7 @@ class ParserPool:
     def __init__(
         self,
         *,
-        max_workers: int = 1,
+        max_workers: int = DEFAULT_WORKERS,
         memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
         cpu_limit: float | None = DEFAULT_CPU_LIMIT,
         in_process: bool = False,
@@ -206,6 +211,9 @@ class ParserPool:
         self._generation = 0
         self._closed = False
         self._splits = SplitMemo()
+        #: At most one parse per child is handed to the executor; the rest wait here, so a
+        #: parse's timeout measures its own run and not the queue of feeds ahead of it.
+        self._slots = asyncio.Semaphore(self._max_workers)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -325,6 +333,15 @@ class ParserPool:
         raise _rebuild_error(result)
 
     async def _submit(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        timeout: float,  # noqa: ASYNC109
+    ) -> Any:
+        async with self._slots:
+            return await self._submit_now(fn, args, timeout)
+
+    async def _submit_now(
         self,
         fn: Callable[..., Any],
         args: tuple[Any, ...],

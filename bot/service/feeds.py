@@ -111,10 +111,12 @@ def open_store(config: Config) -> Database:
     return open_database(config.storage_path)
 
 
-def poll_schedule(rows: list[feed_store.FeedRow]) -> list[tuple[int, timedelta]]:
-    """(feed id, poll interval) for every feed that should be on the poll schedule."""
+def poll_schedule(
+    rows: list[feed_store.FeedRow],
+) -> list[tuple[int, timedelta, datetime | None]]:
+    """(feed id, poll interval, next due) for every feed that should be on the poll schedule."""
     return [
-        (row.id, settings.poll_interval)
+        (row.id, settings.poll_interval, row.next_poll_at)
         for row, settings in ((r, settings_from_row(r)) for r in rows)
         if not settings.paused
     ]

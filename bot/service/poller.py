@@ -22,6 +22,7 @@ from bot.core.diff import DiffPolicy, DiffResult, diff_feed
 from bot.core.filters import apply_filters
 from bot.core.models import Action, ParsedFeed
 from bot.core.parse import ParseLimits
+from bot.core.poll_slots import poll_period, slot_after
 from bot.errors import FeedError, FeedHTTPError
 from bot.feeds.http import Downloaded, FeedFetcher, NotModified, Validators
 from bot.feeds.isolate import ParserPool
@@ -141,7 +142,7 @@ class Poller:
         result, outbox_ids = await self._db_thread.run(
             self._diff_and_save, feed_id, settings, parsed, fetched, now, baseline
         )
-        next_poll_at = now + settings.poll_interval
+        next_poll_at = slot_after(now, feed_id, poll_period(settings.poll_interval))
         if result.over_cap:
             log.warning(
                 "feed %s: %d announcements held back by the budget of %d per poll; "
@@ -202,14 +203,14 @@ class Poller:
             etag=fetched.validators.etag,
             last_modified=fetched.validators.last_modified,
             body_hash=hashlib.sha256(fetched.body).hexdigest(),
-            next_poll_at=now + settings.poll_interval,
+            next_poll_at=slot_after(now, feed_id, poll_period(settings.poll_interval)),
         )
         return result, outbox_ids
 
     async def _not_modified(
         self, feed_id: int, settings: FeedSettings, now: datetime
     ) -> PollOutcome:
-        next_poll_at = now + settings.poll_interval
+        next_poll_at = slot_after(now, feed_id, poll_period(settings.poll_interval))
         await self._db_thread.run(
             event_store.record_not_modified, self._db, feed_id, now=now, next_poll_at=next_poll_at
         )

@@ -19,6 +19,7 @@ from bot.core.backoff import should_disable
 from bot.service.dbthread import DatabaseThread
 from bot.service.feeds import settings_from_row
 from bot.service.poller import Poller, PollOutcome
+from bot.service.scheduler import wait_until_due
 from bot.store import feeds as feed_store
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,9 @@ def settings_trusted(row: feed_store.FeedRow) -> bool:
     return row.settings.get("source") == "config"
 
 
-def is_due(row: feed_store.FeedRow, *, now: datetime) -> bool:
-    """A scheduled tick polls only feeds that are running and not backing off."""
-    settings = settings_from_row(row)
-    return not (
-        settings.paused
-        or row.status in ("disabled", "paused")
-        or (row.next_poll_at is not None and row.next_poll_at > now)
-    )
+def is_running(row: feed_store.FeedRow) -> bool:
+    """A scheduled tick polls only feeds that are neither paused nor disabled."""
+    return not (settings_from_row(row).paused or row.status in ("disabled", "paused"))
 
 
 def disable_if_failing_too_long(
@@ -87,6 +83,7 @@ class FeedSupervisor:
         notify: Notify,
         wake_delivery: Callable[[], None],
         after_poll_hooks: list[AfterPollHook],
+        is_closing: Callable[[], bool] = lambda: False,
     ) -> None:
         self._poller = poller
         self._db = db
@@ -96,16 +93,24 @@ class FeedSupervisor:
         self._wake_delivery = wake_delivery
         #: Shared with the bot, so a feature registers its follow-up in one place.
         self.after_poll_hooks = after_poll_hooks
+        self._is_closing = is_closing
 
     async def poll(self, feed_id: int, *, force: bool = False) -> PollOutcome | None:
         """One poll; None when the feed is gone or (unless forced) not due."""
         row = await self._db_thread.run(feed_store.get_feed, self._db, feed_id)
         if row is None:
             return None
-        now = self._clock.now()
-        if not force and not is_due(row, now=now):
-            return None
         settings = settings_from_row(row)
+        if not force and (
+            not is_running(row)
+            # An early wake-up waits until the feed is due; a backing-off one is skipped.
+            or not await wait_until_due(
+                self._clock, feed_id, settings.poll_interval, row.next_poll_at
+            )
+            or self._is_closing()
+        ):
+            return None
+        now = self._clock.now()
         outcome = await self._poller.poll(feed_id, settings, trusted=settings_trusted(row))
         if outcome.status == "failed":
             await self._after_failure(feed_id, now)
