@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 MAX_TOKENS = 8
 MAX_TOKEN_LENGTH = 40
 _WORD = re.compile(r"\w+", re.UNICODE)
+#: Typos this short are corrected by a full scan, not through the trigram index.
+SHORT_WORD = 4
 
 
 def fold(text: str) -> str:
@@ -123,7 +125,9 @@ def corrections(
         if word in known or len(word) <= 2:
             result[word] = [word]
             continue
-        pool = index.candidates(word) if index else known
+        # Short words share too few trigrams to narrow the search soundly ("baa" and "ababa"
+        # share none yet score 0.75): those few are scored against the whole vocabulary.
+        pool = index.candidates(word) if index and len(word) > SHORT_WORD else known
         close = difflib.get_close_matches(word, pool, n=per_word, cutoff=cutoff)
         # A typed prefix of a long name ("mahon") is not a typo: keep it for the prefix query.
         result[word] = close or [word]
