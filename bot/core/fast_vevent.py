@@ -153,7 +153,7 @@ def _value(name: str, params: dict[str, str], raw: str) -> Any:
     return prop
 
 
-def _read_properties(lines: list[str]) -> dict[str, Any] | None:
+def _read_properties(lines: list[str]) -> dict[str, Any] | None:  # noqa: C901 - one pass over the lines; each early return is a reason to decline to icalendar
     props: dict[str, Any] = {}
     for line in lines:
         match = _LINE.fullmatch(line)

@@ -363,7 +363,9 @@ class DeliveryWorker:
 
     # --- digests ----------------------------------------------------------------------------
 
-    async def _deliver_digest(self, feed: FeedRow, rows: Sequence[OutboxRow]) -> bool:
+    async def _deliver_digest(  # noqa: C901 - the split-and-retry loop: one branch per refusal, the retry bound in view
+        self, feed: FeedRow, rows: Sequence[OutboxRow]
+    ) -> bool:
         """Post new announcements as few messages as Discord accepts.
 
         The cards are measured and packed (never more than Discord's embed total per message);

@@ -231,7 +231,7 @@ class ReminderWorker:
             finally:
                 self.passed.set()
 
-    async def _run_due_locked(self) -> int:
+    async def _run_due_locked(self) -> int:  # noqa: C901 - claim, send and settle each due row; one branch per outcome
         handled = 0
         feeds: dict[int, FeedRow | None] = {}
         self._pass_cache = {}

@@ -309,7 +309,7 @@ def _timezone(raw: str) -> str:
     description_pattern="Same, for DESCRIPTION ('-' clears)",
 )
 @app_commands.autocomplete(feed=feed_choices)
-async def settings(
+async def settings(  # noqa: C901 - one optional parameter per setting, each parsed in a flat list
     interaction: discord.Interaction,
     feed: str,
     channel: discord.TextChannel | None = None,
