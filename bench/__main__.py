@@ -51,7 +51,9 @@ async def amedian_ms(fn: Callable[[], Awaitable[object]], reps: int) -> float:
 
 def talks_for(count: int, recurring: bool) -> list[Talk]:
     return seminar_series(
-        count, first=NOW - timedelta(days=1), recurring_share=0.1 if recurring else 0.0,
+        count,
+        first=NOW - timedelta(days=1),
+        recurring_share=0.1 if recurring else 0.0,
         spacing=timedelta(minutes=max(10, 180 * 24 * 60 // max(count, 1))),
     )
 
@@ -129,7 +131,9 @@ def full_parse_diff(body: bytes, tag: str, count: int, reps: int, floor: float) 
     from bot.core.parse import parse_feed
 
     def full() -> None:
-        parsed = parse_feed(body, window_start=NOW - timedelta(days=1), window_end=NOW + timedelta(days=180))
+        parsed = parse_feed(
+            body, window_start=NOW - timedelta(days=1), window_end=NOW + timedelta(days=180)
+        )
         diff_feed("bench", [], parsed, now=NOW, baseline="silent")
 
     line(f"full_parse_diff_{tag}", median_ms(full, 1 if count >= 10_000 else reps), "ms", floor)
@@ -149,7 +153,9 @@ def size_child(count: int) -> None:
 def in_fresh_process(count: int) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--size-child", str(count)],
-        check=False, capture_output=True, text=True,
+        check=False,
+        capture_output=True,
+        text=True,
     )
     print(done.stdout, end="", flush=True)
     if done.returncode:
@@ -163,11 +169,21 @@ async def main(quick: bool) -> None:
         if quick:
             plan = [(30, False, 3, True), (200, True, 3, True)]
         else:
-            plan = [(30, False, 5, True), (1_000, False, 3, True), (1_000, True, 3, True), (10_000, True, 1, False)]
+            plan = [
+                (30, False, 5, True),
+                (1_000, False, 3, True),
+                (1_000, True, 3, True),
+                (10_000, True, 1, False),
+            ]
         for count, recurring, reps, baseline in plan:
             await run_size(count, recurring, reps, baseline, tmp)
-        line("unchanged_poll_304", await not_modified_poll(render_feed(talks_for(30, False))), "ms", None)
-    for count in ((30,) if quick else (10_000, 50_000)):
+        line(
+            "unchanged_poll_304",
+            await not_modified_poll(render_feed(talks_for(30, False))),
+            "ms",
+            None,
+        )
+    for count in (30,) if quick else (10_000, 50_000):
         await asyncio.to_thread(in_fresh_process, count)
 
 

@@ -25,14 +25,65 @@ from bot.store.db import open_database
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 GUILD = 1
-FIRST = ["Michael", "Grace", "Ada", "Alan", "Barbara", "Donald", "Edsger", "Frances", "John",
-         "Leslie", "Margaret", "Niklaus", "Radia", "Shafi", "Tim", "Yann", "Fei-Fei", "Judea"]
-LAST = ["Mahoney", "Hopper", "Lovelace", "Turing", "Liskov", "Knuth", "Dijkstra", "Allen",
-        "McCarthy", "Lamport", "Hamilton", "Wirth", "Perlman", "Goldwasser", "Berners-Lee",
-        "LeCun", "Li", "Pearl", "Karp", "Valiant", "Tarjan", "Hennessy", "Patterson"]
-TOPICS = ["randomized linear algebra", "compilers", "quantum computing", "graph algorithms",
-          "cryptography", "distributed consensus", "causal inference", "computer vision",
-          "programming languages", "operating systems", "machine learning theory", "databases"]
+FIRST = [
+    "Michael",
+    "Grace",
+    "Ada",
+    "Alan",
+    "Barbara",
+    "Donald",
+    "Edsger",
+    "Frances",
+    "John",
+    "Leslie",
+    "Margaret",
+    "Niklaus",
+    "Radia",
+    "Shafi",
+    "Tim",
+    "Yann",
+    "Fei-Fei",
+    "Judea",
+]
+LAST = [
+    "Mahoney",
+    "Hopper",
+    "Lovelace",
+    "Turing",
+    "Liskov",
+    "Knuth",
+    "Dijkstra",
+    "Allen",
+    "McCarthy",
+    "Lamport",
+    "Hamilton",
+    "Wirth",
+    "Perlman",
+    "Goldwasser",
+    "Berners-Lee",
+    "LeCun",
+    "Li",
+    "Pearl",
+    "Karp",
+    "Valiant",
+    "Tarjan",
+    "Hennessy",
+    "Patterson",
+]
+TOPICS = [
+    "randomized linear algebra",
+    "compilers",
+    "quantum computing",
+    "graph algorithms",
+    "cryptography",
+    "distributed consensus",
+    "causal inference",
+    "computer vision",
+    "programming languages",
+    "operating systems",
+    "machine learning theory",
+    "databases",
+]
 UNIS = ["UC Berkeley", "Yale University", "MIT", "Stanford", "ETH Zurich", "Oxford", "CMU"]
 
 
@@ -68,11 +119,14 @@ def build(events: int) -> object:
     occs = occurrences(events, rng)
     half = len(occs) // 2
     for name, part in (("cs", occs[:half]), ("math", occs[half:])):
-        feed = feed_store.upsert_feed(db, name=name, url=f"https://x/{name}", guild_id=GUILD, now=NOW)
+        feed = feed_store.upsert_feed(
+            db, name=name, url=f"https://x/{name}", guild_id=GUILD, now=NOW
+        )
         parsed = ParsedFeed(tuple(part), NOW - timedelta(days=1), NOW + timedelta(days=365))
         result = diff_feed(name, [], parsed, now=NOW, policy=DiffPolicy(), baseline="silent")
-        event_store.save_poll_result(db, feed.id, result, now=NOW, etag=None, last_modified=None,
-                              body_hash=None)
+        event_store.save_poll_result(
+            db, feed.id, result, now=NOW, etag=None, last_modified=None, body_hash=None
+        )
     return db
 
 
@@ -113,7 +167,11 @@ def main() -> None:
         hits = search_store.autocomplete(db, GUILD, prefixes[i % len(prefixes)], now=NOW)  # type: ignore[arg-type]
         return [choice_label(h, "UTC") for h in hits]
 
-    for name, fn in (("upcoming_14d", upcoming), ("search", search), ("autocomplete", autocomplete)):
+    for name, fn in (
+        ("upcoming_14d", upcoming),
+        ("search", search),
+        ("autocomplete", autocomplete),
+    ):
         p50, p99 = measure(fn, args.runs)
         print(f"{name}_p50: {p50:.2f} ms")
         print(f"{name}_p99: {p99:.2f} ms")

@@ -67,8 +67,10 @@ class FleetServer:
     def _body(self, index: int, cycle: int) -> tuple[bytes, str]:
         edit = (cycle + index) // 10  # a real change every tenth cycle of a feed
         stamp_round = (cycle + index) // 3  # a new DTSTAMP every third
-        talks = [replace(t, title=f"{t.title} (rev {edit})") if i == 0 else t
-                 for i, t in enumerate(self._talks)]
+        talks = [
+            replace(t, title=f"{t.title} (rev {edit})") if i == 0 else t
+            for i, t in enumerate(self._talks)
+        ]
         stamp = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=stamp_round)
         return render_feed(talks, stamp=stamp), f'"{index}-{edit}-{stamp_round}"'
 
@@ -136,8 +138,9 @@ async def run_fleet(feeds: int, cycles: int, slow: int) -> None:
         settings: dict[int, FeedSettings] = {}
         for index in range(feeds):
             url = f"http://127.0.0.1:{port}/feed/{index}.ics"
-            row = await db_thread.run(feed_store.upsert_feed, db, name=f"feed-{index}", url=url,
-                                      now=clock.now())
+            row = await db_thread.run(
+                feed_store.upsert_feed, db, name=f"feed-{index}", url=url, now=clock.now()
+            )
             settings[row.id] = FeedSettings(name=f"feed-{index}", url=url, poll_interval=PERIOD)
         poller = Poller(db=db, db_thread=db_thread, fetcher=fetcher, parser=pool, clock=clock)
         period = poll_period(PERIOD)
@@ -192,20 +195,30 @@ async def run_fleet(feeds: int, cycles: int, slow: int) -> None:
     ]
     polls = [len(starts[feed_id]) for feed_id in healthy]
     took = [d for feed_id in healthy for d in durations.get(feed_id, [])]
-    print(f"fleet: {feeds} feeds ({slow} time out after {SLOW_FETCH_TIMEOUT:g} s), "
-          f"period {PERIOD.total_seconds():g} s, {cycles} cycles, {wall:.0f} s of real time")
+    print(
+        f"fleet: {feeds} feeds ({slow} time out after {SLOW_FETCH_TIMEOUT:g} s), "
+        f"period {PERIOD.total_seconds():g} s, {cycles} cycles, {wall:.0f} s of real time"
+    )
     if lateness:
-        print(f"poll start lateness vs slot: p50 {statistics.median(lateness) * 1000:.0f} ms, "
-              f"p99 {_percentile(lateness, 0.99) * 1000:.0f} ms, max {max(lateness) * 1000:.0f} ms")
+        print(
+            f"poll start lateness vs slot: p50 {statistics.median(lateness) * 1000:.0f} ms, "
+            f"p99 {_percentile(lateness, 0.99) * 1000:.0f} ms, max {max(lateness) * 1000:.0f} ms"
+        )
     print(f"longest gap between polls of one healthy feed: {max(gaps, default=0):.2f} periods")
     print(f"polls per healthy feed: min {min(polls, default=0)}, max {max(polls, default=0)}")
     if took:
-        print(f"healthy poll duration (fetch, parse, diff, save): p99 "
-              f"{_percentile(took, 0.99) * 1000:.0f} ms, max {max(took) * 1000:.0f} ms")
-    print(f"outcomes: {dict(sorted(statuses.items()))}; requests {server.requests}, "
-          f"304s {server.not_modified}")
-    print(f"CPU: {cpu / (wall / PERIOD.total_seconds()):.2f} s per cycle, "
-          f"{cpu / wall * 100:.1f} % of one core (process and parser children)")
+        print(
+            f"healthy poll duration (fetch, parse, diff, save): p99 "
+            f"{_percentile(took, 0.99) * 1000:.0f} ms, max {max(took) * 1000:.0f} ms"
+        )
+    print(
+        f"outcomes: {dict(sorted(statuses.items()))}; requests {server.requests}, "
+        f"304s {server.not_modified}"
+    )
+    print(
+        f"CPU: {cpu / (wall / PERIOD.total_seconds()):.2f} s per cycle, "
+        f"{cpu / wall * 100:.1f} % of one core (process and parser children)"
+    )
 
 
 def main() -> None:

@@ -29,7 +29,9 @@ class _BodyFetcher:
     def __init__(self) -> None:
         self.body = b""
 
-    async def fetch(self, url: str, *, validators: Validators | None = None, trusted: bool = False) -> Downloaded:
+    async def fetch(
+        self, url: str, *, validators: Validators | None = None, trusted: bool = False
+    ) -> Downloaded:
         return Downloaded(self.body, Validators(), url, None, "text/calendar")
 
 
@@ -51,11 +53,16 @@ class BenchPoller:
 
     async def __aenter__(self) -> BenchPoller:
         self._db = await self._db_thread.run(open_database, self._db_path)
-        row = await self._db_thread.run(feed_store.upsert_feed, self._db, name="bench", url=self.settings.url, now=self.now)
+        row = await self._db_thread.run(
+            feed_store.upsert_feed, self._db, name="bench", url=self.settings.url, now=self.now
+        )
         self._feed_id = row.id
         self._poller = Poller(
-            db=self._db, db_thread=self._db_thread, fetcher=self._fetcher,  # type: ignore[arg-type]
-            parser=self._pool, clock=self.clock,
+            db=self._db,
+            db_thread=self._db_thread,
+            fetcher=self._fetcher,  # type: ignore[arg-type]
+            parser=self._pool,
+            clock=self.clock,
             # The generated 50,000-event feed is ~36 MB: the operator raised the body cap for it.
             parse_limits=ParseLimits(max_bytes=64 * 1024 * 1024),
         )
@@ -75,7 +82,12 @@ class BenchPoller:
                     peak = max(peak, int(row.split()[1]) / 1024)
         return peak
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self._pool.close()
         await self._db_thread.run(self._db.close)
         self._db_thread.close()
@@ -114,6 +126,7 @@ async def max_stall(work: Callable[[], Awaitable[Any]]) -> float:
 
 async def not_modified_poll(body: bytes) -> float:
     """Median ms of a poll answered 304 by a real aiohttp server on 127.0.0.1."""
+
     async def handle(request: web.Request) -> web.Response:
         if request.headers.get("If-None-Match") == '"v1"':
             return web.Response(status=304, headers={"ETag": '"v1"'})
@@ -133,7 +146,10 @@ async def not_modified_poll(body: bytes) -> float:
         row = await db_thread.run(feed_store.upsert_feed, db, name="n", url=url)
         settings = FeedSettings(name="n", url=url)
         clock = FixedClock(datetime.now().astimezone())
-        async with FeedFetcher(allow_addresses=[("127.0.0.1", port)], allowed_ports=[port]) as fetcher, ParserPool() as pool:
+        async with (
+            FeedFetcher(allow_addresses=[("127.0.0.1", port)], allowed_ports=[port]) as fetcher,
+            ParserPool() as pool,
+        ):
             poller = Poller(db=db, db_thread=db_thread, fetcher=fetcher, parser=pool, clock=clock)
             first = await poller.poll(row.id, settings, trusted=True)
             assert first.status == "ok", first

@@ -151,8 +151,13 @@ def _table_label(path: KeyPath) -> str:
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {int: "a whole number", str: "a string", bool: "true or false", list: "a list",
-             dict: "a table"}
+    names = {
+        int: "a whole number",
+        str: "a string",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
@@ -283,9 +288,7 @@ def load_config(path: str | os.PathLike[str], *, require_routing: bool = False) 
     return parse_config(text, source=source, require_routing=require_routing)
 
 
-def parse_config(
-    text: str, *, source: Path | None = None, require_routing: bool = False
-) -> Config:
+def parse_config(text: str, *, source: Path | None = None, require_routing: bool = False) -> Config:
     name = str(source) if source else "<config>"
     try:
         data = tomllib.loads(text)
@@ -406,9 +409,7 @@ def _feed(reader: _Reader, defaults: FeedSettings, *, require_routing: bool) -> 
         )
     url = reader.get("url", str, "")
     if not url.strip() and "url" not in reader.failed:
-        reader.problem(
-            "url", "required: the calendar's address (https://…/?ical=1) or a file path"
-        )
+        reader.problem("url", "required: the calendar's address (https://…/?ical=1) or a file path")
     channel_id = reader.snowflake("channel_id")
     guild_id = reader.snowflake("guild_id") or 0
     if require_routing and channel_id is None and "channel_id" not in reader.failed:

@@ -160,9 +160,7 @@ def _route_uncaught_errors_through_logging() -> None:
         )
 
     def unraisable_hook(args: sys.UnraisableHookArgs) -> None:
-        crash_log.warning(
-            "ignored error in %r: %s", args.object, _one_line(args.exc_value)
-        )
+        crash_log.warning("ignored error in %r: %s", args.object, _one_line(args.exc_value))
 
     sys.excepthook = excepthook
     threading.excepthook = thread_hook

@@ -28,7 +28,7 @@ def _key_parts(dotted: str) -> tuple[str, ...]:
     parts: list[str] = []
     node: Any = tomllib.loads(f"{dotted} = 0")
     while isinstance(node, dict):
-        (key, node), = node.items()
+        ((key, node),) = node.items()
         parts.append(key)
     return tuple(parts)
 

@@ -50,7 +50,7 @@ include = ["Seminar"]
 
 def test_a_feed_can_carry_its_own_seminar_pattern() -> None:
     config = parse_config(
-        "[[feeds]]\nname = \"a\"\nurl = \"u\"\n"
+        '[[feeds]]\nname = "a"\nurl = "u"\n'
         "seminar_summary_pattern = '^(?P<title>.+?) \\| (?P<speaker>.+)$'\n"
     )
     (feed,) = config.feeds
@@ -61,27 +61,30 @@ def test_a_feed_can_carry_its_own_seminar_pattern() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[defaults]\npoll_interval = \"15x\"\n", "line 2: defaults.poll_interval: '15x' is not a duration"),
-        ("[defaults]\ntimezone = \"Mars/Base\"\n", "defaults.timezone: unknown time zone"),
-        ("[storage]\npaht = \"x.db\"\n", "line 2: storage.paht: unknown setting"),
-        ("[[feeds]]\nname = \"Bad Name\"\nurl = \"x\"\n", "line 2: feeds[0].name"),
-        ("[[feeds]]\nname = \"ok\"\n", "feeds[0].url: required"),
-        ("[[feeds]]\nname = \"ok\"\nurl = \"u\"\nchannel_id = \"abc\"\n", "line 4: feeds[0].channel_id"),
-        ("[discord]\ntoken = \"abc\"\n", "never put the token in the config file"),
-        ("[discord]\ngateway_url = \"http://x\"\n", "discord.gateway_url: expected a ws or wss URL"),
-        ("[logging]\nlevel = \"LOUD\"\n", "logging.level"),
+        (
+            '[defaults]\npoll_interval = "15x"\n',
+            "line 2: defaults.poll_interval: '15x' is not a duration",
+        ),
+        ('[defaults]\ntimezone = "Mars/Base"\n', "defaults.timezone: unknown time zone"),
+        ('[storage]\npaht = "x.db"\n', "line 2: storage.paht: unknown setting"),
+        ('[[feeds]]\nname = "Bad Name"\nurl = "x"\n', "line 2: feeds[0].name"),
+        ('[[feeds]]\nname = "ok"\n', "feeds[0].url: required"),
+        ('[[feeds]]\nname = "ok"\nurl = "u"\nchannel_id = "abc"\n', "line 4: feeds[0].channel_id"),
+        ('[discord]\ntoken = "abc"\n', "never put the token in the config file"),
+        ('[discord]\ngateway_url = "http://x"\n', "discord.gateway_url: expected a ws or wss URL"),
+        ('[logging]\nlevel = "LOUD"\n', "logging.level"),
         ("[defaults\n", "not valid TOML"),
         (
-            "[[feeds]]\nname = \"a\"\nurl = \"u\"\n[[feeds]]\nname = \"a\"\nurl = \"v\"\n",
+            '[[feeds]]\nname = "a"\nurl = "u"\n[[feeds]]\nname = "a"\nurl = "v"\n',
             "two feeds are named 'a'",
         ),
-        ("[[feeds]]\nname = \"a\"\nurl = \"u\"\npoll_interval = \"10s\"\n", "at least 1 minute"),
+        ('[[feeds]]\nname = "a"\nurl = "u"\npoll_interval = "10s"\n', "at least 1 minute"),
         (
-            "[[feeds]]\nname = \"a\"\nurl = \"u\"\nseminar_summary_pattern = '(?P<speaker>'\n",
+            '[[feeds]]\nname = "a"\nurl = "u"\nseminar_summary_pattern = \'(?P<speaker>\'\n',
             "line 4: feeds[0].seminar_summary_pattern: seminar_summary_pattern is not a valid",
         ),
         (
-            "[[feeds]]\nname = \"a\"\nurl = \"u\"\nseminar_description_pattern = '(?P<who>.+)'\n",
+            '[[feeds]]\nname = "a"\nurl = "u"\nseminar_description_pattern = \'(?P<who>.+)\'\n',
             "unknown group name(s) who",
         ),
     ],
@@ -137,11 +140,11 @@ guild_id = 222222222222222222
     ("text", "key", "suggestion"),
     [
         ("storgae = 1\n", "storgae", "'storage'"),
-        ("[storage]\npaht = \"x.db\"\n", "storage.paht", "'path'"),
-        ("[defaults]\ntimezon = \"UTC\"\n", "defaults.timezon", "'timezone'"),
+        ('[storage]\npaht = "x.db"\n', "storage.paht", "'path'"),
+        ('[defaults]\ntimezon = "UTC"\n', "defaults.timezon", "'timezone'"),
         ("[discord]\nsheduled_events = true\n", "discord.sheduled_events", "'scheduled_events'"),
-        ("[logging]\nlvl = \"INFO\"\n", "logging.lvl", "'level'"),
-        (TWO_FEEDS + "pol_interval = \"30m\"\n", "feeds[1].pol_interval", "'poll_interval'"),
+        ('[logging]\nlvl = "INFO"\n', "logging.lvl", "'level'"),
+        (TWO_FEEDS + 'pol_interval = "30m"\n', "feeds[1].pol_interval", "'poll_interval'"),
         (TWO_FEEDS + "chanel_id = 4\n", "feeds[1].chanel_id", "'channel_id'"),
     ],
 )
@@ -184,12 +187,14 @@ def test_command_guild_ids_refuses_booleans_and_floats() -> None:
     message = _problems("[discord]\ncommand_guild_ids = [true, 1.5, 123456789012345678]\n")
     assert "line 2: discord.command_guild_ids: true is not a Discord id" in message
     assert "line 2: discord.command_guild_ids: float 1.5 is not a Discord id" in message
-    config = parse_config("[discord]\ncommand_guild_ids = [123456789012345678, \"42\"]\n")
+    config = parse_config('[discord]\ncommand_guild_ids = [123456789012345678, "42"]\n')
     assert config.discord.command_guild_ids == (123456789012345678, 42)
 
 
 def test_booleans_and_numbers_are_not_interchangeable() -> None:
-    message = _problems("[discord]\nscheduled_events = 1\n[[feeds]]\nname = \"a\"\nurl = \"u\"\npaused = 0\n")
+    message = _problems(
+        '[discord]\nscheduled_events = 1\n[[feeds]]\nname = "a"\nurl = "u"\npaused = 0\n'
+    )
     assert "line 2: discord.scheduled_events: expected true or false, got int 1" in message
     assert "line 6: feeds[0].paused: expected true or false, got int 0" in message
 
@@ -197,10 +202,8 @@ def test_booleans_and_numbers_are_not_interchangeable() -> None:
 def test_every_problem_of_the_file_is_reported_at_once() -> None:
     text = (
         "colour = 1\n"
-        "[defaults]\npoll_interval = \"5x\"\n"
-        "[logging]\nlevel = \"LOUD\"\n"
-        + TWO_FEEDS
-        + "chanel_id = 4\n"
+        '[defaults]\npoll_interval = "5x"\n'
+        '[logging]\nlevel = "LOUD"\n' + TWO_FEEDS + "chanel_id = 4\n"
     )
     message = _problems(text)
     assert message.startswith("<config>: 4 problems:")
@@ -259,14 +262,24 @@ def test_check_config_names_the_database_run_will_use(
         # A multi-line string holding text that looks like a header and a key.
         ('[[feeds]]\nname = """\n[[feeds]]\nurl = 1\n"""\nurl = "u"\n', ("feeds", 0, "url"), 6),
         # A multi-line array whose items look like a table header and a key.
-        ('[discord]\nx = [\n  "[logging]",\n  "level = 1",\n]\nlevel = 2\n', ("discord", "level"), 6),
+        (
+            '[discord]\nx = [\n  "[logging]",\n  "level = 1",\n]\nlevel = 2\n',
+            ("discord", "level"),
+            6,
+        ),
         ("[a]\n'quoted.key' = 1\n", ("a", "quoted.key"), 2),
         ("[[feeds]]\n[[feeds]]\n\n[[feeds]]\nname = 1\n", ("feeds", 2, "name"), 5),
-        ("[[feeds]]\n[feeds.extra]\nk = 1\n[[feeds]]\n[feeds.extra]\nk = 2\n", ("feeds", 1, "extra", "k"), 6),
+        (
+            "[[feeds]]\n[feeds.extra]\nk = 1\n[[feeds]]\n[feeds.extra]\nk = 2\n",
+            ("feeds", 1, "extra", "k"),
+            6,
+        ),
         ('a.b = 1 # [x]\n[t] # comment\nc = "#"\n', ("t", "c"), 3),
     ],
 )
-def test_key_lines_follow_the_toml_structure(text: str, path: tuple[str | int, ...], line: int) -> None:
+def test_key_lines_follow_the_toml_structure(
+    text: str, path: tuple[str | int, ...], line: int
+) -> None:
     import tomllib
 
     tomllib.loads(text)  # the scanner is only ever given valid TOML
@@ -300,10 +313,22 @@ def test_a_single_bracket_feeds_table_gets_a_hint() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('timezone = "UTC"\n', "line 1: timezone: unknown setting (it belongs in [defaults] or a [[feeds]] table)"),
-        ('[discord]\npoll_interval = "5m"\n', "line 2: discord.poll_interval: unknown setting (it belongs in [defaults] or a [[feeds]] table)"),
-        ("[discord]\nchannel_id = 5\n", "line 2: discord.channel_id: unknown setting (it belongs in a [[feeds]] table; or did you mean 'admin_channel_id'?)"),
-        ('[[feeds]]\nname = "a"\nurl = "u"\napi_base_url = "http://x"\n', "line 4: feeds[0].api_base_url: unknown setting (it belongs in [discord])"),
+        (
+            'timezone = "UTC"\n',
+            "line 1: timezone: unknown setting (it belongs in [defaults] or a [[feeds]] table)",
+        ),
+        (
+            '[discord]\npoll_interval = "5m"\n',
+            "line 2: discord.poll_interval: unknown setting (it belongs in [defaults] or a [[feeds]] table)",
+        ),
+        (
+            "[discord]\nchannel_id = 5\n",
+            "line 2: discord.channel_id: unknown setting (it belongs in a [[feeds]] table; or did you mean 'admin_channel_id'?)",
+        ),
+        (
+            '[[feeds]]\nname = "a"\nurl = "u"\napi_base_url = "http://x"\n',
+            "line 4: feeds[0].api_base_url: unknown setting (it belongs in [discord])",
+        ),
     ],
 )
 def test_a_setting_in_the_wrong_table_is_pointed_to_its_table(text: str, expected: str) -> None:

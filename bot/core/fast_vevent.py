@@ -327,4 +327,3 @@ def parse_simple_groups(
         if parsed is not None:
             results[group.digest] = parsed
     return FastResults(results, meta)
-

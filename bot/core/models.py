@@ -255,9 +255,7 @@ class SkippedEvent:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SkippedEvent:
-        return cls(
-            str(data.get("uid", "")), str(data.get("reason", "")), int(data.get("count", 1))
-        )
+        return cls(str(data.get("uid", "")), str(data.get("reason", "")), int(data.get("count", 1)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,9 +132,7 @@ def sample_messages(
     )
 
     moved = _moved(talk)
-    reschedule = Action(
-        kind=ActionKind.RESCHEDULE, feed=feed, occurrence=moved, previous=talk
-    )
+    reschedule = Action(kind=ActionKind.RESCHEDULE, feed=feed, occurrence=moved, previous=talk)
     samples.append(
         Sample(
             "Rescheduled (the announcement is edited; one short line follows it)",

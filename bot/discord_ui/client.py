@@ -351,4 +351,3 @@ class SeminarBot(commands.Bot):
         if self.db is not None:
             await self.db_thread.run(self.db.close)
         self.db_thread.close()
-

@@ -84,8 +84,12 @@ async def send_shrinking(
             if not refused_for_size(exc.status, exc.code, exc.text):
                 raise
             budget = message_fit.size_of(embed) // 2
-            log.warning("Discord refused %s as too large (%s); resending it cut to %d", what,
-                        exc.text[:200], budget)
+            log.warning(
+                "Discord refused %s as too large (%s); resending it cut to %d",
+                what,
+                exc.text[:200],
+                budget,
+            )
             embed = message_fit.shrink_embed(embed, budget)
     return await send(embed)
 
@@ -217,9 +221,7 @@ class DeliveryWorker:
     # --- single rows ------------------------------------------------------------------------
 
     async def _deliver_one(self, feed: FeedRow, row: OutboxRow) -> bool:
-        claimed: OutboxRow | None = await self._db(
-            outbox.claim, row.id, now=self._clock.now()
-        )
+        claimed: OutboxRow | None = await self._db(outbox.claim, row.id, now=self._clock.now())
         if claimed is None:
             return True
         assert feed.channel_id is not None
@@ -333,6 +335,7 @@ class DeliveryWorker:
                 return known.message_id
             return await self._post(channel, feed, row)
         message = channel.get_partial_message(known.message_id)  # type: ignore[attr-defined]
+
         async def edit(embed: discord.Embed) -> None:
             await message.edit(embed=embed, allowed_mentions=discord.AllowedMentions.none())
 

@@ -146,9 +146,7 @@ class EventMirror(commands.Cog, name="EventMirror"):
             finally:
                 self.synced.set()
 
-    async def _sync(
-        self, row: FeedRow, guild: discord.Guild, *, enabled: bool
-    ) -> MirrorReport:
+    async def _sync(self, row: FeedRow, guild: discord.Guild, *, enabled: bool) -> MirrorReport:
         me = guild.me
         if me is not None:
             perms = me.guild_permissions
@@ -266,9 +264,7 @@ class EventMirror(commands.Cog, name="EventMirror"):
             return False
         return True
 
-    async def _record(
-        self, row: FeedRow, aid: str, event_id: int, status: RecordStatus
-    ) -> None:
+    async def _record(self, row: FeedRow, aid: str, event_id: int, status: RecordStatus) -> None:
         await self.bot.run_db(
             mirror.save_mirror_record,
             row.id,

@@ -39,8 +39,13 @@ def relative(moment: datetime, now: datetime) -> str:
     seconds = (moment - now).total_seconds()
     ahead = seconds >= 0
     seconds = abs(seconds)
-    for unit, size in (("year", 31_536_000), ("month", 2_592_000), ("day", 86_400),
-                       ("hour", 3_600), ("minute", 60)):
+    for unit, size in (
+        ("year", 31_536_000),
+        ("month", 2_592_000),
+        ("day", 86_400),
+        ("hour", 3_600),
+        ("minute", 60),
+    ):
         if seconds >= size:
             n = round(seconds / size)
             text = f"{n} {unit}{'' if n == 1 else 's'}"
@@ -138,8 +143,11 @@ def components_html(rows: Sequence[Payload]) -> str:
             elif item.get("type") == 3:
                 options = "".join(
                     f"<li>{html.escape(o.get('label', ''))}"
-                    + (f"<small>{html.escape(o['description'])}</small>"
-                       if o.get("description") else "")
+                    + (
+                        f"<small>{html.escape(o['description'])}</small>"
+                        if o.get("description")
+                        else ""
+                    )
                     + "</li>"
                     for o in item.get("options", [])
                 )
@@ -163,7 +171,7 @@ def message_html(payload: Payload, *, now: datetime, zone: ZoneInfo) -> str:
         '<div class="message"><div class="avatar">S</div><div class="body">'
         f'<div class="header"><span class="bot-name">Seminars</span><span class="tag">APP</span>'
         f'<span class="when">Today at {now.astimezone(zone):%H:%M}</span></div>'
-        f'{"".join(body)}</div></div>'
+        f"{''.join(body)}</div></div>"
     )
 
 
@@ -176,7 +184,7 @@ def feed_section(
         f"{message_html(payload, now=sent, zone=zone)}</section>"
         for caption, anchor, payload, sent in messages
     )
-    return f'<article><h1>Feed {html.escape(feed)}</h1>{drawn}</article>'
+    return f"<article><h1>Feed {html.escape(feed)}</h1>{drawn}</article>"
 
 
 def page(sections: Sequence[str], *, now: datetime) -> str:

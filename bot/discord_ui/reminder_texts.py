@@ -77,9 +77,10 @@ def _reminder(
     lines: list[str] = []
     name, affiliation = speaker_names(occ), occ.seminar.affiliation
     if name:
-        lines.append(f"🎤 **{_clip(inert(name), 300)}**" + (
-            f" · {_clip(inert(affiliation), 300)}" if affiliation else ""
-        ))
+        lines.append(
+            f"🎤 **{_clip(inert(name), 300)}**"
+            + (f" · {_clip(inert(affiliation), 300)}" if affiliation else "")
+        )
     if isinstance(occ.start, datetime):  # an all-day date is already in the text
         lines.append(f"🕒 {format_when_discord(occ, relative=False)}")  # the countdown is above
     place, join = occ.place, online_url_of(occ)

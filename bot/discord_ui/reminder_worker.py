@@ -332,9 +332,7 @@ class ReminderWorker:
         cache_key = (row.feed_id, row.announcement_id)
         cached = self._pass_cache.get(cache_key)
         if cached is None:
-            found = await self._db(
-                queue.reminder_event, row.announcement_id, feed_id=row.feed_id
-            )
+            found = await self._db(queue.reminder_event, row.announcement_id, feed_id=row.feed_id)
             cached = (found, await self._jump_url(row, feed) if found else "")
             self._pass_cache[cache_key] = cached
         event, jump = cached

@@ -118,6 +118,7 @@ class Report:
 
     def write(self, out: TextIO, err: TextIO, token: str) -> int:
         """Print the report (the token scrubbed from every line); the exit code."""
+
         def show(text: str, stream: TextIO) -> None:
             print(text.replace(token, "[token]") if token else text, file=stream)
 
@@ -275,9 +276,7 @@ class _Checker:
                 for r in roles_data
                 if isinstance(r, dict)
             },
-            channels={
-                _snowflake(c.get("id")): c for c in channels.data if isinstance(c, dict)
-            },
+            channels={_snowflake(c.get("id")): c for c in channels.data if isinstance(c, dict)},
             member_role_ids=tuple(_snowflake(r) for r in member_data.get("roles", [])),
         )
 
@@ -366,9 +365,11 @@ class _Checker:
     async def _guild_of_channel(self, label: str, channel_id: int) -> int:
         """For a feed without guild_id: name the server its channel is in (0 if unknown)."""
         answer = await self.api.get(f"/channels/{channel_id}")
-        guild_id = _snowflake(answer.data.get("guild_id")) if answer.ok and isinstance(
-            answer.data, dict
-        ) else 0
+        guild_id = (
+            _snowflake(answer.data.get("guild_id"))
+            if answer.ok and isinstance(answer.data, dict)
+            else 0
+        )
         if guild_id:
             self.report.problems.append(
                 f"{label}: guild_id is not set (0); its channel is in server {guild_id}: "
@@ -514,17 +515,21 @@ async def _check_calendar(
             f"({exc.reason}): {exc}"
         )
         return
-    kept = [o for o in apply_filters(parsed.occurrences, feed.include, feed.exclude)
-            if not o.cancelled]
+    kept = [
+        o for o in apply_filters(parsed.occurrences, feed.include, feed.exclude) if not o.cancelled
+    ]
     policy = DiffPolicy(announce_window=feed.announce_window)
     soon = [o for o in kept if in_announce_window(o, now, policy)]
-    later = sorted((o for o in kept if sort_key(o.start) > now + feed.announce_window),
-                   key=lambda o: sort_key(o.start))
+    later = sorted(
+        (o for o in kept if sort_key(o.start) > now + feed.announce_window),
+        key=lambda o: sort_key(o.start),
+    )
     span = format_duration(feed.announce_window)
     name = f" ({parsed.calendar_name})" if parsed.calendar_name else ""
     if not soon:
         after = (
-            f"; the next one is on {sort_key(later[0].start):%Y-%m-%d}" if later
+            f"; the next one is on {sort_key(later[0].start):%Y-%m-%d}"
+            if later
             else "; none later in the next half year either"
         )
         filtered = " after the include/exclude filters" if feed.include or feed.exclude else ""

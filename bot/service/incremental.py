@@ -118,9 +118,7 @@ async def parse_incrementally(
         limits=limits,
         cache=view,
     )
-    parsed = await db_thread.run(
-        _absorb, db, feed_id, outcome, body_hash, settings, window, limits
-    )
+    parsed = await db_thread.run(_absorb, db, feed_id, outcome, body_hash, settings, window, limits)
     if parsed is None:  # the groups interact after all: the full parse decides
         parsed = await parser.parse(
             body,

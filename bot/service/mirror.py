@@ -131,4 +131,3 @@ def digest_posted(
     mirror_store.digest_posted(
         db, feed_id, week, message_id=message_id, content_hash=content_hash, now=now
     )
-

@@ -107,9 +107,7 @@ async def run_preview(
         db_thread.close()
     if html_path is not None and write_cards is not None:
         try:
-            written = write_cards(
-                html_path, samples, now=now, default_timezone=default_timezone
-            )
+            written = write_cards(html_path, samples, now=now, default_timezone=default_timezone)
         except OSError as exc:
             print(f"seminar-bot: cannot write {html_path}: {exc.strerror or exc}", file=err)
             return 1

@@ -63,9 +63,7 @@ def disable_feeds_of_deleted_channel(
     db: Database, channel_id: int, *, now: datetime
 ) -> list[feed_store.FeedRow]:
     """A channel was deleted: stop the feeds that announce there; the rows that were stopped."""
-    ids = feed_store.disable_feeds_of_channel(
-        db, channel_id, reason="channel_missing", now=now
-    )
+    ids = feed_store.disable_feeds_of_channel(db, channel_id, reason="channel_missing", now=now)
     rows = [feed_store.get_feed(db, feed_id) for feed_id in ids]
     return [row for row in rows if row is not None]
 

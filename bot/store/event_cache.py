@@ -24,9 +24,7 @@ class CachedEvents:
     by_key: dict[OccurrenceKey, StoredEvent]
 
 
-_CACHES: weakref.WeakKeyDictionary[Database, dict[int, CachedEvents]] = (
-    weakref.WeakKeyDictionary()
-)
+_CACHES: weakref.WeakKeyDictionary[Database, dict[int, CachedEvents]] = weakref.WeakKeyDictionary()
 
 
 def events_version(db: Database, feed_id: int) -> int:

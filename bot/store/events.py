@@ -345,6 +345,7 @@ def recent_polls(db: Database, feed_id: int, limit: int = 20) -> list[PollLogRow
 
 # --- events as the mirror and the weekly digest read them ------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class FeedEvent:
     announcement_id: str

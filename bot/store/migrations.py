@@ -388,9 +388,7 @@ def m012_deferred_announcements(db: Database) -> None:
     They are not lost (their events stay pending); the count tells an admin why a feed that
     suddenly grew is being announced a few at a time.
     """
-    db.execute(
-        "ALTER TABLE feeds ADD COLUMN deferred_announcements INTEGER NOT NULL DEFAULT 0"
-    )
+    db.execute("ALTER TABLE feeds ADD COLUMN deferred_announcements INTEGER NOT NULL DEFAULT 0")
 
 
 @MIGRATIONS()
@@ -402,7 +400,5 @@ def m013_search_upcoming_index(db: Database) -> None:
     the table only for the rows it shows. It starts with the columns of
     ``idx_events_feed_start``, which it therefore replaces.
     """
-    db.execute(
-        "CREATE INDEX idx_events_upcoming ON events (feed_id, start_utc, state, end_utc)"
-    )
+    db.execute("CREATE INDEX idx_events_upcoming ON events (feed_id, start_utc, state, end_utc)")
     db.execute("DROP INDEX idx_events_feed_start")

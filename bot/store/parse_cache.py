@@ -70,9 +70,7 @@ class ParseCache:
         with write_transaction(self._db):
             if state is None:
                 self._db.conn.execute("DELETE FROM parse_cache WHERE feed_id = ?", [feed_id])
-                self._db.conn.execute(
-                    "DELETE FROM parse_cache_groups WHERE feed_id = ?", [feed_id]
-                )
+                self._db.conn.execute("DELETE FROM parse_cache_groups WHERE feed_id = ?", [feed_id])
                 return
             self._db.conn.executemany(
                 "DELETE FROM parse_cache_groups WHERE feed_id = ? AND digest = ?",

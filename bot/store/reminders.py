@@ -562,9 +562,7 @@ def claim_many(db: Database, ids: list[int], *, now: datetime) -> list[ReminderR
     return [r for r in (get_reminder(db, i) for i in claimed) if r is not None]
 
 
-def mark_sent_many(
-    db: Database, results: list[tuple[int, int, bool]], *, now: datetime
-) -> None:
+def mark_sent_many(db: Database, results: list[tuple[int, int, bool]], *, now: datetime) -> None:
     """(id, message id, late) for each sent reminder, in one transaction."""
     with write_transaction(db):
         db.conn.executemany(

@@ -27,8 +27,11 @@ def test_groups_ignore_dtstamp_but_not_content() -> None:
 
 def test_line_endings_and_case_are_handled() -> None:
     body = render_feed([TALK, OTHER])
-    for variant in (body.replace(b"\r\n", b"\n"), body.replace(b"\r\n", b"\r"),
-                    body.replace(b"BEGIN:VEVENT", b"begin:vevent").replace(b"END:VEVENT", b"End:VEvent")):
+    for variant in (
+        body.replace(b"\r\n", b"\n"),
+        body.replace(b"\r\n", b"\r"),
+        body.replace(b"BEGIN:VEVENT", b"begin:vevent").replace(b"END:VEVENT", b"End:VEvent"),
+    ):
         result = split(variant)
         assert result is not None and len(result.groups) == 2
 
@@ -37,7 +40,11 @@ def test_overrides_share_a_group_with_their_master() -> None:
     from dataclasses import replace
     from datetime import timedelta
 
-    series = replace(TALK, weekly_count=4, overrides=((TALK.start + timedelta(weeks=1), TALK.start + timedelta(weeks=1, hours=2)),))
+    series = replace(
+        TALK,
+        weekly_count=4,
+        overrides=((TALK.start + timedelta(weeks=1), TALK.start + timedelta(weeks=1, hours=2)),),
+    )
     result = split(render_feed([series, OTHER]))
     assert result is not None and result.vevent_count == 3 and len(result.groups) == 2
     assert len(result.groups[0].spans) == 2
@@ -48,5 +55,7 @@ def test_odd_bodies_are_left_to_the_full_parser() -> None:
     assert split(body.replace(b"END:VEVENT", b"", 1)) is None  # unbalanced
     assert split(body[: len(body) // 2]) is None  # truncated
     assert split(body + b"\r\n" + body) is None  # two calendars
-    assert split(body.replace(b"BEGIN:VEVENT\r\n", b"BEGIN:VEVENT\r\n X\r\n")) is None  # folded marker
+    assert (
+        split(body.replace(b"BEGIN:VEVENT\r\n", b"BEGIN:VEVENT\r\n X\r\n")) is None
+    )  # folded marker
     assert split(b"<html></html>") is None

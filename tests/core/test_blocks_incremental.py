@@ -68,7 +68,9 @@ def bodies(draw: st.DrawFn) -> bytes:
             talks.pop(index)
         else:
             talks.insert(draw(st.integers(0, len(talks))), talks[index])
-    stamp = draw(st.sampled_from([STAMP, STAMP + timedelta(minutes=15), STAMP + timedelta(days=400)]))
+    stamp = draw(
+        st.sampled_from([STAMP, STAMP + timedelta(minutes=15), STAMP + timedelta(days=400)])
+    )
     body = byte_edits(draw, render_feed(talks, stamp=stamp))
     if draw(st.booleans()):
         body = body.replace(b"\r\n", b"\n")

@@ -95,8 +95,6 @@ def test_events_calendar_files_give_sensible_seminar_fields(path: Path) -> None:
             assert "\n" not in seminar.title
 
 
-
-
 #: Occurrences given a speaker, per corpus file (1990–2040 window). The first release found one
 #: (the seed's); every one listed here was checked by hand to be a real talk and its speaker.
 SPEAKERS_PER_FILE = {
@@ -151,14 +149,18 @@ def test_uc_irvine_talk_title_is_the_title_line_not_the_speakers_name() -> None:
 
 
 def test_toronto_talk_title_comes_from_the_body_and_the_group_blurb_is_not_the_abstract() -> None:
-    talks = {o.summary: o for o in _parsed("communitycal__philosophy.2026-03-09T2108.ics").occurrences}
+    talks = {
+        o.summary: o for o in _parsed("communitycal__philosophy.2026-03-09T2108.ics").occurrences
+    }
     talk = talks["Logic and Philosophy of Science Group Talk (Sorin Bangu, Bergen)"]
     assert talk.title == "The Odd Couple: later Wittgenstein and Quine on the Existence of Numbers"
     assert (talk.seminar.speaker, talk.seminar.affiliation) == ("Sorin Bangu", "Bergen")
     assert talk.seminar.series == "Logic and Philosophy of Science Group Talk"
     assert talk.seminar.abstract.startswith("The aim of this talk")
     assert "One of six departmental" not in talk.seminar.abstract
-    later = {o.summary: o for o in _parsed("communitycal__philosophy.2026-08-22T0223.ics").occurrences}
+    later = {
+        o.summary: o for o in _parsed("communitycal__philosophy.2026-08-22T0223.ics").occurrences
+    }
     assert later["The courtesy of phenomenology"].seminar.speaker == "Jocelyn Benoist"
     assert later["The courtesy of phenomenology"].title == "The courtesy of phenomenology"
 

@@ -96,8 +96,12 @@ def action(i: int, text: str) -> Action:
         summary=text[:256],
         location=text[:256],
         seminar=SeminarDetails(
-            series=text[:60], speaker=text[:80], affiliation=text[:200], title=text[:256],
-            abstract=text, bio=text,
+            series=text[:60],
+            speaker=text[:80],
+            affiliation=text[:200],
+            title=text[:256],
+            abstract=text,
+            bio=text,
         ),
     )
     return Action(kind=ActionKind.ANNOUNCE, feed="f" * 100, occurrence=occ)

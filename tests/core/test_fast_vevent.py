@@ -50,7 +50,9 @@ def reference(split: SplitFeed, index: int, window: tuple[datetime, datetime], t
 
 def compare(body: bytes, window: tuple[datetime, datetime], tz: str = "UTC") -> int:
     """Assert fast == reference for every accepted group; return how many were accepted."""
-    split = split_feed(to_utf8(body), max_vevents=LIMITS.max_vevents, max_nesting=LIMITS.max_nesting)
+    split = split_feed(
+        to_utf8(body), max_vevents=LIMITS.max_vevents, max_nesting=LIMITS.max_nesting
+    )
     if split is None:
         return 0
     fast = parse_simple_groups(split, split.groups, window, tz, LIMITS)
@@ -107,12 +109,39 @@ def test_the_incremental_poll_with_fast_groups_equals_the_full_parse() -> None:
 
 # --- generated events ----------------------------------------------------------------------
 
-ZONES = ["America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata", "UTC", "Etc/UTC", "US/Eastern", "GMT"]
+ZONES = [
+    "America/New_York",
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "Asia/Kolkata",
+    "UTC",
+    "Etc/UTC",
+    "US/Eastern",
+    "GMT",
+]
 #: Header zones also in the names producers really write (Windows names, nonsense).
-HEADER_ZONES = [*ZONES, "Eastern Standard Time", "Customized Time Zone", "/mozilla.org/Europe/Berlin"]
+HEADER_ZONES = [
+    *ZONES,
+    "Eastern Standard Time",
+    "Customized Time Zone",
+    "/mozilla.org/Europe/Berlin",
+]
 TEXT = st.lists(
     st.sampled_from(
-        [*"abcXYZ 019,;:\\\"'<>&/=", "\\n", "\\N", "\\,", "\\;", "\\\\", "é", "漢", "😀", "\t", "\u00a0", "  "]
+        [
+            *"abcXYZ 019,;:\\\"'<>&/=",
+            "\\n",
+            "\\N",
+            "\\,",
+            "\\;",
+            "\\\\",
+            "é",
+            "漢",
+            "😀",
+            "\t",
+            "\u00a0",
+            "  ",
+        ]
     ),
     max_size=120,
 ).map("".join)
@@ -135,7 +164,11 @@ def calendars(draw: st.DrawFn) -> tuple[bytes, str]:
     newline = draw(st.sampled_from(["\r\n", "\n"]))
     width = draw(st.sampled_from([0, 0, 20, 74]))
     lines = ["BEGIN:VEVENT", f"UID:{draw(st.sampled_from(['a@x', 'b', ' spaced ', 'é-1']))}"]
-    length = draw(st.sampled_from([None, timedelta(0), timedelta(hours=1), timedelta(days=1), -timedelta(hours=2)]))
+    length = draw(
+        st.sampled_from(
+            [None, timedelta(0), timedelta(hours=1), timedelta(days=1), -timedelta(hours=2)]
+        )
+    )
 
     def stamp(name: str, value: datetime) -> str:
         if kind == "tzid":
@@ -153,11 +186,13 @@ def calendars(draw: st.DrawFn) -> tuple[bytes, str]:
     elif length is not None and end_kind == "duration":
         sign = "-" if length < timedelta(0) else ""
         lines.append(f"DURATION:{sign}P{abs(length).days}DT{abs(length).seconds}S")
-    for name in draw(st.lists(st.sampled_from(["SUMMARY", "DESCRIPTION", "LOCATION", "X-FOO"]), unique=True)):
+    for name in draw(
+        st.lists(st.sampled_from(["SUMMARY", "DESCRIPTION", "LOCATION", "X-FOO"]), unique=True)
+    ):
         language = draw(st.sampled_from(["", ";LANGUAGE=en-us"])) if name != "X-FOO" else ""
         lines.append(f"{name}{language}:{draw(TEXT)}")
     if draw(st.booleans()):
-        lines.append('ATTACH;FMTTYPE=image/jpeg:https://example.org/a,b;c.jpg')
+        lines.append("ATTACH;FMTTYPE=image/jpeg:https://example.org/a,b;c.jpg")
     if draw(st.booleans()):
         lines.append('ORGANIZER;CN="Dept, of: CS":MAILTO:cs@example.org')
     if draw(st.booleans()):
@@ -167,16 +202,26 @@ def calendars(draw: st.DrawFn) -> tuple[bytes, str]:
     if draw(st.booleans()):
         lines.append(f"SEQUENCE:{draw(st.sampled_from(['0', '3', '-1', '99999999999']))}")
     if draw(st.booleans()):
-        lines.append(f"LAST-MODIFIED:{draw(st.sampled_from(['20250101T000000Z', '20250101T000000']))}")
+        lines.append(
+            f"LAST-MODIFIED:{draw(st.sampled_from(['20250101T000000Z', '20250101T000000']))}"
+        )
     if draw(st.booleans()):
-        lines.append(f"URL{draw(st.sampled_from(['', ';VALUE=URI']))}:https://example.org/event?a=1&b=2")
+        lines.append(
+            f"URL{draw(st.sampled_from(['', ';VALUE=URI']))}:https://example.org/event?a=1&b=2"
+        )
     lines.append("DTSTAMP:20250101T000000Z")
     lines.append("END:VEVENT")
     header = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//fast//EN"]
     if draw(st.booleans()):
         header.append(f"X-WR-TIMEZONE:{draw(st.sampled_from(HEADER_ZONES))}")
-    text = "".join(_fold(line, width, newline) for line in [*header, *lines]) + "END:VCALENDAR" + newline
-    return text.encode("utf-8", "surrogateescape"), draw(st.sampled_from(["UTC", "America/Chicago"]))
+    text = (
+        "".join(_fold(line, width, newline) for line in [*header, *lines])
+        + "END:VCALENDAR"
+        + newline
+    )
+    return text.encode("utf-8", "surrogateescape"), draw(
+        st.sampled_from(["UTC", "America/Chicago"])
+    )
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -189,7 +234,9 @@ def test_generated_simple_events_read_the_same_both_ways(
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.datetimes(min_value=datetime(2025, 9, 20), max_value=datetime(2025, 10, 10)), st.booleans())
+@given(
+    st.datetimes(min_value=datetime(2025, 9, 20), max_value=datetime(2025, 10, 10)), st.booleans()
+)
 def test_window_edges_read_the_same_both_ways(start: datetime, all_day: bool) -> None:
     start = start.replace(microsecond=0, second=0, minute=0)
     when = f";VALUE=DATE:{start:%Y%m%d}" if all_day else f":{start:%Y%m%dT%H%M%S}Z"
@@ -220,7 +267,7 @@ PLAIN = [
         "X-ALT-DESC;FMTTYPE=text/html:<p>A talk</p>",
         "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nEND:VALARM",
         "SUMMARY;LANGUAGE=en:A second summary",
-        "DESCRIPTION;ALTREP=\"cid:x\":text",
+        'DESCRIPTION;ALTREP="cid:x":text',
         "EXRULE:FREQ=WEEKLY;COUNT=3",
         "LOCATION;ENCODING=QUOTED-PRINTABLE:Room=205",
         "URL;VALUE=TEXT:not a link",
@@ -230,14 +277,26 @@ PLAIN = [
 )
 def test_the_fast_path_leaves_what_it_does_not_know_to_icalendar(extra: str) -> None:
     body = "\r\n".join(
-        ["BEGIN:VCALENDAR", "VERSION:2.0", "BEGIN:VEVENT", *PLAIN, extra, "END:VEVENT", "END:VCALENDAR", ""]
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "BEGIN:VEVENT",
+            *PLAIN,
+            extra,
+            "END:VEVENT",
+            "END:VCALENDAR",
+            "",
+        ]
     ).encode()
     assert compare(body, HALF_YEAR) == 0
     plain = body.replace(f"{extra}\r\n".encode(), b"")
     assert compare(plain, HALF_YEAR) == 1
 
 
-@pytest.mark.parametrize("tzid", ["Eastern Standard Time", "America/New York", "Customized Time Zone", "america/new_york"])
+@pytest.mark.parametrize(
+    "tzid",
+    ["Eastern Standard Time", "America/New York", "Customized Time Zone", "america/new_york"],
+)
 def test_a_zone_that_is_not_an_exact_iana_name_is_left_to_icalendar(tzid: str) -> None:
     body = "\r\n".join(
         [

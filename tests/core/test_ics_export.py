@@ -21,7 +21,9 @@ def talk(**changes: object) -> Occurrence:
         summary="Seminar: Ünïcode, commas; and \\ slashes",
         location="Hackerman Hall B-17",
         url="https://example.edu/talk-1",
-        seminar=SeminarDetails(speaker="Grace Hopper", affiliation="Yale", abstract="Line one\nline two " + "x" * 200),
+        seminar=SeminarDetails(
+            speaker="Grace Hopper", affiliation="Yale", abstract="Line one\nline two " + "x" * 200
+        ),
     )
     return base.with_changes(**changes)
 

@@ -63,7 +63,10 @@ def test_a_real_room_change_after_the_upgrade_is_still_announced() -> None:
     moved = upgraded(replace(old, location="Lecture held in MR 3."))
     (action,) = h.poll([moved], now=T0 + timedelta(minutes=30)).actions
     assert [(c.field, c.old, c.new) for c in action.changes] == [("place", "MR 2", "MR 3")]
-    assert headline(action, lambda o: "when") == "Room change: Counting points on curves is now in MR 3"
+    assert (
+        headline(action, lambda o: "when")
+        == "Room change: Counting points on curves is now in MR 3"
+    )
 
 
 def _plan(event, stored):

@@ -43,7 +43,9 @@ def test_all_day_events_count_back_from_nine_local() -> None:
     day = occ(date(2026, 12, 4), tz="")
     assert anchor_of(day, "America/New_York") == datetime(2026, 12, 4, 9, 0, tzinfo=NY)
     assert anchor_of(day) == datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
-    assert due_for(day, timedelta(days=1), "America/New_York") == datetime(2026, 12, 3, 9, 0, tzinfo=NY)
+    assert due_for(day, timedelta(days=1), "America/New_York") == datetime(
+        2026, 12, 3, 9, 0, tzinfo=NY
+    )
 
 
 def test_late_policy() -> None:
@@ -68,15 +70,31 @@ def test_matching_is_case_and_space_insensitive() -> None:
 
 def plan(events, subs, existing=(), now=NOW):
     return plan_feed(
-        feed_id=1, channel_id=50, offsets=(timedelta(days=1), timedelta(minutes=15)),
-        feed_zone="UTC", events=events, subscriptions=subs, existing=existing, now=now,
+        feed_id=1,
+        channel_id=50,
+        offsets=(timedelta(days=1), timedelta(minutes=15)),
+        feed_zone="UTC",
+        events=events,
+        subscriptions=subs,
+        existing=existing,
+        now=now,
     )
 
 
 def stored_from(p):
     return [
-        StoredReminder(i, d.idem_key, d.announcement_id, "pending", d.start_json, d.place,
-                       d.due_at, d.target_kind, d.subscription_id, d.user_id)
+        StoredReminder(
+            i,
+            d.idem_key,
+            d.announcement_id,
+            "pending",
+            d.start_json,
+            d.place,
+            d.due_at,
+            d.target_kind,
+            d.subscription_id,
+            d.user_id,
+        )
         for i, d in enumerate(p.inserts, 1)
     ]
 

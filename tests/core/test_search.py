@@ -72,7 +72,9 @@ def _one_edit(word: str, where: int, letter: str, kind: int) -> str:
     vocab=st.lists(st.text(_LETTERS, min_size=1, max_size=12), min_size=1, max_size=60),
     picks=st.lists(
         st.tuples(
-            st.integers(0, 10_000), st.integers(0, 20), st.sampled_from(_LETTERS),
+            st.integers(0, 10_000),
+            st.integers(0, 20),
+            st.sampled_from(_LETTERS),
             st.integers(0, 3),
         ),
         min_size=1,

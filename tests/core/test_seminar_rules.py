@@ -96,14 +96,18 @@ def test_rooms_are_cleaned_of_producer_phrasing() -> None:
     held = extract_seminar("A (B)", "", "Lecture held in MR 2.")
     assert (held.location, held.rule_for("location")) == ("MR 2", "location.held_in")
     teams = extract_seminar(
-        "Talk", "Join: https://teams.microsoft.com/l/meetup-join/1", "Room 5; Microsoft Teams Meeting"
+        "Talk",
+        "Join: https://teams.microsoft.com/l/meetup-join/1",
+        "Room 5; Microsoft Teams Meeting",
     )
     assert teams.location == "Room 5"
     assert teams.online_url == "https://teams.microsoft.com/l/meetup-join/1"
 
 
 def test_the_feed_pattern_comes_first_and_says_so() -> None:
-    pattern = FeedPattern(summary=r"^(?P<title>.+?) \| (?P<speaker>[^(]+?) \((?P<affiliation>[^)]+)\)$")
+    pattern = FeedPattern(
+        summary=r"^(?P<title>.+?) \| (?P<speaker>[^(]+?) \((?P<affiliation>[^)]+)\)$"
+    )
     details = extract_seminar("Graph Limits | Ada Quill (Fernhill)", "", "", pattern=pattern)
     assert (details.title, details.speaker, details.affiliation) == (
         "Graph Limits", "Ada Quill", "Fernhill"

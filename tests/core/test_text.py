@@ -109,8 +109,28 @@ def test_pings_block_syntax_and_formatting_are_neutralised() -> None:
 @given(
     st.lists(
         st.one_of(
-            st.sampled_from(["[", "]", "(", ")", "\\", "<", ">", "](", "[x](", "https://a.b/",
-                             " ", "\n", "*", "_", "http://", "Join on Zoom", "@", "#"]),
+            st.sampled_from(
+                [
+                    "[",
+                    "]",
+                    "(",
+                    ")",
+                    "\\",
+                    "<",
+                    ">",
+                    "](",
+                    "[x](",
+                    "https://a.b/",
+                    " ",
+                    "\n",
+                    "*",
+                    "_",
+                    "http://",
+                    "Join on Zoom",
+                    "@",
+                    "#",
+                ]
+            ),
             st.text(max_size=4),
         ),
         max_size=40,

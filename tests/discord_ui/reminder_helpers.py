@@ -58,4 +58,8 @@ async def reminders(h: Harness) -> list[ReminderRow]:
 
 
 def reminder_texts(messages: list[SentMessage]) -> list[str]:
-    return [str(m.message.get("content", "")) for m in messages if "Reminder" in str(m.message.get("content", ""))]
+    return [
+        str(m.message.get("content", ""))
+        for m in messages
+        if "Reminder" in str(m.message.get("content", ""))
+    ]

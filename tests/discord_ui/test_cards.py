@@ -61,9 +61,7 @@ def as_read(text: str) -> str:
 async def test_the_samples_card_fits_a_phone_and_shows_no_internal_id(
     fake_discord: FakeDiscord, feed_server: FeedServer, tmp_path: Path
 ) -> None:
-    async with harness(
-        fake_discord, feed_server, tmp_path, clock=FixedClock(SAMPLE_NOW)
-    ) as h:
+    async with harness(fake_discord, feed_server, tmp_path, clock=FixedClock(SAMPLE_NOW)) as h:
         h.feeds.body = SAMPLE_PATH.read_bytes()
         await h.start()
         await h.poll()
@@ -83,8 +81,9 @@ async def test_the_samples_card_fits_a_phone_and_shows_no_internal_id(
         assert fields["Where"] == "Hackerman Hall B-17"
         # A few lines of abstract, cut after a word, with the event link for the rest.
         assert embed["description"].startswith("While deep neural networks")
-        assert "[Read more](https://www.cs.jhu.edu/event/cs-seminar-michael-mahoney" in (
-            embed["description"]
+        assert (
+            "[Read more](https://www.cs.jhu.edu/event/cs-seminar-michael-mahoney"
+            in (embed["description"])
         )
         assert "Bio" not in fields and "Mahoney is" not in visible_text(message.message)
 

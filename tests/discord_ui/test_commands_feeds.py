@@ -77,7 +77,9 @@ async def start(h: Harness, *ports: int) -> None:
     await h.start(fetcher=fetcher)
 
 
-async def run(h: Harness, name: str, options: dict[str, Any] | None = None, *, user: Any = None) -> InteractionRecord:
+async def run(
+    h: Harness, name: str, options: dict[str, Any] | None = None, *, user: Any = None
+) -> InteractionRecord:
     iid = h.fake.inject_command(name, options or {}, user=user or h.fake.defaults.admin)
     record = await h.fake.wait_for_interaction_response(iid, timeout=10)
     assert record.rejected == []
@@ -90,8 +92,11 @@ async def final_text(h: Harness, record: InteractionRecord) -> str:
         data = record.response_data
         assert int(data.get("flags", 0)) & EPHEMERAL
         return str(data.get("content") or "") + "".join(
-            str(e.get("title", "")) + str(e.get("description", "")) + "".join(
-                f["name"] + f["value"] for f in e.get("fields", [])) for e in data.get("embeds", []))
+            str(e.get("title", ""))
+            + str(e.get("description", ""))
+            + "".join(f["name"] + f["value"] for f in e.get("fields", []))
+            for e in data.get("embeds", [])
+        )
     assert record.response_type == 5 and record.response_data["flags"] & EPHEMERAL
     await h.fake.wait_for(lambda: bool(record.followup_ids), timeout=20)
     return h.fake.message(record.followup_ids[-1]).content
@@ -99,7 +104,9 @@ async def final_text(h: Harness, record: InteractionRecord) -> str:
 
 async def feed_row(h: Harness, name: str) -> feed_store.FeedRow | None:
     assert h.bot is not None
-    row: feed_store.FeedRow | None = await h.bot.run_db(feed_store.get_feed_by_name, name, h.fake.defaults.guild.id)
+    row: feed_store.FeedRow | None = await h.bot.run_db(
+        feed_store.get_feed_by_name, name, h.fake.defaults.guild.id
+    )
     return row
 
 
@@ -110,13 +117,22 @@ async def test_admin_commands_sync_as_admin_only_guild_commands(bot_harness: Har
     feeds = next(c for c in synced if c["name"] == "feeds")
     assert int(feeds["default_member_permissions"]) == 1 << 5  # MANAGE_GUILD
     assert feeds.get("dm_permission") is False or feeds.get("contexts") == [0]
-    assert {o["name"] for o in feeds["options"]} == {"add", "list", "remove", "refresh", "settings", "status"}
+    assert {o["name"] for o in feeds["options"]} == {
+        "add",
+        "list",
+        "remove",
+        "refresh",
+        "settings",
+        "status",
+    }
 
 
 async def test_add_tests_the_feed_reports_it_and_starts_silently(bot_harness: Harness) -> None:
     h = bot_harness
     await start(h)
-    record = await run(h, "feeds add", {"url": h.feeds.url, "channel": h.fake.defaults.seminars, "name": "talks"})
+    record = await run(
+        h, "feeds add", {"url": h.feeds.url, "channel": h.fake.defaults.seminars, "name": "talks"}
+    )
     text = await final_text(h, record)
     assert "Found **Department of Computer Science** (the link itself)" in text
     assert "Upcoming events: **2**" in text and "Next: **Compilers**" in text
@@ -130,24 +146,43 @@ async def test_add_tests_the_feed_reports_it_and_starts_silently(bot_harness: Ha
     await h.deliver()
     assert h.fake.messages(h.fake.defaults.seminars) == []
     # The same name again is refused; nothing changes.
-    again = await run(h, "feeds add", {"url": h.feeds.url, "channel": h.fake.defaults.seminars, "name": "talks"})
+    again = await run(
+        h, "feeds add", {"url": h.feeds.url, "channel": h.fake.defaults.seminars, "name": "talks"}
+    )
     assert "already has a feed called **talks**" in await final_text(h, again)
 
 
 async def test_add_with_announce_posts_the_window(bot_harness: Harness) -> None:
     h = bot_harness
     await start(h)
-    record = await run(h, "feeds add", {"url": h.feeds.url, "channel": h.fake.defaults.seminars, "name": "talks", "announce": True})
+    record = await run(
+        h,
+        "feeds add",
+        {
+            "url": h.feeds.url,
+            "channel": h.fake.defaults.seminars,
+            "name": "talks",
+            "announce": True,
+        },
+    )
     assert "announcing" in await final_text(h, record)
     messages = await h.fake.wait_for_messages(h.fake.defaults.seminars, 1)
     assert messages[0].embeds[0]["title"] == "Compilers"
 
 
-async def test_add_finds_the_calendar_an_events_page_advertises(bot_harness: Harness, site: Site) -> None:
+async def test_add_finds_the_calendar_an_events_page_advertises(
+    bot_harness: Harness, site: Site
+) -> None:
     h = bot_harness
-    site.html = '<html><head><link rel="alternate" type="text/calendar" href="/cal.ics"></head></html>'
+    site.html = (
+        '<html><head><link rel="alternate" type="text/calendar" href="/cal.ics"></head></html>'
+    )
     await start(h, site.port)
-    record = await run(h, "feeds add", {"url": site.url("/events/"), "channel": h.fake.defaults.seminars, "name": "page"})
+    record = await run(
+        h,
+        "feeds add",
+        {"url": site.url("/events/"), "channel": h.fake.defaults.seminars, "name": "page"},
+    )
     text = await final_text(h, record)
     assert "the calendar link the page advertises" in text
     row = await feed_row(h, "page")
@@ -158,7 +193,11 @@ async def test_add_reports_a_page_without_a_calendar(bot_harness: Harness, site:
     h = bot_harness
     site.html = "<html><body>Just a page</body></html>"
     await start(h, site.port)
-    record = await run(h, "feeds add", {"url": site.url("/events/"), "channel": h.fake.defaults.seminars, "name": "page"})
+    record = await run(
+        h,
+        "feeds add",
+        {"url": site.url("/events/"), "channel": h.fake.defaults.seminars, "name": "page"},
+    )
     assert "does not point to a calendar feed" in await final_text(h, record)
     assert await feed_row(h, "page") is None
 
@@ -176,7 +215,9 @@ async def test_add_refuses_bad_and_internal_urls_and_saves_nothing(
 ) -> None:
     h = bot_harness
     await h.start()
-    record = await run(h, "feeds add", {"url": url, "channel": h.fake.defaults.seminars, "name": "bad"})
+    record = await run(
+        h, "feeds add", {"url": url, "channel": h.fake.defaults.seminars, "name": "bad"}
+    )
     assert expected in await final_text(h, record)
     assert await feed_row(h, "bad") is None
 
@@ -184,7 +225,9 @@ async def test_add_refuses_bad_and_internal_urls_and_saves_nothing(
 async def test_untrusted_loopback_feed_is_refused_by_the_ssrf_guard(bot_harness: Harness) -> None:
     h = bot_harness
     await h.start()  # the default fetcher: no loopback exemption
-    record = await run(h, "feeds add", {"url": h.feeds.url, "channel": h.fake.defaults.seminars, "name": "loop"})
+    record = await run(
+        h, "feeds add", {"url": h.feeds.url, "channel": h.fake.defaults.seminars, "name": "loop"}
+    )
     text = await final_text(h, record)
     assert "could not use that link" in text
     assert await feed_row(h, "loop") is None and h.feeds.hits == 0
@@ -193,7 +236,9 @@ async def test_untrusted_loopback_feed_is_refused_by_the_ssrf_guard(bot_harness:
 async def test_add_checks_the_channel_before_fetching_or_saving(bot_harness: Harness) -> None:
     h = bot_harness
     await start(h)
-    record = await run(h, "feeds add", {"url": h.feeds.url, "channel": h.fake.defaults.readonly, "name": "ro"})
+    record = await run(
+        h, "feeds add", {"url": h.feeds.url, "channel": h.fake.defaults.readonly, "name": "ro"}
+    )
     text = await final_text(h, record)
     assert "I cannot post in" in text and "Send Messages" in text
     assert await feed_row(h, "ro") is None and h.feeds.hits == 0
@@ -202,7 +247,11 @@ async def test_add_checks_the_channel_before_fetching_or_saving(bot_harness: Har
 async def test_add_refuses_a_bad_name(bot_harness: Harness) -> None:
     h = bot_harness
     await start(h)
-    record = await run(h, "feeds add", {"url": h.feeds.url, "channel": h.fake.defaults.seminars, "name": "Bad Name!"})
+    record = await run(
+        h,
+        "feeds add",
+        {"url": h.feeds.url, "channel": h.fake.defaults.seminars, "name": "Bad Name!"},
+    )
     assert "lower-case letters" in await final_text(h, record)
 
 
@@ -217,7 +266,9 @@ async def test_add_refuses_a_bad_name(bot_harness: Harness) -> None:
         ("feeds settings", {"feed": "cs-seminar", "paused": True}),
     ],
 )
-async def test_members_cannot_use_admin_commands(bot_harness: Harness, name: str, options: dict[str, Any]) -> None:
+async def test_members_cannot_use_admin_commands(
+    bot_harness: Harness, name: str, options: dict[str, Any]
+) -> None:
     h = bot_harness
     await start(h)
     if "channel" in options:
@@ -251,7 +302,9 @@ async def test_list_status_and_refresh(bot_harness: Harness) -> None:
 async def test_feed_autocomplete_for_admins(bot_harness: Harness) -> None:
     h = bot_harness
     await start(h)
-    iid = h.fake.inject_autocomplete("feeds status", {"feed": "cs"}, "feed", user=h.fake.defaults.admin)
+    iid = h.fake.inject_autocomplete(
+        "feeds status", {"feed": "cs"}, "feed", user=h.fake.defaults.admin
+    )
     record = await h.fake.wait_for_interaction_response(iid)
     assert record.response_data["choices"] == [{"name": "cs-seminar", "value": "cs-seminar"}]
 
@@ -265,7 +318,10 @@ async def test_feed_autocomplete_for_admins(bot_harness: Harness) -> None:
         ({"timezone": "Mars/Olympus"}, "Unknown time zone"),
         ({}, "Nothing to change"),
         ({"enabled": False}, "paused:True"),
-        ({"summary_pattern": "(?P<speaker>"}, "`summary_pattern` is not a valid regular expression"),
+        (
+            {"summary_pattern": "(?P<speaker>"},
+            "`summary_pattern` is not a valid regular expression",
+        ),
         ({"description_pattern": "(?P<who>.+)"}, "unknown group name(s) who"),
     ],
 )
@@ -286,10 +342,18 @@ async def test_settings_change_channel_filters_role_and_pause(bot_harness: Harne
     d = h.fake.defaults
     refused = await run(h, "feeds settings", {"feed": "cs-seminar", "channel": d.readonly})
     assert "I cannot post in" in refused.response_data["content"]
-    record = await run(h, "feeds settings", {
-        "feed": "cs-seminar", "announce_window": "3d", "include": "seminar, colloquium",
-        "reminders": "2h 10m", "timezone": "Europe/Paris", "mention_role": d.seminar_role,
-    })
+    record = await run(
+        h,
+        "feeds settings",
+        {
+            "feed": "cs-seminar",
+            "announce_window": "3d",
+            "include": "seminar, colloquium",
+            "reminders": "2h 10m",
+            "timezone": "Europe/Paris",
+            "mention_role": d.seminar_role,
+        },
+    )
     text = record.response_data["content"]
     assert "Announce window: 3d" in text and "Include: seminar, colloquium" in text
     assert "Reminders: 2h, 10m" in text and "Europe/Paris" in text
@@ -336,13 +400,24 @@ async def test_remove_discord_feeds_but_not_config_feeds(bot_harness: Harness) -
     await start(h)
     refused = await run(h, "feeds remove", {"feed": "cs-seminar"})
     assert "configuration file" in refused.response_data["content"]
-    await final_text(h, await run(h, "feeds add", {"url": h.feeds.url, "channel": h.fake.defaults.seminars, "name": "talks"}))
+    await final_text(
+        h,
+        await run(
+            h,
+            "feeds add",
+            {"url": h.feeds.url, "channel": h.fake.defaults.seminars, "name": "talks"},
+        ),
+    )
     row = await feed_row(h, "talks")
     assert row is not None
     removed = await run(h, "feeds remove", {"feed": "talks"})
     assert "Removed **talks**" in removed.response_data["content"]
     assert await feed_row(h, "talks") is None
-    assert h.bot is not None and h.bot.scheduler is not None and h.bot.scheduler.next_run(row.id) is None
+    assert (
+        h.bot is not None
+        and h.bot.scheduler is not None
+        and h.bot.scheduler.next_run(row.id) is None
+    )
 
 
 async def test_status_of_many_failing_feeds_fits_one_answer(bot_harness: Harness) -> None:
@@ -370,4 +445,6 @@ async def test_status_of_many_failing_feeds_fits_one_answer(bot_harness: Harness
         for e in embeds
     )  # fmt: skip
     assert total <= 6000
-    assert all(e["title"].startswith("feed-") or e["title"].startswith("cs-seminar") for e in embeds)
+    assert all(
+        e["title"].startswith("feed-") or e["title"].startswith("cs-seminar") for e in embeds
+    )

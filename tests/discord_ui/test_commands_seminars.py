@@ -15,16 +15,31 @@ from tests.fakediscord.records import EPHEMERAL, InteractionRecord
 pytestmark = pytest.mark.timeout(60)
 
 TALKS = [
-    Talk(post_id=1, start=NOW + timedelta(hours=3), speaker="Michael Mahoney",
-         affiliation="UC Berkeley", title="Randomized numerical linear algebra"),
-    Talk(post_id=2, start=NOW + timedelta(days=2), speaker="Grace Hopper",
-         affiliation="Yale University", title="Compilers for everyone",
-         abstract="We revisit COBOL and friends."),
-    Talk(post_id=3, start=NOW + timedelta(days=20), speaker="Ada Lovelace",
-         title="Notes on engines"),
+    Talk(
+        post_id=1,
+        start=NOW + timedelta(hours=3),
+        speaker="Michael Mahoney",
+        affiliation="UC Berkeley",
+        title="Randomized numerical linear algebra",
+    ),
+    Talk(
+        post_id=2,
+        start=NOW + timedelta(days=2),
+        speaker="Grace Hopper",
+        affiliation="Yale University",
+        title="Compilers for everyone",
+        abstract="We revisit COBOL and friends.",
+    ),
+    Talk(
+        post_id=3, start=NOW + timedelta(days=20), speaker="Ada Lovelace", title="Notes on engines"
+    ),
 ] + [
-    Talk(post_id=100 + i, start=NOW + timedelta(days=3, hours=i), speaker=f"Speaker {i}",
-         title=f"Talk number {i} @everyone")
+    Talk(
+        post_id=100 + i,
+        start=NOW + timedelta(days=3, hours=i),
+        speaker=f"Speaker {i}",
+        title=f"Talk number {i} @everyone",
+    )
     for i in range(12)
 ]
 
@@ -36,7 +51,9 @@ async def started(h: Harness) -> Harness:
     return h
 
 
-async def answer(h: Harness, name: str, options: dict[str, Any] | None = None, **kw: Any) -> InteractionRecord:
+async def answer(
+    h: Harness, name: str, options: dict[str, Any] | None = None, **kw: Any
+) -> InteractionRecord:
     iid = h.fake.inject_command(name, options or {}, **kw)
     record = await h.fake.wait_for_interaction_response(iid)
     assert record.rejected == []
@@ -69,14 +86,20 @@ async def test_upcoming_lists_with_timestamps_and_pages(bot_harness: Harness) ->
     record = await answer(h, "seminars upcoming", {"days": 30})
     assert ephemeral(record)
     first = embed(record)
-    assert first["description"].startswith("**Randomized numerical linear algebra** — Michael Mahoney (UC Berkeley)")
+    assert first["description"].startswith(
+        "**Randomized numerical linear algebra** — Michael Mahoney (UC Berkeley)"
+    )
     start = int(TALKS[0].start.timestamp())
     assert f"<t:{start}:F> (<t:{start}:R>)" in first["description"]
     assert "@everyone" not in first["description"].replace("@\u200beveryone", "")
     assert "Page 1 of 2 · 15 events" in first["footer"]["text"]
     # Page with the buttons; the same message is edited in place.
     message = next(m for m in h.fake.sent if m.interaction_id == record.id)
-    assert [c["custom_id"] for c in message.components[0]["components"]] == ["page:prev", "page:count", "page:next"]
+    assert [c["custom_id"] for c in message.components[0]["components"]] == [
+        "page:prev",
+        "page:count",
+        "page:next",
+    ]
     click = h.fake.click_button(message.id, "page:next", user=h.fake.defaults.member)
     clicked = await h.fake.wait_for_interaction_response(click)
     assert clicked.response_type == 7
@@ -133,7 +156,8 @@ async def test_show_autocomplete_and_pick(bot_harness: Harness) -> None:
     assert "Grace Hopper — Compilers for everyone" in choice["name"]
     assert len(choice["name"]) <= 100 and len(choice["value"]) <= 100
     empty = await h.fake.wait_for_interaction_response(
-        h.fake.inject_autocomplete("seminars show", {"event": ""}, "event"))
+        h.fake.inject_autocomplete("seminars show", {"event": ""}, "event")
+    )
     assert 1 <= len(empty.response_data["choices"]) <= 25
     shown = await answer(h, "seminars show", {"event": choice["value"]})
     assert embed(shown)["title"] == "Compilers for everyone"
@@ -159,4 +183,3 @@ async def test_bad_input_gets_a_clear_private_error(
     record = await answer(h, name, options)
     assert ephemeral(record)
     assert message in record.response_data["content"]
-

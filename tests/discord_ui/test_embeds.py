@@ -85,8 +85,9 @@ def test_no_masked_link_survives_anywhere_in_an_announcement() -> None:
         seminar=SeminarDetails(speaker=links, affiliation=links, abstract=links, bio=links),
     )
     change = FieldChange("place", "Room 1", links)
-    action = Action(kind=ActionKind.UPDATE, feed="f", occurrence=occ, previous=occ,
-                    changes=(change,))
+    action = Action(
+        kind=ActionKind.UPDATE, feed="f", occurrence=occ, previous=occ, changes=(change,)
+    )
     data = announcement_embed(action).to_dict()
     texts = [data.get("title", ""), data.get("description", "")]
     texts += [f["name"] + f["value"] for f in data.get("fields", [])]
@@ -117,13 +118,21 @@ def test_no_card_ever_carries_a_masked_link(summary: str, place: str, speaker: s
                      data.get("footer", {}).get("text", "")]  # fmt: skip
             texts += [f["name"] + "\n" + f["value"] for f in data.get("fields", [])]
             assert all("](" not in t for t in texts)
+
+
 def test_an_online_talk_shows_its_join_link_as_the_place() -> None:
     join = "https://zoom.us/j/123?pwd=a_b"
     online = occurrence(seminar=SeminarDetails(speaker="A B", online_url=join))
-    (where,) = [f.value for f in announcement_embed(Action(ActionKind.ANNOUNCE, "f", online)).fields
-                if f.name == "Where"]
+    (where,) = [
+        f.value
+        for f in announcement_embed(Action(ActionKind.ANNOUNCE, "f", online)).fields
+        if f.name == "Where"
+    ]
     assert where == join
     hybrid = occurrence(location="Room 5", seminar=SeminarDetails(online_url=join))
-    (where,) = [f.value for f in announcement_embed(Action(ActionKind.ANNOUNCE, "f", hybrid)).fields
-                if f.name == "Where"]
+    (where,) = [
+        f.value
+        for f in announcement_embed(Action(ActionKind.ANNOUNCE, "f", hybrid)).fields
+        if f.name == "Where"
+    ]
     assert where == f"Room 5\nJoin online: {join}"

@@ -305,7 +305,9 @@ async def test_feeds_settings_refuses_the_mirror_when_the_operator_did_not_allow
         text = await command(h, {"feed": "cs-seminar", "scheduled_events": True})
         assert "scheduled_events = true" in text and "[discord]" in text
         assert h.bot is not None
-        row = await h.bot.run_db(lambda db: db.conn.execute("SELECT settings_json FROM feeds").fetchone())
+        row = await h.bot.run_db(
+            lambda db: db.conn.execute("SELECT settings_json FROM feeds").fetchone()
+        )
         assert '"scheduled_events": false' in row[0]
     finally:
         await h.stop()

@@ -10,7 +10,9 @@ from tests.discord_ui.harness import NOW, Harness, harness
 from tests.discord_ui.reminder_helpers import announce, command, reminder_texts, reminders, tick_at
 
 NY = ZoneInfo("America/New_York")
-TALK = Talk(post_id=7501, start=NOW + timedelta(days=2), title="Typed systems", speaker="Grace Hopper")
+TALK = Talk(
+    post_id=7501, start=NOW + timedelta(days=2), title="Typed systems", speaker="Grace Hopper"
+)
 
 
 async def test_remind_command_with_personal_offset_and_clear_errors(bot_harness: Harness) -> None:
@@ -23,8 +25,12 @@ async def test_remind_command_with_personal_offset_and_clear_errors(bot_harness:
     (choice,) = record.response_data["choices"]
     assert "Typed systems" in choice["name"]
 
-    assert "not a duration" in await command(h, "remind", {"event": choice["value"], "before": "soon"}, alice)
-    assert "at most" in await command(h, "remind", {"event": choice["value"], "before": "30d"}, alice)
+    assert "not a duration" in await command(
+        h, "remind", {"event": choice["value"], "before": "soon"}, alice
+    )
+    assert "at most" in await command(
+        h, "remind", {"event": choice["value"], "before": "30d"}, alice
+    )
     assert "don't know" in await command(h, "remind", {"event": "nope", "before": "1h"}, alice)
     reply = await command(h, "remind", {"event": choice["value"], "before": "1h30m"}, alice)
     assert "1h30m before" in reply
@@ -45,15 +51,24 @@ async def test_subscribe_matches_events_that_appear_later_and_can_be_removed(
     assert "Subscribed" in reply and "1 upcoming" in reply
     assert "Pick one" in await command(h, "subscribe", {"speaker": "x", "keyword": "y"}, alice)
 
-    later = Talk(post_id=7502, start=NOW + timedelta(days=4), title="COBOL at 70", speaker="Grace Hopper")
+    later = Talk(
+        post_id=7502, start=NOW + timedelta(days=4), title="COBOL at 70", speaker="Grace Hopper"
+    )
     other = Talk(post_id=7503, start=NOW + timedelta(days=4), title="Unrelated", speaker="Alan Kay")
     h.feeds.body = render_feed([TALK, later, other])
     await h.poll()
     mine = [r for r in await reminders(h) if r.target_kind == "mention"]
-    assert sorted(r.due_at for r in mine) == [TALK.start - timedelta(hours=2), later.start - timedelta(hours=2)]
+    assert sorted(r.due_at for r in mine) == [
+        TALK.start - timedelta(hours=2),
+        later.start - timedelta(hours=2),
+    ]
 
     await tick_at(h, TALK.start - timedelta(hours=2))
-    (ping,) = [m for m in h.fake.messages(h.fake.defaults.seminars) if f"<@{alice.id}>" in m.message["content"]]
+    (ping,) = [
+        m
+        for m in h.fake.messages(h.fake.defaults.seminars)
+        if f"<@{alice.id}>" in m.message["content"]
+    ]
     assert [int(u) for u in ping.payload["allowed_mentions"]["users"]] == [alice.id]
     assert ping.payload["allowed_mentions"]["parse"] == []
 
@@ -64,11 +79,17 @@ async def test_subscribe_matches_events_that_appear_later_and_can_be_removed(
     click = h.fake.click_button(listing.original_message_id, button, user=alice)
     removed = await h.fake.wait_for_interaction_response(click)
     assert "Removed" in removed.response_data["content"]
-    states = {r.state for r in await reminders(h) if r.target_kind == "mention" and r.due_at > h.clock.now()}
+    states = {
+        r.state
+        for r in await reminders(h)
+        if r.target_kind == "mention" and r.due_at > h.clock.now()
+    }
     assert states == {"cancelled"}
 
 
-async def test_one_day_reminder_keeps_local_time_across_dst(fake_discord, feed_server, tmp_path) -> None:
+async def test_one_day_reminder_keeps_local_time_across_dst(
+    fake_discord, feed_server, tmp_path
+) -> None:
     # US DST starts Sun 14 Mar 2027: a Monday 10:00 talk's "1d" reminder is Sunday 10:00 EDT.
     start = datetime(2027, 3, 15, 10, 0, tzinfo=NY)
     talk = Talk(post_id=7504, start=start, title="Spring forward")
@@ -95,7 +116,9 @@ ALL_DAY = (
 )
 
 
-async def test_all_day_event_is_reminded_relative_to_nine_local(fake_discord, feed_server, tmp_path) -> None:
+async def test_all_day_event_is_reminded_relative_to_nine_local(
+    fake_discord, feed_server, tmp_path
+) -> None:
     async with harness(
         fake_discord, feed_server, tmp_path, extra_config='timezone = "America/New_York"'
     ) as h:

@@ -78,7 +78,9 @@ async def test_channel_reminder_mentions_the_configured_role_only(
         await announce(h, TALK)
         await tick_at(h, TALK.start - timedelta(minutes=30))
         (reminder,) = [
-            m for m in h.fake.messages(h.fake.defaults.seminars) if "Reminder" in m.message["content"]
+            m
+            for m in h.fake.messages(h.fake.defaults.seminars)
+            if "Reminder" in m.message["content"]
         ]
         assert reminder.message["content"].startswith(f"<@&{role.id}>")
         allowed = reminder.payload["allowed_mentions"]

@@ -25,8 +25,11 @@ LATER = Talk(post_id=7402, start=NOW + timedelta(days=3), title="The sequel")
 
 
 def dm_posts(h: Harness) -> list[object]:
-    return [r for r in h.fake.requests if r.method == "POST" and r.path.endswith("/messages")
-            and r.status == 403]
+    return [
+        r
+        for r in h.fake.requests
+        if r.method == "POST" and r.path.endswith("/messages") and r.status == 403
+    ]
 
 
 async def test_dm_closed_flags_the_subscription_once_and_hints_once(bot_harness: Harness) -> None:
@@ -103,7 +106,9 @@ async def test_misfired_ticks_coalesce_and_every_due_row_is_sent_once(
     # The 1d channel reminder went out late (the clock jumped), the 15m one on time: once each.
     channel = [r for r in await reminders(h) if r.target_kind == "channel"]
     assert sorted((r.state, r.late) for r in channel) == [("sent", False), ("sent", True)]
-    texts = [m for m in h.fake.messages(h.fake.defaults.seminars) if "Reminder" in m.message["content"]]
+    texts = [
+        m for m in h.fake.messages(h.fake.defaults.seminars) if "Reminder" in m.message["content"]
+    ]
     assert len(texts) == 2
 
 
@@ -148,7 +153,7 @@ async def test_a_thousand_subscribers_are_all_reminded_without_429s(bot_harness:
     elapsed = time.monotonic() - started
     sent = [r for r in await reminders(h) if r.target_kind == "dm" and r.state == "sent"]
     assert len(sent) == 1000
-    assert all(len(h.fake.dms(u)) == 1 for u in users[:: 97])
+    assert all(len(h.fake.dms(u)) == 1 for u in users[::97])
     assert h.fake.rate_limited_count == 0
     # Paced: 2 requests per first-time DM (open + send) at no more than `rate` per second.
     assert elapsed >= (2000 - 5) / rate * 0.95

@@ -97,10 +97,16 @@ async def serve(hold_ready: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.fakediscord", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hold-ready", action="store_true",
-                        help="answer IDENTIFY only after SIGUSR1 (the bot stays not ready)")
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.fakediscord",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--hold-ready",
+        action="store_true",
+        help="answer IDENTIFY only after SIGUSR1 (the bot stays not ready)",
+    )
     args = parser.parse_args(argv)
     return asyncio.run(serve(args.hold_ready))
 

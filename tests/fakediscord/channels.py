@@ -56,7 +56,9 @@ class ChannelRoutes:
             ("DELETE", MESSAGE, self._delete_message),
         ]
 
-    def _channel_for_bot(self, channel_id: int, needed: int) -> tuple[FakeChannel, FakeGuild | None]:
+    def _channel_for_bot(
+        self, channel_id: int, needed: int
+    ) -> tuple[FakeChannel, FakeGuild | None]:
         channel, guild = self._hub.find_channel(channel_id)
         if guild is not None:
             perms = guild.permissions_in(self._hub.bot_member(guild), channel)
@@ -122,8 +124,10 @@ class ChannelRoutes:
     async def _delete_message(self, request: web.Request, m: dict[str, str]) -> web.Response:
         channel, _ = self._channel_for_bot(int(m["channel"]), VIEW_CHANNEL)
         sent = self._messages.live(channel.id, int(m["message"]))
-        if int(sent.message["author"]["id"]) != self._hub.bot_user.id and \
-                not self._hub.bot_permissions(channel) & MANAGE_MESSAGES:
+        if (
+            int(sent.message["author"]["id"]) != self._hub.bot_user.id
+            and not self._hub.bot_permissions(channel) & MANAGE_MESSAGES
+        ):
             raise fail(*MISSING_PERMISSIONS)
         self._messages.delete(sent, "channel")
         return no_content()

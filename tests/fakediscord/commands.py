@@ -57,8 +57,12 @@ class CommandRoutes:
         for command in payload:
             kind = command.get("type", 1)
             item = {
-                "description": "", "options": [], "default_member_permissions": None,
-                "nsfw": False, "contexts": None, "integration_types": [0],
+                "description": "",
+                "options": [],
+                "default_member_permissions": None,
+                "nsfw": False,
+                "contexts": None,
+                "integration_types": [0],
                 **command,
                 "type": kind,
                 "id": previous.get((kind, command["name"]), str(snowflake())),

@@ -39,26 +39,50 @@ class DirectoryRoutes:
         ]
 
     async def _get_me(self, request: web.Request, m: dict[str, str]) -> web.Response:
-        return json_response({**self._hub.bot_user.to_json(), "verified": True,
-                              "mfa_enabled": False, "flags": 0, "locale": "en-US"})
+        return json_response(
+            {
+                **self._hub.bot_user.to_json(),
+                "verified": True,
+                "mfa_enabled": False,
+                "flags": 0,
+                "locale": "en-US",
+            }
+        )
 
     async def _get_application(self, request: web.Request, m: dict[str, str]) -> web.Response:
         hub = self._hub
         owner = hub.defaults.owner if hub.defaults else hub.bot_user
-        return json_response({
-            "id": str(hub.application_id), "name": hub.bot_user.username,
-            "description": "", "icon": None, "bot_public": True,
-            "bot_require_code_grant": False, "owner": owner.to_json(),
-            "verify_key": secrets.token_hex(32), "flags": 0, "team": None, "summary": "",
-            "interactions_endpoint_url": None, "bot": hub.bot_user.to_json(),
-        })
+        return json_response(
+            {
+                "id": str(hub.application_id),
+                "name": hub.bot_user.username,
+                "description": "",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": owner.to_json(),
+                "verify_key": secrets.token_hex(32),
+                "flags": 0,
+                "team": None,
+                "summary": "",
+                "interactions_endpoint_url": None,
+                "bot": hub.bot_user.to_json(),
+            }
+        )
 
     async def _get_gateway(self, request: web.Request, m: dict[str, str]) -> web.Response:
-        return json_response({
-            "url": f"ws://127.0.0.1:{self._hub.port}/gateway", "shards": 1,
-            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0,
-                                    "max_concurrency": 1},
-        })
+        return json_response(
+            {
+                "url": f"ws://127.0.0.1:{self._hub.port}/gateway",
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 0,
+                    "max_concurrency": 1,
+                },
+            }
+        )
 
     async def _open_dm(self, request: web.Request, m: dict[str, str]) -> web.Response:
         body = request[BODY] or {}
@@ -85,7 +109,9 @@ class DirectoryRoutes:
         return json_response(data)
 
     async def _get_guild_channels(self, request: web.Request, m: dict[str, str]) -> web.Response:
-        return json_response([c.to_json() for c in self._hub.guild_or_404(int(m["guild"])).channels])
+        return json_response(
+            [c.to_json() for c in self._hub.guild_or_404(int(m["guild"])).channels]
+        )
 
     async def _get_guild_roles(self, request: web.Request, m: dict[str, str]) -> web.Response:
         return json_response([r.to_json() for r in self._hub.guild_or_404(int(m["guild"])).roles])

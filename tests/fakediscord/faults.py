@@ -17,8 +17,12 @@ from .hub import API_PREFIX, Hub
 from .records import Fault
 from .responses import HTTPError, json_response
 
-DEFAULT_MESSAGES = {500: "500: Internal Server Error", 502: "502: Bad Gateway",
-                    503: "503: Service Unavailable", 504: "504: Gateway Timeout"}
+DEFAULT_MESSAGES = {
+    500: "500: Internal Server Error",
+    502: "502: Bad Gateway",
+    503: "503: Service Unavailable",
+    504: "504: Gateway Timeout",
+}
 
 
 class Faults:
@@ -45,8 +49,12 @@ class Faults:
         pattern = pattern.removeprefix(API_PREFIX)
         headers: dict[str, str] = {}
         if status == 429:
-            body: dict[str, Any] = {"message": message or "You are being rate limited.",
-                                    "retry_after": retry_after, "global": is_global, "code": code}
+            body: dict[str, Any] = {
+                "message": message or "You are being rate limited.",
+                "retry_after": retry_after,
+                "global": is_global,
+                "code": code,
+            }
             headers = {
                 "Via": "1.1 google",
                 "Retry-After": str(math.ceil(retry_after)),
@@ -60,7 +68,10 @@ class Faults:
             if is_global:
                 headers["X-RateLimit-Global"] = "true"
         else:
-            body = {"code": code, "message": message or DEFAULT_MESSAGES.get(status, f"{status}: Error")}
+            body = {
+                "code": code,
+                "message": message or DEFAULT_MESSAGES.get(status, f"{status}: Error"),
+            }
         fault = Fault(method.upper(), pattern, status, body, headers, after=after, times=times)
         self._hub.faults.append(fault)
         return fault
@@ -107,10 +118,19 @@ class Faults:
             self._hub.rate_limited_count += 1
             raise HTTPError(
                 429,
-                {"message": "You are being rate limited.", "retry_after": reset_after,
-                 "global": False, "code": 0},
-                {**common, "X-RateLimit-Remaining": "0", "Via": "1.1 google",
-                 "Retry-After": str(math.ceil(reset_after)), "X-RateLimit-Scope": "user"},
+                {
+                    "message": "You are being rate limited.",
+                    "retry_after": reset_after,
+                    "global": False,
+                    "code": 0,
+                },
+                {
+                    **common,
+                    "X-RateLimit-Remaining": "0",
+                    "Via": "1.1 google",
+                    "Retry-After": str(math.ceil(reset_after)),
+                    "X-RateLimit-Scope": "user",
+                },
             )
         bucket[1] += 1
         return {**common, "X-RateLimit-Remaining": str(int(limit - bucket[1]))}

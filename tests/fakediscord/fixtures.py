@@ -22,8 +22,9 @@ ClientT = TypeVar("ClientT", bound=discord.Client)
 def point_discord_at(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
     """Redirect discord.py's process-global REST base and gateway URL (undone by monkeypatch)."""
     monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base_url)
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY",
-                        yarl.URL(fake.gateway_url))
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url)
+    )
 
 
 @pytest.fixture
@@ -40,14 +41,17 @@ async def fake_discord(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDis
 
 @asynccontextmanager
 async def running_client(
-    client: ClientT, token: str, timeout: float = 5.0  # noqa: ASYNC109
+    client: ClientT,
+    token: str,
+    timeout: float = 5.0,  # noqa: ASYNC109
 ) -> AsyncIterator[ClientT]:
     """Start ``client`` against the fake, wait for on_ready (bounded), close it afterwards."""
     task = asyncio.create_task(client.start(token))
     waiter = asyncio.create_task(client.wait_until_ready())
     try:
-        done, _ = await asyncio.wait({task, waiter}, timeout=timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {task, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         if task in done:
             task.result()  # login/connect failed: raise it here
         if waiter not in done:

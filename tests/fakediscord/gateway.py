@@ -260,7 +260,13 @@ class FakeGateway:
         guild_id = str(data.get("guild_id"))
         for guild in self._guild_payloads():
             if guild["id"] == guild_id:
-                self.dispatch("GUILD_MEMBERS_CHUNK", {
-                    "guild_id": guild_id, "members": guild["members"], "chunk_index": 0,
-                    "chunk_count": 1, "nonce": data.get("nonce"),
-                })
+                self.dispatch(
+                    "GUILD_MEMBERS_CHUNK",
+                    {
+                        "guild_id": guild_id,
+                        "members": guild["members"],
+                        "chunk_index": 0,
+                        "chunk_count": 1,
+                        "nonce": data.get("nonce"),
+                    },
+                )

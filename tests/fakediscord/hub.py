@@ -224,7 +224,9 @@ class Hub:
         event.set()
 
     async def wait_for(
-        self, predicate: Callable[[], bool], timeout: float = 5.0  # noqa: ASYNC109
+        self,
+        predicate: Callable[[], bool],
+        timeout: float = 5.0,  # noqa: ASYNC109
     ) -> None:
         """Wait (event-driven, no polling sleeps) until ``predicate()`` holds."""
         try:
@@ -235,7 +237,9 @@ class Hub:
             raise TimeoutError(f"fake Discord: condition not met within {timeout} s") from None
 
     async def wait_for_interaction_response(
-        self, interaction_id: int, timeout: float = 5.0  # noqa: ASYNC109
+        self,
+        interaction_id: int,
+        timeout: float = 5.0,  # noqa: ASYNC109
     ) -> InteractionRecord:
         """The record once the client answered; raises InteractionRejected if it only failed."""
         record = self.interactions[interaction_id]
@@ -245,7 +249,10 @@ class Hub:
         return record
 
     async def wait_for_messages(
-        self, channel: ChannelRef, count: int = 1, timeout: float = 5.0  # noqa: ASYNC109
+        self,
+        channel: ChannelRef,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109
     ) -> list[SentMessage]:
         channel_id = self.channel(channel).id
         await self.wait_for(lambda: len(self.messages(channel_id)) >= count, timeout)
@@ -253,12 +260,17 @@ class Hub:
 
     # ================================================================ queries
 
-    def messages(self, channel: ChannelRef, *, include_ephemeral: bool = False) -> list[SentMessage]:
+    def messages(
+        self, channel: ChannelRef, *, include_ephemeral: bool = False
+    ) -> list[SentMessage]:
         """Live (not deleted) messages in a channel, oldest first."""
         channel_id = self.channel(channel).id
         return [
-            s for s in self.sent
-            if s.channel_id == channel_id and not s.deleted and (include_ephemeral or not s.ephemeral)
+            s
+            for s in self.sent
+            if s.channel_id == channel_id
+            and not s.deleted
+            and (include_ephemeral or not s.ephemeral)
         ]
 
     def message(self, message_id: int) -> SentMessage:
@@ -266,7 +278,9 @@ class Hub:
 
     def dms(self, user: UserRef) -> list[SentMessage]:
         dm = self.dm_channels.get(self.user(user).id)
-        return [] if dm is None else [s for s in self.sent if s.channel_id == dm.id and not s.deleted]
+        return (
+            [] if dm is None else [s for s in self.sent if s.channel_id == dm.id and not s.deleted]
+        )
 
     def scheduled_events(self, guild: GuildRef | None = None) -> list[dict[str, Any]]:
         return list(self.events_by_guild.get(self.guild(guild).id, {}).values())

@@ -24,15 +24,29 @@ class Injector:
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
 
-    def command(self, name: str, options: Options | None, *, user: UserRef | None,
-                channel: ChannelRef | None, guild: GuildRef | None) -> int:
+    def command(
+        self,
+        name: str,
+        options: Options | None,
+        *,
+        user: UserRef | None,
+        channel: ChannelRef | None,
+        guild: GuildRef | None,
+    ) -> int:
         who, where, guild_obj = self._context(user, channel, guild)
         data = self._command_data(name, options, guild_obj, where)
         return self._new_interaction(2, data, who, where, guild_obj)
 
-    def autocomplete(self, name: str, options: Mapping[str, Any], focused: str, *,
-                     user: UserRef | None, channel: ChannelRef | None,
-                     guild: GuildRef | None) -> int:
+    def autocomplete(
+        self,
+        name: str,
+        options: Mapping[str, Any],
+        focused: str,
+        *,
+        user: UserRef | None,
+        channel: ChannelRef | None,
+        guild: GuildRef | None,
+    ) -> int:
         if focused not in options:
             raise ValueError("the focused option must be among the options")
         who, where, guild_obj = self._context(user, channel, guild)
@@ -47,8 +61,9 @@ class Injector:
         data = {"custom_id": custom_id, "component_type": 2}
         return self._new_interaction(3, data, who, where, guild, message=sent.message)
 
-    def select_option(self, message_id: int, custom_id: str, values: list[str], *,
-                      user: UserRef | None) -> int:
+    def select_option(
+        self, message_id: int, custom_id: str, values: list[str], *, user: UserRef | None
+    ) -> int:
         sent, component = self._component_message(message_id, custom_id)
         who, where, guild = self._context(user, sent.channel_id, None)
         data = {"custom_id": custom_id, "component_type": component.get("type"), "values": values}
@@ -74,19 +89,33 @@ class Injector:
         return resolved_user, resolved_channel, resolved_guild
 
     def _new_interaction(
-        self, kind: int, data: dict[str, Any], user: FakeUser, channel: FakeChannel,
-        guild: FakeGuild | None, message: dict[str, Any] | None = None,
+        self,
+        kind: int,
+        data: dict[str, Any],
+        user: FakeUser,
+        channel: FakeChannel,
+        guild: FakeGuild | None,
+        message: dict[str, Any] | None = None,
     ) -> int:
         hub = self._hub
         interaction_id = snowflake()
         token = "fake-interaction-" + secrets.token_urlsafe(48)
         payload: dict[str, Any] = {
-            "id": str(interaction_id), "application_id": str(hub.application_id),
-            "type": kind, "data": data, "token": token, "version": 1,
-            "attachment_size_limit": 10 * 1024 * 1024, "locale": "en-US", "entitlements": [],
+            "id": str(interaction_id),
+            "application_id": str(hub.application_id),
+            "type": kind,
+            "data": data,
+            "token": token,
+            "version": 1,
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "locale": "en-US",
+            "entitlements": [],
             "app_permissions": str(hub.bot_permissions(channel)),
-            "channel": channel.to_json(), "channel_id": str(channel.id),
-            "authorizing_integration_owners": {"0": str(guild.id)} if guild else {"1": str(user.id)},
+            "channel": channel.to_json(),
+            "channel_id": str(channel.id),
+            "authorizing_integration_owners": {"0": str(guild.id)}
+            if guild
+            else {"1": str(user.id)},
             "context": 0 if guild else 1,
         }
         if guild is not None:
@@ -102,12 +131,15 @@ class Injector:
         if message is not None:
             payload["message"] = message
         hub.interactions[interaction_id] = InteractionRecord(
-            interaction_id, token, kind, payload, hub.clock())
+            interaction_id, token, kind, payload, hub.clock()
+        )
         hub.gateway.dispatch("INTERACTION_CREATE", payload)
         hub.changed()
         return interaction_id
 
-    def _synced(self, name: str, guild: FakeGuild | None) -> tuple[dict[str, Any] | None, int | None]:
+    def _synced(
+        self, name: str, guild: FakeGuild | None
+    ) -> tuple[dict[str, Any] | None, int | None]:
         """The synced chat-input command (guild scope first, then global) and its scope."""
         scopes: list[int | None] = [guild.id] if guild is not None else []
         for scope in [*scopes, None]:
@@ -116,8 +148,14 @@ class Injector:
                     return command, scope
         return None, None
 
-    def _option_value(self, value: Any, kind: int | None, resolved: dict[str, Any],
-                      guild: FakeGuild | None, channel: FakeChannel) -> tuple[int, Any]:
+    def _option_value(
+        self,
+        value: Any,
+        kind: int | None,
+        resolved: dict[str, Any],
+        guild: FakeGuild | None,
+        channel: FakeChannel,
+    ) -> tuple[int, Any]:
         """An option's Discord type and raw value; users/channels/roles also go into ``resolved``."""
         hub = self._hub
         if isinstance(value, FakeUser) or kind == 6:
@@ -125,27 +163,44 @@ class Injector:
             resolved.setdefault("users", {})[str(user.id)] = user.to_json()
             member = guild.member(user.id) if guild else None
             if member is not None:
-                data = member.to_json(permissions=guild.permissions_in(member, channel)) if guild else {}
+                data = (
+                    member.to_json(permissions=guild.permissions_in(member, channel))
+                    if guild
+                    else {}
+                )
                 data.pop("user", None)
                 resolved.setdefault("members", {})[str(user.id)] = data
             return 6, str(user.id)
         if isinstance(value, FakeChannel) or kind == 7:
             target = hub.channel(value)
             resolved.setdefault("channels", {})[str(target.id)] = {
-                **target.to_json(), "permissions": str(hub.bot_permissions(target))}
+                **target.to_json(),
+                "permissions": str(hub.bot_permissions(target)),
+            }
             return 7, str(target.id)
         if isinstance(value, FakeRole) or kind == 8:
             role = value if isinstance(value, FakeRole) else hub.guild(guild).role(value)
             resolved.setdefault("roles", {})[str(role.id)] = role.to_json()
             return 8, str(role.id)
         if kind is None:
-            kind = 5 if isinstance(value, bool) else 4 if isinstance(value, int) else \
-                10 if isinstance(value, float) else 3
+            kind = (
+                5
+                if isinstance(value, bool)
+                else 4
+                if isinstance(value, int)
+                else 10
+                if isinstance(value, float)
+                else 3
+            )
         return kind, value
 
     def _command_data(
-        self, name: str, options: Options | None,
-        guild: FakeGuild | None, channel: FakeChannel, focused: str | None = None,
+        self,
+        name: str,
+        options: Options | None,
+        guild: FakeGuild | None,
+        channel: FakeChannel,
+        focused: str | None = None,
     ) -> dict[str, Any]:
         """The interaction ``data`` for ``/name`` (1-3 words), nesting subcommands and groups."""
         parts = name.split()
@@ -162,8 +217,9 @@ class Injector:
         else:
             leaf = []
             for key, value in (options or {}).items():
-                kind, raw = self._option_value(value, defs.get(key, {}).get("type"), resolved,
-                                               guild, channel)
+                kind, raw = self._option_value(
+                    value, defs.get(key, {}).get("type"), resolved, guild, channel
+                )
                 item: dict[str, Any] = {"name": key, "type": kind, "value": raw}
                 if key == focused:
                     item["focused"] = True
@@ -171,13 +227,20 @@ class Injector:
                 leaf.append(item)
         nested: list[dict[str, Any]] = leaf
         if len(parts) == 3:
-            nested = [{"type": 2, "name": parts[1],
-                       "options": [{"type": 1, "name": parts[2], "options": leaf}]}]
+            nested = [
+                {
+                    "type": 2,
+                    "name": parts[1],
+                    "options": [{"type": 1, "name": parts[2], "options": leaf}],
+                }
+            ]
         elif len(parts) == 2:
             nested = [{"type": 1, "name": parts[1], "options": leaf}]
         data: dict[str, Any] = {
             "id": command["id"] if command else str(snowflake()),
-            "name": parts[0], "type": 1, "options": nested,
+            "name": parts[0],
+            "type": 1,
+            "options": nested,
         }
         if scope is not None:
             data["guild_id"] = str(scope)
@@ -185,7 +248,9 @@ class Injector:
             data["resolved"] = resolved
         return data
 
-    def _component_message(self, message_id: int, custom_id: str) -> tuple[SentMessage, dict[str, Any]]:
+    def _component_message(
+        self, message_id: int, custom_id: str
+    ) -> tuple[SentMessage, dict[str, Any]]:
         """The live message and its enabled component ``custom_id``, or LookupError."""
         sent = self._hub.messages_by_id.get(message_id)
         if sent is None or sent.deleted:

@@ -44,7 +44,11 @@ class InteractionRoutes:
 
     def routes(self) -> list[Route]:
         return [
-            ("POST", r"/interactions/(?P<interaction>\d+)/(?P<token>[^/]+)/callback", self._callback),
+            (
+                "POST",
+                r"/interactions/(?P<interaction>\d+)/(?P<token>[^/]+)/callback",
+                self._callback,
+            ),
             ("POST", WEBHOOK, self._post_followup),
             ("GET", WEBHOOK_MESSAGE, self._get_webhook_message),
             ("PATCH", WEBHOOK_MESSAGE, self._patch_webhook_message),
@@ -77,8 +81,9 @@ class InteractionRoutes:
             record.rejected.append((exc.status, exc.body, body))
             raise
 
-    def _answer(self, record: InteractionRecord, body: dict[str, Any],
-                files: list[UploadedFile]) -> web.Response:
+    def _answer(
+        self, record: InteractionRecord, body: dict[str, Any], files: list[UploadedFile]
+    ) -> web.Response:
         if self._hub.clock() - record.created_at > self._hub.interaction_deadline:
             raise fail(*UNKNOWN_INTERACTION)
         if record.response is not None:
@@ -88,26 +93,40 @@ class InteractionRoutes:
         component = record.type in (3, 5) and "message" in record.payload
         if kind not in ALLOWED_RESPONSES.get(record.type, set()):
             tree = v.ErrorTree()
-            tree.add(("type",), "INTERACTION_RESPONSE_TYPE_INVALID",
-                     f"Interaction response type {kind} is invalid for interaction type {record.type}")
+            tree.add(
+                ("type",),
+                "INTERACTION_RESPONSE_TYPE_INVALID",
+                f"Interaction response type {kind} is invalid for interaction type {record.type}",
+            )
             raise HTTPError(400, tree.body())
         channel, guild = self._interaction_place(record)
         message: dict[str, Any] | None = None
         loading = False
         if kind == 4:
             check(v.validate_message(data, files=len(files)))
-            sent = self._messages.create(channel, guild, data, files, source="interaction",
-                                         interaction=record)
+            sent = self._messages.create(
+                channel, guild, data, files, source="interaction", interaction=record
+            )
             record.original_message_id, message = sent.id, sent.message
         elif kind == 5:
             flags = int(data.get("flags") or 0)
             if flags & ~EPHEMERAL:
                 tree = v.ErrorTree()
-                tree.add(("data", "flags"), "INTERACTION_RESPONSE_FLAGS_INVALID",
-                         "Deferred responses only accept the EPHEMERAL flag")
+                tree.add(
+                    ("data", "flags"),
+                    "INTERACTION_RESPONSE_FLAGS_INVALID",
+                    "Deferred responses only accept the EPHEMERAL flag",
+                )
                 raise HTTPError(400, tree.body())
-            sent = self._messages.create(channel, guild, {"content": ""}, [], source="interaction",
-                                         interaction=record, extra_flags=LOADING | flags)
+            sent = self._messages.create(
+                channel,
+                guild,
+                {"content": ""},
+                [],
+                source="interaction",
+                interaction=record,
+                extra_flags=LOADING | flags,
+            )
             record.original_message_id, message, loading = sent.id, sent.message, True
         elif kind in (6, 7):
             if not component:
@@ -123,12 +142,15 @@ class InteractionRoutes:
         record.response = body
         result: dict[str, Any] = {
             "interaction": {
-                "id": str(record.id), "type": record.type,
+                "id": str(record.id),
+                "type": record.type,
                 "response_message_id": str(record.original_message_id)
-                if record.original_message_id else None,
+                if record.original_message_id
+                else None,
                 "response_message_loading": loading,
                 "response_message_ephemeral": bool(
-                    message is not None and int(message.get("flags") or 0) & EPHEMERAL),
+                    message is not None and int(message.get("flags") or 0) & EPHEMERAL
+                ),
             },
         }
         if message is not None:
@@ -145,8 +167,9 @@ class InteractionRoutes:
                 raise fail(*UNKNOWN_WEBHOOK)
             check(v.validate_message(body, files=len(request[FILES])))
             channel, guild = self._interaction_place(record)
-            sent = self._messages.create(channel, guild, body, request[FILES], source="followup",
-                                         interaction=record)
+            sent = self._messages.create(
+                channel, guild, body, request[FILES], source="followup", interaction=record
+            )
         except HTTPError as exc:
             record.rejected.append((exc.status, exc.body, body))
             raise
@@ -186,7 +209,9 @@ class InteractionRoutes:
             raise
         return json_response(sent.message)
 
-    async def _delete_webhook_message(self, request: web.Request, m: dict[str, str]) -> web.Response:
+    async def _delete_webhook_message(
+        self, request: web.Request, m: dict[str, str]
+    ) -> web.Response:
         record = self._interaction_by_token(m)
         sent = self._webhook_target(record, m["message"])
         self._messages.delete(sent, "original" if m["message"] == "@original" else "followup")

@@ -49,10 +49,14 @@ class Messages:
         message_id = snowflake()
         flags = int(payload.get("flags") or 0) | extra_flags
         attachments = [
-            {"id": str(snowflake()), "filename": f.filename, "size": len(f.data),
-             "content_type": f.content_type,
-             "url": f"https://cdn.discordapp.com/attachments/{channel.id}/{message_id}/{f.filename}",
-             "proxy_url": f"https://media.discordapp.net/attachments/{channel.id}/{message_id}/{f.filename}"}
+            {
+                "id": str(snowflake()),
+                "filename": f.filename,
+                "size": len(f.data),
+                "content_type": f.content_type,
+                "url": f"https://cdn.discordapp.com/attachments/{channel.id}/{message_id}/{f.filename}",
+                "proxy_url": f"https://media.discordapp.net/attachments/{channel.id}/{message_id}/{f.filename}",
+            }
             for f in files
         ]
         message: dict[str, Any] = {
@@ -82,40 +86,62 @@ class Messages:
             message["webhook_id"] = str(hub.application_id)
             message["application_id"] = str(hub.application_id)
             message["interaction_metadata"] = {
-                "id": str(interaction.id), "type": interaction.type,
+                "id": str(interaction.id),
+                "type": interaction.type,
                 "user": interaction.payload.get("member", {}).get("user")
                 or interaction.payload.get("user"),
                 "authorizing_integration_owners": {},
             }
         self._apply_mentions(message, payload, guild, default_all=interaction is None)
-        sent = SentMessage(message, payload, source, files, interaction.id if interaction else None,
-                           as_created=dict(message))
+        sent = SentMessage(
+            message,
+            payload,
+            source,
+            files,
+            interaction.id if interaction else None,
+            as_created=dict(message),
+        )
         hub.sent.append(sent)
         hub.messages_by_id[message_id] = sent
         if not flags & EPHEMERAL:
             self._echo("MESSAGE_CREATE", message, guild)
         return sent
 
-    def edit(self, sent: SentMessage, payload: dict[str, Any], files: list[UploadedFile],
-             source: str) -> None:
+    def edit(
+        self, sent: SentMessage, payload: dict[str, Any], files: list[UploadedFile], source: str
+    ) -> None:
         check(v.validate_message(payload, files=len(files), is_edit=True))
         message = dict(sent.message)
         for key in ("content", "components", "flags"):
             if key in payload:
-                message[key] = payload[key] if payload[key] is not None else (
-                    "" if key == "content" else [] if key == "components" else 0)
+                message[key] = (
+                    payload[key]
+                    if payload[key] is not None
+                    else ("" if key == "content" else [] if key == "components" else 0)
+                )
         if "embeds" in payload:
             message["embeds"] = [{"type": "rich", **e} for e in payload["embeds"] or []]
         if "attachments" in payload:
             keep = {str(a.get("id")) for a in payload["attachments"] or []}
             message["attachments"] = [a for a in message["attachments"] if a["id"] in keep]
         if files:
-            message["attachments"] = [*message["attachments"], *(
-                {"id": str(snowflake()), "filename": f.filename, "size": len(f.data),
-                 "content_type": f.content_type, "url": f"https://cdn.discordapp.com/{f.filename}",
-                 "proxy_url": f"https://media.discordapp.net/{f.filename}"} for f in files)]
+            message["attachments"] = [
+                *message["attachments"],
+                *(
+                    {
+                        "id": str(snowflake()),
+                        "filename": f.filename,
+                        "size": len(f.data),
+                        "content_type": f.content_type,
+                        "url": f"https://cdn.discordapp.com/{f.filename}",
+                        "proxy_url": f"https://media.discordapp.net/{f.filename}",
+                    }
+                    for f in files
+                ),
+            ]
         message["flags"] = int(message.get("flags") or 0) & ~LOADING | (
-            int(sent.message.get("flags") or 0) & EPHEMERAL)
+            int(sent.message.get("flags") or 0) & EPHEMERAL
+        )
         if v.message_is_empty(message):
             raise fail(400, v.EMPTY_MESSAGE, "Cannot send an empty message")
         _, guild = self._hub.find_channel(sent.channel_id)
@@ -138,8 +164,12 @@ class Messages:
             self._echo("MESSAGE_DELETE", data, guild)
 
     def _apply_mentions(
-        self, message: dict[str, Any], payload: dict[str, Any], guild: FakeGuild | None,
-        *, default_all: bool,
+        self,
+        message: dict[str, Any],
+        payload: dict[str, Any],
+        guild: FakeGuild | None,
+        *,
+        default_all: bool,
     ) -> None:
         """Fill mentions/mention_roles/mention_everyone with the pings that would really fire."""
         content = str(message.get("content") or "")
@@ -169,5 +199,6 @@ class Messages:
 
     def _echo(self, event: str, message: dict[str, Any], guild: FakeGuild | None) -> None:
         if self._hub.echo_messages:
-            self._hub.gateway.dispatch(event, message,
-                                       intent=GUILD_MESSAGES if guild is not None else DIRECT_MESSAGES)
+            self._hub.gateway.dispatch(
+                event, message, intent=GUILD_MESSAGES if guild is not None else DIRECT_MESSAGES
+            )

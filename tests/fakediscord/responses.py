@@ -22,7 +22,9 @@ MISSING_ACCESS = (403, 50001, "Missing Access")
 MISSING_PERMISSIONS = (403, 50013, "Missing Permissions")
 
 
-def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
     """Content-Type exactly ``application/json`` (discord.py compares the whole header)."""
     merged = {"Content-Type": JSON, **(headers or {})}
     return web.Response(status=status, body=json.dumps(data).encode(), headers=merged)
@@ -35,8 +37,9 @@ def no_content() -> web.Response:
 class HTTPError(Exception):
     """Raised inside handlers; the middleware turns it into Discord's error JSON."""
 
-    def __init__(self, status: int, body: dict[str, Any],
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(body.get("message", ""))
         self.status = status
         self.body = body

@@ -36,7 +36,9 @@ class RestApp:
     def __init__(self, hub: Hub, faults: Faults, routes: Iterable[Route]) -> None:
         self._hub = hub
         self._faults = faults
-        self._routes = [(method, re.compile(pattern), handler) for method, pattern, handler in routes]
+        self._routes = [
+            (method, re.compile(pattern), handler) for method, pattern, handler in routes
+        ]
 
     def build(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=MAX_BODY)
@@ -69,7 +71,9 @@ class RestApp:
             hub.changed()
             await hub.stalls_released.wait()
 
-    async def _guarded(self, request: web.Request, handler: Handler, path: str) -> web.StreamResponse:
+    async def _guarded(
+        self, request: web.Request, handler: Handler, path: str
+    ) -> web.StreamResponse:
         needs_auth = not path.startswith(("/interactions/", "/webhooks/"))
         if needs_auth and request.headers.get("Authorization") != f"Bot {self._hub.token}":
             return json_response({"message": "401: Unauthorized", "code": 0}, 401)
@@ -100,8 +104,13 @@ async def read_body(request: web.Request) -> Any:
                 payload = json.loads(await part.text())
             else:
                 data = await part.read()
-                files.append(UploadedFile(part.filename or "", part.headers.get(
-                    "Content-Type", "application/octet-stream"), bytes(data)))
+                files.append(
+                    UploadedFile(
+                        part.filename or "",
+                        part.headers.get("Content-Type", "application/octet-stream"),
+                        bytes(data),
+                    )
+                )
         request[BODY] = payload
         return payload
     raw = await request.read()

@@ -39,7 +39,9 @@ class ScheduledEventRoutes:
 
     def _events_guild(self, m: dict[str, str], *, write: bool) -> FakeGuild:
         guild = self._hub.guild_or_404(int(m["guild"]))
-        if write and not guild.base_permissions(self._hub.bot_member(guild)) & (CREATE_EVENTS | MANAGE_EVENTS):
+        if write and not guild.base_permissions(self._hub.bot_member(guild)) & (
+            CREATE_EVENTS | MANAGE_EVENTS
+        ):
             raise fail(*MISSING_PERMISSIONS)
         return guild
 
@@ -66,23 +68,39 @@ class ScheduledEventRoutes:
         hub = self._hub
         guild = self._events_guild(m, write=True)
         body = request[BODY] or {}
-        check(v.validate_scheduled_event(body, now=hub.now(), check_past=hub.reject_past_events,
-                                         voice_channel_ids=self._voice_ids(guild)))
+        check(
+            v.validate_scheduled_event(
+                body,
+                now=hub.now(),
+                check_past=hub.reject_past_events,
+                voice_channel_ids=self._voice_ids(guild),
+            )
+        )
         store = hub.events_by_guild.setdefault(guild.id, {})
         if sum(1 for e in store.values() if e["status"] in (1, 2)) >= hub.max_active_events:
-            raise fail(400, 30038, "Maximum number of uncompleted guild scheduled events reached "
-                                   f"({hub.max_active_events})")
+            raise fail(
+                400,
+                30038,
+                "Maximum number of uncompleted guild scheduled events reached "
+                f"({hub.max_active_events})",
+            )
         event_id = snowflake()
         event = {
-            "id": str(event_id), "guild_id": str(guild.id),
+            "id": str(event_id),
+            "guild_id": str(guild.id),
             "channel_id": str(body["channel_id"]) if body.get("channel_id") else None,
-            "creator_id": str(hub.bot_user.id), "creator": hub.bot_user.to_json(),
-            "name": body["name"], "description": body.get("description"),
+            "creator_id": str(hub.bot_user.id),
+            "creator": hub.bot_user.to_json(),
+            "name": body["name"],
+            "description": body.get("description"),
             "scheduled_start_time": body["scheduled_start_time"],
             "scheduled_end_time": body.get("scheduled_end_time"),
-            "privacy_level": body["privacy_level"], "status": 1,
-            "entity_type": body["entity_type"], "entity_id": None,
-            "entity_metadata": body.get("entity_metadata"), "image": None,
+            "privacy_level": body["privacy_level"],
+            "status": 1,
+            "entity_type": body["entity_type"],
+            "entity_id": None,
+            "entity_metadata": body.get("entity_metadata"),
+            "image": None,
             "recurrence_rule": body.get("recurrence_rule"),
         }
         store[event_id] = event
@@ -99,13 +117,21 @@ class ScheduledEventRoutes:
         if body.get("entity_type") == v.EXTERNAL:
             merged["channel_id"] = body.get("channel_id")
         start_changed = "scheduled_start_time" in body
-        check(v.validate_scheduled_event(
-            merged, now=hub.now(), check_past=hub.reject_past_events and start_changed,
-            voice_channel_ids=self._voice_ids(guild)))
+        check(
+            v.validate_scheduled_event(
+                merged,
+                now=hub.now(),
+                check_past=hub.reject_past_events and start_changed,
+                voice_channel_ids=self._voice_ids(guild),
+            )
+        )
         if "status" in body and body["status"] not in v.STATUS_TRANSITIONS[event["status"]]:
             tree = v.ErrorTree()
-            tree.add(("status",), "GUILD_SCHEDULED_EVENT_INVALID_STATUS_TRANSITION",
-                     f"Cannot transition from status {event['status']} to {body['status']}.")
+            tree.add(
+                ("status",),
+                "GUILD_SCHEDULED_EVENT_INVALID_STATUS_TRANSITION",
+                f"Cannot transition from status {event['status']} to {body['status']}.",
+            )
             raise HTTPError(400, tree.body())
         if event["status"] in (3, 4):
             raise fail(400, 180000, "Cannot modify a finished event")

@@ -44,13 +44,17 @@ class FakeDiscord(Hub):
         self._faults = Faults(self)
         self._injector = Injector(self)
         messages = Messages(self)
-        self._rest = RestApp(self, self._faults, [
-            *DirectoryRoutes(self).routes(),
-            *CommandRoutes(self).routes(),
-            *ChannelRoutes(self, messages, self._faults).routes(),
-            *ScheduledEventRoutes(self).routes(),
-            *InteractionRoutes(self, messages).routes(),
-        ])
+        self._rest = RestApp(
+            self,
+            self._faults,
+            [
+                *DirectoryRoutes(self).routes(),
+                *CommandRoutes(self).routes(),
+                *ChannelRoutes(self, messages, self._faults).routes(),
+                *ScheduledEventRoutes(self).routes(),
+                *InteractionRoutes(self, messages).routes(),
+            ],
+        )
         self._runner: web.AppRunner | None = None
 
     # ================================================================ lifecycle
@@ -97,9 +101,17 @@ class FakeDiscord(Hub):
         429 carries ``Via``, JSON ``retry_after``/``global`` and X-RateLimit-* headers;
         ``after=True`` runs the real handler first (the message IS created) then fails.
         """
-        return self._faults.inject(method, pattern, status, code=code, message=message,
-                                   retry_after=retry_after, is_global=is_global, after=after,
-                                   times=times)
+        return self._faults.inject(
+            method,
+            pattern,
+            status,
+            code=code,
+            message=message,
+            retry_after=retry_after,
+            is_global=is_global,
+            after=after,
+            times=times,
+        )
 
     def enable_channel_rate_limit(self, limit: int = 5, per: float = 5.0) -> None:
         """Real per-channel message buckets with X-RateLimit headers (429 only if ignored)."""
@@ -135,15 +147,17 @@ class FakeDiscord(Hub):
         guild: GuildRef | None = None,
     ) -> int:
         """Dispatch an autocomplete request; ``focused`` names the option being typed."""
-        return self._injector.autocomplete(name, options, focused, user=user, channel=channel,
-                                           guild=guild)
+        return self._injector.autocomplete(
+            name, options, focused, user=user, channel=channel, guild=guild
+        )
 
     def click_button(self, message_id: int, custom_id: str, *, user: UserRef | None = None) -> int:
         """Dispatch a button click on a recorded message → interaction id."""
         return self._injector.click_button(message_id, custom_id, user=user)
 
-    def select_option(self, message_id: int, custom_id: str, values: list[str], *,
-                      user: UserRef | None = None) -> int:
+    def select_option(
+        self, message_id: int, custom_id: str, values: list[str], *, user: UserRef | None = None
+    ) -> int:
         """Dispatch a string-select choice on a recorded message → interaction id."""
         return self._injector.select_option(message_id, custom_id, values, user=user)
 

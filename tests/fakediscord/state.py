@@ -32,8 +32,14 @@ ALL_PERMISSIONS = (1 << 51) - 1
 
 #: What @everyone gets in a freshly created guild (roughly Discord's default).
 DEFAULT_EVERYONE = (
-    VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | READ_MESSAGE_HISTORY
-    | USE_APPLICATION_COMMANDS | (1 << 6) | (1 << 0)
+    VIEW_CHANNEL
+    | SEND_MESSAGES
+    | EMBED_LINKS
+    | ATTACH_FILES
+    | READ_MESSAGE_HISTORY
+    | USE_APPLICATION_COMMANDS
+    | (1 << 6)
+    | (1 << 0)
 )
 
 _counter = itertools.count(1)
@@ -109,8 +115,12 @@ class Overwrite:
     deny: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": str(self.id), "type": self.type, "allow": str(self.allow),
-                "deny": str(self.deny)}
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "allow": str(self.allow),
+            "deny": str(self.deny),
+        }
 
 
 @dataclass
@@ -128,8 +138,13 @@ class FakeChannel:
 
     def to_json(self) -> dict[str, Any]:
         if self.type == 1 and self.recipient is not None:
-            return {"id": str(self.id), "type": 1, "last_message_id": None, "flags": 0,
-                    "recipients": [self.recipient.to_json()]}
+            return {
+                "id": str(self.id),
+                "type": 1,
+                "last_message_id": None,
+                "flags": 0,
+                "recipients": [self.recipient.to_json()],
+            }
         data: dict[str, Any] = {
             "id": str(self.id),
             "type": self.type,
@@ -291,21 +306,36 @@ def build_default_world(bot: FakeUser) -> DefaultWorld:
     member = FakeUser(snowflake(), "alice")
     everyone = FakeRole(guild_id, "@everyone", DEFAULT_EVERYONE, position=0)
     bot_role = FakeRole(
-        snowflake(), "Seminar Bot",
-        VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | READ_MESSAGE_HISTORY
-        | MENTION_EVERYONE | CREATE_EVENTS | MANAGE_EVENTS,
-        position=3, managed=True,
+        snowflake(),
+        "Seminar Bot",
+        VIEW_CHANNEL
+        | SEND_MESSAGES
+        | EMBED_LINKS
+        | ATTACH_FILES
+        | READ_MESSAGE_HISTORY
+        | MENTION_EVERYONE
+        | CREATE_EVENTS
+        | MANAGE_EVENTS,
+        position=3,
+        managed=True,
     )
     admin_role = FakeRole(snowflake(), "Admin", MANAGE_GUILD | MANAGE_EVENTS, position=2)
     seminar_role = FakeRole(snowflake(), "Seminar-goers", 0, position=1, mentionable=True)
-    seminars = FakeChannel(snowflake(), "seminars", 0, guild_id, position=0,
-                           topic="Seminar announcements")
+    seminars = FakeChannel(
+        snowflake(), "seminars", 0, guild_id, position=0, topic="Seminar announcements"
+    )
     readonly = FakeChannel(
-        snowflake(), "read-only", 0, guild_id, position=1,
+        snowflake(),
+        "read-only",
+        0,
+        guild_id,
+        position=1,
         overwrites=[Overwrite(bot_role.id, 0, deny=SEND_MESSAGES)],
     )
     guild = FakeGuild(
-        guild_id, "Test University", owner.id,
+        guild_id,
+        "Test University",
+        owner.id,
         roles=[everyone, seminar_role, admin_role, bot_role],
         channels=[seminars, readonly],
         members=[
@@ -315,5 +345,16 @@ def build_default_world(bot: FakeUser) -> DefaultWorld:
             FakeMember(member, [seminar_role.id]),
         ],
     )
-    return DefaultWorld(bot, owner, admin, member, guild, everyone, bot_role, admin_role,
-                        seminar_role, seminars, readonly)
+    return DefaultWorld(
+        bot,
+        owner,
+        admin,
+        member,
+        guild,
+        everyone,
+        bot_role,
+        admin_role,
+        seminar_role,
+        seminars,
+        readonly,
+    )

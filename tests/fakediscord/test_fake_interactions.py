@@ -85,8 +85,9 @@ async def test_slash_command_ephemeral_reply_is_recorded(fake_discord: FakeDisco
         await client.tree.sync(guild=guild_obj(fake_discord))
         d = fake_discord.defaults
         assert d is not None
-        iid = fake_discord.inject_command("feeds admin add", {"url": "https://x.test", "hours": 3},
-                                          user=d.admin)
+        iid = fake_discord.inject_command(
+            "feeds admin add", {"url": "https://x.test", "hours": 3}, user=d.admin
+        )
         record = await fake_discord.wait_for_interaction_response(iid, timeout=5)
     assert seen == [("https://x.test", 3)]
     assert record.response_type == 4
@@ -125,7 +126,9 @@ async def test_autocomplete_choices_are_recorded(fake_discord: FakeDiscord) -> N
     async def find(interaction: discord.Interaction, speaker: str) -> None: ...
 
     @find.autocomplete("speaker")
-    async def speakers(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    async def speakers(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
         names = ["Ada Lovelace", "Alan Turing", "Grace Hopper"]
         return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n.lower()]
 
@@ -142,8 +145,12 @@ class RsvpView(discord.ui.View):
         super().__init__(timeout=None)
         self.clicks: list[int] = []
 
-    @discord.ui.button(label="Remind me", custom_id="rsvp:remind", style=discord.ButtonStyle.primary)
-    async def remind(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
+    @discord.ui.button(
+        label="Remind me", custom_id="rsvp:remind", style=discord.ButtonStyle.primary
+    )
+    async def remind(
+        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
+    ) -> None:
         self.clicks.append(interaction.user.id)
         await interaction.response.send_message("You will be reminded", ephemeral=True)
 
@@ -192,9 +199,10 @@ async def test_late_and_second_responses_are_refused(fake_discord: FakeDiscord) 
     assert errors == [10062]
     assert fake_discord.interaction(late_id).rejected[0][1]["code"] == 10062
     url = f"{fake_discord.api_base_url}/interactions/{record.id}/{record.token}/callback"
-    async with aiohttp.ClientSession() as session, session.post(
-        url, json={"type": 4, "data": {"content": "again"}}
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, json={"type": 4, "data": {"content": "again"}}) as response,
+    ):
         assert response.status == 400
         assert (await response.json())["code"] == 40060
 
@@ -219,7 +227,9 @@ async def test_interaction_after_gateway_drop_arrives_via_resume(fake_discord: F
     assert fake_discord.gateway.connect_paths == ["/gateway", "/gateway-resume"]
 
 
-async def test_reconnect_resumes_and_invalid_session_reidentifies(fake_discord: FakeDiscord) -> None:
+async def test_reconnect_resumes_and_invalid_session_reidentifies(
+    fake_discord: FakeDiscord,
+) -> None:
     async with running_client(FastClient(), fake_discord.token) as client:
         fake_discord.request_reconnect()
         await fake_discord.wait_for(lambda: fake_discord.resume_count == 1)

@@ -37,7 +37,9 @@ async def test_login_ready_sees_guild_channels_roles_members(fake_discord: FakeD
         assert me is not None
         seminars = guild.get_channel(d.seminars.id)
         readonly = guild.get_channel(d.readonly.id)
-        assert isinstance(seminars, discord.TextChannel) and isinstance(readonly, discord.TextChannel)
+        assert isinstance(seminars, discord.TextChannel) and isinstance(
+            readonly, discord.TextChannel
+        )
         assert seminars.permissions_for(me).send_messages
         assert not readonly.permissions_for(me).send_messages
         assert client.application_id == fake_discord.application_id
@@ -64,11 +66,14 @@ async def test_json_content_type_is_exact_and_401_has_discord_shape(
     fake_discord: FakeDiscord,
 ) -> None:
     async with aiohttp.ClientSession() as session:
-        async with session.get(f"{fake_discord.api_base_url}/users/@me",
-                               headers={"Authorization": f"Bot {fake_discord.token}"}) as ok:
+        async with session.get(
+            f"{fake_discord.api_base_url}/users/@me",
+            headers={"Authorization": f"Bot {fake_discord.token}"},
+        ) as ok:
             assert ok.headers["Content-Type"] == "application/json"
             assert (await ok.json())["bot"] is True
-        async with session.get(f"{fake_discord.api_base_url}/users/@me",
-                               headers={"Authorization": "Bot wrong"}) as bad:
+        async with session.get(
+            f"{fake_discord.api_base_url}/users/@me", headers={"Authorization": "Bot wrong"}
+        ) as bad:
             assert bad.status == 401
             assert await bad.json() == {"message": "401: Unauthorized", "code": 0}

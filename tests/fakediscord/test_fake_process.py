@@ -58,7 +58,10 @@ class _Process:
 @pytest.fixture
 async def fake_process() -> AsyncIterator[_Process]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.fakediscord", "--hold-ready",
+        sys.executable,
+        "-m",
+        "tests.fakediscord",
+        "--hold-ready",
         cwd=REPO_ROOT,
         env={**os.environ, "FAKE_DISCORD_TOKEN": TOKEN},
         stdout=asyncio.subprocess.PIPE,
@@ -79,8 +82,9 @@ async def test_the_fake_runs_as_a_process_a_real_client_can_use(
     assert info["gateway_url"].startswith("ws://127.0.0.1:")
     assert TOKEN not in json.dumps(info)
     monkeypatch.setattr(discord.http.Route, "BASE", info["api_base_url"])
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY",
-                        yarl.URL(info["gateway_url"]))
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(info["gateway_url"])
+    )
     client = FastClient()
     task = asyncio.create_task(client.start(TOKEN))
     try:

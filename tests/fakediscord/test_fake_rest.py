@@ -27,11 +27,16 @@ async def test_send_and_edit_with_embeds_and_allowed_mentions(fake_discord: Fake
         role = channel.guild.get_role(d.seminar_role.id)
         assert role is not None
         mentions = discord.AllowedMentions(everyone=False, users=False, roles=[role])
-        message = await channel.send(f"{role.mention} talk today",
-                                     embed=discord.Embed(title="Talk", description="Abstract"),
-                                     allowed_mentions=mentions)
-        await message.edit(content="moved", embed=discord.Embed(title="Talk (moved)"),
-                           allowed_mentions=discord.AllowedMentions.none())
+        message = await channel.send(
+            f"{role.mention} talk today",
+            embed=discord.Embed(title="Talk", description="Abstract"),
+            allowed_mentions=mentions,
+        )
+        await message.edit(
+            content="moved",
+            embed=discord.Embed(title="Talk (moved)"),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
     [sent] = fake_discord.messages(d.seminars)
     assert sent.payload["allowed_mentions"]["parse"] == []
     assert sent.payload["allowed_mentions"]["roles"] == [d.seminar_role.id]
@@ -51,8 +56,12 @@ async def test_over_limit_embed_is_rejected_with_form_error(fake_discord: FakeDi
         with pytest.raises(discord.HTTPException) as caught:
             await channel.send(embed=discord.Embed(description="x" * 4097))
         with pytest.raises(discord.HTTPException) as empty:
-            await client.http.send_message(d.seminars.id, params=discord.http.MultipartParameters(
-                payload={"content": ""}, multipart=None, files=None))
+            await client.http.send_message(
+                d.seminars.id,
+                params=discord.http.MultipartParameters(
+                    payload={"content": ""}, multipart=None, files=None
+                ),
+            )
     assert caught.value.status == 400 and caught.value.code == 50035
     assert "embeds.0.description" in caught.value.text
     assert empty.value.code == 50006
@@ -132,12 +141,21 @@ async def test_scheduled_events_crud_and_validation(fake_discord: FakeDiscord) -
         assert guild is not None
         with pytest.raises(discord.HTTPException) as missing_type:
             # discord.py omits entity_type and privacy_level unless passed explicitly
-            await guild.create_scheduled_event(name="Talk", start_time=start,
-                                               end_time=start + timedelta(hours=1), location="Room 1")
+            await guild.create_scheduled_event(
+                name="Talk",
+                start_time=start,
+                end_time=start + timedelta(hours=1),
+                location="Room 1",
+            )
         event = await guild.create_scheduled_event(
-            name="Talk", start_time=start, end_time=start + timedelta(hours=1),
-            entity_type=discord.EntityType.external, privacy_level=discord.PrivacyLevel.guild_only,
-            location="Room 1", description="Abstract")
+            name="Talk",
+            start_time=start,
+            end_time=start + timedelta(hours=1),
+            entity_type=discord.EntityType.external,
+            privacy_level=discord.PrivacyLevel.guild_only,
+            location="Room 1",
+            description="Abstract",
+        )
         with pytest.raises(discord.HTTPException) as too_long:
             await event.edit(name="x" * 101)
         event = await event.edit(location="Room 2")

@@ -152,13 +152,19 @@ def _validate_button(tree: ErrorTree, path: Path, button: dict[str, Any]) -> Non
             _max_len(tree, (*path, "url"), button["url"], 512)
             _http_url(tree, (*path, "url"), button["url"], allow_attachment=False)
         if button.get("custom_id") is not None:
-            tree.add((*path, "custom_id"), "BUTTON_COMPONENT_CUSTOM_ID_NOT_ALLOWED",
-                     "A custom id cannot be specified for link buttons")
+            tree.add(
+                (*path, "custom_id"),
+                "BUTTON_COMPONENT_CUSTOM_ID_NOT_ALLOWED",
+                "A custom id cannot be specified for link buttons",
+            )
     elif style != 6 and button.get("custom_id") is None:
         _required(tree, (*path, "custom_id"))
     if button.get("url") is not None and style != 5:
-        tree.add((*path, "url"), "BUTTON_COMPONENT_URL_NOT_ALLOWED",
-                 "A url can only be specified for link buttons")
+        tree.add(
+            (*path, "url"),
+            "BUTTON_COMPONENT_URL_NOT_ALLOWED",
+            "A url can only be specified for link buttons",
+        )
 
 
 SELECT_TYPES = (3, 5, 6, 7, 8)
@@ -192,8 +198,11 @@ def _validate_select(tree: ErrorTree, path: Path, select: dict[str, Any]) -> Non
         if option.get("description") is not None:
             _max_len(tree, (*opath, "description"), option["description"], 100)
     if isinstance(high, int) and high > len(options):
-        tree.add((*path, "max_values"), "SELECT_COMPONENT_MAX_VALUES_TOO_LARGE",
-                 "max_values cannot exceed the number of options")
+        tree.add(
+            (*path, "max_values"),
+            "SELECT_COMPONENT_MAX_VALUES_TOO_LARGE",
+            "max_values cannot exceed the number of options",
+        )
 
 
 def _validate_components(tree: ErrorTree, rows: Any) -> None:
@@ -204,16 +213,22 @@ def _validate_components(tree: ErrorTree, rows: Any) -> None:
     for r, row in enumerate(rows):
         rpath: Path = ("components", r)
         if not isinstance(row, dict) or row.get("type") != 1:
-            tree.add((*rpath, "type"), "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
-                     "Top-level components must be action rows")
+            tree.add(
+                (*rpath, "type"),
+                "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+                "Top-level components must be action rows",
+            )
             continue
         children = row.get("components") or []
         if not children:
             _required(tree, (*rpath, "components"))
         selects = [c for c in children if c.get("type") in SELECT_TYPES]
         if selects and len(children) > 1:
-            tree.add((*rpath, "components"), "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
-                     "The specified component exceeds the maximum width")
+            tree.add(
+                (*rpath, "components"),
+                "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+                "The specified component exceeds the maximum width",
+            )
         _max_items(tree, (*rpath, "components"), children, 5)
         for c, child in enumerate(children):
             cpath = (*rpath, "components", c)
@@ -222,16 +237,22 @@ def _validate_components(tree: ErrorTree, rows: Any) -> None:
                 tree, (*cpath, "custom_id"), custom_id, 1, 100
             ):
                 if custom_id in seen:
-                    tree.add((*cpath, "custom_id"), "COMPONENT_CUSTOM_ID_DUPLICATED",
-                             "Component custom id cannot be duplicated")
+                    tree.add(
+                        (*cpath, "custom_id"),
+                        "COMPONENT_CUSTOM_ID_DUPLICATED",
+                        "Component custom id cannot be duplicated",
+                    )
                 seen.add(custom_id)
             if child.get("type") == 2:
                 _validate_button(tree, cpath, child)
             elif child.get("type") in SELECT_TYPES:
                 _validate_select(tree, cpath, child)
             else:
-                tree.add((*cpath, "type"), "UNION_TYPE_CHOICES",
-                         "Value of field \"type\" must be one of (2, 3, 5, 6, 7, 8).")
+                tree.add(
+                    (*cpath, "type"),
+                    "UNION_TYPE_CHOICES",
+                    'Value of field "type" must be one of (2, 3, 5, 6, 7, 8).',
+                )
 
 
 def _validate_allowed_mentions(tree: ErrorTree, mentions: Any) -> None:
@@ -241,19 +262,27 @@ def _validate_allowed_mentions(tree: ErrorTree, mentions: Any) -> None:
     parse = mentions.get("parse", [])
     for index, kind in enumerate(parse if isinstance(parse, list) else []):
         if kind not in ("users", "roles", "everyone"):
-            tree.add((*path, "parse", index), "BASE_TYPE_CHOICES",
-                     "Value must be one of ('users', 'roles', 'everyone').")
+            tree.add(
+                (*path, "parse", index),
+                "BASE_TYPE_CHOICES",
+                "Value must be one of ('users', 'roles', 'everyone').",
+            )
     for kind in ("users", "roles"):
         ids = mentions.get(kind)
         if ids is None:
             continue
         _max_items(tree, (*path, kind), ids, 100)
         if ids and kind in parse:
-            tree.add(path, "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
-                     f'parse:["{kind}"] and {kind}: [ids] are mutually exclusive.')
+            tree.add(
+                path,
+                "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+                f'parse:["{kind}"] and {kind}: [ids] are mutually exclusive.',
+            )
 
 
-def validate_message(payload: dict[str, Any], *, files: int = 0, is_edit: bool = False) -> Body | None:
+def validate_message(
+    payload: dict[str, Any], *, files: int = 0, is_edit: bool = False
+) -> Body | None:
     """Check a create (or edit, when ``is_edit``) message body against Discord's limits."""
     tree = ErrorTree()
     content = payload.get("content")
@@ -267,23 +296,36 @@ def validate_message(payload: dict[str, Any], *, files: int = 0, is_edit: bool =
         _max_items(tree, ("embeds",), embeds, 10)
         total = sum(_validate_embed(tree, ("embeds", i), e) for i, e in enumerate(embeds))
         if total > EMBED_TOTAL_LIMIT:
-            tree.add(("embeds",), "MAX_EMBED_SIZE_EXCEEDED",
-                     f"Embed size exceeds maximum size of {EMBED_TOTAL_LIMIT}")
+            tree.add(
+                ("embeds",),
+                "MAX_EMBED_SIZE_EXCEEDED",
+                f"Embed size exceeds maximum size of {EMBED_TOTAL_LIMIT}",
+            )
     nonce = payload.get("nonce")
     if nonce is not None and len(str(nonce)) > 25:
         tree.add(("nonce",), "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
     _validate_allowed_mentions(tree, payload.get("allowed_mentions"))
     _validate_components(tree, payload.get("components"))
     if (payload.get("flags") or 0) & IS_COMPONENTS_V2 and (content or embeds):
-        tree.add(("content",), "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
-                 "The 'content' and 'embeds' fields cannot be used when using components v2")
+        tree.add(
+            ("content",),
+            "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
+            "The 'content' and 'embeds' fields cannot be used when using components v2",
+        )
     sticker_ids = payload.get("sticker_ids")
     _max_items(tree, ("sticker_ids",), sticker_ids, 3)
     if tree:
         return tree.body()
     if not is_edit and not any(
-        (content, embeds, payload.get("components"), sticker_ids, files,
-         payload.get("attachments"), payload.get("poll"))
+        (
+            content,
+            embeds,
+            payload.get("components"),
+            sticker_ids,
+            files,
+            payload.get("attachments"),
+            payload.get("poll"),
+        )
     ):
         return error_body(EMPTY_MESSAGE, "Cannot send an empty message")
     return None
@@ -364,12 +406,18 @@ def _check_choices(tree: ErrorTree, path: Path, option: dict[str, Any]) -> None:
         return
     kind = option.get("type")
     if kind not in (STRING, INTEGER, NUMBER):
-        tree.add((*path, "choices"), "APPLICATION_COMMAND_OPTION_CHOICES_NOT_ALLOWED",
-                 "Choices are only allowed for string, integer and number options")
+        tree.add(
+            (*path, "choices"),
+            "APPLICATION_COMMAND_OPTION_CHOICES_NOT_ALLOWED",
+            "Choices are only allowed for string, integer and number options",
+        )
         return
     if option.get("autocomplete") and choices:
-        tree.add((*path, "autocomplete"), "APPLICATION_COMMAND_AUTOCOMPLETE_WITH_CHOICES",
-                 "Autocomplete cannot be enabled on an option with choices")
+        tree.add(
+            (*path, "autocomplete"),
+            "APPLICATION_COMMAND_AUTOCOMPLETE_WITH_CHOICES",
+            "Autocomplete cannot be enabled on an option with choices",
+        )
     _max_items(tree, (*path, "choices"), choices, 25)
     for index, choice in enumerate(choices):
         cpath = (*path, "choices", index)
@@ -377,7 +425,9 @@ def _check_choices(tree: ErrorTree, path: Path, option: dict[str, Any]) -> None:
         value = choice.get("value")
         if kind == STRING:
             if not isinstance(value, str):
-                tree.add((*cpath, "value"), "STRING_TYPE_CONVERT", "Could not interpret value as string.")
+                tree.add(
+                    (*cpath, "value"), "STRING_TYPE_CONVERT", "Could not interpret value as string."
+                )
             else:
                 _max_len(tree, (*cpath, "value"), value, 100)
         elif kind == INTEGER and (isinstance(value, bool) or not isinstance(value, int)):
@@ -392,7 +442,9 @@ def _check_bounds(tree: ErrorTree, path: Path, option: dict[str, Any]) -> None:
         for key, low in (("min_length", 0), ("max_length", 1)):
             value = option.get(key)
             if value is not None and (not isinstance(value, int) or not low <= value <= 6000):
-                tree.add((*path, key), "NUMBER_TYPE_MAX", f"int value should be between {low} and 6000.")
+                tree.add(
+                    (*path, key), "NUMBER_TYPE_MAX", f"int value should be between {low} and 6000."
+                )
     elif kind in (INTEGER, NUMBER):
         limit = MAX_SAFE_INTEGER if kind == INTEGER else 2**53
         for key in ("min_value", "max_value"):
@@ -413,8 +465,11 @@ def _check_options(tree: ErrorTree, path: Path, options: Any, *, parent: int | N
     seen_optional = False
     kinds = {o.get("type") for o in options if isinstance(o, dict)}
     if kinds & {SUBCOMMAND, SUBCOMMAND_GROUP} and kinds - {SUBCOMMAND, SUBCOMMAND_GROUP}:
-        tree.add(path, "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
-                 "Sub-command and sub-command group option types are mutually exclusive to all other types")
+        tree.add(
+            path,
+            "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+            "Sub-command and sub-command group option types are mutually exclusive to all other types",
+        )
     for index, option in enumerate(options):
         opath = (*path, index)
         if not isinstance(option, dict):
@@ -429,33 +484,54 @@ def _check_options(tree: ErrorTree, path: Path, options: Any, *, parent: int | N
         name = option.get("name")
         if isinstance(name, str):
             if name in names:
-                tree.add((*opath, "name"), "APPLICATION_COMMAND_OPTION_NAME_ALREADY_EXISTS",
-                         "Option names must be unique")
+                tree.add(
+                    (*opath, "name"),
+                    "APPLICATION_COMMAND_OPTION_NAME_ALREADY_EXISTS",
+                    "Option names must be unique",
+                )
             names.add(name)
         if kind in (SUBCOMMAND, SUBCOMMAND_GROUP):
             if option.get("required"):
-                tree.add((*opath, "required"), "APPLICATION_COMMAND_OPTION_REQUIRED_INVALID",
-                         "Sub-commands cannot be required")
+                tree.add(
+                    (*opath, "required"),
+                    "APPLICATION_COMMAND_OPTION_REQUIRED_INVALID",
+                    "Sub-commands cannot be required",
+                )
             if kind == SUBCOMMAND_GROUP:
                 if parent is not None:
-                    tree.add((*opath, "type"), "APPLICATION_COMMAND_SUBCOMMAND_GROUP_DEPTH_EXCEEDED",
-                             "Sub-command groups can only be nested at the top level")
+                    tree.add(
+                        (*opath, "type"),
+                        "APPLICATION_COMMAND_SUBCOMMAND_GROUP_DEPTH_EXCEEDED",
+                        "Sub-command groups can only be nested at the top level",
+                    )
                 children = option.get("options") or []
                 if any(c.get("type") != SUBCOMMAND for c in children if isinstance(c, dict)):
-                    tree.add((*opath, "options"), "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
-                             "Sub-command groups may only contain sub-commands")
+                    tree.add(
+                        (*opath, "options"),
+                        "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+                        "Sub-command groups may only contain sub-commands",
+                    )
             elif parent == SUBCOMMAND:
-                tree.add((*opath, "type"), "APPLICATION_COMMAND_SUBCOMMAND_DEPTH_EXCEEDED",
-                         "Sub-commands nest at most two levels deep")
+                tree.add(
+                    (*opath, "type"),
+                    "APPLICATION_COMMAND_SUBCOMMAND_DEPTH_EXCEEDED",
+                    "Sub-commands nest at most two levels deep",
+                )
             _check_options(tree, (*opath, "options"), option.get("options"), parent=kind)
             continue
         if option.get("options"):
-            tree.add((*opath, "options"), "APPLICATION_COMMAND_OPTIONS_NOT_ALLOWED",
-                     "Only sub-commands and groups may have options")
+            tree.add(
+                (*opath, "options"),
+                "APPLICATION_COMMAND_OPTIONS_NOT_ALLOWED",
+                "Only sub-commands and groups may have options",
+            )
         if option.get("required"):
             if seen_optional:
-                tree.add((*opath, "required"), "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
-                         "Required options must be placed before non-required options")
+                tree.add(
+                    (*opath, "required"),
+                    "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+                    "Required options must be placed before non-required options",
+                )
         else:
             seen_optional = True
         _check_choices(tree, opath, option)
@@ -488,27 +564,42 @@ def validate_commands(payload: Any) -> Body | None:
         _check_name(tree, path, name, chat_input=kind == CHAT_INPUT)
         if isinstance(name, str):
             if (kind, name) in seen:
-                tree.add((*path, "name"), "APPLICATION_COMMANDS_DUPLICATE_NAME",
-                         "Application command names must be unique")
+                tree.add(
+                    (*path, "name"),
+                    "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                    "Application command names must be unique",
+                )
             seen.add((kind, name))
         if kind == CHAT_INPUT:
             _check_description(tree, path, command.get("description"))
             _check_options(tree, (*path, "options"), command.get("options"), parent=None)
         else:
             if command.get("description") not in (None, ""):
-                tree.add((*path, "description"), "APPLICATION_COMMAND_DESCRIPTION_NOT_ALLOWED",
-                         "Description must be empty for user and message commands")
+                tree.add(
+                    (*path, "description"),
+                    "APPLICATION_COMMAND_DESCRIPTION_NOT_ALLOWED",
+                    "Description must be empty for user and message commands",
+                )
             if command.get("options"):
-                tree.add((*path, "options"), "APPLICATION_COMMAND_OPTIONS_NOT_ALLOWED",
-                         "User and message commands cannot have options")
+                tree.add(
+                    (*path, "options"),
+                    "APPLICATION_COMMAND_OPTIONS_NOT_ALLOWED",
+                    "User and message commands cannot have options",
+                )
         if command_size(command) > COMMAND_SIZE_LIMIT:
-            tree.add(path, "APPLICATION_COMMAND_TOO_LARGE",
-                     f"Command exceeds maximum size ({COMMAND_SIZE_LIMIT})")
+            tree.add(
+                path,
+                "APPLICATION_COMMAND_TOO_LARGE",
+                f"Command exceeds maximum size ({COMMAND_SIZE_LIMIT})",
+            )
     for kind, count in counts.items():
         if count > COMMAND_COUNT_LIMITS[kind]:
-            tree.add((), "APPLICATION_COMMANDS_LIMIT_REACHED",
-                     f"Maximum number of application commands of type {kind} reached "
-                     f"({COMMAND_COUNT_LIMITS[kind]})")
+            tree.add(
+                (),
+                "APPLICATION_COMMANDS_LIMIT_REACHED",
+                f"Maximum number of application commands of type {kind} reached "
+                f"({COMMAND_COUNT_LIMITS[kind]})",
+            )
     return tree.body() if tree else None
 
 
@@ -536,7 +627,9 @@ def validate_modal(data: Any) -> Body | None:
     _bad_len(tree, ("data", "title"), data.get("title"), 1, 45)
     components = data.get("components") or []
     if not 1 <= len(components) <= 5:
-        tree.add(("data", "components"), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length.")
+        tree.add(
+            ("data", "components"), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length."
+        )
     return tree.body() if tree else None
 
 
@@ -579,14 +672,20 @@ def validate_scheduled_event(
     elif start is None:
         tree.add(("scheduled_start_time",), "DATE_TIME_TYPE_PARSE", "Could not parse datetime.")
     elif check_past and start < now:
-        tree.add(("scheduled_start_time",), "GUILD_SCHEDULED_EVENT_SCHEDULED_START_TIME_IN_PAST",
-                 "Cannot schedule event in the past.")
+        tree.add(
+            ("scheduled_start_time",),
+            "GUILD_SCHEDULED_EVENT_SCHEDULED_START_TIME_IN_PAST",
+            "Cannot schedule event in the past.",
+        )
     end = parse_iso(event.get("scheduled_end_time"))
     if event.get("scheduled_end_time") is not None and end is None:
         tree.add(("scheduled_end_time",), "DATE_TIME_TYPE_PARSE", "Could not parse datetime.")
     if start is not None and end is not None and end <= start:
-        tree.add(("scheduled_end_time",), "GUILD_SCHEDULED_EVENT_END_BEFORE_START",
-                 "Cannot schedule an event to end before it starts.")
+        tree.add(
+            ("scheduled_end_time",),
+            "GUILD_SCHEDULED_EVENT_END_BEFORE_START",
+            "Cannot schedule an event to end before it starts.",
+        )
     kind = event.get("entity_type")
     if kind is None:
         _required(tree, ("entity_type",))
@@ -602,14 +701,19 @@ def validate_scheduled_event(
         if event.get("scheduled_end_time") is None:
             _required(tree, ("scheduled_end_time",))
         if event.get("channel_id") is not None:
-            tree.add(("channel_id",), "GUILD_SCHEDULED_EVENT_CHANNEL_NOT_ALLOWED",
-                     "External events cannot have a channel.")
+            tree.add(
+                ("channel_id",),
+                "GUILD_SCHEDULED_EVENT_CHANNEL_NOT_ALLOWED",
+                "External events cannot have a channel.",
+            )
     else:
         channel_id = event.get("channel_id")
         if channel_id is None:
             _required(tree, ("channel_id",))
         elif int(channel_id) not in voice_channel_ids:
-            tree.add(("channel_id",), "CHANNEL_TYPE_INVALID", "Channel is not a voice or stage channel.")
+            tree.add(
+                ("channel_id",), "CHANNEL_TYPE_INVALID", "Channel is not a voice or stage channel."
+            )
     status = event.get("status")
     if status is not None and status not in (1, 2, 3, 4):
         tree.add(("status",), "BASE_TYPE_CHOICES", "Value must be one of {1, 2, 3, 4}.")

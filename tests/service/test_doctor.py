@@ -58,14 +58,14 @@ def talks_from_now(*days: int) -> bytes:
     # The command reads the system clock, so the talks are placed relative to the real now.
     now = datetime.now(UTC).replace(microsecond=0)
     return render_feed(
-        [Talk(post_id=5100 + i, start=now + timedelta(days=d), title=f"Talk {i}")
-         for i, d in enumerate(days)]
+        [
+            Talk(post_id=5100 + i, start=now + timedelta(days=d), title=f"Talk {i}")
+            for i, d in enumerate(days)
+        ]
     )
 
 
-def write_config(
-    tmp_path: Path, fake: FakeDiscord, feeds: str, *, discord_extra: str = ""
-) -> Path:
+def write_config(tmp_path: Path, fake: FakeDiscord, feeds: str, *, discord_extra: str = "") -> Path:
     path = tmp_path / "config.toml"
     path.write_text(
         f"""
@@ -91,9 +91,7 @@ def feed(name: str, url: str, channel: int | None, guild: int | None, extra: str
     return "\n".join([*lines, extra, ""])
 
 
-async def check_online(
-    path: Path, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
+async def check_online(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = await asyncio.to_thread(main, ["check-config", "--online", "--config", str(path)])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
@@ -108,8 +106,9 @@ async def test_a_good_setup_passes_and_prints_the_invite_link(
 ) -> None:
     d = fake_discord.defaults
     feed_server.body = talks_from_now(1, 2, 30)
-    path = write_config(tmp_path, fake_discord, feed("cs-seminar", feed_server.url,
-                                                     d.seminars.id, d.guild.id))
+    path = write_config(
+        tmp_path, fake_discord, feed("cs-seminar", feed_server.url, d.seminars.id, d.guild.id)
+    )
     code, out, err = await check_online(path, capsys)
     assert (code, err) == (0, "")
     assert "feed 'cs-seminar': posts to #seminars in 'Test University'" in out
@@ -238,8 +237,9 @@ async def test_a_refused_token_is_reported_and_never_echoed(
 ) -> None:
     d = fake_discord.defaults
     feed_server.body = talks_from_now(1)
-    path = write_config(tmp_path, fake_discord, feed("cs-seminar", feed_server.url,
-                                                     d.seminars.id, d.guild.id))
+    path = write_config(
+        tmp_path, fake_discord, feed("cs-seminar", feed_server.url, d.seminars.id, d.guild.id)
+    )
     wrong = token.rsplit(".", 1)[0] + "." + "q" * 38  # same bot id, wrong secret part
     monkeypatch.setenv("DISCORD_TOKEN", wrong)
     code, out, err = await check_online(path, capsys)
@@ -259,10 +259,12 @@ async def test_an_error_body_echoing_the_token_is_never_printed(
 ) -> None:
     d = fake_discord.defaults
     feed_server.body = talks_from_now(1)
-    path = write_config(tmp_path, fake_discord, feed("cs-seminar", feed_server.url,
-                                                     d.seminars.id, d.guild.id))
-    fake_discord.inject_fault("GET", "/users/@me", 400, code=50035,
-                              message=f"bad request; Authorization: Bot {token}")
+    path = write_config(
+        tmp_path, fake_discord, feed("cs-seminar", feed_server.url, d.seminars.id, d.guild.id)
+    )
+    fake_discord.inject_fault(
+        "GET", "/users/@me", 400, code=50035, message=f"bad request; Authorization: Bot {token}"
+    )
     code, out, err = await check_online(path, capsys)
     assert code == 1
     assert "did not accept the login (HTTP 400, Discord code 50035)" in err
@@ -318,7 +320,10 @@ def test_the_invite_asks_for_what_the_bot_checks(mirror: bool, readme_value: int
 def test_channel_overwrites_apply_in_discord_s_order() -> None:
     guild, bot, role = 1, 2, 3
     base = base_permissions(
-        guild_id=guild, owner_id=99, member_id=bot, member_role_ids=[role],
+        guild_id=guild,
+        owner_id=99,
+        member_id=bot,
+        member_role_ids=[role],
         role_permissions={guild: VIEW_CHANNEL, role: SEND_MESSAGES | EMBED_LINKS},
     )
     assert base == VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS
@@ -335,13 +340,22 @@ def test_channel_overwrites_apply_in_discord_s_order() -> None:
     assert inside(everyone_denies, role_allows) == base
     assert inside(everyone_denies, role_allows, member_denies) == VIEW_CHANNEL | EMBED_LINKS
     admin = base_permissions(
-        guild_id=guild, owner_id=99, member_id=bot, member_role_ids=[role],
+        guild_id=guild,
+        owner_id=99,
+        member_id=bot,
+        member_role_ids=[role],
         role_permissions={role: ADMINISTRATOR},
     )
-    assert channel_permissions(
-        admin, guild_id=guild, member_id=bot, member_role_ids=[role],
-        overwrites=[everyone_denies],
-    ) & VIEW_CHANNEL
+    assert (
+        channel_permissions(
+            admin,
+            guild_id=guild,
+            member_id=bot,
+            member_role_ids=[role],
+            overwrites=[everyone_denies],
+        )
+        & VIEW_CHANNEL
+    )
 
 
 async def test_a_rate_limited_request_is_retried(
@@ -353,8 +367,9 @@ async def test_a_rate_limited_request_is_retried(
 ) -> None:
     d = fake_discord.defaults
     feed_server.body = talks_from_now(1)
-    path = write_config(tmp_path, fake_discord, feed("cs-seminar", feed_server.url,
-                                                     d.seminars.id, d.guild.id))
+    path = write_config(
+        tmp_path, fake_discord, feed("cs-seminar", feed_server.url, d.seminars.id, d.guild.id)
+    )
     fake_discord.inject_fault("GET", "/guilds/*/channels", 429, retry_after=0.01)
     code, out, err = await check_online(path, capsys)
     assert "All checks passed" in out

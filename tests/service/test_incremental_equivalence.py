@@ -31,9 +31,13 @@ def full(body: bytes, ws: datetime) -> ParsedFeed | str:
         return exc.reason
 
 
-def incremental(body: bytes, ws: datetime, state: FeedState | None) -> tuple[ParsedFeed | str, FeedState | None]:
+def incremental(
+    body: bytes, ws: datetime, state: FeedState | None
+) -> tuple[ParsedFeed | str, FeedState | None]:
     try:
-        out = parse_changed(body, window_start=ws, window_end=ws + SPAN, cache=state.view() if state else None)
+        out = parse_changed(
+            body, window_start=ws, window_end=ws + SPAN, cache=state.view() if state else None
+        )
     except FeedError as exc:
         return exc.reason, None
     state, _, _ = absorb(state, out, body_hash="", settings=b"")
@@ -107,7 +111,9 @@ def test_diff_scenarios_yield_the_same_actions_and_stored_events() -> None:
     for index, (now, body) in enumerate(versions()):
         ws = now - timedelta(days=1)
         reference = full(body, ws)
-        out = parse_changed(body, window_start=ws, window_end=ws + SPAN, cache=state.view() if state else None)
+        out = parse_changed(
+            body, window_start=ws, window_end=ws + SPAN, cache=state.view() if state else None
+        )
         state, added, dropped = absorb(cache.get(f_inc.id), out, body_hash="", settings=b"")
         cache.put(f_inc.id, state, added, dropped)
         assert state is not None and out.full is None
@@ -116,11 +122,23 @@ def test_diff_scenarios_yield_the_same_actions_and_stored_events() -> None:
         assert same(reference, parsed), index
         outcomes = []
         for db, feed, p in ((db_full, f_full, reference), (db_inc, f_inc, parsed)):
-            result = diff_feed("f", event_store.load_events(db, feed.id), p, now=now, baseline="announce" if index == 0 else None)
-            event_store.save_poll_result(db, feed.id, result, now=now, etag=None, last_modified=None, body_hash=None)
+            result = diff_feed(
+                "f",
+                event_store.load_events(db, feed.id),
+                p,
+                now=now,
+                baseline="announce" if index == 0 else None,
+            )
+            event_store.save_poll_result(
+                db, feed.id, result, now=now, etag=None, last_modified=None, body_hash=None
+            )
             outcomes.append(result)
-        assert [a.to_dict() for a in outcomes[0].actions] == [a.to_dict() for a in outcomes[1].actions], index
-        assert event_store.load_events(db_full, f_full.id) == event_store.load_events(db_inc, f_inc.id), index
+        assert [a.to_dict() for a in outcomes[0].actions] == [
+            a.to_dict() for a in outcomes[1].actions
+        ], index
+        assert event_store.load_events(db_full, f_full.id) == event_store.load_events(
+            db_inc, f_inc.id
+        ), index
     # The store round-trips the cache: a restart resumes where it was.
     reloaded = ParseCache(db_inc).get(f_inc.id)
     assert reloaded is not None and state is not None

@@ -40,7 +40,9 @@ def test_an_unchanged_poll_writes_no_event_row() -> None:
     assert events_version(db, feed.id) == before + 1
     stored = {e.key: e for e in load_events(db, feed.id)}
     assert stored[talks[0].key].occurrence.summary == "A new title"
-    assert [e for e in result.events] == sorted(stored.values(), key=lambda e: (e.occurrence.start, e.key))
+    assert [e for e in result.events] == sorted(
+        stored.values(), key=lambda e: (e.occurrence.start, e.key)
+    )
 
 
 def test_the_in_memory_events_follow_writes_made_elsewhere() -> None:
@@ -68,7 +70,9 @@ def test_a_failed_save_leaves_the_in_memory_events_as_the_table() -> None:
     result = diff_feed("s", before, feed_of(weekly(2), now=now), now=now)
     db.conn.execute("DROP TABLE poll_log")  # the save's last statement fails: all rolls back
     try:
-        save_poll_result(db, feed.id, result, now=now, etag=None, last_modified=None, body_hash=None)
+        save_poll_result(
+            db, feed.id, result, now=now, etag=None, last_modified=None, body_hash=None
+        )
     except Exception:
         pass
     else:  # pragma: no cover
@@ -83,7 +87,9 @@ def test_content_digest_ignores_stamps_and_nothing_else() -> None:
     assert a != b and content_digest(a) == content_digest(b)
     mixed = b.replace(b"DTSTAMP:20", b"DTSTAMP:19", 1)  # stamps that differ between events
     assert content_digest(mixed) == content_digest(a)
-    edited = render_feed([talks[0], talks[1].moved(talks[1].start + timedelta(hours=1)), talks[2]], stamp=T0)
+    edited = render_feed(
+        [talks[0], talks[1].moved(talks[1].start + timedelta(hours=1)), talks[2]], stamp=T0
+    )
     assert content_digest(edited) != content_digest(a)
     # A folded stamp line is not a whole line: dropping it would glue its continuation onto
     # the line before, which parses differently.

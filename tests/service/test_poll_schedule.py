@@ -104,9 +104,7 @@ def test_after_the_start_up_catch_up_every_poll_starts_on_its_slot(
 def test_the_fleet_is_spread_across_the_period_not_stampeded(
     fleet: dict[int, tuple[list[datetime], list[datetime], list[float]]],
 ) -> None:
-    per_second = Counter(
-        int(f.timestamp()) for fires, _s, _d in fleet.values() for f in fires[1:]
-    )
+    per_second = Counter(int(f.timestamp()) for fires, _s, _d in fleet.values() for f in fires[1:])
     assert max(per_second.values()) <= math.ceil(len(FEEDS) / PERIOD.total_seconds()) + 2
 
 

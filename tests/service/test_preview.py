@@ -190,6 +190,8 @@ async def test_preview_of_a_flood_shows_one_poll_and_says_what_waits(
     out, err = capsys.readouterr()
     assert len(out.splitlines()) == 10
     assert "4 more announcement(s) held back by the per-poll limit" in err
+
+
 async def test_local_files_with_a_long_common_name_keep_separate_state(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -11,7 +11,9 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 def test_subscriptions_are_unique_and_removal_cancels_pending_rows() -> None:
     db = open_database(None)
-    feed = feed_store.upsert_feed(db, name="f", url="https://x.edu/ics", guild_id=1, channel_id=5, now=NOW)
+    feed = feed_store.upsert_feed(
+        db, name="f", url="https://x.edu/ics", guild_id=1, channel_id=5, now=NOW
+    )
     kwargs = dict(guild_id=1, user_id=9, kind="filter", offset=timedelta(hours=1), now=NOW)
     sub, created = reminder_store.add_subscription(db, **kwargs)
     again, created_again = reminder_store.add_subscription(db, **kwargs)

@@ -29,7 +29,10 @@ def talk(uid: str, days: float, speaker: str, title: str, **extra: str) -> Occur
         NOW + timedelta(days=days),
         summary=f"{speaker}: {title}",
         seminar=SeminarDetails(
-            speaker=speaker, title=title, affiliation=affiliation, abstract=abstract,
+            speaker=speaker,
+            title=title,
+            affiliation=affiliation,
+            abstract=abstract,
             series="CS Seminar",
         ),
         **extra,
@@ -39,22 +42,29 @@ def talk(uid: str, days: float, speaker: str, title: str, **extra: str) -> Occur
 def store(db: Database, name: str, guild: int, occurrences: Sequence[Occurrence]) -> int:
     feed = feed_store.upsert_feed(db, name=name, url=f"https://x/{name}", guild_id=guild, now=NOW)
     stored = event_store.load_events(db, feed.id)
-    result = diff_feed(name, stored, feed_of(occurrences, now=NOW), now=NOW,
-                       policy=DiffPolicy(), baseline="silent")
-    event_store.save_poll_result(db, feed.id, result, now=NOW, etag=None, last_modified=None,
-                          body_hash=None)
+    result = diff_feed(
+        name, stored, feed_of(occurrences, now=NOW), now=NOW, policy=DiffPolicy(), baseline="silent"
+    )
+    event_store.save_poll_result(
+        db, feed.id, result, now=NOW, etag=None, last_modified=None, body_hash=None
+    )
     return feed.id
 
 
 @pytest.fixture
 def db() -> Database:
     database = open_database(None)
-    store(database, "cs", 1, [
-        talk("a", 1, "Michael Mahoney", "Randomized linear algebra", affiliation="UC Berkeley"),
-        talk("b", 2, "Grace Hopper", "Compilers for everyone", abstract="We revisit COBOL."),
-        talk("c", -2, "Old Speaker", "Already happened"),
-        talk("d", 40, "Ada Lovelace", "Analytical engines"),
-    ])
+    store(
+        database,
+        "cs",
+        1,
+        [
+            talk("a", 1, "Michael Mahoney", "Randomized linear algebra", affiliation="UC Berkeley"),
+            talk("b", 2, "Grace Hopper", "Compilers for everyone", abstract="We revisit COBOL."),
+            talk("c", -2, "Old Speaker", "Already happened"),
+            talk("d", 40, "Ada Lovelace", "Analytical engines"),
+        ],
+    )
     store(database, "other", 2, [talk("z", 1, "Michael Mahoney", "Other guild's talk")])
     return database
 
@@ -65,7 +75,10 @@ def titles(hits: Sequence[search_store.EventHit]) -> list[str]:
 
 def test_upcoming_is_scoped_to_the_guild_sorted_and_skips_past_events(db: Database) -> None:
     assert titles(search_store.upcoming(db, 1, now=NOW)) == [
-        "Randomized linear algebra", "Compilers for everyone", "Analytical engines"]
+        "Randomized linear algebra",
+        "Compilers for everyone",
+        "Analytical engines",
+    ]
     week = search_store.upcoming(db, 1, now=NOW, until=NOW + timedelta(days=7))
     assert titles(week) == ["Randomized linear algebra", "Compilers for everyone"]
     assert titles(search_store.upcoming(db, 2, now=NOW)) == ["Other guild's talk"]
@@ -91,7 +104,8 @@ def test_misspelt_names_are_corrected(db: Database) -> None:
     assert titles(result.hits) == ["Randomized linear algebra"]
     assert result.corrected == "mahoney"
     assert titles(search_store.search_events(db, 1, "lovelase", now=NOW).hits) == [
-        "Analytical engines"]
+        "Analytical engines"
+    ]
 
 
 def test_search_text_is_never_interpreted_as_fts_syntax(db: Database) -> None:
@@ -100,9 +114,14 @@ def test_search_text_is_never_interpreted_as_fts_syntax(db: Database) -> None:
 
 
 def test_ranking_prefers_speaker_matches_over_abstract_words(db: Database) -> None:
-    store(db, "more", 1, [
-        talk("m1", 5, "Someone Else", "On rankings", abstract="Work by Hopper et al."),
-    ])
+    store(
+        db,
+        "more",
+        1,
+        [
+            talk("m1", 5, "Someone Else", "On rankings", abstract="Work by Hopper et al."),
+        ],
+    )
     hits = search_store.search_events(db, 1, "hopper", now=NOW).hits
     assert titles(hits)[0] == "Compilers for everyone" and len(hits) == 2
 
@@ -113,10 +132,12 @@ def test_index_follows_updates_and_deletes(db: Database) -> None:
     stored = event_store.load_events(db, feed.id)
     renamed = [talk("a", 1, "Michael Mahoney", "Sketching matrices")]
     result = diff_feed("cs", stored, feed_of(renamed, now=NOW), now=NOW, policy=DiffPolicy())
-    event_store.save_poll_result(db, feed.id, result, now=NOW, etag=None, last_modified=None,
-                          body_hash=None)
+    event_store.save_poll_result(
+        db, feed.id, result, now=NOW, etag=None, last_modified=None, body_hash=None
+    )
     assert titles(search_store.search_events(db, 1, "sketching", now=NOW).hits) == [
-        "Sketching matrices"]
+        "Sketching matrices"
+    ]
     assert search_store.search_events(db, 1, "randomized", now=NOW).hits == []
     db.conn.execute("DELETE FROM feeds WHERE id = ?", [feed.id])
     assert search_store.search_events(db, 1, "sketching", now=NOW).hits == []
@@ -158,16 +179,24 @@ def test_typo_correction_follows_new_events(db: Database) -> None:
 
 
 def test_a_misspelt_name_ranks_its_talks_like_the_exact_name(db: Database) -> None:
-    store(db, "more", 1, [
-        talk("m1", 3, "Ann Mahoney", "Sketching", affiliation="Mahoney Institute"),
-        talk("m2", 4, "Someone Else", "On Mahoney's lemma"),
-        talk("m3", 5, "Third Person", "Tensor methods", abstract="Joint with Mahoney."),
-    ])
+    store(
+        db,
+        "more",
+        1,
+        [
+            talk("m1", 3, "Ann Mahoney", "Sketching", affiliation="Mahoney Institute"),
+            talk("m2", 4, "Someone Else", "On Mahoney's lemma"),
+            talk("m3", 5, "Third Person", "Tensor methods", abstract="Joint with Mahoney."),
+        ],
+    )
     exact = titles(search_store.search_events(db, 1, "mahoney", now=NOW).hits)
     misspelt = search_store.search_events(db, 1, "mahony", now=NOW)
     assert misspelt.corrected == "mahoney"
-    assert titles(misspelt.hits) == exact == [
-        "Sketching", "Randomized linear algebra", "On Mahoney's lemma", "Tensor methods"]
+    assert (
+        titles(misspelt.hits)
+        == exact
+        == ["Sketching", "Randomized linear algebra", "On Mahoney's lemma", "Tensor methods"]
+    )
 
 
 def _plans(db: Database, lookup: Callable[[], object]) -> list[str]:

@@ -34,9 +34,7 @@ _UID = re.compile(rb"\nuid[;:]")
 # A CR that does not end a line with LF: then every line end is settled to LF.
 _LONE_CR = re.compile(rb"\r(?!\n)")
 # A whole stamp line, anywhere in the body: the parser never reads DTSTAMP.
-_STAMP_LINE = re.compile(
-    rb"\nDTSTAMP(?:;[A-Za-z0-9=/_+-]*)?:\d{8}T\d{6}Z?[ \t]*\r?\n(?![ \t])"
-)
+_STAMP_LINE = re.compile(rb"\nDTSTAMP(?:;[A-Za-z0-9=/_+-]*)?:\d{8}T\d{6}Z?[ \t]*\r?\n(?![ \t])")
 _DIGEST_SIZE = 16
 
 

@@ -197,8 +197,10 @@ def _from_first_line(found: _Fields, text: str, context: bool) -> None:
     first_line = next((line.strip() for line in text.split("\n") if line.strip()), "")
     if first_line and len(first_line) <= _MAX_FIRST_LINE:
         people = parse_people(first_line)
-        if people and all(p.affiliation or p.honorific for p in people) and (
-            context or all(p.honorific for p in people)
+        if (
+            people
+            and all(p.affiliation or p.honorific for p in people)
+            and (context or all(p.honorific for p in people))
         ):
             found.set_people(people, "desc.first_line_who")
 
@@ -292,8 +294,10 @@ def _summary_reading(
 ) -> SummaryReading | None:
     """What the SUMMARY says, with names dropped when weak or contradicted by the body."""
     reading = read_summary(summary)
-    if reading is not None and reading.people and not _convincing(
-        reading.rule, reading.people, context, text
+    if (
+        reading is not None
+        and reading.people
+        and not _convincing(reading.rule, reading.people, context, text)
     ):
         reading = None
     if (

@@ -49,8 +49,7 @@ def compile_pattern(pattern: str, where: str = "pattern") -> re.Pattern[str]:
     unknown = sorted(names - set(KNOWN_GROUPS))
     if unknown:
         raise FeedPatternError(
-            f"{where} has unknown group name(s) {', '.join(unknown)}; "
-            f"use {', '.join(KNOWN_GROUPS)}"
+            f"{where} has unknown group name(s) {', '.join(unknown)}; use {', '.join(KNOWN_GROUPS)}"
         )
     if not names:
         raise FeedPatternError(

@@ -30,47 +30,41 @@ _DEGREE = re.compile(
     r"dnp|mfa|dds|pharmd|facs|faan|fmedsci|freng|mrcp|frcp|msc|dr\.? ?rer\.? ?nat\.?))+\s*$",
     re.IGNORECASE,
 )
-_PARTICLES = (
-    _words(
-        "van von der den de del della di da dos das du la le al el bin ibn ben ter ten zu y e "
-    )
+_PARTICLES = _words(
+    "van von der den de del della di da dos das du la le al el bin ibn ben ter ten zu y e "
 )
 #: Words that occur in titles, rooms, organisations and event names but not in names.
-_NOT_NAME_WORDS = (
-    _words(
-        "a an the of for on in at to with and or from by via as is are be can do we our your "
-        "their how what why when where who which new towards toward beyond between into about "
-        "under over seminar seminars colloquium colloquia lecture lectures talk talks series "
-        "symposium workshop meeting meetings group groups lab labs department dept school college "
-        "university universität université universidad institute institut instituto center centre "
-        "hall room building campus auditorium library online zoom teams webex virtual hybrid tba "
-        "tbd tbc title abstract speaker speakers host hosts chair organizer location venue time "
-        "date day week days holiday holidays break reading office hours deadline exam exams "
-        "faculty staff student students graduate undergraduate orientation reception party social "
-        "lunch coffee tea dinner breakfast welcome closed closure no class classes cancelled "
-        "canceled postponed defense defence thesis phd learning data theory theories systems "
-        "system networks network models model analysis introduction approach approaches methods "
-        "method problem problems applications application science sciences research quantum deep "
-        "neural machine graph graphs algorithms algorithm physics chemistry biology mathematics "
-        "math economics history philosophy language languages computing computer design policy "
-        "health energy climate world life time space open future recent advances progress study "
-        "studies case cases perspective perspectives survey review part session sessions panel "
-        "discussion forum conference keynote opening closing award memorial annual distinguished "
-        "public special invited guest journal club day night info information event events "
-        "program programme registration council committee board annual spring fall autumn winter "
-        "again now here there today tomorrow live more all out up back go grand rounds "
-        "presentation country training after before without through against within across "
-        "around during since until upon like near than versus vs power "
-        "polytechnic università universita universitat universiteit hochschule laboratory "
-        "laboratories academy observatory hospital clinic foundation corporation inc ltd gmbh "
-        "college colleges ministry agency office unit survey "
-        "summer term semester quarter year years first last final club society association meetup "
-        "hackathon demo tutorial course class lab "
-    )
+_NOT_NAME_WORDS = _words(
+    "a an the of for on in at to with and or from by via as is are be can do we our your "
+    "their how what why when where who which new towards toward beyond between into about "
+    "under over seminar seminars colloquium colloquia lecture lectures talk talks series "
+    "symposium workshop meeting meetings group groups lab labs department dept school college "
+    "university universität université universidad institute institut instituto center centre "
+    "hall room building campus auditorium library online zoom teams webex virtual hybrid tba "
+    "tbd tbc title abstract speaker speakers host hosts chair organizer location venue time "
+    "date day week days holiday holidays break reading office hours deadline exam exams "
+    "faculty staff student students graduate undergraduate orientation reception party social "
+    "lunch coffee tea dinner breakfast welcome closed closure no class classes cancelled "
+    "canceled postponed defense defence thesis phd learning data theory theories systems "
+    "system networks network models model analysis introduction approach approaches methods "
+    "method problem problems applications application science sciences research quantum deep "
+    "neural machine graph graphs algorithms algorithm physics chemistry biology mathematics "
+    "math economics history philosophy language languages computing computer design policy "
+    "health energy climate world life time space open future recent advances progress study "
+    "studies case cases perspective perspectives survey review part session sessions panel "
+    "discussion forum conference keynote opening closing award memorial annual distinguished "
+    "public special invited guest journal club day night info information event events "
+    "program programme registration council committee board annual spring fall autumn winter "
+    "again now here there today tomorrow live more all out up back go grand rounds "
+    "presentation country training after before without through against within across "
+    "around during since until upon like near than versus vs power "
+    "polytechnic università universita universitat universiteit hochschule laboratory "
+    "laboratories academy observatory hospital clinic foundation corporation inc ltd gmbh "
+    "college colleges ministry agency office unit survey "
+    "summer term semester quarter year years first last final club society association meetup "
+    "hackathon demo tutorial course class lab "
 )
-_TOKEN_OK = re.compile(
-    r"^(?:[A-ZÀ-ÖØ-ÞĀ-ſ][\w'’\-.]*|[A-Z]\.(?:-?[A-Z]\.)*|[A-Z]\.?)$", re.UNICODE
-)
+_TOKEN_OK = re.compile(r"^(?:[A-ZÀ-ÖØ-ÞĀ-ſ][\w'’\-.]*|[A-Z]\.(?:-?[A-Z]\.)*|[A-Z]\.?)$", re.UNICODE)
 _SPLIT_SPEAKERS = re.compile(r"\s*(?:;|&|\band\b|\bund\b|\bet\b|\by\b|\be\b|/)\s*")
 _MAX_NAME = 60
 

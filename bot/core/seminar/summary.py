@@ -89,8 +89,11 @@ def is_series_label(text: str) -> bool:
     text = text.strip()
     if _YEAR.match(text):  # "2026 Memorial Lectures"
         text = text[5:]
-    return bool(text) and len(text) <= 80 and not text[:1].isdigit() and bool(
-        SERIES_WORDS.search(text)
+    return (
+        bool(text)
+        and len(text) <= 80
+        and not text[:1].isdigit()
+        and bool(SERIES_WORDS.search(text))
     )
 
 
@@ -104,7 +107,7 @@ def _quoted_tail(text: str) -> tuple[str, str] | None:
     if not text or text[-1] not in _CLOSE_QUOTES:
         return None
     closing = text[-1]
-    opening_choices = {"”": "“\"", '"': '"“', "“": "“„", "»": "«", "’": "‘'", "'": "'‘"}
+    opening_choices = {"”": '“"', '"': '"“', "“": "“„", "»": "«", "’": "‘'", "'": "'‘"}
     for index in range(len(text) - 2, -1, -1):
         if text[index] in opening_choices.get(closing, _OPEN_QUOTES):
             head = text[:index].rstrip()
