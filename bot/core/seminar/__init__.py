@@ -31,6 +31,7 @@ from bot.core.seminar.summary import (
     is_series_name,
     read_summary,
     read_summary_without_people,
+    without_status_prefix,
 )
 from bot.core.text import html_to_text
 
@@ -43,6 +44,10 @@ __all__ = [
 _HELD_IN = re.compile(
     r"^(?:lecture|talk|seminar)?\s*(?:held|takes place)\s+(?:in|at)\s+(?P<room>.+?)\.?$",
     re.IGNORECASE,
+)
+_HELD_IN_LINE = re.compile(
+    r"^[ \t]*(?:lecture|talk|seminar)\s+held\s+in\s+(?P<room>[^\n]{1,80}?)\.?[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
 )
 _MEETING_WORDS = re.compile(
     r"\s*[;,/|]?\s*(?:microsoft teams(?: meeting)?|teams meeting|zoom(?: meeting)?|"
@@ -224,7 +229,7 @@ def _summary_around_speaker(found: _Fields, summary: str) -> None:
         found.set("series", labelled.series, labelled.rule)
         found.set("title", labelled.title, labelled.rule)
         return
-    found.set("title", clean_title(summary), "summary.as_title")
+    found.set("title", clean_title(without_status_prefix(summary)), "summary.as_title")
 
 
 def _abstract_after_labels(found: _Fields, labelled: list[Labelled], text: str) -> None:
@@ -275,6 +280,9 @@ def _place(found: _Fields, location: str, text: str) -> None:
     ):
         del found.values["location"]
         del found.rules["location"]
+    held_in = _HELD_IN_LINE.search(text)
+    if held_in is not None:  # "Lecture held in ROOM." in a listing's body
+        found.set("location", held_in.group("room"), "desc.held_in")
     if "location" in found.values and is_meeting_link(found.values["location"]):
         found.set("online_url", found.values["location"], "online.link")
 
