@@ -49,6 +49,8 @@ from bot.core.seminar.feed_pattern import FeedPatternError, compile_pattern
         ("Glacial Lakes and Flood Risk - Dr Ada Quill (Fernhill University)", "",
          ("Ada Quill",), "Fernhill University", "Glacial Lakes and Flood Risk",
          "summary.title_dash_who"),
+        ("Topology Seminar", "Knots in Four Dimensions\nAda Quill, Fernhill University\n\nAbstract: Knots.",
+         ("Ada Quill",), "Fernhill University", "Knots in Four Dimensions", "desc.title_then_who"),
         ("Talk Title: Robust Learning", "Speaker: Ada Quill (Fernhill University)",
          ("Ada Quill",), "Fernhill University", "Robust Learning", "label.speaker.speaker"),
     ],

@@ -208,6 +208,20 @@ def _from_first_line(found: _Fields, text: str, context: bool) -> None:
             found.set_people(people, "desc.first_line_who")
 
 
+def _from_title_then_who(found: _Fields, summary: str, text: str, context: bool) -> None:
+    """A SUMMARY naming only the series, the body opening with the talk title and, on the next
+    line, the speaker with an affiliation or honorific."""
+    if found.people or not context or not is_series_name(summary):
+        return
+    lines = [line.strip() for line in text.split("\n") if line.strip()][:2]
+    if len(lines) < 2 or len(lines[0]) > 200 or lines[0].endswith(".") or ":" in lines[0]:
+        return
+    people = parse_people(lines[1]) if len(lines[1]) <= _MAX_FIRST_LINE else []
+    if people and all(p.affiliation or p.honorific for p in people) and not parse_people(lines[0]):
+        found.set_people(people, "desc.title_then_who")
+        found.set("title", clean_title(lines[0]), "desc.title_then_who")
+
+
 def _same_people(first: tuple[Person, ...], second: tuple[Person, ...]) -> bool:
     return {p.name.casefold() for p in first} == {p.name.casefold() for p in second}
 
@@ -359,6 +373,7 @@ def extract_seminar(
         _from_summary(found, reading)
     if not glued:
         _from_first_line(found, text, context)
+        _from_title_then_who(found, summary, text, context)
     summary_named_people = reading is not None and bool(reading.people)
     if found.people and not summary_named_people and summary.strip():
         _summary_around_speaker(found, summary)
