@@ -45,3 +45,17 @@ def test_the_command_prints_the_figures(capsys: pytest.CaptureFixture[str]) -> N
     for name in FIELDS:
         assert f"extraction_{name}: " in out
     assert "non_talks_with_speaker: 0" in out
+
+
+HOLDOUT = extraction.ROOT / "tests" / "fixtures" / "extraction_holdout"
+
+
+def test_held_out_set_reaches_90_percent_and_invents_no_speaker() -> None:
+    """A set written apart from the rules (and never tuned on) keeps the rules honest."""
+    scores = score_set(HOLDOUT / "labels.toml", HOLDOUT)
+    total = _total(scores)
+    assert len(scores) >= 10
+    assert total.talks >= 60 and total.non_talks >= 15
+    assert total.non_talks_with_speaker == 0, total.misses
+    for name in FIELDS:
+        assert total.percent(name) >= 90.0, (name, total.misses)

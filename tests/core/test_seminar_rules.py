@@ -38,6 +38,21 @@ from bot.core.seminar.feed_pattern import FeedPatternError, compile_pattern
         ("Jets", "Speakers: Ana Ruiz (Valle University) and Omar Haddad (Crestwood College)",
          ("Ana Ruiz", "Omar Haddad"), "Valle University; Crestwood College", "Jets",
          "label.speaker.speakers"),
+        ("Talk", "Speaker: Prof. Ada Quill of Fernhill University", ("Ada Quill",),
+         "Fernhill University", "", "label.speaker.speaker"),
+        ("Talk", "Guest speaker: Ada Quill from the Fernhill Institute", ("Ada Quill",),
+         "Fernhill Institute", "", "label.speaker.guest_speaker"),
+        ("Waves", "Speaker: Prof. Ada Quill\nFernhill Marine Station\n\nWaves break.",
+         ("Ada Quill",), "Fernhill Marine Station", "Waves", "label.speaker.speaker"),
+        ("Chemistry Seminar — Ada Quill (Fernhill University): Catalysis", "", ("Ada Quill",),
+         "Fernhill University", "Catalysis", "summary.series_dash_who_colon_title"),
+        ("Glacial Lakes and Flood Risk - Dr Ada Quill (Fernhill University)", "",
+         ("Ada Quill",), "Fernhill University", "Glacial Lakes and Flood Risk",
+         "summary.title_dash_who"),
+        ("Topology Seminar", "Knots in Four Dimensions\nAda Quill, Fernhill University\n\nAbstract: Knots.",
+         ("Ada Quill",), "Fernhill University", "Knots in Four Dimensions", "desc.title_then_who"),
+        ("Talk Title: Robust Learning", "Speaker: Ada Quill (Fernhill University)",
+         ("Ada Quill",), "Fernhill University", "Robust Learning", "label.speaker.speaker"),
     ],
 )  # fmt: skip
 def test_layouts(
@@ -55,7 +70,9 @@ def test_layouts(
     "summary",
     ["Faculty Meeting", "Spring Break", "Reading Week – No Classes", "Office Hours",
      "Application Deadline", "Phone Free Fun", "Hush Hush: Improv Comedy Based on Your Secrets",
-     "Workshop: Ancient Political Thought", "Pollyanna Brewing Company - Roselle"],
+     "Workshop: Ancient Political Thought", "Pollyanna Brewing Company - Roselle",
+     "Seminar cancelled: Protein Folding Kinetics",
+     "One Light - Gala Honoring Ann Lee, Jo & Al Roe"],
 )  # fmt: skip
 def test_events_that_are_not_talks_get_no_speaker(summary: str) -> None:
     details = extract_seminar(summary, "Speaker: Ada Quill" if "Meeting" in summary else "", "")
@@ -133,3 +150,23 @@ def test_bad_feed_patterns_are_refused_with_a_reason(pattern: str, message: str)
     with pytest.raises(FeedPatternError) as info:
         compile_pattern(pattern)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("summary", "series", "title"),
+    [("[Seminar] Free Probability", "Seminar", "Free Probability"),
+     ("Forschungsseminar: Stabilität von Brücken", "Forschungsseminar", "Stabilität von Brücken")],
+)  # fmt: skip
+def test_bracketed_and_compound_series_labels(summary: str, series: str, title: str) -> None:
+    details = extract_seminar(summary, "Speaker: Ada Quill (Fernhill University)", "")
+    assert (details.series, details.title, details.speakers) == (series, title, ("Ada Quill",))
+
+
+def test_a_room_held_in_the_body_is_the_place_when_location_is_empty() -> None:
+    details = extract_seminar(
+        "Ada Quill (Fernhill University)",
+        "Title: Curves\nby Ada Quill (Fernhill University) as part of Algebra Seminar\n\n"
+        "Lecture held in Hilbert Room.\n",
+        "",
+    )
+    assert details.location == "Hilbert Room"

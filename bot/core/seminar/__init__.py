@@ -31,6 +31,7 @@ from bot.core.seminar.summary import (
     is_series_name,
     read_summary,
     read_summary_without_people,
+    without_status_prefix,
 )
 from bot.core.text import html_to_text
 
@@ -43,6 +44,10 @@ __all__ = [
 _HELD_IN = re.compile(
     r"^(?:lecture|talk|seminar)?\s*(?:held|takes place)\s+(?:in|at)\s+(?P<room>.+?)\.?$",
     re.IGNORECASE,
+)
+_HELD_IN_LINE = re.compile(
+    r"^[ \t]*(?:lecture|talk|seminar)\s+held\s+in\s+(?P<room>[^\n]{1,80}?)\.?[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
 )
 _MEETING_WORDS = re.compile(
     r"\s*[;,/|]?\s*(?:microsoft teams(?: meeting)?|teams meeting|zoom(?: meeting)?|"
@@ -205,6 +210,20 @@ def _from_first_line(found: _Fields, text: str, context: bool) -> None:
             found.set_people(people, "desc.first_line_who")
 
 
+def _from_title_then_who(found: _Fields, summary: str, text: str, context: bool) -> None:
+    """A SUMMARY naming only the series, the body opening with the talk title and, on the next
+    line, the speaker with an affiliation or honorific."""
+    if found.people or not context or not is_series_name(summary):
+        return
+    lines = [line.strip() for line in text.split("\n") if line.strip()][:2]
+    if len(lines) < 2 or len(lines[0]) > 200 or lines[0].endswith(".") or ":" in lines[0]:
+        return
+    people = parse_people(lines[1]) if len(lines[1]) <= _MAX_FIRST_LINE else []
+    if people and all(p.affiliation or p.honorific for p in people) and not parse_people(lines[0]):
+        found.set_people(people, "desc.title_then_who")
+        found.set("title", clean_title(lines[0]), "desc.title_then_who")
+
+
 def _same_people(first: tuple[Person, ...], second: tuple[Person, ...]) -> bool:
     return {p.name.casefold() for p in first} == {p.name.casefold() for p in second}
 
@@ -226,7 +245,7 @@ def _summary_around_speaker(found: _Fields, summary: str) -> None:
         found.set("series", labelled.series, labelled.rule)
         found.set("title", labelled.title, labelled.rule)
         return
-    found.set("title", clean_title(summary), "summary.as_title")
+    found.set("title", clean_title(without_status_prefix(summary)), "summary.as_title")
 
 
 def _abstract_after_labels(found: _Fields, labelled: list[Labelled], text: str) -> None:
@@ -277,6 +296,9 @@ def _place(found: _Fields, location: str, text: str) -> None:
     ):
         del found.values["location"]
         del found.rules["location"]
+    held_in = _HELD_IN_LINE.search(text)
+    if held_in is not None:  # "Lecture held in ROOM." in a listing's body
+        found.set("location", held_in.group("room"), "desc.held_in")
     if "location" in found.values and is_meeting_link(found.values["location"]):
         found.set("online_url", found.values["location"], "online.link")
 
@@ -355,6 +377,7 @@ def extract_seminar(
         _from_summary(found, reading)
     if not glued:
         _from_first_line(found, text, context)
+        _from_title_then_who(found, summary, text, context)
     summary_named_people = reading is not None and bool(reading.people)
     if found.people and not summary_named_people and summary.strip():
         _summary_around_speaker(found, summary)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.core.seminar.names import drop_job_title, looks_like_institution
+
 #: Label words per field, in English, German, French, Spanish (and a few Italian/Dutch ones).
 _LABELS: dict[str, tuple[str, ...]] = {
     "speaker": (
@@ -110,17 +112,24 @@ def find_labels(text: str) -> list[Labelled]:
     for index, (start, value_start, field_name, label, heading) in enumerate(hits):
         next_start = hits[index + 1][0] if index + 1 < len(hits) else len(text)
         body = text[value_start:next_start]
-        if field_name in _LONG_FIELDS:
-            value = body.strip()
-        elif heading:
-            lines = [line.strip() for line in body.strip().split("\n") if line.strip()]
-            value = lines[0] if lines else ""
-        else:
-            value = body.split("\n", 1)[0].strip()
+        if heading:
+            body = body.strip()
+        head, _, after = body.partition("\n")
+        value = body.strip() if field_name in _LONG_FIELDS else head.strip()
+        lines = [value, *(line.strip() for line in after.split("\n") if line.strip())]
+        if field_name == "speaker" and value:
+            value = _with_affiliation_line(value, lines[1].strip() if len(lines) > 1 else "")
         if field_name not in _LONG_FIELDS and len(value) > _SHORT_MAX:
             continue
         found.append(Labelled(field_name, label, value, start, next_start))
     return found
+
+
+def _with_affiliation_line(value: str, next_line: str) -> str:
+    """``Speaker: Name`` with the institution alone on the next line joins as ``Name, X``."""
+    if "(" in value or "," in value or not looks_like_institution(drop_job_title(next_line)):
+        return value
+    return f"{value}, {next_line}"
 
 
 def all_values(labelled: list[Labelled], field_name: str) -> list[Labelled]:

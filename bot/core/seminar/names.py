@@ -153,7 +153,11 @@ def parse_person(text: str, *, allow_comma_affiliation: bool = True) -> Person |
     if name:
         return Person(name, "", honorific)
     if allow_comma_affiliation:
-        return _comma_person(text, honorific) or _dash_person(text, honorific)
+        return (
+            _comma_person(text, honorific)
+            or _dash_person(text, honorific)
+            or _of_person(text, honorific)
+        )
     return None
 
 
@@ -189,11 +193,25 @@ def _dash_person(text: str, honorific: bool) -> Person | None:
     return None
 
 
+_OF_INSTITUTION = re.compile(r"\s+(?:of|from|at)\s+(?:the\s+)?(?=\S)", re.IGNORECASE)
+
+
+def _of_person(text: str, honorific: bool) -> Person | None:
+    """``Name of/from/at (the) Institution``: only a recognisable institution counts."""
+    for match in _OF_INSTITUTION.finditer(text):
+        name = clean_name(text[: match.start()])
+        rest = text[match.end() :].strip()
+        if name and _plausible_affiliation(rest) and _INSTITUTION.search(rest):
+            return Person(name, rest, honorific)
+    return None
+
+
 #: Words of an institution's name: after a dash ("Name – X") only these make X an affiliation.
 _INSTITUTION = re.compile(
     r"univers|institu|college|school|lab|cent(?:er|re)|hospital|academy|observator|"
     r"polytechn|hochschule|école|escuela|facult|department|company|corporation|inc\b|ltd\b|"
-    r"gmbh|research|foundation|agency|council",
+    r"gmbh|research|foundation|agency|council|station|museum|musée|museo|court|ministry|"
+    r"universidade|universit|instituto|laborator|clinic",
     re.IGNORECASE,
 )
 _INNER_TITLE = re.compile(r"(?:prof|professor|dr|dra|drs)\.?", re.IGNORECASE)
@@ -208,6 +226,20 @@ _JOB_TITLE = re.compile(
     r"(?:\s+(?:of|in)\s+[^,]+?)?(?:\s+at\s+|,\s*)(?=[A-Z])",
     re.IGNORECASE,
 )
+
+
+def looks_like_institution(line: str) -> bool:
+    """A short line naming an institution ("Volga Biological Station"), not a sentence."""
+    line = line.strip()
+    return (
+        0 < len(line) <= 100
+        and not line.endswith((".", "!", "?"))
+        and _plausible_affiliation(line)
+        and ":" not in line
+        and len(line.split()) >= 2
+        and _HONORIFIC.match(line) is None
+        and any(_INSTITUTION.match(word) for word in line.split()[1:] + line.split()[:1])
+    )
 
 
 def drop_job_title(affiliation: str) -> str:

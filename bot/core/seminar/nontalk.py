@@ -21,7 +21,10 @@ _NOT_A_TALK = re.compile(
     r"fakultätsrat|institutsrat|sitzung|feiertag|ferien|vorlesungsfrei|sprechstunde|"
     r"réunion|vacances|jour férié|congé|permanence|date limite|"
     r"reunión|vacaciones|festivo|día festivo|horario de atención|fecha límite|"
-    r"consejo de departamento)\b",
+    r"consejo de departamento|"
+    # "Seminar cancelled: Title" announces that nothing happens; the talk's own (renamed) event
+    # ("CANCELLED--Title") still reads as a talk.
+    r"(?:seminar|colloquium|talk|lecture|class)s? (?:is |has been )?(?:cancel+ed|postponed))\b",
     re.IGNORECASE,
 )
 

@@ -14,6 +14,7 @@ from bot.core.seminar.names import Person, parse_people
 
 #: Words that make a "Label:" prefix (or "Label (…)") a series rather than a talk title.
 SERIES_WORDS = re.compile(
+    r"(?:(?<=[a-zäöüß])(?:seminar|kolloquium|vortrag|vorlesung)\b)|"  # German compounds
     r"\b(?:seminars?|colloqui(?:um|a)|lectures?|talks?|series|symposi(?:um|a)|distinguished|"
     r"speakers?|forum|workshop|keynote|defen[cs]e|lunch|tea|reading group|journal club|"
     r"kolloquium|vortrag|vorlesung|ringvorlesung|oberseminar|séminaire|conférence|coloquio|"
@@ -80,9 +81,21 @@ def is_series_name(text: str) -> bool:
     return len(text.split()) <= 6 and is_series_label(text) and bool(_SERIES_NAME.search(text))
 
 
+_BRACKETED_SERIES = re.compile(r"^\s*[\[(](?P<series>[^\[\]()]{2,60})[\])]\s*(?P<rest>\S.*)$")
+_TITLE_LABEL = re.compile(
+    r"^\s*(?:talk title|seminar title|lecture title|title|titel|titre|título)\s*:\s*(?=\S)",
+    re.IGNORECASE,
+)
+
+
 def without_status_prefix(summary: str) -> str:
-    """``CANCELLED--Series Talk (…)`` reads like ``Series Talk (…)`` (the status is elsewhere)."""
-    return _CANCELLED.sub("", summary, count=1)
+    """``CANCELLED--Series Talk (…)`` reads like ``Series Talk (…)`` (the status is elsewhere);
+    ``[Seminar] Title`` like ``Seminar: Title``; a ``Title:`` label at the head is dropped."""
+    summary = _TITLE_LABEL.sub("", _CANCELLED.sub("", summary, count=1), count=1)
+    bracketed = _BRACKETED_SERIES.match(summary)
+    if bracketed is not None and is_series_label(bracketed.group("series")):
+        summary = f"{bracketed.group('series').strip()}: {bracketed.group('rest')}"
+    return summary
 
 
 def is_series_label(text: str) -> bool:
@@ -210,6 +223,20 @@ def _who_colon_title(summary: str) -> SummaryReading | None:
     return None
 
 
+def _series_dash_who_colon_title(summary: str) -> SummaryReading | None:
+    """``Series — Name (Affiliation): Title``: a series label, a dash, then a who-colon-title."""
+    for dash in _DASHES:
+        series, sep, rest = summary.partition(dash)
+        if sep and is_series_label(series) and len(series.split()) <= 6:
+            reading = _who_colon_title(rest)
+            if reading is not None:
+                return SummaryReading(
+                    "summary.series_dash_who_colon_title", series.strip(), reading.people,
+                    reading.title,
+                )  # fmt: skip
+    return None
+
+
 def _series_who_title_dashes(summary: str) -> SummaryReading | None:
     """``PhD Defense – Name – Title``: series, speaker and title between two dashes."""
     for dash in _DASHES:
@@ -236,6 +263,18 @@ def _dash_split(summary: str) -> SummaryReading | None:
             # An em dash after a list of names is how seminar listings (InspireHEP) write it.
             rule = "summary.names_emdash_title" if dash == " — " else "summary.who_dash_title"
             return SummaryReading(rule, "", left_people, clean_title(right))
+        if left_people and right_people and left.strip() and right.strip():
+            # Both sides pass as names ("Glacial Lakes and Flood Risk - Dr Tenzin Dorje (…)"):
+            # only a side marked as a person (honorific or affiliation) is taken, the other is
+            # the title.
+            # A comma is no mark: "Gala Honoring Ann Lee, Jo & Al Roe" is not a name.
+            left_marked = all(p.honorific or p.affiliation for p in left_people)
+            right_marked = all(
+                p.honorific or (p.affiliation and not p.comma) for p in right_people
+            )
+            if right_marked and not left_marked:
+                return SummaryReading("summary.title_dash_who", "", right_people, clean_title(left))
+            return None
         if right_people and not left_people and left.strip():
             if is_series_label(left) and len(left.split()) <= 4:
                 return SummaryReading("summary.series_dash_who", left.strip(), right_people)
@@ -293,6 +332,7 @@ def read_summary_without_people(summary: str) -> SummaryReading | None:
 
 
 _RULES: tuple[Callable[[str], SummaryReading | None], ...] = (
+    _series_dash_who_colon_title,  # before "Series: …" rules, which would split at the colon
     _tec_seed,
     _series_who_title,
     _series_who,
