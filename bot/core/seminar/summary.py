@@ -269,9 +269,7 @@ def _dash_split(summary: str) -> SummaryReading | None:
             # the title.
             # A comma is no mark: "Gala Honoring Ann Lee, Jo & Al Roe" is not a name.
             left_marked = all(p.honorific or p.affiliation for p in left_people)
-            right_marked = all(
-                p.honorific or (p.affiliation and not p.comma) for p in right_people
-            )
+            right_marked = all(p.honorific or (p.affiliation and not p.comma) for p in right_people)
             if right_marked and not left_marked:
                 return SummaryReading("summary.title_dash_who", "", right_people, clean_title(left))
             return None
