@@ -153,13 +153,13 @@ def main() -> None:
 
     def upcoming(i: int) -> object:
         hits = search_store.upcoming(db, GUILD, now=NOW, until=NOW + timedelta(days=14), limit=200)  # type: ignore[arg-type]
-        return list_pages(hits, title="Seminars", empty="none")
+        return list_pages(hits, title="Seminars", empty="none")[0]  # the page the answer shows
 
     queries = ["mahoney", "quantum computing", "mahony", "yale", "lovelase turing", "zzzz"]
 
     def search(i: int) -> object:
         result = search_store.search_events(db, GUILD, queries[i % len(queries)], now=NOW)  # type: ignore[arg-type]
-        return list_pages(result.hits, title="Search", empty="none")
+        return list_pages(result.hits, title="Search", empty="none")[0]
 
     prefixes = ["", "m", "mah", "hopp", "quant", "grace hop", "yale"]
 

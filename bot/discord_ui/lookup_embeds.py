@@ -11,6 +11,7 @@ import discord
 from bot.core.models import Action, ActionKind, Occurrence
 from bot.core.render import speaker_line, truncate, zone_of
 from bot.discord_ui.embeds import announcement_embed, format_when_discord, inert, unix
+from bot.discord_ui.views import LazyPages
 from bot.service.records import EventHit
 
 PER_PAGE = 8
@@ -38,24 +39,25 @@ def event_line(hit: EventHit) -> str:
     return "\n".join(lines)
 
 
-def list_pages(
-    hits: Sequence[EventHit], *, title: str, empty: str, footer: str = ""
-) -> list[discord.Embed]:
-    """Pages of at most ``PER_PAGE`` entries (far below the 4,096-character description cap)."""
-    if not hits:
-        return [discord.Embed(title=title, description=empty, colour=LIST_COLOUR)]
-    pages = []
-    chunks = [hits[i : i + PER_PAGE] for i in range(0, len(hits), PER_PAGE)]
-    for number, chunk in enumerate(chunks, start=1):
+def list_pages(hits: Sequence[EventHit], *, title: str, empty: str, footer: str = "") -> LazyPages:
+    """Pages of at most ``PER_PAGE`` entries (far below the 4,096-character description cap),
+    each rendered when it is first shown: a member usually reads only the first of them."""
+    count = max(1, -(-len(hits) // PER_PAGE))
+
+    def page(index: int) -> discord.Embed:
+        if not hits:
+            return discord.Embed(title=title, description=empty, colour=LIST_COLOUR)
+        chunk = hits[index * PER_PAGE : (index + 1) * PER_PAGE]
         embed = discord.Embed(
             title=title,
             description="\n\n".join(event_line(h) for h in chunk),
             colour=LIST_COLOUR,
         )
-        note = f"Page {number} of {len(chunks)} · {len(hits)} events"
+        note = f"Page {index + 1} of {count} · {len(hits)} events"
         embed.set_footer(text=truncate(f"{note} · {footer}" if footer else note, 2048))
-        pages.append(embed)
-    return pages
+        return embed
+
+    return LazyPages(count, page)
 
 
 def event_embed(hit: EventHit) -> discord.Embed:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import overload
 
 import discord
 
@@ -11,14 +12,44 @@ from bot.discord_ui import message_fit
 PAGE_TIMEOUT = 600.0
 
 
+class LazyPages(Sequence[discord.Embed]):
+    """``count`` pages, each rendered by ``render(index)`` and fitted to Discord's limits the
+    first time it is shown, then kept (paging back does not render it again)."""
+
+    def __init__(self, count: int, render: Callable[[int], discord.Embed]) -> None:
+        self._count = count
+        self._render = render
+        self._built: dict[int, discord.Embed] = {}
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> discord.Embed: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[discord.Embed]: ...
+    def __getitem__(self, index: int | slice) -> discord.Embed | Sequence[discord.Embed]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        if index not in self._built:
+            page = self._render(index)
+            self._built[index] = message_fit.fit_embed(page, what="a page of results")
+        return self._built[index]
+
+
 class Paginator(discord.ui.View):
-    """Previous/next buttons over pre-rendered embeds (a list never needs another query)."""
+    """Previous/next buttons over the pages of one answer (a list never needs another query;
+    a lazy sequence of pages renders each page when it is first shown)."""
 
     def __init__(self, pages: Sequence[discord.Embed], *, timeout: float = PAGE_TIMEOUT) -> None:
         super().__init__(timeout=timeout)
         if not pages:
             raise ValueError("nothing to page through")
-        self.pages = list(pages)
+        self.pages = pages
         self.index = 0
         self._sync()
 
@@ -62,9 +93,13 @@ class Paginator(discord.ui.View):
 async def send_pages(
     interaction: discord.Interaction, pages: Sequence[discord.Embed], *, ephemeral: bool
 ) -> None:
-    """The first page, with buttons only when there is more than one."""
+    """The first page, with buttons only when there is more than one.
+
+    Pages that are not already fitted to Discord's limits are fitted when shown.
+    """
     allowed = discord.AllowedMentions.none()
-    pages = [message_fit.fit_embed(page, what="a page of results") for page in pages]
+    if not isinstance(pages, LazyPages):
+        pages = [message_fit.fit_embed(page, what="a page of results") for page in pages]
     if len(pages) <= 1:
         await interaction.response.send_message(
             embed=pages[0], ephemeral=ephemeral, allowed_mentions=allowed
