@@ -152,6 +152,13 @@ def digest_nonce(feed_id: int, week: DigestWeek) -> str:
     return f"wd{feed_id % 10**12}-{week.first_day:%Y%m%d}"
 
 
+def digest_footer(feed_name: str, week: DigestWeek) -> str:
+    """What the digest's footer says. Feed names are unique in a server, so this also tells a
+    restarted bot which of a channel's messages is its digest of that feed and week."""
+    return f"{feed_name} · {span_label(week)}"
+
+
 def digest_marker(feed_id: int, week: DigestWeek) -> str:
+    """The visible tag older releases put in the footer, still recognised after an upgrade."""
     tag = hashlib.sha256(f"digest:{feed_id}:{week.key}".encode()).hexdigest()[:10]
     return f"ref wd-{tag}"

@@ -55,15 +55,13 @@ def week_talks(events: list[FeedEvent], week: wd.DigestWeek) -> list[Occurrence]
     return out
 
 
-def digest_embed(
-    feed_name: str, week: wd.DigestWeek, talks: list[Occurrence], marker: str
-) -> discord.Embed:
+def digest_embed(feed_name: str, week: wd.DigestWeek, talks: list[Occurrence]) -> discord.Embed:
     embed = discord.Embed(
         title=wd.TITLE,
         description=wd.description(talks, when=when_compact, escape=inert),
         colour=COLOUR,
     )
-    embed.set_footer(text=f"{feed_name} · {wd.span_label(week)} · {marker}")
+    embed.set_footer(text=wd.digest_footer(feed_name, week))
     return embed
 
 
@@ -144,9 +142,8 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
             start_from=week.start - timedelta(days=1),
             start_before=week.end + timedelta(days=1),
         )
-        marker = wd.digest_marker(feed_id, week)
         embed = message_fit.fit_embed(
-            digest_embed(row.name, week, week_talks(events, week), marker), what="weekly digest"
+            digest_embed(row.name, week, week_talks(events, week)), what="weekly digest"
         )
         digest_hash = wd.content_hash(embed.description or "", embed.footer.text or "")
         channel = self.bot.get_partial_messageable(row.channel_id)
@@ -162,7 +159,9 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
             await self._posted(feed_id, week, existing.message_id, digest_hash)
             return "edited"
         if existing is not None:  # claimed but never recorded: a crash mid-post
-            found = await self._find_posted(channel, marker)
+            found = await self._find_posted(
+                channel, wd.digest_footer(row.name, week), wd.digest_marker(feed_id, week)
+            )
             if found is not None:
                 await self._posted(feed_id, week, found, "")  # edited on the next check
                 return "posted"
@@ -194,14 +193,17 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
             now=self.bot.clock.now(),
         )
 
-    async def _find_posted(self, channel: discord.PartialMessageable, marker: str) -> int | None:
+    async def _find_posted(
+        self, channel: discord.PartialMessageable, footer: str, legacy_marker: str
+    ) -> int | None:
         me = self.bot.user
         with contextlib.suppress(discord.HTTPException):
             async for message in channel.history(limit=HISTORY_SCAN_LIMIT):
                 if me is not None and message.author.id != me.id:
                     continue
                 for embed in message.embeds:
-                    if embed.footer.text and marker in embed.footer.text:
+                    text = embed.footer.text or ""
+                    if (embed.title == wd.TITLE and text == footer) or legacy_marker in text:
                         return message.id
         return None
 

@@ -90,6 +90,7 @@ async def test_digest_is_posted_once_at_its_time(dh: Harness) -> None:
     assert text.index("Compilers") < text.index("Late talk")
     assert digest.payload["allowed_mentions"]["parse"] == []
     assert "Wed 2 Dec – Tue 8 Dec 2026" in digest.message["embeds"][0]["footer"]["text"]
+    assert "ref " not in digest.message["embeds"][0]["footer"]["text"]  # no internal id shown
 
     h.clock.advance(hours=2)
     await check(h)
@@ -151,11 +152,15 @@ async def test_crash_mid_post_is_repaired_without_a_second_message(dh: Harness) 
     await check(h)
     await h.fake.wait_for(lambda: len(digests(h)) == 1)
     assert h.bot is not None
+
     # As if the bot died after Discord created the message but before the store recorded it.
-    await h.bot.run_db(
-        lambda db: db.conn.execute("UPDATE weekly_digests SET state = 'posting', message_id = NULL")
-    )
+    def forget_the_post(db: Any) -> None:
+        with db.conn:  # committed, as the claim was before the crash
+            db.conn.execute("UPDATE weekly_digests SET state = 'posting', message_id = NULL")
+
+    await h.bot.run_db(forget_the_post)
     h.clock.advance(hours=1)
+    h.fake.advance(60 * 60)  # Discord has forgotten the nonce: only the channel's history helps
     await h.restart()
     await check(h)
     await check(h)
