@@ -126,14 +126,6 @@ def get_outbox_row(db: Database, row_id: int) -> OutboxRow | None:
     return OutboxRow.from_row(row) if row else None
 
 
-def list_outbox(db: Database, feed_id: int | None = None) -> list[OutboxRow]:
-    if feed_id is None:
-        rows = all_rows(db, "SELECT * FROM outbox ORDER BY id", [])
-    else:
-        rows = all_rows(db, "SELECT * FROM outbox WHERE feed_id = ? ORDER BY id", [feed_id])
-    return [OutboxRow.from_row(r) for r in rows]
-
-
 def claim_outbox_row(db: Database, row_id: int, *, now: datetime) -> OutboxRow | None:
     """pending → sending (attempts + 1), committed before the POST; None if not claimable."""
     with write_transaction(db):
@@ -219,16 +211,6 @@ def release_row(db: Database, row_id: int, *, now: datetime) -> None:
 class Announcement:
     message_id: int | None
     state: AnnouncementState
-
-
-def get_announcement_message(db: Database, announcement_id: str, channel_id: int) -> int | None:
-    """The message id remembered for the announcement in that channel, whatever its state."""
-    row = one(
-        db,
-        "SELECT message_id FROM announcements WHERE announcement_id = ? AND channel_id = ?",
-        [announcement_id, channel_id],
-    )
-    return None if row is None or row["message_id"] is None else int(row["message_id"])
 
 
 def set_announcement_message(

@@ -17,9 +17,9 @@ from bot.config import Config, parse_config
 from bot.discord_ui.client import EXTENSIONS, SeminarBot
 from bot.service.poller import PollOutcome
 from bot.store import feeds as feed_store
-from bot.store import outbox as outbox_store
 from tests.fakediscord import FakeDiscord
 from tests.feedserver import FeedServer
+from tests.store import inspect_store
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -117,7 +117,7 @@ baseline = "announce"
 
     async def outbox_states(self) -> list[str]:
         assert self.bot is not None
-        rows = await self.bot.run_db(outbox_store.list_outbox)
+        rows = await self.bot.run_db(inspect_store.list_outbox)
         return [r.state for r in rows]
 
 

@@ -19,6 +19,7 @@ from tests.discord_ui.harness import NOW, Harness, harness
 from tests.discord_ui.reminder_helpers import announce, click_remind, tick_at
 from tests.fakediscord import FakeDiscord
 from tests.feedserver import FeedServer
+from tests.store import inspect_store
 
 SAMPLE_TITLE = (
     "Why Deep Learning Works: Traditional and Heavy-Tailed Implicit Self-Regularization in "
@@ -87,7 +88,7 @@ async def test_the_samples_card_fits_a_phone_and_shows_no_internal_id(
         )
         assert "Bio" not in fields and "Mahoney is" not in visible_text(message.message)
 
-        (row,) = await h.bot.run_db(outbox_store.list_outbox)  # type: ignore[union-attr]
+        (row,) = await h.bot.run_db(inspect_store.list_outbox)  # type: ignore[union-attr]
         from bot.discord_ui.embeds import reference_marker
 
         marker = reference_marker(row.idem_key)

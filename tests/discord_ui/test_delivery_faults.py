@@ -12,6 +12,7 @@ from bot.discord_ui.embeds import announcement_embed, reference_marker
 from bot.store import feeds as feed_store
 from bot.store import outbox as outbox_store
 from tests.discord_ui.harness import NOW, Harness
+from tests.store import inspect_store
 
 TALK = Talk(post_id=9001, start=NOW + timedelta(days=1), title="Fault tolerant systems")
 
@@ -25,7 +26,7 @@ async def queue_announcement(h: Harness) -> outbox_store.OutboxRow:
     feed = await bot.run_db(feed_store.get_feed, await h.feed_id())
     h.feeds.body = render_feed([TALK])
     await bot.poller.poll(feed.id, settings_from_row(feed), trusted=True)
-    (row,) = await bot.run_db(outbox_store.list_outbox)
+    (row,) = await bot.run_db(inspect_store.list_outbox)
     return row
 
 
@@ -55,7 +56,7 @@ async def test_crash_between_post_and_commit_within_nonce_window_posts_once(
     await h.deliver()
     messages = h.fake.messages(h.fake.defaults.seminars)
     assert [m.id for m in messages] == [posted]
-    (stored,) = await h.bot.run_db(outbox_store.list_outbox)  # type: ignore[union-attr]
+    (stored,) = await h.bot.run_db(inspect_store.list_outbox)  # type: ignore[union-attr]
     assert (stored.state, stored.discord_message_id) == ("sent", posted)
 
 
@@ -70,7 +71,7 @@ async def test_crash_beyond_nonce_window_is_found_by_its_marker(bot_harness: Har
     await h.start()
     await h.deliver()
     assert [m.id for m in h.fake.messages(h.fake.defaults.seminars)] == [posted]
-    (stored,) = await h.bot.run_db(outbox_store.list_outbox)  # type: ignore[union-attr]
+    (stored,) = await h.bot.run_db(inspect_store.list_outbox)  # type: ignore[union-attr]
     assert (stored.state, stored.discord_message_id) == ("sent", posted)
     # The stored message id is used for later edits.
     h.feeds.body = render_feed([Talk(post_id=9001, start=TALK.start, title="Renamed talk")])
@@ -210,7 +211,7 @@ async def test_a_card_discord_keeps_refusing_for_size_waits_instead_of_dying(
     await h.poll()
     await h.deliver()
     assert h.fake.messages(h.fake.defaults.seminars) == []
-    (row,) = await h.bot.run_db(outbox_store.list_outbox)  # type: ignore[union-attr]
+    (row,) = await h.bot.run_db(inspect_store.list_outbox)  # type: ignore[union-attr]
     assert row.state != "dead" and row.next_attempt_at is not None
 
 

@@ -14,7 +14,7 @@ import pytest
 from bot.store.db import integrity_check, open_database
 from bot.store.events import load_events
 from bot.store.feeds import list_feeds
-from bot.store.outbox import list_outbox
+from tests.store.inspect_store import list_outbox
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -26,13 +26,12 @@ from bot.store.feeds import get_feed, get_feed_by_name, list_feeds, upsert_feed
 from bot.store.outbox import (
     claim_outbox_row,
     due_rows,
-    get_announcement_message,
-    list_outbox,
     mark_outbox_failed,
     mark_outbox_sent,
     set_announcement_message,
 )
 from tests.store.factories import T0, feed_of, occ, tec_occ, weekly
+from tests.store.inspect_store import get_announcement_message, list_outbox
 
 MIN = timedelta(minutes=1)
 DAY = timedelta(days=1)
