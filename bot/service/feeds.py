@@ -13,10 +13,13 @@ from sqlite_utils import Database
 
 from bot.config import Config, FeedSettings
 from bot.core.durations import format_duration, parse_duration
+from bot.core.render import template_values
 from bot.core.seminar.feed_pattern import FeedPatternError, compile_pattern
 from bot.core.templates import CardTemplates, TemplateError, parse_template
+from bot.core.text import inert
 from bot.core.weekly_digest import parse_spec
 from bot.store import feeds as feed_store
+from bot.store import search as search_store
 from bot.store.db import open_database
 
 
@@ -95,6 +98,24 @@ def _template(raw: Any) -> str:
     except TemplateError:
         return ""
     return raw
+
+
+def next_talk_preview(
+    db: Database, row: feed_store.FeedRow, *, now: datetime
+) -> tuple[str, str] | None:
+    """The feed's templated title and lead line on its next stored talk, made inert for
+    Discord; None without templates or upcoming talks."""
+    settings = settings_from_row(row)
+    templates = card_templates(settings)
+    if templates is None:
+        return None
+    hits = search_store.upcoming(db, row.guild_id, now=now, feed=row.name, limit=1)
+    if not hits:
+        return None
+    occurrence = hits[0].occurrence
+    raw = template_values(occurrence, row.name, settings.timezone or "UTC")
+    values = {name: inert(value) for name, value in raw.items()}
+    return templates.render_title(values, inert(occurrence.title)), templates.render_lead(values)
 
 
 def card_templates(settings: FeedSettings) -> CardTemplates | None:

@@ -394,14 +394,17 @@ async def test_settings_store_and_preview_card_templates_and_clear_them(
 ) -> None:
     h = bot_harness
     await start(h)
+    await h.poll()
     options = {
         "feed": "cs-seminar",
-        "title_template": "{series}: {speaker} ({affiliation}) — {title}",
-        "lead_template": "{date}, {time} · {place}",
+        "title_template": "{speaker} — {title} ({feed})",
+        "lead_template": "{speaker}, {place}",
     }
     text = (await run(h, "feeds settings", options)).response_data["content"]
-    assert "Theory Seminar: Ada Lovelace (University of London) — Proofs that run" in text
-    assert "Tue 5 Nov, 10:45 · Room 101" in text
+    # With a made-up talk, and with the feed's next stored talk.
+    assert "Ada Lovelace — Proofs that run (cs-seminar)" in text
+    assert "On the next talk: **Grace Hopper — Compilers (cs-seminar)**" in text
+    assert "\nGrace Hopper, Hackerman Hall B-17" in text
     row = await feed_row(h, "cs-seminar")
     assert row is not None and row.settings["title_template"] == options["title_template"]
     assert row.settings["lead_template"] == options["lead_template"]

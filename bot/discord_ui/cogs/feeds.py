@@ -36,7 +36,7 @@ from bot.discord_ui.tree import UserFacingError
 from bot.errors import FeedError
 from bot.service.feed_admin import FeedAdmin, FeedAdminRefusal
 from bot.service.feed_probe import Probe
-from bot.service.feeds import settings_from_row
+from bot.service.feeds import next_talk_preview, settings_from_row
 from bot.service.records import FeedRow
 
 if TYPE_CHECKING:
@@ -398,6 +398,11 @@ async def settings(  # noqa: C901 - one optional parameter per setting, each par
     )
     if row.status == "disabled" and updated.status == "active":
         notes.append("Re-enabled; it will be polled again shortly.")
+    if title_template is not None or lead_template is not None:
+        preview = await bot.run_db(next_talk_preview, updated, now=bot.clock.now())
+        if preview is not None:
+            title, lead = preview
+            notes.append(f"On the next talk: **{title}**" + (f"\n{lead}" if lead else ""))
     if updated.settings.get("source") == "config":
         notes.append("(This feed comes from the configuration file, which wins at restart.)")
     await interaction.response.send_message(
