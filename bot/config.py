@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.durations import parse_duration
 from bot.core.seminar.feed_pattern import FeedPatternError, compile_pattern
+from bot.core.templates import TemplateError, parse_template
 from bot.core.weekly_digest import parse_spec
 from bot.errors import ConfigError
 from bot.toml_lines import KeyPath, key_lines
@@ -57,6 +58,10 @@ class FeedSettings:
     #: style the built-in seminar rules miss; "" = built-in rules only.
     seminar_summary_pattern: str = ""
     seminar_description_pattern: str = ""
+    #: Templates for the card's title line and a lead line above the abstract, with fields
+    #: from ``bot.core.templates.FIELDS``; "" = the default title, no lead line.
+    title_template: str = ""
+    lead_template: str = ""
 
 
 @dataclass(frozen=True)
@@ -436,7 +441,20 @@ def _feed(reader: _Reader, defaults: FeedSettings, *, require_routing: bool) -> 
         digest=_digest(reader),
         seminar_summary_pattern=_seminar_pattern(reader, "seminar_summary_pattern"),
         seminar_description_pattern=_seminar_pattern(reader, "seminar_description_pattern"),
+        title_template=_template(reader, "title_template"),
+        lead_template=_template(reader, "lead_template"),
     )
+
+
+def _template(reader: _Reader, key: str) -> str:
+    raw = str(reader.get(key, str, ""))
+    if raw.strip():
+        try:
+            parse_template(raw)
+        except TemplateError as exc:
+            reader.problem(key, str(exc))
+            return ""
+    return raw.strip()
 
 
 def _seminar_pattern(reader: _Reader, key: str) -> str:

@@ -58,6 +58,16 @@ def test_a_feed_can_carry_its_own_seminar_pattern() -> None:
     assert feed.seminar_description_pattern == ""
 
 
+def test_a_feed_can_carry_card_templates() -> None:
+    config = parse_config(
+        '[[feeds]]\nname = "a"\nurl = "u"\n'
+        'title_template = "{series}: {speaker} — {title}"\nlead_template = "{place}"\n'
+    )
+    (feed,) = config.feeds
+    assert feed.title_template == "{series}: {speaker} — {title}"
+    assert feed.lead_template == "{place}"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -86,6 +96,18 @@ def test_a_feed_can_carry_its_own_seminar_pattern() -> None:
         (
             '[[feeds]]\nname = "a"\nurl = "u"\nseminar_description_pattern = \'(?P<who>.+)\'\n',
             "unknown group name(s) who",
+        ),
+        (
+            '[[feeds]]\nname = "a"\nurl = "u"\ntitle_template = "{who}: {title}"\n',
+            "line 4: feeds[0].title_template: unknown field {who}; the fields are title,",
+        ),
+        (
+            '[[feeds]]\nname = "a"\nurl = "u"\nlead_template = "{speaker}' + "x" * 300 + '"\n',
+            "line 4: feeds[0].lead_template: the template is 309 characters; at most 300",
+        ),
+        (
+            '[[feeds]]\nname = "a"\nurl = "u"\ntitle_templte = "{title}"\n',
+            "line 4: feeds[0].title_templte: unknown setting",
         ),
     ],
 )

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.models import Action, ActionKind, Occurrence
+from bot.core.templates import CardTemplates
 
 # Discord's embed limits (docs/discord-protocol.md, Limits), kept here so cards never overflow.
 TITLE_LIMIT = 256
@@ -176,14 +177,43 @@ def where_text(occurrence: Occurrence) -> str:
     return f"{place}\nJoin online: {join}"
 
 
+def template_values(occurrence: Occurrence, feed: str, zone: str = "UTC") -> dict[str, str]:
+    """The values of the template fields (``bot.core.templates.FIELDS``) for one event."""
+    seminar = occurrence.seminar
+    start = occurrence.start
+    if isinstance(start, datetime):
+        local = start.astimezone(zone_of(occurrence, zone))
+        day, time = f"{local:%a} {local.day} {local:%b}", f"{local:%H:%M}"
+    else:
+        day, time = f"{start:%a} {start.day} {start:%b}", ""
+    return {
+        "title": occurrence.title,
+        "speaker": speaker_names(occurrence),
+        "affiliation": seminar.affiliation,
+        "series": seminar.series,
+        "place": where_text(occurrence),
+        "date": day,
+        "time": time,
+        "feed": feed,
+    }
+
+
 def build_card(
-    action: Action, when: TimeFormatter, was: TimeFormatter | None = None, *, full: bool = False
+    action: Action,
+    when: TimeFormatter,
+    was: TimeFormatter | None = None,
+    *,
+    full: bool = False,
+    templates: CardTemplates | None = None,
+    zone: str = "UTC",
 ) -> Card:
     """The announcement for an action, within Discord's limits, whatever the feed text.
 
     A channel card is short enough to read on a phone: a few lines of abstract, no bio.
     ``full`` is the card a member asked for (``/seminars show``): the long abstract and the
     bio. ``was`` writes the old time of a rescheduled event (default: like ``when``).
+    ``templates`` are the feed's title and lead line templates (``zone`` writes their date
+    and time); without them the title is the event's title and there is no lead line.
     """
     occ = action.occurrence
     seminar = occ.seminar
@@ -193,7 +223,9 @@ def build_card(
         ActionKind.RESCHEDULE: "Rescheduled: ",
         ActionKind.CANCEL: "❌ Cancelled: ",
     }[action.kind]
-    title = truncate(prefix + occ.title, TITLE_LIMIT)
+    values = template_values(occ, action.feed, zone) if templates is not None else {}
+    title_line = templates.render_title(values, occ.title) if templates else occ.title
+    title = truncate(prefix + title_line, TITLE_LIMIT)
 
     fields: list[tuple[str, str]] = []
     speaker = byline(occ)
@@ -225,6 +257,9 @@ def build_card(
     if cancelled:
         # At a glance: the title says so; the abstract of a talk that will not happen is noise.
         description, abridged = "**This event has been cancelled.**", False
+    lead = templates.render_lead(values) if templates else ""
+    if lead:
+        description = f"{lead}\n\n{description}" if description else lead
 
     footer_parts = [seminar.series] if seminar.series else []
     footer_parts.append(action.feed)

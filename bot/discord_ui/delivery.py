@@ -33,6 +33,7 @@ from bot.core.delivery_policy import (
     retry_delay,
 )
 from bot.core.models import Action, ActionKind
+from bot.core.templates import CardTemplates
 from bot.discord_ui import message_fit
 from bot.discord_ui.embeds import (
     DIGEST_EMBEDS,
@@ -45,7 +46,7 @@ from bot.discord_ui.embeds import (
 )
 from bot.service import outbox
 from bot.service.dbthread import DatabaseThread
-from bot.service.feeds import settings_from_row
+from bot.service.feeds import card_templates, settings_from_row
 from bot.service.records import Announcement, AnnouncementState, FeedRow, OutboxRow
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,12 @@ class TargetUnavailable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def card_settings(feed: FeedRow) -> tuple[CardTemplates | None, str]:
+    """The feed's card templates and the zone their date and time are written in."""
+    settings = settings_from_row(feed)
+    return card_templates(settings), settings.timezone or "UTC"
 
 
 class DeliveryWorker:
@@ -275,6 +282,7 @@ class DeliveryWorker:
 
     async def _post(self, channel: discord.abc.Messageable, feed: FeedRow, row: OutboxRow) -> int:
         action = row.action
+        templates, zone = card_settings(feed)
         content, allowed = self._mentions(feed)
         view = self._view_factory(action, row.announcement_id or "") if self._view_factory else None
         kwargs: dict[str, Any] = {"view": view} if view is not None else {}
@@ -292,7 +300,9 @@ class DeliveryWorker:
 
         message = await send_shrinking(
             send,
-            announcement_embed(action, marker=reference_marker(row.idem_key)),
+            announcement_embed(
+                action, marker=reference_marker(row.idem_key), templates=templates, zone=zone
+            ),
             what=f"announcement {row.id}",
         )
         await self._remember(row, channel, message.id, AnnouncementState.POSTED)
@@ -320,6 +330,7 @@ class DeliveryWorker:
         self, channel: discord.abc.Messageable, feed: FeedRow, row: OutboxRow
     ) -> int | None:
         action = row.action
+        templates, zone = card_settings(feed)
         channel_id = int(getattr(channel, "id", feed.channel_id or 0))
         known: Announcement | None = None
         if row.announcement_id:
@@ -342,7 +353,9 @@ class DeliveryWorker:
         try:
             await send_shrinking(
                 edit,
-                announcement_embed(action, marker=reference_marker(row.idem_key)),
+                announcement_embed(
+                    action, marker=reference_marker(row.idem_key), templates=templates, zone=zone
+                ),
                 what=f"edit of announcement {row.id}",
             )
         except discord.NotFound as exc:
@@ -386,8 +399,12 @@ class DeliveryWorker:
         assert feed.channel_id is not None
         mention, allowed = self._mentions(feed)
         heading = digest_heading(len(claimed))
+        templates, zone = card_settings(feed)
         cards = {
-            r.id: compact_embed(r.action, marker=reference_marker(r.idem_key)) for r in claimed
+            r.id: compact_embed(
+                r.action, marker=reference_marker(r.idem_key), templates=templates, zone=zone
+            )
+            for r in claimed
         }
         cards = {
             row_id: message_fit.fit_embed(card, what=f"digest card {row_id}")

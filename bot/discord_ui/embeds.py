@@ -23,6 +23,7 @@ from bot.core.render import (
     headline,
     truncate,
 )
+from bot.core.templates import CardTemplates
 from bot.core.text import inert as inert  # re-exported: the Discord edge imports it here
 
 DIGEST_EMBEDS = 10
@@ -154,15 +155,40 @@ def card_to_embed(card: Card, *, link: str = "") -> discord.Embed:
     return embed
 
 
-def announcement_embed(action: Action, *, marker: str = "", full: bool = False) -> discord.Embed:
-    """The card posted in the channel (``full``: the one ``/seminars show`` answers with)."""
-    card = build_card(inert_action(action), format_when_discord, format_was_discord, full=full)
+def announcement_embed(
+    action: Action,
+    *,
+    marker: str = "",
+    full: bool = False,
+    templates: CardTemplates | None = None,
+    zone: str = "UTC",
+) -> discord.Embed:
+    """The card posted in the channel (``full``: the one ``/seminars show`` answers with).
+
+    ``templates`` are the feed's title and lead line templates (``zone`` writes their times).
+    """
+    card = build_card(
+        inert_action(action),
+        format_when_discord,
+        format_was_discord,
+        full=full,
+        templates=templates,
+        zone=zone,
+    )
     return card_to_embed(card, link=marked_link(action.occurrence, marker) if marker else "")
 
 
-def compact_embed(action: Action, *, marker: str = "") -> discord.Embed:
+def compact_embed(
+    action: Action, *, marker: str = "", templates: CardTemplates | None = None, zone: str = "UTC"
+) -> discord.Embed:
     """A digest entry: title, speaker, time and place in under 600 characters."""
-    card = build_card(inert_action(action), format_when_discord, format_was_discord)
+    card = build_card(
+        inert_action(action),
+        format_when_discord,
+        format_was_discord,
+        templates=templates,
+        zone=zone,
+    )
     fields = tuple(
         (n, truncate(v, 200)) for n, v in card.fields if n in ("Speaker", "When", "Where")
     )

@@ -13,9 +13,13 @@ from sqlite_utils import Database
 
 from bot.config import Config, FeedSettings
 from bot.core.durations import format_duration, parse_duration
+from bot.core.render import template_values
 from bot.core.seminar.feed_pattern import FeedPatternError, compile_pattern
+from bot.core.templates import CardTemplates, TemplateError, parse_template
+from bot.core.text import inert
 from bot.core.weekly_digest import parse_spec
 from bot.store import feeds as feed_store
+from bot.store import search as search_store
 from bot.store.db import open_database
 
 
@@ -34,6 +38,8 @@ def settings_to_dict(settings: FeedSettings) -> dict[str, Any]:
         "digest": settings.digest,
         "seminar_summary_pattern": settings.seminar_summary_pattern,
         "seminar_description_pattern": settings.seminar_description_pattern,
+        "title_template": settings.title_template,
+        "lead_template": settings.lead_template,
         "source": "config",
     }
 
@@ -78,7 +84,48 @@ def settings_from_row(row: feed_store.FeedRow) -> FeedSettings:
         digest=_digest(data.get("digest")),
         seminar_summary_pattern=_pattern(data.get("seminar_summary_pattern")),
         seminar_description_pattern=_pattern(data.get("seminar_description_pattern")),
+        title_template=_template(data.get("title_template")),
+        lead_template=_template(data.get("lead_template")),
     )
+
+
+def _template(raw: Any) -> str:
+    """A stored card template, "" when missing or no longer valid (the default card)."""
+    if not isinstance(raw, str) or not raw.strip():
+        return ""
+    try:
+        parse_template(raw)
+    except TemplateError:
+        return ""
+    return raw
+
+
+def next_talk_preview(
+    db: Database, row: feed_store.FeedRow, *, now: datetime
+) -> tuple[str, str] | None:
+    """The feed's templated title and lead line on its next stored talk, made inert for
+    Discord; None without templates or upcoming talks."""
+    settings = settings_from_row(row)
+    templates = card_templates(settings)
+    if templates is None:
+        return None
+    hits = search_store.upcoming(db, row.guild_id, now=now, feed=row.name, limit=1)
+    if not hits:
+        return None
+    occurrence = hits[0].occurrence
+    raw = template_values(occurrence, row.name, settings.timezone or "UTC")
+    values = {name: inert(value) for name, value in raw.items()}
+    return templates.render_title(values, inert(occurrence.title)), templates.render_lead(values)
+
+
+def card_templates(settings: FeedSettings) -> CardTemplates | None:
+    """The feed's parsed card templates, or None for the default card."""
+    if not (settings.title_template or settings.lead_template):
+        return None
+    try:
+        return CardTemplates.from_sources(settings.title_template, settings.lead_template)
+    except TemplateError:
+        return None
 
 
 def _digest(raw: Any) -> str:

@@ -28,6 +28,7 @@ from bot.errors import FeedError
 from bot.feeds.http import Downloaded, FeedFetcher
 from bot.feeds.isolate import ParserPool
 from bot.service.dbthread import DatabaseThread
+from bot.service.feeds import card_templates
 from bot.service.poller import Poller, PollOutcome
 from bot.store import feeds as feed_store
 from bot.store.db import open_database
@@ -205,11 +206,17 @@ def _report(
             file=err,
         )
     zone = settings.timezone or default_timezone
+    templates = card_templates(settings)
     for action in outcome.actions:
         if as_json:
             print(json.dumps(action_as_json(action, zone), ensure_ascii=False), file=out)
         else:
-            card = build_card(action, lambda occ: format_when_local(occ, zone))
+            card = build_card(
+                action,
+                lambda occ: format_when_local(occ, zone),
+                templates=templates,
+                zone=zone,
+            )
             print(card_as_text(action, card), file=out)
             print(understood_as_text(action.occurrence), file=out)
             print(file=out, flush=True)

@@ -16,7 +16,7 @@ from bot.clock import FixedClock
 from bot.store import outbox as outbox_store
 from bot.store import reminders as reminder_store
 from tests.discord_ui.harness import NOW, Harness, harness
-from tests.discord_ui.reminder_helpers import announce, click_remind, tick_at
+from tests.discord_ui.reminder_helpers import announce, click_remind, command, tick_at
 from tests.fakediscord import FakeDiscord
 from tests.feedserver import FeedServer
 from tests.store import inspect_store
@@ -213,3 +213,30 @@ async def test_a_post_from_an_older_release_is_still_found_by_its_footer_marker(
     await h.start()
     await h.deliver()
     assert [m.id for m in h.fake.messages(h.fake.defaults.seminars)] == [posted.id]
+
+
+async def test_a_feeds_templates_shape_the_posted_card_and_its_edits(bot_harness: Harness) -> None:
+    h = bot_harness
+    await h.start()
+    answer = await command(
+        h,
+        "feeds settings",
+        {
+            "feed": "cs-seminar",
+            "title_template": "{series}: {speaker} ({affiliation}) — {title}",
+            "lead_template": "@everyone {speaker} in {place}",
+        },
+        user=h.fake.defaults.admin,
+    )
+    assert "Title template" in answer
+    (card,) = await announce(h, TALK)
+    (embed,) = card.message["embeds"]
+    assert embed["title"] == "CS Seminar: Grace Hopper (Yale University) — Compilers for everyone"
+    lead, _, abstract = embed["description"].partition("\n\n")
+    assert lead == "@\u200beveryone Grace Hopper in Hackerman Hall B-17"
+    assert abstract.startswith("We discuss compilers.")
+    h.feeds.body = render_feed([replace(TALK, status="CANCELLED")])
+    await h.poll()
+    await h.deliver()
+    (edited,) = card.message["embeds"]
+    assert edited["title"].startswith("❌ Cancelled: CS Seminar: Grace Hopper (Yale")

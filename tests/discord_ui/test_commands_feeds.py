@@ -323,6 +323,15 @@ async def test_feed_autocomplete_for_admins(bot_harness: Harness) -> None:
             "`summary_pattern` is not a valid regular expression",
         ),
         ({"description_pattern": "(?P<who>.+)"}, "unknown group name(s) who"),
+        (
+            {"title_template": "{series}: {who}"},
+            "`title_template`: unknown field {who}; the fields are title, speaker,",
+        ),
+        (
+            {"lead_template": "{title.__class__}"},
+            "`lead_template`: unknown field {title.__class__}",
+        ),
+        ({"lead_template": "{title"}, "`lead_template`: a '{' is not closed"),
     ],
 )
 async def test_settings_validate_everything_and_save_nothing_on_error(
@@ -378,6 +387,33 @@ async def test_settings_store_and_show_a_seminar_pattern_and_clear_it(bot_harnes
     assert row is not None and row.settings["seminar_summary_pattern"] == pattern
     cleared = await run(h, "feeds settings", {"feed": "cs-seminar", "summary_pattern": "-"})
     assert "Seminar pattern" not in cleared.response_data["content"]
+
+
+async def test_settings_store_and_preview_card_templates_and_clear_them(
+    bot_harness: Harness,
+) -> None:
+    h = bot_harness
+    await start(h)
+    await h.poll()
+    options = {
+        "feed": "cs-seminar",
+        "title_template": "{speaker} — {title} ({feed})",
+        "lead_template": "{speaker}, {place}",
+    }
+    text = (await run(h, "feeds settings", options)).response_data["content"]
+    # With a made-up talk, and with the feed's next stored talk.
+    assert "Ada Lovelace — Proofs that run (cs-seminar)" in text
+    assert "On the next talk: **Grace Hopper — Compilers (cs-seminar)**" in text
+    assert "\nGrace Hopper, Hackerman Hall B-17" in text
+    row = await feed_row(h, "cs-seminar")
+    assert row is not None and row.settings["title_template"] == options["title_template"]
+    assert row.settings["lead_template"] == options["lead_template"]
+    cleared = await run(
+        h, "feeds settings", {"feed": "cs-seminar", "title_template": "-", "lead_template": "-"}
+    )
+    assert "template" not in cleared.response_data["content"]
+    row = await feed_row(h, "cs-seminar")
+    assert row is not None and row.settings["title_template"] == ""
 
 
 async def test_settings_re_enable_a_disabled_feed(bot_harness: Harness) -> None:

@@ -15,9 +15,19 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config import FeedSettings
 from bot.core.durations import format_duration, parse_duration
 from bot.core.render import truncate
 from bot.core.seminar.feed_pattern import FeedPatternError, compile_pattern
+from bot.core.templates import (
+    LEAD_LIMIT,
+    SAMPLE_VALUES,
+    TITLE_LIMIT,
+    TemplateError,
+    fit,
+    parse_template,
+    render,
+)
 from bot.core.weekly_digest import parse_spec
 from bot.discord_ui import message_fit
 from bot.discord_ui.checks import AdminGroup, guild_id_of
@@ -26,7 +36,7 @@ from bot.discord_ui.tree import UserFacingError
 from bot.errors import FeedError
 from bot.service.feed_admin import FeedAdmin, FeedAdminRefusal
 from bot.service.feed_probe import Probe
-from bot.service.feeds import settings_from_row
+from bot.service.feeds import next_talk_preview, settings_from_row
 from bot.service.records import FeedRow
 
 if TYPE_CHECKING:
@@ -307,6 +317,8 @@ def _timezone(raw: str) -> str:
     digest="Weekly 'This week's seminars' post, e.g. 'mon 09:00' in the feed's zone ('-' stops)",
     summary_pattern="Regex, groups speaker/affiliation/title/series, for SUMMARY ('-' clears)",
     description_pattern="Same, for DESCRIPTION ('-' clears)",
+    title_template="Card title, e.g. '{series}: {speaker} — {title}' ('-' for the default)",
+    lead_template="A line above the abstract, e.g. '{speaker} ({affiliation})' ('-' for none)",
 )
 @app_commands.autocomplete(feed=feed_choices)
 async def settings(  # noqa: C901 - one optional parameter per setting, each parsed in a flat list
@@ -326,6 +338,8 @@ async def settings(  # noqa: C901 - one optional parameter per setting, each par
     digest: app_commands.Range[str, 1, 20] | None = None,
     summary_pattern: app_commands.Range[str, 1, 400] | None = None,
     description_pattern: app_commands.Range[str, 1, 400] | None = None,
+    title_template: app_commands.Range[str, 1, 300] | None = None,
+    lead_template: app_commands.Range[str, 1, 300] | None = None,
 ) -> None:
     bot = bot_of(interaction)
     row = await find_feed(interaction, feed)
@@ -368,6 +382,10 @@ async def settings(  # noqa: C901 - one optional parameter per setting, each par
         changes["seminar_description_pattern"] = _seminar_pattern(
             description_pattern, "description_pattern"
         )
+    if title_template is not None:
+        changes["title_template"] = _template(title_template, "title_template")
+    if lead_template is not None:
+        changes["lead_template"] = _template(lead_template, "lead_template")
     if not changes and target is None and enabled is None:
         raise UserFacingError("Nothing to change: give at least one setting.")
 
@@ -380,6 +398,11 @@ async def settings(  # noqa: C901 - one optional parameter per setting, each par
     )
     if row.status == "disabled" and updated.status == "active":
         notes.append("Re-enabled; it will be polled again shortly.")
+    if title_template is not None or lead_template is not None:
+        preview = await bot.run_db(next_talk_preview, updated, now=bot.clock.now())
+        if preview is not None:
+            title, lead = preview
+            notes.append(f"On the next talk: **{title}**" + (f"\n{lead}" if lead else ""))
     if updated.settings.get("source") == "config":
         notes.append("(This feed comes from the configuration file, which wins at restart.)")
     await interaction.response.send_message(
@@ -427,6 +450,29 @@ def _seminar_pattern(raw: str, option: str) -> str:
     return raw
 
 
+def _template(raw: str, option: str) -> str:
+    if raw.strip() == CLEAR:
+        return ""
+    try:
+        parse_template(raw.strip())
+    except TemplateError as exc:
+        raise UserFacingError(f"`{option}`: {exc}.") from exc
+    return raw.strip()
+
+
+def _template_lines(s: FeedSettings) -> list[str]:
+    """Each template set, with what it gives for a made-up talk."""
+    lines = []
+    for label, source, limit in (
+        ("Title template", s.title_template, TITLE_LIMIT),
+        ("Lead line template", s.lead_template, LEAD_LIMIT),
+    ):
+        if source:
+            example = fit(render(parse_template(source), SAMPLE_VALUES), limit)
+            lines.append(f"{label}: {inert(source)} (e.g. {example})")
+    return lines
+
+
 def _settings_text(row: FeedRow) -> str:
     s = settings_from_row(row)
     role = f"<@&{s.mention_role_id}>" if s.mention_role_id else "none"
@@ -451,6 +497,7 @@ def _settings_text(row: FeedRow) -> str:
                 if s.seminar_description_pattern
                 else []
             ),
+            *_template_lines(s),
         ]
     )
 
