@@ -68,6 +68,7 @@ class SharedFetcher:
         self._recent: dict[FetchKey, _Recent] = {}
         #: Each feed's interval per key: the shortest one bounds how long a body is reused.
         self._intervals: dict[FetchKey, dict[int, timedelta]] = {}
+        self._key_of: dict[int, FetchKey] = {}
 
     @property
     def requests_in_flight(self) -> int:
@@ -89,10 +90,11 @@ class SharedFetcher:
         a request already under way: its answer is as fresh as a new one.
         """
         key: FetchKey = (normalise_url(url), trusted)
+        previous = self._key_of.get(feed_id)
+        if previous is not None and previous != key:  # the feed changed URL or trust
+            self._intervals[previous].pop(feed_id, None)
+        self._key_of[feed_id] = key
         self._intervals.setdefault(key, {})[feed_id] = interval
-        for other in self._intervals.values():
-            if other is not self._intervals[key]:
-                other.pop(feed_id, None)  # the feed changed URL or trust
         recent = self._recent.get(key)
         if reuse and recent is not None and recent.body is not None and self._fresh(key, recent):
             return _answer_with_body(recent.body, validators)

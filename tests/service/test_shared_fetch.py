@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
@@ -182,3 +182,16 @@ def test_spellings_of_one_calendar_share_a_key() -> None:
         "https://cs.example.edu/events/?ical=1"
     )
     assert normalise_url("https://a.example/x?ical=1") != normalise_url("https://a.example/x")
+
+
+async def test_the_shortest_interval_bounds_how_long_a_body_is_reused(rig: Rig) -> None:
+    hourly, frequent = await _feeds(rig, 2)
+    hourly = (hourly[0], replace(hourly[1], poll_interval=timedelta(hours=1)), False)
+    frequent = (frequent[0], replace(frequent[1], poll_interval=timedelta(minutes=2)), False)
+    await rig.poll_all([hourly, frequent])
+    assert rig.server.hits == 1
+    rig.clock.advance(minutes=2)  # within half an hour, but past half of two minutes
+    rig.server.body = render_feed(TALKS[:1])
+    rig.server.etag = '"v2"'
+    outcome = await rig.poller.poll(hourly[0], hourly[1], trusted=False)
+    assert rig.server.hits == 2 and outcome.status == "ok"
