@@ -38,6 +38,7 @@ from bot.service.feeds import open_store, poll_schedule, sync_config_feeds
 from bot.service.health import feed_health, write_health
 from bot.service.poller import Poller, PollOutcome
 from bot.service.scheduler import PollScheduler
+from bot.service.shared_fetch import SharedFetcher
 from bot.service.supervision import AfterPollHook, FeedSupervisor
 
 P = ParamSpec("P")
@@ -144,6 +145,7 @@ class SeminarBot(commands.Bot):
             parser=self._parser,
             clock=self.clock,
             default_timezone=self.config.timezone,
+            shared_fetch=SharedFetcher(self._fetcher, self.clock),
         )
         self.delivery = DeliveryWorker(
             self,

@@ -24,10 +24,11 @@ from bot.core.models import Action, ParsedFeed
 from bot.core.parse import ParseLimits
 from bot.core.poll_slots import poll_period, slot_after
 from bot.errors import FeedError, FeedHTTPError
-from bot.feeds.http import Downloaded, FeedFetcher, NotModified, Validators
+from bot.feeds.http import Downloaded, FeedFetcher, FetchResult, NotModified, Validators
 from bot.feeds.isolate import ParserPool
 from bot.service.dbthread import DatabaseThread
 from bot.service.incremental import parse_incrementally
+from bot.service.shared_fetch import SharedFetcher
 from bot.store import events as event_store
 from bot.store import feeds as feed_store
 
@@ -73,6 +74,7 @@ class Poller:
         rng: random.Random | None = None,
         parse_limits: ParseLimits | None = None,
         diff_policy: DiffPolicy | None = None,
+        shared_fetch: SharedFetcher | None = None,
     ) -> None:
         self._db = db
         self._db_thread = db_thread
@@ -86,9 +88,16 @@ class Poller:
         self._parse_limits = parse_limits or ParseLimits()
         #: The change policy; each feed's announce window replaces the default one.
         self._diff_policy = diff_policy or DiffPolicy()
+        #: When set, feeds following the same calendar share its downloads.
+        self._shared_fetch = shared_fetch
 
-    async def poll(self, feed_id: int, settings: FeedSettings, *, trusted: bool) -> PollOutcome:
-        """Poll once. Never raises for feed problems: they come back as a failed outcome."""
+    async def poll(
+        self, feed_id: int, settings: FeedSettings, *, trusted: bool, fresh: bool = False
+    ) -> PollOutcome:
+        """Poll once. Never raises for feed problems: they come back as a failed outcome.
+
+        ``fresh`` (a poll someone asked for) does not reuse another feed's recent download.
+        """
         now = self._clock.now()
         row = await self._db_thread.run(feed_store.get_feed, self._db, feed_id)
         if row is None:
@@ -109,9 +118,7 @@ class Poller:
             # them, so ask for the body unconditionally.
             validators = Validators(etag=None, last_modified=None)
         try:
-            fetched = await self._fetcher.fetch(
-                settings.url, validators=validators, trusted=trusted
-            )
+            fetched = await self._fetch(feed_id, settings, validators, trusted, fresh)
             if isinstance(fetched, NotModified):
                 return await self._not_modified(feed_id, settings, now)
             parsed = await parse_incrementally(
@@ -166,6 +173,25 @@ class Poller:
             next_poll_at=next_poll_at,
             suspect_reason=result.suspect_reason,
             deferred=len(result.over_cap),
+        )
+
+    async def _fetch(
+        self,
+        feed_id: int,
+        settings: FeedSettings,
+        validators: Validators,
+        trusted: bool,
+        fresh: bool,
+    ) -> FetchResult:
+        if self._shared_fetch is None:
+            return await self._fetcher.fetch(settings.url, validators=validators, trusted=trusted)
+        return await self._shared_fetch.fetch(
+            feed_id,
+            settings.url,
+            validators=validators,
+            trusted=trusted,
+            interval=settings.poll_interval,
+            reuse=not fresh,
         )
 
     def _policy(self, settings: FeedSettings) -> DiffPolicy:

@@ -109,7 +109,9 @@ class FeedSupervisor:
         ):
             return None
         now = self._clock.now()
-        outcome = await self._poller.poll(feed_id, settings, trusted=settings_trusted(row))
+        outcome = await self._poller.poll(
+            feed_id, settings, trusted=settings_trusted(row), fresh=force
+        )
         if outcome.status == "failed":
             await self._after_failure(feed_id, now)
         elif outcome.status == "suspect":
