@@ -10,7 +10,9 @@ Membership: the bot has only the guilds intent, so it never hears that a member 
 DMing someone it checks ``GET /guilds/{guild}/members/{user}`` unless the member used the bot
 in that server within ``membership_ttl`` (their own interactions prove membership; results are
 remembered for the same time). 404 / 10007 Unknown Member → their subscriptions in that server
-stop. A DM refused with 50007 flags their DM subscriptions (no retries) and queues one hint.
+stop. A member who asks for a DM reminder is present, so ``prepare_dm`` opens their DM channel
+and notes their membership right then: the send at the due time is then the only request.
+A DM refused with 50007 flags their DM subscriptions (no retries) and queues one hint.
 """
 
 from __future__ import annotations
