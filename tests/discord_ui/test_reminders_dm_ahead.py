@@ -115,3 +115,22 @@ async def test_a_member_who_left_after_clicking_gets_no_dm(bot_harness: Harness)
     requests = since(h, mark)
     assert [(r.method, r.status) for r in requests] == [("GET", 404)]
     assert f"/members/{alice.id}" in requests[0].path
+
+
+async def test_a_command_used_since_the_click_counts_as_a_fresh_membership_check(
+    bot_harness: Harness,
+) -> None:
+    h = bot_harness
+    await h.start()
+    (card,) = await announce(h, LATER)
+    alice = h.fake.defaults.member
+    await click_remind(h, card, alice)
+    await dm_prepared(h)
+    # The click is two days old at the due time, but an hour before it she used a command.
+    h.clock.set(LATER.start - timedelta(hours=1))
+    assert "15m before" in await command(h, "subscriptions", {}, alice)
+
+    mark = len(h.fake.requests)
+    await tick_at(h, LATER.start - timedelta(minutes=15))
+    assert [(r.method, r.status) for r in since(h, mark)] == [("POST", 200)]
+    assert len(h.fake.dms(alice)) == 1
