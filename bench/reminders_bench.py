@@ -1,7 +1,9 @@
 """Reminder benchmarks: planning cost for 10,000 subscriptions, and delivery lateness for 1,000
 reminders due in the same minute through the real bot and the fake Discord.
 
-Run: ``python -m bench.reminders_bench [--rate 25] [--subscribers 1000]``. Prints
+Run: ``python -m bench.reminders_bench [--rate 25] [--subscribers 1000] [--cold-dm]``. Members'
+DM channels are opened ahead, as their "Remind me" click does; ``--cold-dm`` leaves them
+unopened, so each first DM also opens its channel at the due time. Prints
 ``name: value unit`` lines.
 """
 
@@ -26,6 +28,7 @@ from bot.core.diff import announcement_id_for
 from bot.core.models import OccurrenceKey
 from bot.discord_ui.reminder_worker import Pacer
 from bot.service.reminders import plan_feed_reminders
+from bot.service.subscriptions import remember_dm_channel
 from bot.store import events as event_store
 from bot.store import feeds as feed_store
 from bot.store import reminders as reminder_store
@@ -135,7 +138,7 @@ def bench_planning(subscriptions: int = 10_000, events: int = 60) -> None:
 # --- delivery lateness ----------------------------------------------------------------------
 
 
-async def bench_lateness(subscribers: int, rate: float) -> None:
+async def bench_lateness(subscribers: int, rate: float, *, dm_ahead: bool = True) -> None:
     from bot.clock import FixedClock
     from bot.config import parse_config
     from bot.discord_ui.client import SeminarBot
@@ -211,6 +214,11 @@ reminder_offsets = ["15m"]
                     )
 
             await bot.run_db(subscribe_all)
+            if dm_ahead:
+                # What each member's click leaves behind: their DM channel, opened and stored.
+                for u in users:
+                    data = await bot.http.start_private_message(u.id)
+                    await bot.run_db(remember_dm_channel, u.id, int(data["id"]), now=NOW)
             worker = bot.reminders
             await worker.plan_feed(feed.id)
             worker.pacer = Pacer(rate)
@@ -237,6 +245,7 @@ reminder_offsets = ["15m"]
     await runner.cleanup()
     await fake.stop()
     print(f"reminders_dm_rate_limit: {rate:g} req/s")
+    print(f"reminders_dm_opened_ahead: {'yes' if dm_ahead else 'no'}")
     print(f"reminders_sent: {len(sent)} count")
     print(f"reminders_burst_drain: {elapsed:.2f} s")
     print(f"reminders_lateness_p50: {statistics.median(lateness):.2f} s")
@@ -249,9 +258,14 @@ def main() -> None:
     parser.add_argument("--subscriptions", type=int, default=10_000)
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=25.0, help="reminder requests per second")
+    parser.add_argument(
+        "--cold-dm",
+        action="store_true",
+        help="members' DM channels not opened ahead (as before the bot opened them at a click)",
+    )
     args = parser.parse_args()
     bench_planning(args.subscriptions)
-    asyncio.run(bench_lateness(args.subscribers, args.rate))
+    asyncio.run(bench_lateness(args.subscribers, args.rate, dm_ahead=not args.cold_dm))
 
 
 if __name__ == "__main__":

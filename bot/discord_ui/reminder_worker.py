@@ -10,7 +10,9 @@ Membership: the bot has only the guilds intent, so it never hears that a member 
 DMing someone it checks ``GET /guilds/{guild}/members/{user}`` unless the member used the bot
 in that server within ``membership_ttl`` (their own interactions prove membership; results are
 remembered for the same time). 404 / 10007 Unknown Member → their subscriptions in that server
-stop. A DM refused with 50007 flags their DM subscriptions (no retries) and queues one hint.
+stop. A member who asks for a DM reminder is present, so ``prepare_dm`` opens their DM channel
+and notes their membership right then: the send at the due time is then the only request.
+A DM refused with 50007 flags their DM subscriptions (no retries) and queues one hint.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from bot.service.dbthread import DatabaseThread
 from bot.service.feeds import settings_from_row
 from bot.service.records import FeedRow, ReminderRow
 from bot.service.reminders import PlanStats, plan_all_feeds, plan_feed_reminders
-from bot.service.subscriptions import users_with_pending_hint
+from bot.service.subscriptions import remember_dm_channel, users_with_pending_hint
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +129,8 @@ class ReminderWorker:
         self.on_sent: Callable[[ReminderRow], None] | None = None
         self._pass_cache: dict[tuple[int, str], tuple[Any, str]] = {}
         self._dm_channels: dict[int, int] = {}
+        #: Set each time a member's DM channel was opened ahead; tests wait on it.
+        self.dm_prepared = asyncio.Event()
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -383,8 +387,11 @@ class ReminderWorker:
     async def _check_member(self, guild_id: int, user_id: int) -> None:
         now = self._clock.now()
         known = self._members.get((guild_id, user_id))
-        if known is None:
-            known = await self._db(queue.member_seen_at, user_id)
+        if known is None or now - known >= self._membership_ttl:
+            # The member may have used the bot since: their interactions are stored.
+            seen = await self._db(queue.member_seen_at, user_id)
+            if seen is not None and (known is None or seen > known):
+                known = seen
         if known is not None and now - known < self._membership_ttl:
             return
         await self.pacer.take()
@@ -407,6 +414,29 @@ class ReminderWorker:
             await self._db(queue.set_dm_channel_id, user_id, channel_id)
         self._dm_channels[user_id] = channel_id
         return self._client.get_partial_messageable(channel_id, type=discord.ChannelType.private)
+
+    async def prepare_dm(self, user: discord.User | discord.Member, guild_id: int) -> None:
+        """Open the member's DM channel and note their membership while they interact.
+
+        A member who asks for a DM reminder is present, so both facts are known now; learnt
+        here, the reminder at its due time costs one request instead of three. A failure
+        changes nothing: the due-time send opens the channel and checks membership itself.
+        """
+        now = self._clock.now()
+        channel_id = self._dm_channels.get(user.id)
+        try:
+            if channel_id is None:
+                channel_id = await self._db(queue.dm_channel_id, user.id)
+            if channel_id is None:
+                await self.pacer.take()
+                channel_id = (await user.create_dm()).id
+            await self._db(remember_dm_channel, user.id, channel_id, now=now)
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.info("could not open the DM channel of %s ahead: %r", user.id, exc)
+            return
+        self._dm_channels[user.id] = channel_id
+        self._members[(guild_id, user.id)] = now
+        self.dm_prepared.set()
 
     # --- failures ---------------------------------------------------------------------------
 

@@ -87,6 +87,16 @@ def member_seen(db: Database, user_id: int, *, now: datetime) -> None:
     reminder_store.member_seen(db, user_id, now=now)
 
 
+def remember_dm_channel(db: Database, user_id: int, channel_id: int, *, now: datetime) -> None:
+    """The member asked for a DM reminder: keep their DM channel and note they are here.
+
+    Both are learnt while the member interacts, so the reminder at its due time needs only
+    the send itself.
+    """
+    reminder_store.set_dm_channel_id(db, user_id, channel_id)
+    reminder_store.member_seen(db, user_id, now=now)
+
+
 def users_with_pending_hint(db: Database) -> set[int]:
     return reminder_store.users_with_pending_hint(db)
 

@@ -166,6 +166,14 @@ class Reminders(commands.Cog, name="Reminders"):
             raise UserFacingError("Use this in the server whose seminars you follow.")
         return interaction.guild_id
 
+    def _prepare_dm(self, interaction: discord.Interaction, guild_id: int) -> None:
+        """Open the member's DM channel while they are here, beside the reply (not before it:
+        the reply has a three-second deadline)."""
+        self.bot.spawn(
+            self.worker.prepare_dm(interaction.user, guild_id),
+            name=f"reminders:dm:{interaction.user.id}",
+        )
+
     async def _reply(self, interaction: discord.Interaction, text: str, **kwargs: Any) -> None:
         await interaction.response.send_message(
             message_fit.fit_content(text),
@@ -204,6 +212,7 @@ class Reminders(commands.Cog, name="Reminders"):
             ) from exc
         if via == "dm":
             self.worker.hint_users.discard(interaction.user.id)
+            self._prepare_dm(interaction, guild_id)
         await self.worker.plan_feed(reminder.feed_id)
         occ = reminder.occurrence
         how = "by DM" if via == "dm" else "in the channel"
@@ -336,6 +345,7 @@ class Reminders(commands.Cog, name="Reminders"):
             raise UserFacingError(f"This server has no feed called `{inert(feed)}`.") from exc
         if method == "dm":
             self.worker.hint_users.discard(interaction.user.id)
+            self._prepare_dm(interaction, guild_id)
         for feed_id in result.feed_ids:
             await self.worker.plan_feed(feed_id)
         text = describe(result.subscription, feed_name=result.feed_name)
