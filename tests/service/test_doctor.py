@@ -91,6 +91,16 @@ def feed(name: str, url: str, channel: int | None, guild: int | None, extra: str
     return "\n".join([*lines, extra, ""])
 
 
+def one_good_feed(tmp_path: Path, fake: FakeDiscord, feed_server: FeedServer) -> Path:
+    """A config whose one feed is reachable, routed to the default channel and has a talk."""
+    d = fake.defaults
+    assert d is not None
+    feed_server.body = talks_from_now(1)
+    return write_config(
+        tmp_path, fake, feed("cs-seminar", feed_server.url, d.seminars.id, d.guild.id)
+    )
+
+
 async def check_online(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = await asyncio.to_thread(main, ["check-config", "--online", "--config", str(path)])
     captured = capsys.readouterr()
@@ -235,11 +245,7 @@ async def test_a_refused_token_is_reported_and_never_echoed(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    d = fake_discord.defaults
-    feed_server.body = talks_from_now(1)
-    path = write_config(
-        tmp_path, fake_discord, feed("cs-seminar", feed_server.url, d.seminars.id, d.guild.id)
-    )
+    path = one_good_feed(tmp_path, fake_discord, feed_server)
     wrong = token.rsplit(".", 1)[0] + "." + "q" * 38  # same bot id, wrong secret part
     monkeypatch.setenv("DISCORD_TOKEN", wrong)
     code, out, err = await check_online(path, capsys)
@@ -257,11 +263,7 @@ async def test_an_error_body_echoing_the_token_is_never_printed(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    d = fake_discord.defaults
-    feed_server.body = talks_from_now(1)
-    path = write_config(
-        tmp_path, fake_discord, feed("cs-seminar", feed_server.url, d.seminars.id, d.guild.id)
-    )
+    path = one_good_feed(tmp_path, fake_discord, feed_server)
     fake_discord.inject_fault(
         "GET", "/users/@me", 400, code=50035, message=f"bad request; Authorization: Bot {token}"
     )
@@ -365,11 +367,7 @@ async def test_a_rate_limited_request_is_retried(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    d = fake_discord.defaults
-    feed_server.body = talks_from_now(1)
-    path = write_config(
-        tmp_path, fake_discord, feed("cs-seminar", feed_server.url, d.seminars.id, d.guild.id)
-    )
+    path = one_good_feed(tmp_path, fake_discord, feed_server)
     fake_discord.inject_fault("GET", "/guilds/*/channels", 429, retry_after=0.01)
     code, out, err = await check_online(path, capsys)
     assert "All checks passed" in out
