@@ -23,6 +23,7 @@ import discord
 from bot.config import FeedSettings
 from bot.core.models import Action, ActionKind, Occurrence, ParsedFeed, sort_key
 from bot.core.render import zone_of
+from bot.core.templates import CardTemplates
 from bot.discord_ui.delivery import DIGEST_THRESHOLD
 from bot.discord_ui.embeds import (
     announcement_embed,
@@ -34,6 +35,7 @@ from bot.discord_ui.embeds import (
 from bot.discord_ui.payload_html import Payload, feed_section, page
 from bot.discord_ui.reminder_texts import render_reminder
 from bot.discord_ui.reminder_views import digest_reminder_view, reminder_view_factory
+from bot.service.feeds import card_templates
 from bot.service.records import ReminderRow, ReminderState
 
 REMINDER_OFFSET = timedelta(minutes=15)
@@ -76,9 +78,16 @@ def _talks(parsed: ParsedFeed, actions: Sequence[Action], now: datetime) -> list
 
 
 def sample_messages(
-    feed: str, parsed: ParsedFeed, actions: Sequence[Action], *, now: datetime
+    feed: str,
+    parsed: ParsedFeed,
+    actions: Sequence[Action],
+    *,
+    now: datetime,
+    templates: CardTemplates | None = None,
+    zone: str = "UTC",
 ) -> list[Sample]:
-    """Announcement, digest, reminder, rescheduled and cancelled messages for one feed."""
+    """Announcement, digest, reminder, rescheduled and cancelled messages for one feed,
+    with the feed's card templates (``zone`` writes their times) as delivery uses them."""
     talks = _talks(parsed, actions, now)
     if not talks:
         return []
@@ -90,7 +99,14 @@ def sample_messages(
         Sample(
             "Announcement (posted in the feed's channel)",
             _payload(
-                embeds=[announcement_embed(announce, marker=reference_marker(f"{feed}:{aid}"))],
+                embeds=[
+                    announcement_embed(
+                        announce,
+                        marker=reference_marker(f"{feed}:{aid}"),
+                        templates=templates,
+                        zone=zone,
+                    )
+                ],
                 view=reminder_view_factory(announce, aid),
             ),
             "announcement",
@@ -110,7 +126,9 @@ def sample_messages(
             _payload(
                 digest_heading(len(digest)),
                 [
-                    compact_embed(a, marker=reference_marker(f"{feed}:d{i}"))
+                    compact_embed(
+                        a, marker=reference_marker(f"{feed}:d{i}"), templates=templates, zone=zone
+                    )
                     for i, a in enumerate(digest)
                 ],
                 digest_reminder_view(entries, "dg0"),
@@ -136,7 +154,13 @@ def sample_messages(
     samples.append(
         Sample(
             "Rescheduled (the announcement is edited; one short line follows it)",
-            _payload(embeds=[announcement_embed(reschedule, marker=reference_marker(aid))]),
+            _payload(
+                embeds=[
+                    announcement_embed(
+                        reschedule, marker=reference_marker(aid), templates=templates, zone=zone
+                    )
+                ]
+            ),
             "rescheduled",
         )
     )
@@ -148,7 +172,13 @@ def sample_messages(
     samples.append(
         Sample(
             "Cancelled (the announcement is edited; one short line follows it)",
-            _payload(embeds=[announcement_embed(cancel, marker=reference_marker(aid))]),
+            _payload(
+                embeds=[
+                    announcement_embed(
+                        cancel, marker=reference_marker(aid), templates=templates, zone=zone
+                    )
+                ]
+            ),
             "cancelled",
         )
     )
@@ -204,7 +234,14 @@ def write_card_page(
     sections: list[str] = []
     count = 0
     for settings, parsed, actions in feeds:
-        samples = sample_messages(settings.name, parsed, actions, now=now)
+        samples = sample_messages(
+            settings.name,
+            parsed,
+            actions,
+            now=now,
+            templates=card_templates(settings),
+            zone=settings.timezone or "UTC",
+        )
         if not samples:
             continue
         fallback = settings.timezone or parsed.calendar_timezone or default_timezone

@@ -10,6 +10,7 @@ import discord
 
 from bot.core.models import Action, ActionKind, Occurrence
 from bot.core.render import speaker_line, truncate, zone_of
+from bot.core.templates import CardTemplates
 from bot.discord_ui.embeds import announcement_embed, format_when_discord, inert, unix
 from bot.discord_ui.views import LazyPages
 from bot.service.records import EventHit
@@ -60,11 +61,14 @@ def list_pages(hits: Sequence[EventHit], *, title: str, empty: str, footer: str 
     return LazyPages(count, page)
 
 
-def event_embed(hit: EventHit) -> discord.Embed:
-    """The full card (long abstract and the speaker's bio), marked cancelled when it is."""
+def event_embed(
+    hit: EventHit, *, templates: CardTemplates | None = None, zone: str = "UTC"
+) -> discord.Embed:
+    """The full card (long abstract and the speaker's bio), marked cancelled when it is,
+    titled with the feed's templates like the card in the channel."""
     kind = ActionKind.CANCEL if hit.occurrence.cancelled else ActionKind.ANNOUNCE
     action = Action(kind=kind, feed=hit.feed_name, occurrence=hit.occurrence)
-    return announcement_embed(action, full=True)
+    return announcement_embed(action, full=True, templates=templates, zone=zone)
 
 
 def choice_label(hit: EventHit, fallback_zone: str) -> str:

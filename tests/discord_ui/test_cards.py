@@ -235,6 +235,13 @@ async def test_a_feeds_templates_shape_the_posted_card_and_its_edits(bot_harness
     lead, _, abstract = embed["description"].partition("\n\n")
     assert lead == "@\u200beveryone Grace Hopper in Hackerman Hall B-17"
     assert abstract.startswith("We discuss compilers.")
+    # A member who looks the talk up reads the same title as the channel's card.
+    iid = h.fake.inject_command("seminars show", {"event": "hopper"}, user=h.fake.defaults.member)
+    shown = await h.fake.wait_for_interaction_response(iid, timeout=5)
+    assert shown.response_data is not None
+    (looked_up,) = shown.response_data["embeds"]
+    assert looked_up["title"] == embed["title"]
+    assert looked_up["description"].startswith(lead)
     h.feeds.body = render_feed([replace(TALK, status="CANCELLED")])
     await h.poll()
     await h.deliver()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli import SAMPLE_NOW, SAMPLE_PATH, main
 
 
 def test_text_preview_lists_the_fields_found(capsys: pytest.CaptureFixture[str]) -> None:
@@ -65,3 +65,24 @@ def test_html_preview_draws_every_kind_of_card(
     # Self-contained: nothing is loaded from elsewhere.
     assert not re.search(r"""(src|@import|url\()\s*=?\s*["']?https?:""", text)
     assert "Wrote 7 card(s)" in capsys.readouterr().err
+
+
+def test_html_preview_titles_cards_with_the_feeds_templates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[[feeds]]\nname = "cs"\nurl = "{SAMPLE_PATH.as_posix()}"\nchannel_id = 1234\n'
+        'title_template = "{series}: {speaker} — {title}"\n'
+        'lead_template = "Hosted by {feed}"\n',
+        encoding="utf-8",
+    )
+    page = tmp_path / "cards.html"
+    args = ["preview", "--config", str(config), "--db", str(tmp_path / "p.db")]
+    assert main([*args, "--now", SAMPLE_NOW.isoformat(), "--html", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    # The page shows the cards as delivery would send them, templates included.
+    assert "CS Seminar: Michael Mahoney — Why Deep Learning Works" in text
+    assert "Cancelled: CS Seminar: Michael Mahoney" in text
+    assert "Hosted by cs" in text
+    capsys.readouterr()

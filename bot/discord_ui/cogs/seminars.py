@@ -154,6 +154,7 @@ async def _send_event(interaction: discord.Interaction, hit: EventHit, *, share:
     """The full card, an "Add to Google Calendar" button and a one-event .ics file."""
     bot = bot_of(interaction)
     occ = hit.occurrence
+    templates, zone = await bot.run_db(lookups.card_style, hit.feed_id)
     view = discord.ui.View(timeout=None)
     view.add_item(
         discord.ui.Button(
@@ -164,7 +165,9 @@ async def _send_event(interaction: discord.Interaction, hit: EventHit, *, share:
     )
     ics = discord.File(io.BytesIO(event_ics(occ, now=bot.clock.now())), filename=ics_filename(occ))
     await interaction.response.send_message(
-        embed=message_fit.fit_embed(event_embed(hit), what="/seminars event"),
+        embed=message_fit.fit_embed(
+            event_embed(hit, templates=templates, zone=zone), what="/seminars event"
+        ),
         view=message_fit.fit_view(view, what="/seminars event") or discord.utils.MISSING,
         file=ics,
         ephemeral=not share,
