@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from bench.feedgen import Talk, render_feed
+from bot.discord_ui.cogs.going import attendee_list
 from tests.discord_ui.harness import NOW, Harness
 from tests.discord_ui.reminder_helpers import (
     announce,
@@ -105,7 +106,17 @@ async def test_fifty_members_in_ten_seconds_cost_at_most_five_edits_and_no_429(
         for r in h.fake.requests[requests_before:]
         if r.method == "PATCH" and str(card.id) in r.path
     ]
-    print(f"50 clicks: {len(edits)} card edits, {len(h.fake.requests) - requests_before} requests")
+
+    def dm_opens() -> int:
+        return sum(
+            1 for r in h.fake.requests[requests_before:] if r.path.endswith("/users/@me/channels")
+        )
+
+    # Each member's DM channel is opened while they click (as for "Remind me"), once.
+    await h.fake.wait_for(lambda: dm_opens() == 50, timeout=10)
+    burst = h.fake.requests[requests_before:]
+    print(f"50 clicks: {len(edits)} card edits, {len(burst)} requests in all")
+    assert len(burst) == 50 + 50 + len(edits)  # answers, DM channels opened ahead, edits
     assert 1 <= len(edits) <= 5 and len(patches) == len(edits)
     assert h.fake.rate_limited_count == 0
     assert label_now(h, card) == "I'm going · 50"
@@ -306,3 +317,12 @@ async def test_seminars_show_gives_the_count_and_only_admins_see_who(
     assert record.response_data is not None
     assert "Only server admins" in record.response_data["content"]
     assert str(d.owner.id) not in record.response_data["content"]
+
+
+def test_the_admins_list_fits_one_message_however_many_are_going() -> None:
+    text = attendee_list("A *talk*", list(range(10**17, 10**17 + 500)))
+    assert len(text) <= 2000
+    assert text.startswith("**A \\*talk\\*** — 500 going:\n<@100000000000000000>, ")
+    assert text.endswith("more")
+    assert attendee_list("T", []) == "**T** — 0 going."
+    assert attendee_list("T", [5, 6]) == "**T** — 2 going:\n<@5>, <@6>"
