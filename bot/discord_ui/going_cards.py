@@ -134,6 +134,9 @@ class GoingCardEditor:
         view = message_fit.fit_view(
             remind_view(card.announcement_id, card.count), what="going count"
         )
+        if view is None:  # never edit with no view: that would strip the card's buttons
+            await self._db(attendance.card_shown, card.announcement_id, card.version, now=now)
+            return
         for channel_id, message_id in card.messages:
             self._pacer.spend(channel_id, now)
             message = self._client.get_partial_messageable(channel_id).get_partial_message(

@@ -220,12 +220,17 @@ def follow_feed(
     """Inside the reminder planner's transaction: tell the people going about a moved or
     cancelled talk (once: the notice keys are the reminder subscribers' ones), keep the time
     and place they now know, and end attendance of cancelled talks. Returns new notices."""
-    attendees = [row.as_attendee() for row in attendance_store.of_feed(db, feed_id)]
+    by_id = {e.announcement_id: e for e in events}
+    attendees = [
+        row.as_attendee()
+        for row in attendance_store.of_feed(db, feed_id)
+        if row.announcement_id in by_id
+    ]
     if not attendees:
         return 0
     plan = follow_events(
         attendees,
-        {e.announcement_id: e for e in events},
+        by_id,
         feed_zone=feed_zone,
         now=now,
         already_told=already_told,

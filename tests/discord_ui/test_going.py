@@ -326,3 +326,47 @@ def test_the_admins_list_fits_one_message_however_many_are_going() -> None:
     assert text.endswith("more")
     assert attendee_list("T", []) == "**T** — 0 going."
     assert attendee_list("T", [5, 6]) == "**T** — 2 going:\n<@5>, <@6>"
+
+
+async def test_an_edit_discord_refuses_for_a_moment_is_made_later_with_the_exact_count(
+    bot_harness: Harness,
+) -> None:
+    h = bot_harness
+    members = add_members(h, 3)
+    await h.start()
+    (card,) = await announce(h, TALK)
+    h.fake.inject_fault("PATCH", f"/channels/*/messages/{card.id}", 503)
+    await click_going(h, card, members[0])
+    await settle(h)  # refused: the mark stays
+    assert label_now(h, card) == "I'm going"
+    await click_going(h, card, members[1])
+    await settle(h)
+    assert label_now(h, card) == "I'm going · 2"
+    assert len(card_edits(h, card)) == 1
+
+
+async def test_many_cards_clicked_at_once_share_the_channel_budget(bot_harness: Harness) -> None:
+    h = bot_harness
+    h.fake.enable_channel_edit_rate_limit(limit=5, per=5.0)
+    await h.start()
+    assert h.bot is not None and h.bot.going is not None
+    talks = [
+        replace(TALK, post_id=7400 + i, title=f"Talk {i}", start=TALK.start + timedelta(hours=i))
+        for i in range(5)
+    ]
+    for shown in range(1, len(talks) + 1):  # one new talk per poll: each gets its own card
+        h.feeds.body = render_feed(talks[:shown])
+        await h.poll()
+        await h.deliver()
+    cards = [m for m in h.fake.messages(h.fake.defaults.seminars) if m.message.get("embeds")]
+    assert len(cards) == 5
+    before = len(h.fake.edits)
+    for card in cards:
+        await click_going(h, card, h.fake.defaults.member)
+    h.clock.advance(seconds=1)
+    await h.bot.going.flush()
+    assert len(h.fake.edits) - before == 4  # the channel's budget; the fifth card waits
+    await settle(h)
+    assert len(h.fake.edits) - before == 5
+    assert [label_now(h, c) for c in cards] == ["I'm going · 1"] * 5
+    assert h.fake.rate_limited_count == 0
