@@ -215,10 +215,17 @@ async def test_a_reschedule_moves_the_reminders_and_tells_each_person_once(
     h.feeds.body = render_feed([replace(moved, abstract="Same time, new words.")])
     await h.poll()
     await tick_at(h, NOW + timedelta(minutes=2))
+    footers = {}
     for user in (alice, admin, owner):
         (notice,) = h.fake.dms(user)
         assert "has changed" in notice.message["content"]
         assert f"<t:{int(moved.start.timestamp())}:F>" in str(notice.message["embeds"])
+        footers[user.id] = notice.message["embeds"][0]["footer"]["text"]
+    assert footers == {
+        alice.id: "Your reminders moved with it",
+        admin.id: "You're still down as going",  # going without a reminder
+        owner.id: "Your reminders moved with it",
+    }
     dm = [r for r in await reminders(h) if r.kind == "reminder" and r.target_kind == "dm"]
     assert {r.user_id: r.due_at for r in dm} == {
         alice.id: moved.start - timedelta(minutes=15),
@@ -247,9 +254,10 @@ async def test_a_cancellation_tells_each_person_once_and_ends_attendance(
     await h.poll()
     await tick_at(h, NOW + timedelta(minutes=1))
     await tick_at(h, TALK.start - timedelta(minutes=15))
-    for user in (alice, admin):
+    for user, footer in ((alice, "Its reminders are cancelled"), (admin, "ends with it")):
         (notice,) = h.fake.dms(user)
         assert "was cancelled" in notice.message["content"]
+        assert footer in notice.message["embeds"][0]["footer"]["text"]
     await settle(h)
     assert label_now(h, card) == "I'm going"
     assert "was cancelled" in await click_going(h, card, alice)
