@@ -175,12 +175,18 @@ async def test_toggling_twice_is_not_going_and_removes_only_the_reminder_going_s
     await settle(h)
     assert label_now(h, card) == "I'm going"
 
-    # A reminder the member asked for themselves stays when they stop going.
-    await click_remind(h, card, admin)
-    await click_going(h, card, admin)
-    answer = await click_going(h, card, admin)
-    assert "reminder" not in answer
-    assert "15m before **Counting heads**" in await command(h, "subscriptions", None, admin)
+    # A reminder the member asked for themselves stays when they stop going, whether they
+    # asked before going or afterwards (pressing "Remind me" makes going's reminder theirs).
+    for first_remind in (True, False):
+        if first_remind:
+            await click_remind(h, card, admin)
+        await click_going(h, card, admin)
+        if not first_remind:
+            await click_remind(h, card, admin)
+        answer = await click_going(h, card, admin)
+        assert answer.startswith("Removed") and "reminder" not in answer
+        assert "15m before **Counting heads**" in await command(h, "subscriptions", None, admin)
+        await command(h, "unsubscribe", {"subscription": "all"}, admin)
 
 
 async def test_going_reminders_off_means_going_sets_no_reminder(bot_harness: Harness) -> None:
