@@ -26,6 +26,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.discord_ui import message_fit
 from bot.discord_ui.delivery import DeliveryWorker
+from bot.discord_ui.going_cards import GoingCardEditor
 from bot.discord_ui.reminder_views import digest_reminder_view, reminder_view_factory
 from bot.discord_ui.reminder_worker import ReminderWorker
 from bot.discord_ui.tree import SeminarTree
@@ -55,6 +56,7 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.discord_ui.cogs.seminars",
     "bot.discord_ui.cogs.feeds",
     "bot.discord_ui.cogs.reminders",
+    "bot.discord_ui.cogs.going",
     "bot.discord_ui.event_mirror",
     "bot.discord_ui.weekly_digest",
 )
@@ -121,6 +123,8 @@ class SeminarBot(commands.Bot):
         self.after_poll_hooks: list[AfterPollHook] = []
         #: The reminder worker, set by the reminders cog when it is loaded.
         self.reminders: ReminderWorker | None = None
+        #: The "I'm going" card editor, set by the going cog when it is loaded.
+        self.going: GoingCardEditor | None = None
         self.health_file = health_file
         #: Gateway state as discord.py's connect/disconnect events report it. ``is_ready()``
         #: and ``ws`` survive a disconnect, so they cannot tell whether we are connected.

@@ -56,11 +56,18 @@ def render_reminder(
             old = _clip(inert(p.get("old_place", "")) or "not given", 400)
             new = _clip(inert(p.get("new_place", "")) or "not given", 400)
             embed.add_field(name="Where", value=f"~~{old}~~ → **{new}**", inline=False)
-        embed.set_footer(text="Your reminders moved with it")
+        # No subscription: the person is told because they are going, not for a reminder.
+        going_only = row.subscription_id is None
+        embed.set_footer(
+            text="You're still down as going" if going_only else "Your reminders moved with it"
+        )
         content = f"📅 A seminar you follow has changed: **{title}**"
     elif row.kind == "cancelled":
         embed = discord.Embed(description=f"Was: {format_was_discord(occ)}", colour=CHANGE_COLOUR)
-        embed.set_footer(text="Its reminders are cancelled")
+        going_only = row.subscription_id is None
+        embed.set_footer(
+            text="Your “I'm going” ends with it" if going_only else "Its reminders are cancelled"
+        )
         content = f"❌ A seminar you follow was cancelled: **{title}**"
     else:
         embed, content = _reminder(row, occ, title, late=late, jump_url=jump_url)

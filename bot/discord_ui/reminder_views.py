@@ -1,5 +1,5 @@
-"""Persistent controls: "Remind me" on every announcement, a "Remind me about…" menu on
-digests, and "Remove" in /subscriptions.
+"""Persistent controls: "Remind me" on every announcement (beside "I'm going", see
+``going_views``), a "Remind me about…" menu on digests, and "Remove" in /subscriptions.
 
 They are ``DynamicItem``s: the state lives in the message itself (``remind:<announcement id>``,
 ``unsub:<subscription id>``, or the menu's option values), so they keep working after a restart
@@ -16,6 +16,7 @@ import discord
 
 from bot.core.models import Action, ActionKind
 from bot.core.render import byline
+from bot.discord_ui.going_views import GoingButton
 
 REMIND_PREFIX = "remind:"
 REMIND_PICK_PREFIX = "remindpick:"
@@ -158,14 +159,17 @@ class RemoveSubscriptionButton(
         await handler.remove_from_button(interaction, self.subscription_id)
 
 
-def remind_view(announcement_id: str) -> discord.ui.View:
+def remind_view(announcement_id: str, going: int = 0) -> discord.ui.View:
+    """A card's controls: "Remind me" and "I'm going" (whose label carries the count)."""
     view = discord.ui.View(timeout=None)
     view.add_item(RemindMeButton(announcement_id))
+    view.add_item(GoingButton(announcement_id, going))
     return view
 
 
 def reminder_view_factory(action: Action, announcement_id: str) -> discord.ui.View | None:
-    """The delivery worker's hook: every posted announcement card gets a "Remind me" button."""
+    """The delivery worker's hook: every posted announcement card gets "Remind me" and
+    "I'm going" buttons."""
     if not announcement_id or action.kind is ActionKind.CANCEL or action.occurrence.cancelled:
         return None
     return remind_view(announcement_id)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlite_utils import Database
 
 from bot.core.reminders import PlanEvent, plan_feed
+from bot.service.attendance import follow_feed as follow_attendance
 from bot.service.feeds import settings_from_row
 from bot.store import events as event_store
 from bot.store import feeds as feed_store
@@ -52,32 +53,42 @@ def plan_feed_reminders(
         subscriptions = [
             s.for_planning() for s in reminder_store.active_subscriptions(db, feed.guild_id)
         ]
+        plan_events = [
+            PlanEvent(
+                e.announcement_id,
+                e.occurrence,
+                cancelled=e.state == "cancelled" or e.occurrence.cancelled,
+            )
+            for e in events
+        ]
         plan = plan_feed(
             feed_id=feed_id,
             # A disabled or paused feed keeps its personal reminders but posts nothing itself.
             channel_id=feed.channel_id if active else None,
             offsets=settings.reminder_offsets,
             feed_zone=settings.timezone or default_timezone,
-            events=[
-                PlanEvent(
-                    e.announcement_id,
-                    e.occurrence,
-                    cancelled=e.state == "cancelled" or e.occurrence.cancelled,
-                )
-                for e in events
-            ],
+            events=plan_events,
             subscriptions=subscriptions,
             existing=reminder_store.stored_for_feed(db, feed_id),
             now=now,
         )
         notice_ids = reminder_store.apply_plan(db, feed_id, plan, now=now)
+        # People going are told of the same changes, under the same keys: once each.
+        attendee_notices = follow_attendance(
+            db,
+            feed_id,
+            plan_events,
+            feed_zone=settings.timezone or default_timezone,
+            now=now,
+            already_told=frozenset(n.idem_key for n in plan.notices),
+        )
     stats = PlanStats(
         feed_id,
         inserted=len(plan.inserts),
         too_late=len(plan.too_late),
         updated=len(plan.updates),
         cancelled=len(plan.cancels),
-        notices=len(notice_ids),
+        notices=len(notice_ids) + attendee_notices,
     )
     if stats.changed:
         log.info("reminders for feed %s: %s", feed_id, stats)

@@ -17,6 +17,7 @@ from bot.core.models import Occurrence
 from bot.core.reminders import due_for, matches
 from bot.errors import SeminarBotError
 from bot.service.feeds import settings_from_row
+from bot.store import attendance as attendance_store
 from bot.store import events as event_store
 from bot.store import feeds as feed_store
 from bot.store import reminders as reminder_store
@@ -161,7 +162,7 @@ def remind_of_event(
     due = due_for(occ, offset, zone)
     if due <= now:
         raise TooSoon("too soon", title=occ.title)
-    _, created = _store(
+    sub, created = _store(
         db,
         guild_id=guild_id,
         user_id=user_id,
@@ -172,6 +173,9 @@ def remind_of_event(
         now=now,
         announcement_id=announcement_id,
     )
+    if not created:
+        # Asked for by name: if "I'm going" had set it, it is no longer going's to remove.
+        attendance_store.release_subscription(db, sub.id)
     return EventReminder(feed_id=feed.id, occurrence=occ, due=due, created=created)
 
 

@@ -402,3 +402,54 @@ def m013_search_upcoming_index(db: Database) -> None:
     """
     db.execute("CREATE INDEX idx_events_upcoming ON events (feed_id, start_utc, state, end_utc)")
     db.execute("DROP INDEX idx_events_feed_start")
+
+
+@MIGRATIONS()
+def m014_attendance(db: Database) -> None:
+    """Who said "I'm going" to which talk, and what each card last showed.
+
+    Attendance is keyed by the announcement id, which survives reschedules (even when the
+    producer changes the UID), as reminders are. ``start_json`` and ``place`` are what the
+    attendee last knew, so a change is told once. ``subscription_id`` is the reminder that
+    going created (never one the member set up themselves), removed again with the attendance.
+    ``attendance_cards`` is the card editor's outbox: a card is due for an edit while
+    ``version`` (bumped by every change of the count) is ahead of ``shown_version``.
+    """
+    db.execute(
+        """
+        CREATE TABLE attendance (
+            announcement_id TEXT NOT NULL,
+            user_id INTEGER NOT NULL,
+            guild_id INTEGER NOT NULL,
+            feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+            subscription_id INTEGER REFERENCES subscriptions(id) ON DELETE SET NULL,
+            start_json TEXT NOT NULL DEFAULT '',
+            place TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (announcement_id, user_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_attendance_user ON attendance (user_id, guild_id)")
+    db.execute("CREATE INDEX idx_attendance_feed ON attendance (feed_id)")
+    db.execute(
+        """
+        CREATE TABLE attendance_cards (
+            announcement_id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL DEFAULT 0,
+            shown_version INTEGER NOT NULL DEFAULT 0,
+            changed_at TEXT,
+            edited_at TEXT
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE attendance_settings (
+            guild_id INTEGER NOT NULL,
+            user_id INTEGER NOT NULL,
+            remind INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (guild_id, user_id)
+        )
+        """
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -108,6 +109,38 @@ def add_subscription(
     now: datetime,
 ) -> tuple[SubscriptionRow, bool]:
     """Insert (or find the identical) subscription; ``True`` when it is new."""
+    with write_transaction(db):
+        return insert_subscription(
+            db,
+            guild_id=guild_id,
+            user_id=user_id,
+            kind=kind,
+            offset=offset,
+            via=via,
+            feed_id=feed_id,
+            announcement_id=announcement_id,
+            field=field,
+            pattern=pattern,
+            now=now,
+        )
+
+
+def insert_subscription(
+    db: Database,
+    *,
+    guild_id: int,
+    user_id: int,
+    kind: str,
+    offset: timedelta,
+    via: str = "dm",
+    feed_id: int | None = None,
+    announcement_id: str = "",
+    field: str = "",
+    pattern: str = "",
+    now: datetime,
+) -> tuple[SubscriptionRow, bool]:
+    """``add_subscription`` inside the caller's transaction (e.g. with the attendance it
+    comes with)."""
     stamp = ts(now)
     params = [
         guild_id,
@@ -120,25 +153,24 @@ def add_subscription(
         int(offset.total_seconds()),
         via,
     ]
-    with write_transaction(db):
-        cursor = db.conn.execute(
-            """
-            INSERT OR IGNORE INTO subscriptions (guild_id, user_id, kind, feed_id,
-                announcement_id, field, pattern, offset_s, via, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            [*params, stamp, stamp],
-        )
-        created = cursor.rowcount == 1
-        row = one(
-            db,
-            """
-            SELECT * FROM subscriptions WHERE guild_id = ? AND user_id = ? AND kind = ?
-              AND IFNULL(feed_id, 0) = IFNULL(?, 0) AND announcement_id = ? AND field = ?
-              AND pattern = ? AND offset_s = ? AND via = ?
-            """,
-            params,
-        )
+    cursor = db.conn.execute(
+        """
+        INSERT OR IGNORE INTO subscriptions (guild_id, user_id, kind, feed_id,
+            announcement_id, field, pattern, offset_s, via, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        [*params, stamp, stamp],
+    )
+    created = cursor.rowcount == 1
+    row = one(
+        db,
+        """
+        SELECT * FROM subscriptions WHERE guild_id = ? AND user_id = ? AND kind = ?
+          AND IFNULL(feed_id, 0) = IFNULL(?, 0) AND announcement_id = ? AND field = ?
+          AND pattern = ? AND offset_s = ? AND via = ?
+        """,
+        params,
+    )
     assert row is not None
     return SubscriptionRow.from_row(row), created
 
@@ -173,11 +205,16 @@ def _cancel_pending(db: Database, where: str, params: list[Any], reason: str, no
 def remove_subscription(db: Database, subscription_id: int, user_id: int, *, now: datetime) -> bool:
     """Delete one of the user's subscriptions; its pending reminders become cancelled."""
     with write_transaction(db):
-        _cancel_pending(db, "subscription_id = ?", [subscription_id], "unsubscribed", now)
-        cursor = db.conn.execute(
-            "DELETE FROM subscriptions WHERE id = ? AND user_id = ?", [subscription_id, user_id]
-        )
-        return cursor.rowcount == 1
+        return delete_subscription(db, subscription_id, user_id, now=now)
+
+
+def delete_subscription(db: Database, subscription_id: int, user_id: int, *, now: datetime) -> bool:
+    """``remove_subscription`` inside the caller's transaction."""
+    _cancel_pending(db, "subscription_id = ?", [subscription_id], "unsubscribed", now)
+    cursor = db.conn.execute(
+        "DELETE FROM subscriptions WHERE id = ? AND user_id = ?", [subscription_id, user_id]
+    )
+    return cursor.rowcount == 1
 
 
 def remove_all_subscriptions(db: Database, user_id: int, guild_id: int, *, now: datetime) -> int:
@@ -465,7 +502,16 @@ def apply_plan(db: Database, feed_id: int, plan: ReminderPlan, *, now: datetime)
         " WHERE id = ? AND state = 'pending'",
         [[reason, stamp, row_id] for row_id, reason in plan.cancels],
     )
-    ids = [_insert_notice(db, feed_id, n, stamp) for n in plan.notices]
+    return insert_notices(db, feed_id, plan.notices, now=now)
+
+
+def insert_notices(
+    db: Database, feed_id: int, notices: Sequence[Notice], *, now: datetime
+) -> list[int]:
+    """Queue change notices (inside the caller's transaction); one per key, ever: a notice
+    planned again, or for the same person by another path, is ignored. Returns new ids."""
+    stamp = ts(now)
+    ids = [_insert_notice(db, feed_id, n, stamp) for n in notices]
     return [i for i in ids if i]
 
 

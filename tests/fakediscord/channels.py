@@ -118,8 +118,9 @@ class ChannelRoutes:
         sent = self._messages.live(channel.id, int(m["message"]))
         if int(sent.message["author"]["id"]) != self._hub.bot_user.id:
             raise fail(403, 50005, "Cannot edit a message authored by another user")
+        headers = self._faults.take_channel_bucket(channel.id, edit=True)
         self._messages.edit(sent, request[BODY] or {}, request[FILES], "channel")
-        return json_response(sent.message)
+        return json_response(sent.message, headers=headers)
 
     async def _delete_message(self, request: web.Request, m: dict[str, str]) -> web.Response:
         channel, _ = self._channel_for_bot(int(m["channel"]), VIEW_CHANNEL)

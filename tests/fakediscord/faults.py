@@ -98,13 +98,15 @@ class Faults:
             self._hub.rate_limited_count += 1
         return json_response(fault.body, fault.status, fault.headers)
 
-    def take_channel_bucket(self, channel_id: int) -> dict[str, str]:
-        """Spend one message-creation slot; the headers to send, or a 429 if the client ignored them."""
-        if self._hub.channel_rate_limit is None:
+    def take_channel_bucket(self, channel_id: int, *, edit: bool = False) -> dict[str, str]:
+        """Spend one message-creation (or, with ``edit``, message-edit) slot; the headers to
+        send, or a 429 if the client ignored them. Edits have their own bucket, as on Discord."""
+        rate = self._hub.channel_edit_rate_limit if edit else self._hub.channel_rate_limit
+        if rate is None:
             return {}
-        limit, per = self._hub.channel_rate_limit
+        limit, per = rate
         now = time.monotonic()
-        bucket = self._buckets.setdefault(channel_id, [now, 0.0])
+        bucket = self._buckets.setdefault(-channel_id if edit else channel_id, [now, 0.0])
         if now - bucket[0] >= per:
             bucket[0], bucket[1] = now, 0.0
         reset_after = round(per - (now - bucket[0]) + 0.002, 3)
@@ -112,7 +114,7 @@ class Faults:
             "X-RateLimit-Limit": str(limit),
             "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
             "X-RateLimit-Reset-After": f"{reset_after:.3f}",
-            "X-RateLimit-Bucket": f"fake-channel-messages-{limit}-{per}",
+            "X-RateLimit-Bucket": f"fake-channel-{'edits' if edit else 'messages'}-{limit}-{per}",
         }
         if bucket[1] >= limit:
             self._hub.rate_limited_count += 1

@@ -70,6 +70,7 @@ class Hub:
         #: Refuse inject_command for names never synced (off: handlers can be tested alone).
         self.strict_commands = False
         self.channel_rate_limit: tuple[int, float] | None = None
+        self.channel_edit_rate_limit: tuple[int, float] | None = None
         # --- world ---
         self.users: dict[int, FakeUser] = {self.bot_user.id: self.bot_user}
         self.guilds: dict[int, FakeGuild] = {}

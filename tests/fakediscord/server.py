@@ -117,6 +117,10 @@ class FakeDiscord(Hub):
         """Real per-channel message buckets with X-RateLimit headers (429 only if ignored)."""
         self.channel_rate_limit = (limit, per)
 
+    def enable_channel_edit_rate_limit(self, limit: int = 5, per: float = 5.0) -> None:
+        """The same for message edits (PATCH), in a bucket of their own per channel."""
+        self.channel_edit_rate_limit = (limit, per)
+
     # ================================================================ interactions: injection
 
     def inject_command(

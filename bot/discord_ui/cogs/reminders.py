@@ -27,6 +27,7 @@ from bot.discord_ui.reminder_views import (
 )
 from bot.discord_ui.reminder_worker import ReminderWorker
 from bot.discord_ui.tree import SeminarTree, UserFacingError
+from bot.service import attendance
 from bot.service import subscriptions as subs
 from bot.service.poller import PollOutcome
 from bot.service.records import SubscriptionRow, UpcomingEvent
@@ -377,12 +378,37 @@ class Reminders(commands.Cog, name="Reminders"):
     @app_commands.command(
         name="subscriptions", description="List my reminders, with buttons to remove them"
     )
-    async def subscriptions(self, interaction: discord.Interaction) -> None:
+    @app_commands.describe(
+        going_reminders="Whether pressing “I'm going” also sets a reminder (on by default)"
+    )
+    @app_commands.choices(
+        going_reminders=[
+            app_commands.Choice(name="on", value="on"),
+            app_commands.Choice(name="off", value="off"),
+        ]
+    )
+    async def subscriptions(
+        self,
+        interaction: discord.Interaction,
+        going_reminders: app_commands.Choice[str] | None = None,
+    ) -> None:
+        note = ""
+        if going_reminders is not None:
+            on = going_reminders.value == "on"
+            await self.bot.run_db(
+                attendance.set_going_reminders, self._guild_id(interaction), interaction.user.id, on
+            )
+            note = (
+                "Pressing **I'm going** now also sets a "
+                f"{format_duration(DEFAULT_OFFSET)} DM reminder.\n"
+                if on
+                else "Pressing **I'm going** no longer sets a reminder (the ones set stay).\n"
+            )
         mine = await self._mine(interaction)
         if not mine:
             await self._reply(
                 interaction,
-                "You have no reminders. Press **Remind me** on an announcement, or use "
+                note + "You have no reminders. Press **Remind me** on an announcement, or use "
                 "`/remind` or `/subscribe`.",
             )
             return
@@ -393,10 +419,12 @@ class Reminders(commands.Cog, name="Reminders"):
         view = discord.ui.View(timeout=None)
         for i, (sub, _) in enumerate(shown, 1):
             view.add_item(RemoveSubscriptionButton(sub.id, f"Remove {i}"))
-        await self._reply(interaction, "Your reminders:\n" + "\n".join(lines), view=view)
+        await self._reply(interaction, note + "Your reminders:\n" + "\n".join(lines), view=view)
 
     @app_commands.command(name="unsubscribe", description="Stop one of my reminders, or all")
-    @app_commands.describe(subscription="Which one (start typing), or “all”")
+    @app_commands.describe(
+        subscription="Which one (start typing), or “all” (which also ends every “I'm going”)"
+    )
     async def unsubscribe(self, interaction: discord.Interaction, subscription: str) -> None:
         guild_id = self._guild_id(interaction)
         now = self.bot.clock.now()
@@ -404,7 +432,15 @@ class Reminders(commands.Cog, name="Reminders"):
             count = await self.bot.run_db(
                 subs.unsubscribe_all, interaction.user.id, guild_id, now=now
             )
-            await self._reply(interaction, f"Removed {count} subscription(s).")
+            going = await self.bot.run_db(
+                attendance.leave_all, interaction.user.id, guild_id, now=now
+            )
+            if going and self.bot.going is not None:
+                self.bot.going.wake()
+            text = f"Removed {count} subscription(s)."
+            if going:
+                text += f" You are no longer going to {going} talk(s)."
+            await self._reply(interaction, text)
             return
         try:
             sub_id = int(subscription)

@@ -19,11 +19,12 @@ from discord.ext import commands
 from bot.core.ics_export import event_ics, google_calendar_link, ics_filename
 from bot.core.render import truncate
 from bot.discord_ui import message_fit
-from bot.discord_ui.checks import guild_id_of
+from bot.discord_ui.checks import guild_id_of, is_admin
+from bot.discord_ui.going_views import WhoIsGoingButton
 from bot.discord_ui.lookup_embeds import choice_label, event_embed, list_pages
 from bot.discord_ui.tree import UserFacingError
 from bot.discord_ui.views import send_pages
-from bot.service import lookups
+from bot.service import attendance, lookups
 from bot.service.records import EventHit
 
 if TYPE_CHECKING:
@@ -151,7 +152,8 @@ async def week(interaction: discord.Interaction, share: bool = False) -> None:
 
 
 async def _send_event(interaction: discord.Interaction, hit: EventHit, *, share: bool) -> None:
-    """The full card, an "Add to Google Calendar" button and a one-event .ics file."""
+    """The full card, an "Add to Google Calendar" button and a one-event .ics file; how many
+    are going, and for admins a "Who's going" button."""
     bot = bot_of(interaction)
     occ = hit.occurrence
     templates, zone = await bot.run_db(lookups.card_style, hit.feed_id)
@@ -163,11 +165,15 @@ async def _send_event(interaction: discord.Interaction, hit: EventHit, *, share:
             url=google_calendar_link(occ),
         )
     )
+    embed = event_embed(hit, templates=templates, zone=zone)
+    announcement_id, going = await bot.run_db(attendance.going_of_event, hit.rowid)
+    if going:
+        embed.add_field(name="Going", value=f"🙋 {going}", inline=False)
+        if is_admin(interaction, bot.config.discord.admin_role_id):
+            view.add_item(WhoIsGoingButton(announcement_id))
     ics = discord.File(io.BytesIO(event_ics(occ, now=bot.clock.now())), filename=ics_filename(occ))
     await interaction.response.send_message(
-        embed=message_fit.fit_embed(
-            event_embed(hit, templates=templates, zone=zone), what="/seminars event"
-        ),
+        embed=message_fit.fit_embed(embed, what="/seminars event"),
         view=message_fit.fit_view(view, what="/seminars event") or discord.utils.MISSING,
         file=ics,
         ephemeral=not share,
