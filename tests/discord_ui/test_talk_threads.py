@@ -301,3 +301,46 @@ async def test_threads_are_off_by_default_and_cost_no_request(bot_harness: Harne
     assert thread_requests(h.fake) == []
     assert h.fake.threads() == []
     assert not any(isinstance(c, FakeThread) for c in h.fake.defaults.guild.channels)
+
+
+async def settings(h: Harness, **options: object) -> str:
+    iid = h.fake.inject_command(
+        "feeds settings", {"feed": "cs-seminar", **options}, user=h.fake.defaults.admin
+    )
+    record = await h.fake.wait_for_interaction_response(iid, timeout=10)
+    assert record.rejected == []
+    return str(record.response_data["content"])
+
+
+async def test_feeds_settings_refuses_threads_without_the_permissions(
+    bot_harness: Harness,
+) -> None:
+    h = bot_harness
+    await h.start()
+    answer = await settings(h, talk_threads=True)
+    assert "Create Public Threads" in answer and "Send Messages in Threads" in answer
+    assert h.bot is not None
+    feed = await h.bot.run_db(feed_store.get_feed, await h.feed_id())
+    assert feed.settings.get("talk_threads") is False
+
+
+async def test_feeds_settings_turns_threads_on_and_a_new_refusal_is_told_again(
+    bot_harness: Harness,
+) -> None:
+    h = bot_harness
+    allow_threads(h.fake)
+    h.extra_config = THREADS_ON
+    h.fake.inject_fault("POST", "/channels/*/messages/*/threads", 403, code=50013, times=2)
+    await h.start()
+    await announce(h, TALK)  # refused: switched off, first notice
+    owner = h.fake.defaults.owner
+    await h.fake.wait_for(lambda: len(h.fake.dms(owner)) == 1)
+    answer = await settings(h, talk_threads=True)
+    assert "Thread per talk: on" in answer
+    await announce(h, TALK, OTHER)  # refused again after the admin's change: told again
+    await h.fake.wait_for(lambda: len(h.fake.dms(owner)) == 2)
+    answer = await settings(h, talk_threads=True)
+    await announce(h, TALK, OTHER, replace(TALK, post_id=8003, title="Third"))
+    threads = h.fake.threads()
+    assert len(threads) == 1 and threads[0].name == "Ada Mahoney — Third"
+    assert len(h.fake.dms(owner)) == 2
