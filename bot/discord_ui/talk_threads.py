@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiohttp
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 THREAD_ALREADY_CREATED = 160004
 #: An unfinished thread request is retried this often before it is given up.
 MAX_ATTEMPTS = 8
+#: An archive Discord could not do now is tried again this much later.
+ARCHIVE_RETRY = timedelta(minutes=10)
 
 Notify = Callable[[int, str, str], Awaitable[None]]
 P = ParamSpec("P")
@@ -177,6 +179,7 @@ class TalkThreads:
         if not isinstance(channel, discord.TextChannel):
             return None  # not cached yet (or not a text channel): the next pass finishes it
         now = self._clock.now()
+        await self._db(threads.attempted, row, now=now)
         try:
             await channel.get_partial_message(row.thread_id).create_thread(
                 name=row.name,
@@ -309,8 +312,15 @@ class TalkThreads:
         except discord.NotFound:
             await self._db(threads.gone, row, now=now)
             return False
+        except discord.Forbidden as exc:
+            # Not ours to close any more (locked, rights changed): Discord's inactivity
+            # timer closes it; asking again would only add refused requests.
+            log.warning("may not archive thread %s (%s); leaving it to Discord", row.thread_id, exc)
+            await self._db(threads.archived, row, now=now)
+            return False
         except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            log.warning("could not archive thread %s: %s", row.thread_id, exc)
+            log.warning("could not archive thread %s now: %s", row.thread_id, exc)
+            await self._db(threads.moved, row, now + ARCHIVE_RETRY, now=now)
             return False
         await self._db(threads.archived, row, now=now)
         return True

@@ -21,6 +21,7 @@ __all__ = [
     "ThreadState",
     "allow_threads_notice_again",
     "archived",
+    "attempted",
     "due_for_archive",
     "feed",
     "gone",
@@ -73,6 +74,11 @@ def intend(
         archive_at=archive_at,
         now=now,
     )
+
+
+def attempted(db: Database, row: ThreadRow, *, now: datetime) -> None:
+    """Count a start request, made right after this commits."""
+    thread_store.count_attempt(db, row.announcement_id, row.channel_id, now=now)
 
 
 def opened(db: Database, row: ThreadRow, *, now: datetime) -> None:

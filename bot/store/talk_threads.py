@@ -100,14 +100,19 @@ def intend_thread(
                 ts(now),
             ],
         )
+    row = get_thread(db, announcement_id, channel_id)
+    assert row is not None
+    return row
+
+
+def count_attempt(db: Database, announcement_id: str, channel_id: int, *, now: datetime) -> None:
+    """One more request for an unfinished thread (so a hopeless one is given up in time)."""
+    with write_transaction(db):
         db.conn.execute(
             "UPDATE talk_threads SET attempts = attempts + 1, updated_at = ?"
             " WHERE announcement_id = ? AND channel_id = ? AND state = 'creating'",
             [ts(now), announcement_id, channel_id],
         )
-    row = get_thread(db, announcement_id, channel_id)
-    assert row is not None
-    return row
 
 
 def set_thread_state(

@@ -344,3 +344,41 @@ async def test_feeds_settings_turns_threads_on_and_a_new_refusal_is_told_again(
     threads = h.fake.threads()
     assert len(threads) == 1 and threads[0].name == "Ada Mahoney — Third"
     assert len(h.fake.dms(owner)) == 2
+
+
+async def test_an_archive_discord_refuses_is_tried_later_not_in_a_loop(
+    bot_harness: Harness,
+) -> None:
+    h = bot_harness
+    h.extra_config = THREADS_ON
+    allow_threads(h.fake)
+    await h.start()
+    await announce(h, TALK)
+    (thread,) = h.fake.threads()
+    bot = h.bot
+    assert bot is not None and bot.talk_threads is not None
+    h.fake.inject_fault("PATCH", f"/channels/{thread.id}", 400, code=50035)
+    h.clock.set(TALK.end + timedelta(days=1))
+    assert await bot.talk_threads.run_pass() == 0
+    assert await bot.talk_threads.run_pass() == 0
+    assert len([r for r in thread_requests(h.fake) if r[0] == "PATCH"]) == 1
+    h.clock.advance(minutes=10)
+    assert await bot.talk_threads.run_pass() == 1 and thread.archived
+
+
+async def test_a_thread_the_bot_may_not_archive_is_left_to_discord(bot_harness: Harness) -> None:
+    h = bot_harness
+    h.extra_config = THREADS_ON
+    allow_threads(h.fake)
+    await h.start()
+    await announce(h, TALK)
+    (thread,) = h.fake.threads()
+    bot = h.bot
+    assert bot is not None and bot.talk_threads is not None
+    h.fake.inject_fault("PATCH", f"/channels/{thread.id}", 403, code=50013)
+    h.clock.set(TALK.end + timedelta(days=2))
+    await bot.talk_threads.run_pass()
+    h.clock.advance(days=1)
+    await bot.talk_threads.run_pass()
+    assert len([r for r in thread_requests(h.fake) if r[0] == "PATCH"]) == 1
+    assert not thread.archived
