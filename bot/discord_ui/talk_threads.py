@@ -86,6 +86,8 @@ class TalkThreads:
         self._wake = asyncio.Event()
         self._stopping = False
         self._lock = asyncio.Lock()
+        #: Feeds switched off during this run (a batch in flight still holds the old row).
+        self._switched_off: set[int] = set()
         #: Set after each archive pass; tests wait on it instead of sleeping.
         self.passed = asyncio.Event()
 
@@ -100,7 +102,7 @@ class TalkThreads:
         self, feed: FeedRow, announcement_id: str, action: Action, message_id: int
     ) -> None:
         """The talk's card was just posted: start its thread (if the feed wants one)."""
-        if announcement_id and settings_from_row(feed).talk_threads:
+        if announcement_id and self._wanted(feed):
             await self._ensure(feed, announcement_id, action, message_id)
 
     async def tell(
@@ -115,7 +117,7 @@ class TalkThreads:
     ) -> None:
         """A reschedule or cancellation line was replied under the card: say it in the
         talk's thread too, starting the thread now for a talk announced before threads."""
-        if not announcement_id or not settings_from_row(feed).talk_threads:
+        if not announcement_id or not self._wanted(feed):
             return
         row = await self._ensure(feed, announcement_id, action, message_id)
         if row is None or row.state not in (ThreadState.OPEN, ThreadState.ARCHIVED):
@@ -142,6 +144,9 @@ class TalkThreads:
         if row.state is ThreadState.ARCHIVED:
             await self._db(threads.opened, row, now=now)
         self.wake()
+
+    def _wanted(self, feed: FeedRow) -> bool:
+        return settings_from_row(feed).talk_threads and feed.id not in self._switched_off
 
     # --- starting a thread ------------------------------------------------------------------
 
@@ -221,6 +226,7 @@ class TalkThreads:
 
     async def _switch_off(self, feed: FeedRow, missing: list[str] | None = None) -> None:
         what = ", ".join(missing or ["Create Public Threads", "Send Messages in Threads"])
+        self._switched_off.add(feed.id)
         log.warning("threads for feed %s: missing %s; switched off", feed.name, what)
         await self._db(threads.switch_threads_off, feed.id, now=self._clock.now())
         await self._notify(
@@ -235,6 +241,7 @@ class TalkThreads:
     async def settings_changed(self, change: SettingsChanged) -> None:
         """Turned back on from ``/feeds settings``: a new refusal deserves a new notice."""
         if "talk_threads" in change.given and settings_from_row(change.after).talk_threads:
+            self._switched_off.discard(change.after.id)
             await self._db(threads.allow_threads_notice_again, change.after.id)
 
     # --- the background pass: finish, archive -----------------------------------------------
@@ -282,7 +289,7 @@ class TalkThreads:
         done = 0
         for row in await self._db(threads.unfinished):
             feed = await self._db(threads.feed, row.feed_id)
-            if feed is None or not settings_from_row(feed).talk_threads:
+            if feed is None or not self._wanted(feed):
                 continue
             if row.attempts >= MAX_ATTEMPTS:
                 log.error("giving up on thread %r after %d attempts", row.name, row.attempts)

@@ -258,10 +258,11 @@ async def test_missing_thread_permissions_switch_the_feature_off_with_one_notice
     h = bot_harness
     h.extra_config = THREADS_ON  # the bot's role lacks the thread permissions
     await h.start()
-    await announce(h, TALK)
-    await announce(h, TALK, OTHER)
-    await announce(h, replace(TALK, start=TALK.start + timedelta(hours=1)), OTHER)
-    assert len(cards(h)) == 2  # announcing goes on
+    await announce(h, TALK, OTHER)  # two cards in one delivery pass
+    third = replace(TALK, post_id=8003, title="Third")
+    await announce(h, TALK, OTHER, third)
+    await announce(h, replace(TALK, start=TALK.start + timedelta(hours=1)), OTHER, third)
+    assert len(cards(h)) == 3  # announcing goes on
     assert thread_requests(h.fake) == []  # checked before use: no refused request
     owner = h.fake.defaults.owner
     await h.fake.wait_for(lambda: len(h.fake.dms(owner)) >= 1)
