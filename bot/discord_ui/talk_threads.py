@@ -260,8 +260,9 @@ class TalkThreads:
                 log.exception("thread pass failed; retrying on the next wake-up")
             if self._stopping:
                 break
+            timeout = await self._sleep_seconds()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), await self._sleep_seconds())
+                await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def stop(self) -> None:
         self._stopping = True
