@@ -621,6 +621,10 @@ class DeliveryWorker:
                             found,
                             AnnouncementState.POSTED,
                         )
+                        if self._threads is not None and row.announcement_id:
+                            await self._threads.announced(
+                                feed, row.announcement_id, row.action, found
+                            )
                     await self._db(outbox.mark_sent, row.id, found, now=now)
                     continue
             await self._db(outbox.release, row.id, now=now)

@@ -383,3 +383,23 @@ async def test_a_thread_the_bot_may_not_archive_is_left_to_discord(bot_harness: 
     await bot.talk_threads.run_pass()
     assert len([r for r in thread_requests(h.fake) if r[0] == "PATCH"]) == 1
     assert not thread.archived
+
+
+async def test_a_card_recovered_by_its_marker_after_a_crash_gets_its_thread(
+    bot_harness: Harness,
+) -> None:
+    from tests.discord_ui.test_delivery_faults import crash_after_post, queue_announcement
+
+    h = bot_harness
+    h.extra_config = THREADS_ON
+    allow_threads(h.fake)
+    await h.start()
+    row = await queue_announcement(h)
+    posted = await crash_after_post(h, row)
+    await h.stop()
+    h.clock.advance(minutes=30)
+    h.fake.advance(30 * 60)  # Discord has forgotten the nonce: found in history instead
+    await h.start()
+    await h.deliver()
+    assert cards(h) == [posted]
+    assert [t.id for t in h.fake.threads()] == [posted]
