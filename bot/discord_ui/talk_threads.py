@@ -28,6 +28,7 @@ from sqlite_utils import Database
 from bot.clock import Clock
 from bot.core.models import Action
 from bot.core.talk_threads import AUTO_ARCHIVE_MINUTES, archive_time, thread_name
+from bot.discord_ui import message_fit
 from bot.service import talk_threads as threads
 from bot.service.dbthread import DatabaseThread
 from bot.service.feed_admin import SettingsChanged
@@ -128,7 +129,9 @@ class TalkThreads:
         try:
             # Discord reopens an archived thread when a message is posted in it.
             await thread.send(
-                content=line, nonce=nonce, allowed_mentions=discord.AllowedMentions.none()
+                content=message_fit.fit_content(line),
+                nonce=nonce,
+                allowed_mentions=discord.AllowedMentions.none(),
             )
         except discord.Forbidden:
             await self._switch_off(feed)
