@@ -54,6 +54,8 @@ class FeedSettings:
     scheduled_events: bool = False
     #: Weekly digest time in the feed's zone, e.g. "mon 09:00"; "" = no digest.
     digest: str = ""
+    #: Start a discussion thread from each talk's announcement (needs the thread permissions).
+    talk_threads: bool = False
     #: Regular expressions with named groups (speaker, affiliation, title, series) for a house
     #: style the built-in seminar rules miss; "" = built-in rules only.
     seminar_summary_pattern: str = ""
@@ -439,6 +441,7 @@ def _feed(reader: _Reader, defaults: FeedSettings, *, require_routing: bool) -> 
         paused=reader.get("paused", bool, False),
         scheduled_events=reader.get("scheduled_events", bool, False),
         digest=_digest(reader),
+        talk_threads=reader.get("talk_threads", bool, False),
         seminar_summary_pattern=_seminar_pattern(reader, "seminar_summary_pattern"),
         seminar_description_pattern=_seminar_pattern(reader, "seminar_description_pattern"),
         title_template=_template(reader, "title_template"),

@@ -360,3 +360,15 @@ def test_a_setting_in_the_wrong_table_is_pointed_to_its_table(text: str, expecte
 def test_only_ascii_digits_make_an_id() -> None:
     message = _problems('[[feeds]]\nname = "a"\nurl = "u"\nchannel_id = "١٢٣"\n')
     assert "line 4: feeds[0].channel_id: '١٢٣' is not a Discord id" in message
+
+
+def test_talk_threads_is_off_by_default_and_a_strict_boolean() -> None:
+    config = parse_config(TWO_FEEDS + "talk_threads = true\n")
+    assert [f.talk_threads for f in config.feeds] == [False, True]
+    text = TWO_FEEDS + 'talk_threads = "yes"\n'
+    message = _problems(text)
+    assert (
+        f"line {len(text.splitlines())}: feeds[1].talk_threads: expected true or false, got"
+        in message
+    )
+    assert "(did you mean 'talk_threads'?)" in _problems(TWO_FEEDS + "talk_thread = true\n")

@@ -19,11 +19,15 @@ SEND_MESSAGES = 1 << 11
 EMBED_LINKS = 1 << 14
 READ_MESSAGE_HISTORY = 1 << 16
 MANAGE_EVENTS = 1 << 33
+CREATE_PUBLIC_THREADS = 1 << 35
+SEND_MESSAGES_IN_THREADS = 1 << 38
 CREATE_EVENTS = 1 << 44
 ALL = (1 << 53) - 1
 
 #: Announcing: see the channel, post, embed cards, and read history to find its own posts.
 POSTING = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | READ_MESSAGE_HISTORY
+#: A thread per talk: start it from the card, and post updates in it.
+THREADS = VIEW_CHANNEL | READ_MESSAGE_HISTORY | CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS
 
 _NAMES = {
     VIEW_CHANNEL: "View Channel",
@@ -31,6 +35,8 @@ _NAMES = {
     EMBED_LINKS: "Embed Links",
     READ_MESSAGE_HISTORY: "Read Message History",
     MANAGE_EVENTS: "Manage Events",
+    CREATE_PUBLIC_THREADS: "Create Public Threads",
+    SEND_MESSAGES_IN_THREADS: "Send Messages in Threads",
 }
 
 INVITE_BASE = "https://discord.com/oauth2/authorize"
@@ -46,9 +52,10 @@ class Overwrite:
     deny: int
 
 
-def needed_permissions(*, scheduled_events: bool) -> int:
-    """What the bot's invite asks for: posting, plus Manage Events for the Events mirror."""
-    return POSTING | (MANAGE_EVENTS if scheduled_events else 0)
+def needed_permissions(*, scheduled_events: bool, talk_threads: bool = False) -> int:
+    """What the bot's invite asks for: posting, plus Manage Events for the Events mirror and
+    the thread rights when a feed opens a thread per talk."""
+    return POSTING | (MANAGE_EVENTS if scheduled_events else 0) | (THREADS if talk_threads else 0)
 
 
 def permission_names(bits: int) -> list[str]:

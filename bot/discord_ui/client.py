@@ -29,6 +29,7 @@ from bot.discord_ui.delivery import DeliveryWorker
 from bot.discord_ui.going_cards import GoingCardEditor
 from bot.discord_ui.reminder_views import digest_reminder_view, reminder_view_factory
 from bot.discord_ui.reminder_worker import ReminderWorker
+from bot.discord_ui.talk_threads import TalkThreads
 from bot.discord_ui.tree import SeminarTree
 from bot.feeds.http import FeedFetcher
 from bot.feeds.isolate import ParserPool
@@ -110,6 +111,8 @@ class SeminarBot(commands.Bot):
         self.db: Database | None = None
         self.poller: Poller | None = None
         self.delivery: DeliveryWorker | None = None
+        #: The thread per talk (started by delivery, archived by its own pass).
+        self.talk_threads: TalkThreads | None = None
         self.scheduler: PollScheduler | None = None
         #: Feed administration for ``/feeds`` (the store plus the poll schedule).
         self.feed_admin: FeedAdmin | None = None
@@ -151,6 +154,13 @@ class SeminarBot(commands.Bot):
             default_timezone=self.config.timezone,
             shared_fetch=SharedFetcher(self._fetcher, self.clock),
         )
+        self.talk_threads = TalkThreads(
+            self,
+            db=self.db,
+            db_thread=self.db_thread,
+            clock=self.clock,
+            notify=self.notify_admins,
+        )
         self.delivery = DeliveryWorker(
             self,
             db=self.db,
@@ -159,6 +169,7 @@ class SeminarBot(commands.Bot):
             notify=self.notify_admins,
             view_factory=reminder_view_factory,
             digest_view_factory=digest_reminder_view,
+            threads=self.talk_threads,
         )
         self.supervisor = FeedSupervisor(
             poller=self.poller,
@@ -171,6 +182,7 @@ class SeminarBot(commands.Bot):
             is_closing=lambda: self._closing,
         )
         self.feed_admin = FeedAdmin(db=self.db, db_thread=self.db_thread, clock=self.clock)
+        self.feed_admin.settings_hooks.append(self.talk_threads.settings_changed)
         for extension in self._extensions:
             await self.load_extension(extension)
         self.scheduler = PollScheduler(self.poll_feed)
@@ -179,6 +191,7 @@ class SeminarBot(commands.Bot):
             self.scheduler.schedule_fleet(poll_schedule(feeds))
         self.scheduler.start()
         self.spawn(self.delivery.run_forever(), name="outbox-delivery")
+        self.spawn(self.talk_threads.run_forever(), name="talk-threads")
         if self.health_file is not None:
             self.spawn(self._health_loop(), name="health-file")
         if self._sync_commands:

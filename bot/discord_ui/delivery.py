@@ -44,6 +44,7 @@ from bot.discord_ui.embeds import (
     headline_text,
     reference_marker,
 )
+from bot.discord_ui.talk_threads import TalkThreads
 from bot.service import outbox
 from bot.service.dbthread import DatabaseThread
 from bot.service.feeds import card_templates, settings_from_row
@@ -122,6 +123,7 @@ class DeliveryWorker:
         digest_view_factory: DigestViewFactory | None = None,
         rng: random.Random | None = None,
         idle_seconds: float = 30.0,
+        threads: TalkThreads | None = None,
     ) -> None:
         self._client = client
         self._database = db
@@ -132,6 +134,8 @@ class DeliveryWorker:
         self._digest_view_factory = digest_view_factory
         self._rng = rng or random.Random()
         self._idle_seconds = idle_seconds
+        #: The thread per talk, for feeds that turn it on.
+        self._threads = threads
         self._wake = asyncio.Event()
         self._stopping = False
         self._lock = asyncio.Lock()
@@ -306,6 +310,8 @@ class DeliveryWorker:
             what=f"announcement {row.id}",
         )
         await self._remember(row, channel, message.id, AnnouncementState.POSTED)
+        if self._threads is not None and row.announcement_id:
+            await self._threads.announced(feed, row.announcement_id, action, message.id)
         return message.id
 
     async def _remember(
@@ -375,6 +381,15 @@ class DeliveryWorker:
                 ),
                 mention_author=False,
             )
+            if self._threads is not None and row.announcement_id:
+                await self._threads.tell(
+                    feed,
+                    row.announcement_id,
+                    action,
+                    known.message_id,
+                    line,
+                    nonce=f"{row.nonce or 'ob' + str(row.id)}t",
+                )
         return known.message_id
 
     # --- digests ----------------------------------------------------------------------------
@@ -606,6 +621,10 @@ class DeliveryWorker:
                             found,
                             AnnouncementState.POSTED,
                         )
+                        if self._threads is not None and row.announcement_id:
+                            await self._threads.announced(
+                                feed, row.announcement_id, row.action, found
+                            )
                     await self._db(outbox.mark_sent, row.id, found, now=now)
                     continue
             await self._db(outbox.release, row.id, now=now)

@@ -45,6 +45,7 @@ from bot.core.permissions import (
     CREATE_EVENTS,
     MANAGE_EVENTS,
     POSTING,
+    THREADS,
     Overwrite,
     base_permissions,
     channel_permissions,
@@ -345,14 +346,10 @@ class _Checker:
                 f"{label}: the bot lacks {', '.join(permission_names(missing))} in {where}: "
                 "give its role these permissions there (channel settings > Permissions)"
             )
-        mirrored = self.config.discord.scheduled_events and feed.scheduled_events
-        # The mirror edits only events it created, which Create Events also allows.
-        if mirrored and not base & (MANAGE_EVENTS | CREATE_EVENTS):
+        features = self._feature_problems(feed, base, granted, guild_name=guild.name, where=where)
+        if features:
             ok = False
-            problems.append(
-                f"{label}: the Events mirror is on but the bot lacks Manage Events in "
-                f"{guild.name!r}: give its role that permission (Server Settings > Roles)"
-            )
+            problems.extend(f"{label}: {problem}" for problem in features)
         if feed.mention_role_id is not None and feed.mention_role_id not in guild.roles:
             ok = False
             problems.append(
@@ -361,6 +358,27 @@ class _Checker:
             )
         if ok:
             self.report.found.append(f"{label}: posts to {where}; the bot may post there.")
+
+    def _feature_problems(
+        self, feed: FeedSettings, base: int, granted: int, *, guild_name: str, where: str
+    ) -> list[str]:
+        """What the feed's optional features (Events mirror, threads) lack."""
+        problems = []
+        mirrored = self.config.discord.scheduled_events and feed.scheduled_events
+        # The mirror edits only events it created, which Create Events also allows.
+        if mirrored and not base & (MANAGE_EVENTS | CREATE_EVENTS):
+            problems.append(
+                f"the Events mirror is on but the bot lacks Manage Events in "
+                f"{guild_name!r}: give its role that permission (Server Settings > Roles)"
+            )
+        lacking = THREADS & ~granted if feed.talk_threads else 0
+        if lacking:
+            problems.append(
+                f"talk_threads is on but the bot lacks {', '.join(permission_names(lacking))} "
+                f"in {where}: give its role these permissions there (channel settings > "
+                "Permissions)"
+            )
+        return problems
 
     async def _guild_of_channel(self, label: str, channel_id: int) -> int:
         """For a feed without guild_id: name the server its channel is in (0 if unknown)."""
@@ -445,7 +463,10 @@ async def diagnose(
     application_id = application_id or application_id_from_token(token)
     if application_id is not None:
         mirror = config.discord.scheduled_events and any(f.scheduled_events for f in config.feeds)
-        report.invite = invite_url(application_id, needed_permissions(scheduled_events=mirror))
+        threads = any(f.talk_threads for f in config.feeds)
+        report.invite = invite_url(
+            application_id, needed_permissions(scheduled_events=mirror, talk_threads=threads)
+        )
     return report
 
 

@@ -453,3 +453,34 @@ def m014_attendance(db: Database) -> None:
         )
         """
     )
+
+
+@MIGRATIONS()
+def m015_talk_threads(db: Database) -> None:
+    """The discussion thread of each announced talk, per channel.
+
+    A row is written (``creating``) before the thread is requested, so a crash between the
+    request and its record is finished at the next start instead of guessed at; the thread id
+    is the announcement message's id, which Discord gives every thread started from a message.
+    ``archive_at`` is when the bot archives it itself (a day after the talk).
+    """
+    db.execute(
+        """
+        CREATE TABLE talk_threads (
+            announcement_id TEXT NOT NULL,
+            channel_id INTEGER NOT NULL,
+            feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+            guild_id INTEGER NOT NULL,
+            thread_id INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'creating'
+                CHECK (state IN ('creating', 'open', 'archived', 'gone')),
+            archive_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (announcement_id, channel_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_talk_threads_due ON talk_threads (state, archive_at)")

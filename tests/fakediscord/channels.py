@@ -26,11 +26,12 @@ from .rest import BODY, FILES, Route
 from .state import (
     MANAGE_MESSAGES,
     READ_MESSAGE_HISTORY,
-    SEND_MESSAGES,
     VIEW_CHANNEL,
     FakeChannel,
     FakeGuild,
+    FakeThread,
 )
+from .threads import before_message, send_permission
 
 NONCE_WINDOW = 5 * 60.0
 CHANNEL = r"/channels/(?P<channel>\d+)"
@@ -93,7 +94,8 @@ class ChannelRoutes:
 
     async def _post_message(self, request: web.Request, m: dict[str, str]) -> web.Response:
         hub = self._hub
-        channel, guild = self._channel_for_bot(int(m["channel"]), VIEW_CHANNEL | SEND_MESSAGES)
+        target, _ = hub.find_channel(int(m["channel"]))
+        channel, guild = self._channel_for_bot(target.id, VIEW_CHANNEL | send_permission(target))
         if channel.type == 1 and channel.recipient is not None and not channel.recipient.dms_open:
             raise fail(403, 50007, "Cannot send messages to this user")
         headers = self._faults.take_channel_bucket(channel.id)
@@ -108,7 +110,10 @@ class ChannelRoutes:
                 existing = hub.messages_by_id.get(seen[0])
                 if existing is not None and not existing.deleted:
                     return json_response(existing.message, headers=headers)
+        before_message(hub, channel)
         sent = self._messages.create(channel, guild, payload, files, source="channel")
+        if isinstance(channel, FakeThread):
+            channel.message_count += 1
         if nonce is not None:
             self._nonces[(hub.bot_user.id, channel.id, str(nonce))] = (sent.id, hub.clock())
         return json_response(sent.message, headers=headers)

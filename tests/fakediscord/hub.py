@@ -33,6 +33,7 @@ from .state import (
     FakeChannel,
     FakeGuild,
     FakeMember,
+    FakeThread,
     FakeUser,
     build_default_world,
     snowflake,
@@ -167,7 +168,7 @@ class Hub:
         if isinstance(ref, FakeChannel):
             return ref
         for guild in self.guilds.values():
-            for channel in guild.channels:
+            for channel in (*guild.channels, *guild.threads):
                 if ref in (channel.id, channel.name):
                     return channel
         for channel in self.dm_channels.values():
@@ -185,7 +186,7 @@ class Hub:
     def find_channel(self, channel_id: int) -> tuple[FakeChannel, FakeGuild | None]:
         """The channel and its guild (None for DMs), or Discord's Unknown Channel."""
         for guild in self.guilds.values():
-            for channel in guild.channels:
+            for channel in (*guild.channels, *guild.threads):
                 if channel.id == channel_id:
                     return channel, guild
         for channel in self.dm_channels.values():
@@ -282,6 +283,16 @@ class Hub:
         return (
             [] if dm is None else [s for s in self.sent if s.channel_id == dm.id and not s.deleted]
         )
+
+    def threads(self, channel: ChannelRef | None = None) -> list[FakeThread]:
+        """Every thread (archived ones too), or those started in ``channel``, oldest first."""
+        parent = None if channel is None else self.channel(channel).id
+        return [
+            t
+            for g in self.guilds.values()
+            for t in g.threads
+            if parent is None or t.parent_id == parent
+        ]
 
     def scheduled_events(self, guild: GuildRef | None = None) -> list[dict[str, Any]]:
         return list(self.events_by_guild.get(self.guild(guild).id, {}).values())

@@ -2,8 +2,8 @@
 
 See the package docstring / README for the public API. This module only assembles the parts
 and gives tests one object to hold: the shared state (``hub``), the route groups (``directory``,
-``commands``, ``channels``, ``scheduled_events``, ``interactions``) served by ``rest``, the
-injectors (``injection``, ``faults``) and the gateway. Handlers answer exactly what discord.py
+``commands``, ``channels``, ``threads``, ``scheduled_events``, ``interactions``) served by
+``rest``, the injectors (``injection``, ``faults``) and the gateway. Handlers answer exactly what discord.py
 2.7.1 reads (see docs/discord-protocol.md) and enforce Discord's documented limits, so a bot
 that passes against the fake fails for the same reasons it would fail in production.
 """
@@ -27,6 +27,7 @@ from .messages import Messages
 from .records import Fault
 from .rest import RestApp
 from .scheduled_events import ScheduledEventRoutes
+from .threads import ThreadRoutes
 
 
 class FakeDiscord(Hub):
@@ -52,6 +53,7 @@ class FakeDiscord(Hub):
                 *CommandRoutes(self).routes(),
                 *ChannelRoutes(self, messages, self._faults).routes(),
                 *ScheduledEventRoutes(self).routes(),
+                *ThreadRoutes(self, messages).routes(),
                 *InteractionRoutes(self, messages).routes(),
             ],
         )

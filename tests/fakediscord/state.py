@@ -27,6 +27,9 @@ READ_MESSAGE_HISTORY = 1 << 16
 MENTION_EVERYONE = 1 << 17
 USE_APPLICATION_COMMANDS = 1 << 31
 MANAGE_EVENTS = 1 << 33
+MANAGE_THREADS = 1 << 34
+CREATE_PUBLIC_THREADS = 1 << 35
+SEND_MESSAGES_IN_THREADS = 1 << 38
 CREATE_EVENTS = 1 << 44
 ALL_PERMISSIONS = (1 << 51) - 1
 
@@ -163,6 +166,50 @@ class FakeChannel:
         return data
 
 
+#: Announcement, public and private thread channel types.
+THREAD_TYPES = (10, 11, 12)
+
+
+@dataclass
+class FakeThread(FakeChannel):
+    """A thread: a channel whose permissions are its parent's (``parent_id``), with an owner
+    and an archive state. Started from a message, it has that message's id."""
+
+    type: int = 11
+    owner_id: int = 0
+    archived: bool = False
+    locked: bool = False
+    auto_archive_duration: int = 1440
+    archive_timestamp: str = field(default_factory=iso_now)
+    create_timestamp: str = field(default_factory=iso_now)
+    message_count: int = 0
+    rate_limit_per_user: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": str(self.id),
+            "type": self.type,
+            "guild_id": str(self.guild_id),
+            "parent_id": str(self.parent_id),
+            "owner_id": str(self.owner_id),
+            "name": self.name,
+            "last_message_id": None,
+            "rate_limit_per_user": self.rate_limit_per_user,
+            "message_count": self.message_count,
+            "total_message_sent": self.message_count,
+            "member_count": 1,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": self.archived,
+                "auto_archive_duration": self.auto_archive_duration,
+                "archive_timestamp": self.archive_timestamp,
+                "locked": self.locked,
+                "create_timestamp": self.create_timestamp,
+            },
+        }
+        return data
+
+
 @dataclass
 class FakeMember:
     user: FakeUser
@@ -195,6 +242,8 @@ class FakeGuild:
     roles: list[FakeRole] = field(default_factory=list)
     channels: list[FakeChannel] = field(default_factory=list)
     members: list[FakeMember] = field(default_factory=list)
+    #: Threads, archived ones included (GUILD_CREATE lists the active ones).
+    threads: list[FakeThread] = field(default_factory=list)
 
     # --- lookups --------------------------------------------------------------------------
 
@@ -223,6 +272,8 @@ class FakeGuild:
         return ALL_PERMISSIONS if perms & ADMINISTRATOR else perms
 
     def permissions_in(self, member: FakeMember, channel: FakeChannel) -> int:
+        if channel.type in THREAD_TYPES and channel.parent_id is not None:
+            channel = self.channel(channel.parent_id)  # a thread has its parent's rights
         perms = self.base_permissions(member)
         if perms & ADMINISTRATOR or member.user.id == self.owner_id:
             return ALL_PERMISSIONS
@@ -263,7 +314,7 @@ class FakeGuild:
             "features": [],
             "emojis": [],
             "stickers": [],
-            "threads": [],
+            "threads": [t.to_json() for t in self.threads if not t.archived],
             "voice_states": [],
             "presences": [],
             "stage_instances": [],

@@ -310,13 +310,52 @@ def test_the_application_id_is_read_from_the_token() -> None:
     assert application_id_from_token("") is None
 
 
-@pytest.mark.parametrize(("mirror", "readme_value"), [(False, 84992), (True, 8590019584)])
-def test_the_invite_asks_for_what_the_bot_checks(mirror: bool, readme_value: int) -> None:
+@pytest.mark.parametrize(
+    ("mirror", "threads", "readme_value"),
+    [
+        (False, False, 84992),
+        (True, False, 8590019584),
+        (False, True, 309237730304),
+        (True, True, 317827664896),
+    ],
+)
+def test_the_invite_asks_for_what_the_bot_checks(
+    mirror: bool, threads: bool, readme_value: int
+) -> None:
     expected = discord.Permissions(
         view_channel=True, send_messages=True, embed_links=True, read_message_history=True
     )
     expected.manage_events = mirror
-    assert needed_permissions(scheduled_events=mirror) == expected.value == readme_value
+    expected.create_public_threads = threads
+    expected.send_messages_in_threads = threads
+    assert (
+        needed_permissions(scheduled_events=mirror, talk_threads=threads)
+        == expected.value
+        == readme_value
+    )
+
+
+async def test_threads_without_their_permissions_are_reported_and_the_invite_asks_for_them(
+    fake_discord: FakeDiscord,
+    feed_server: FeedServer,
+    token: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    d = fake_discord.defaults
+    feed_server.body = talks_from_now(1)
+    path = write_config(
+        tmp_path,
+        fake_discord,
+        feed("cs-seminar", feed_server.url, d.seminars.id, d.guild.id, "talk_threads = true"),
+    )
+    code, out, err = await check_online(path, capsys)
+    assert code != 0
+    assert (
+        "feed 'cs-seminar': talk_threads is on but the bot lacks Create Public Threads, "
+        "Send Messages in Threads in #seminars in 'Test University'"
+    ) in out + err
+    assert "permissions=309237730304" in out
 
 
 def test_channel_overwrites_apply_in_discord_s_order() -> None:

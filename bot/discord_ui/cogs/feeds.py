@@ -32,6 +32,7 @@ from bot.core.weekly_digest import parse_spec
 from bot.discord_ui import message_fit
 from bot.discord_ui.checks import AdminGroup, guild_id_of
 from bot.discord_ui.embeds import inert, unix
+from bot.discord_ui.talk_threads import missing_thread_permissions
 from bot.discord_ui.tree import UserFacingError
 from bot.errors import FeedError
 from bot.service.feed_admin import FeedAdmin, FeedAdminRefusal
@@ -315,6 +316,7 @@ def _timezone(raw: str) -> str:
     enabled="Re-enable a feed that was disabled after failing",
     scheduled_events="Show upcoming talks in the server's Events tab (needs Manage Events)",
     digest="Weekly 'This week's seminars' post, e.g. 'mon 09:00' in the feed's zone ('-' stops)",
+    talk_threads="Start a discussion thread from each talk's announcement",
     summary_pattern="Regex, groups speaker/affiliation/title/series, for SUMMARY ('-' clears)",
     description_pattern="Same, for DESCRIPTION ('-' clears)",
     title_template="Card title, e.g. '{series}: {speaker} — {title}' ('-' for the default)",
@@ -336,6 +338,7 @@ async def settings(  # noqa: C901 - one optional parameter per setting, each par
     enabled: bool | None = None,
     scheduled_events: bool | None = None,
     digest: app_commands.Range[str, 1, 20] | None = None,
+    talk_threads: bool | None = None,
     summary_pattern: app_commands.Range[str, 1, 400] | None = None,
     description_pattern: app_commands.Range[str, 1, 400] | None = None,
     title_template: app_commands.Range[str, 1, 300] | None = None,
@@ -376,6 +379,10 @@ async def settings(  # noqa: C901 - one optional parameter per setting, each par
         changes["scheduled_events"] = scheduled_events
     if digest is not None:
         changes["digest"] = _digest(digest)
+    if talk_threads is not None:
+        if talk_threads:
+            _check_can_thread(interaction, target or row.channel_id)
+        changes["talk_threads"] = talk_threads
     if summary_pattern is not None:
         changes["seminar_summary_pattern"] = _seminar_pattern(summary_pattern, "summary_pattern")
     if description_pattern is not None:
@@ -426,6 +433,18 @@ def _check_can_mirror(interaction: discord.Interaction, bot: SeminarBot) -> None
         raise UserFacingError(
             "I need the **Manage Events** permission in this server to add talks to the Events "
             "tab. Give my role that permission, then try again."
+        )
+
+
+def _check_can_thread(interaction: discord.Interaction, channel: Any) -> None:
+    """Threads start from the cards: the bot needs the thread permissions where it posts."""
+    if isinstance(channel, int) and interaction.guild is not None:
+        channel = interaction.guild.get_channel(channel)
+    missing = missing_thread_permissions(channel)
+    if missing:
+        raise UserFacingError(
+            f"To open a thread per talk in {channel.mention} I need {', '.join(missing)} "
+            "there. Give my role those permissions, then try again."
         )
 
 
@@ -487,6 +506,7 @@ def _settings_text(row: FeedRow) -> str:
             f"Time zone: {s.timezone or 'from the calendar'}",
             f"Events tab: {'on' if s.scheduled_events else 'off'}",
             f"Weekly digest: {s.digest or 'off'}",
+            f"Thread per talk: {'on' if s.talk_threads else 'off'}",
             *(
                 [f"Seminar pattern (SUMMARY): `{s.seminar_summary_pattern}`"]
                 if s.seminar_summary_pattern
