@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.durations import parse_duration
 from bot.core.seminar.feed_pattern import FeedPatternError, compile_pattern
+from bot.core.shards import ShardSet
 from bot.core.templates import TemplateError, parse_template
 from bot.core.weekly_digest import parse_spec
 from bot.errors import ConfigError
@@ -73,6 +74,23 @@ class DiscordSettings:
     admin_channel_id: int | None = None
     command_guild_ids: tuple[int, ...] = ()
     scheduled_events: bool = False
+    #: Gateway sharding: None = one unsharded session (every server in this process).
+    shard_count: int | None = None
+    #: The shards this process runs; () with a shard_count = all of them.
+    shard_ids: tuple[int, ...] = ()
+    #: Whether this process syncs the slash commands; None = only the process with shard 0.
+    sync_commands: bool | None = None
+
+    @property
+    def shards(self) -> ShardSet:
+        return ShardSet(self.shard_count, self.shard_ids)
+
+    @property
+    def syncs_commands(self) -> bool:
+        """Global command sync is done by one process only (see ``sync_commands``)."""
+        if self.sync_commands is not None:
+            return self.sync_commands
+        return self.shards.runs_shard_zero()
 
 
 @dataclass(frozen=True)
@@ -332,6 +350,8 @@ def parse_config(text: str, *, source: Path | None = None, require_routing: bool
         admin_channel_id=discord_reader.snowflake("admin_channel_id"),
         command_guild_ids=_snowflakes(discord_reader, "command_guild_ids"),
         scheduled_events=discord_reader.get("scheduled_events", bool, False),
+        sync_commands=discord_reader.get("sync_commands", bool, None),
+        **_shard_settings(discord_reader),
     )
     if discord_reader.has("token"):
         discord_reader.used.add("token")
@@ -519,6 +539,41 @@ def _url(reader: _Reader, key: str, default: str, schemes: tuple[str, ...]) -> s
         reader.problem(key, f"expected a {' or '.join(schemes)} URL, got {value!r}")
         return default
     return str(value)
+
+
+#: Far beyond any real bot (Discord asks for one shard per 1,000 servers at most).
+MAX_SHARDS = 100_000
+
+
+def _shard_settings(reader: _Reader) -> dict[str, Any]:
+    """``shard_count`` and ``shard_ids``: both optional, ids unique and below the count."""
+    count = reader.get("shard_count", int, None)
+    if count is not None and not 1 <= count <= MAX_SHARDS:
+        reader.problem("shard_count", f"must be between 1 and {MAX_SHARDS}, got {count}")
+        count = None
+    raw_ids = reader.get("shard_ids", list, [])
+    ids: list[int] = []
+    for item in raw_ids:
+        if isinstance(item, bool) or not isinstance(item, int):
+            reader.problem("shard_ids", f"expected a list of whole numbers, got {_shown(item)}")
+            return {"shard_count": count, "shard_ids": ()}
+        ids.append(item)
+    if ids and count is None and "shard_count" not in reader.failed:
+        reader.problem("shard_ids", "set shard_count too (the total number of shards)")
+    elif count is not None:
+        bad = [i for i in ids if not 0 <= i < count]
+        if bad:
+            reader.problem(
+                "shard_ids",
+                f"{bad[0]} is not a shard of {count}: shard ids go from 0 to {count - 1}",
+            )
+            ids = []
+    if len(set(ids)) != len(ids):
+        reader.problem("shard_ids", "lists a shard twice")
+        ids = []
+    if raw_ids == [] and reader.has("shard_ids") and "shard_ids" not in reader.failed:
+        reader.problem("shard_ids", "is empty; leave it out to run every shard")
+    return {"shard_count": count, "shard_ids": tuple(sorted(ids))}
 
 
 def _snowflakes(reader: _Reader, key: str) -> tuple[int, ...]:
