@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: How a database records that it holds every server (one unsharded process).
+EVERY_SERVER = "all"
+
 
 def shard_of(guild_id: int, shard_count: int) -> int:
     """The shard Discord sends this server's events to."""
@@ -51,15 +54,23 @@ class ShardSet:
         ids = ", ".join(str(i) for i in self.owned_ids)
         return f"shard(s) {ids} of {self.count}"
 
+    @property
+    def owns_everything(self) -> bool:
+        """Unsharded, or running every shard: the process serves every server."""
+        return self.count is None or len(self.owned_ids) == self.count
+
     def to_record(self) -> str:
-        """The stable text a database stores to remember which shards wrote it."""
-        if self.count is None:
-            return "unsharded"
+        """The stable text a database stores to remember which servers it holds.
+
+        Sets that own the same servers get the same text (unsharded = all shards of any count).
+        """
+        if self.owns_everything:
+            return EVERY_SERVER
         return f"{self.count}:{','.join(str(i) for i in self.owned_ids)}"
 
     @classmethod
     def from_record(cls, text: str) -> ShardSet:
-        if text == "unsharded":
+        if text == EVERY_SERVER:
             return cls()
         count, _, ids = text.partition(":")
         return cls(int(count), tuple(int(i) for i in ids.split(",") if i))

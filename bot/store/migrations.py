@@ -402,3 +402,22 @@ def m013_search_upcoming_index(db: Database) -> None:
     """
     db.execute("CREATE INDEX idx_events_upcoming ON events (feed_id, start_utc, state, end_utc)")
     db.execute("DROP INDEX idx_events_feed_start")
+
+
+@MIGRATIONS()
+def m016_shard_layout(db: Database) -> None:
+    """Which servers this database holds, as the shards that wrote it (one row).
+
+    A sharded bot keeps one database per process; the row lets a process refuse a file that
+    another shard layout wrote instead of silently ignoring (or double-serving) its servers.
+    """
+    db.execute(
+        """
+        CREATE TABLE shard_layout (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            shards TEXT NOT NULL,
+            how TEXT NOT NULL CHECK (how IN ('start', 'import', 'existing')),
+            recorded_at TEXT NOT NULL
+        )
+        """
+    )
