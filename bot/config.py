@@ -32,6 +32,8 @@ _FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 #: Overrides ``[storage] path`` (the Docker image points it at its /data volume).
 DATABASE_ENV = "SEMINAR_BOT_DB"
+#: Overrides ``[discord] shard_ids``, so shard processes can share one config file.
+SHARD_IDS_ENV = "SEMINAR_BOT_SHARD_IDS"
 
 
 @dataclass(frozen=True)
@@ -406,13 +408,33 @@ def apply_environment(config: Config, environ: Mapping[str, str] | None = None) 
     """The config as ``run`` uses it: ``SEMINAR_BOT_DB`` overrides the database path.
 
     The Docker image sets it to keep the database on its /data volume; ``check-config``
-    reports the same path through this function.
+    reports the same path through this function. ``SEMINAR_BOT_SHARD_IDS`` ("0" or "2,3")
+    overrides ``[discord] shard_ids``, so every shard process can read the same file.
     """
     env = os.environ if environ is None else environ
     database = env.get(DATABASE_ENV, "").strip()
-    if not database:
-        return config
-    return replace(config, storage_path=Path(database))
+    if database:
+        config = replace(config, storage_path=Path(database))
+    shard_ids = env.get(SHARD_IDS_ENV, "").strip()
+    if shard_ids:
+        ids = _shard_ids_from_env(shard_ids, config.discord.shard_count)
+        config = replace(config, discord=replace(config.discord, shard_ids=ids))
+    return config
+
+
+def _shard_ids_from_env(text: str, count: int | None) -> tuple[int, ...]:
+    parts = [p.strip() for p in text.split(",")]
+    if not all(p.isascii() and p.isdigit() for p in parts):
+        raise ConfigError(f"{SHARD_IDS_ENV}={text!r}: expected shard ids like 0 or 2,3")
+    ids = sorted({int(p) for p in parts})
+    if count is None:
+        raise ConfigError(f"{SHARD_IDS_ENV} is set but [discord] shard_count is not")
+    bad = [i for i in ids if i >= count]
+    if bad:
+        raise ConfigError(
+            f"{SHARD_IDS_ENV}: {bad[0]} is not a shard of {count} (ids go from 0 to {count - 1})"
+        )
+    return tuple(ids)
 
 
 _CHANNEL_HELP = (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import parse_config
+from bot.config import apply_environment, parse_config
 from bot.core.shards import ShardSet, shard_of
 from bot.errors import ConfigError
 from bot.service.doctor import check_config
@@ -70,3 +70,15 @@ def test_check_config_reports_the_shards_and_who_syncs(
     out = capsys.readouterr().out
     assert "shard(s) 1 of 2, does not sync the slash commands" in out
     assert "seminar-bot-shard1.sqlite" in out
+
+
+def test_shard_ids_from_the_environment_let_processes_share_one_file() -> None:
+    config = parse_config("[discord]\nshard_count = 4\n")
+    moved = apply_environment(config, {"SEMINAR_BOT_SHARD_IDS": "3, 2"})
+    assert moved.discord.shards.owned_ids == (2, 3)
+    with pytest.raises(ConfigError, match="SEMINAR_BOT_SHARD_IDS: 4 is not a shard of 4"):
+        apply_environment(config, {"SEMINAR_BOT_SHARD_IDS": "4"})
+    with pytest.raises(ConfigError, match="expected shard ids like 0 or 2,3"):
+        apply_environment(config, {"SEMINAR_BOT_SHARD_IDS": "one"})
+    with pytest.raises(ConfigError, match="shard_count is not"):
+        apply_environment(parse_config(""), {"SEMINAR_BOT_SHARD_IDS": "0"})
