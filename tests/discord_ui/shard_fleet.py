@@ -62,16 +62,18 @@ class Fleet:
 
     def config_text(self, shard_ids: list[int] | None, database: str) -> str:
         """Every server's feed; the process takes those of its shards (None = unsharded)."""
+        # Distinct names: the same calendar under the same name, first seen at the same
+        # instant, would give two servers' events one announcement id.
         feeds = "".join(
             f"""
 [[feeds]]
-name = "seminar"
+name = "seminar-{i}"
 url = "{self.feeds.url}"
 channel_id = {w.seminars.id}
 guild_id = {w.guild.id}
 baseline = "announce"
 """
-            for w in self.worlds
+            for i, w in enumerate(self.worlds)
         )
         shards = "" if shard_ids is None else f"shard_count = 2\nshard_ids = {shard_ids}"
         return f"""
