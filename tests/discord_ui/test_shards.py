@@ -62,23 +62,32 @@ async def test_two_shard_processes_serve_every_server_exactly_once(fleet: Fleet)
     for world in fleet.worlds:
         assert len(fleet.reminder_posts(world)) == 1, world.guild.name
 
-    # Shard 1 goes down: its servers' news waits for it; shard 0's servers are served.
+    # Shard 1 goes down: its servers' news and reminders wait for it; shard 0's are served.
     await fleet.stop(1)
     fleet.feeds.body = render_feed([*TALKS, LATE_TALK])
     await fleet.poll_and_deliver(0)
+    fleet.clock.set(TALKS[1].start - timedelta(minutes=15))
+    await fleet.tick_reminders(0)
     missed = await ask_upcoming(fleet, on_shard(fleet, 1)[0])
     for world in on_shard(fleet, 0):
         assert fleet.titles(world).count("Late addition") == 1
+        assert len(fleet.reminder_posts(world)) == 2
     for world in on_shard(fleet, 1):
         assert "Late addition" not in fleet.titles(world)
+        assert len(fleet.reminder_posts(world)) == 1
+    # Discord gives an interaction to the shard of its server only: no one answers it.
     assert fake.interaction(missed).response is None, "shard 0 must not answer for shard 1"
 
     # Back up: delivered once, nothing old repeated, commands answered again.
     await fleet.start(1)
     await fleet.poll_and_deliver(1)
+    await fleet.tick_reminders(1)
+    for shard_id in (0, 1):  # another pass everywhere sends nothing more
+        await fleet.poll_and_deliver(shard_id)
+        await fleet.tick_reminders(shard_id)
     for world in fleet.worlds:
         assert Counter(fleet.titles(world)) == {"Talk 0": 1, "Talk 1": 1, "Late addition": 1}
-        assert len(fleet.reminder_posts(world)) == 1
+        assert len(fleet.reminder_posts(world)) == 2, world.guild.name
     record = await fake.wait_for_interaction_response(
         await ask_upcoming(fleet, on_shard(fleet, 1)[1])
     )
