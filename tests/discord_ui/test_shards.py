@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections import Counter
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bench.feedgen import render_feed
+from bot.app import serve
 from bot.errors import ExitCode
 from bot.service.health import check_health
 from bot.service.sharding import ShardLayoutMismatch
 from bot.store import feeds as feed_store
+from tests.discord_ui.harness import NOW
 from tests.discord_ui.shard_fleet import (
     LATE_TALK,
     TALKS,
@@ -146,3 +150,40 @@ async def test_health_reports_each_shard_and_fails_when_one_is_down(
         await bot.close()
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(task, 10)
+
+
+async def test_run_two_shard_processes_as_an_operator_does(fleet: Fleet, tmp_path: Path) -> None:
+    """``serve()`` (what ``seminar-bot run`` runs) with one shard each: real scheduler, clock."""
+    fake = fleet.fake
+    soon = datetime.now(UTC).replace(microsecond=0)
+    fleet.feeds.body = render_feed([replace(t, start=soon + (t.start - NOW)) for t in TALKS])
+    stops = {s: asyncio.Event() for s in (0, 1)}
+    runs = {
+        s: asyncio.create_task(
+            serve(
+                fleet.config([s], f"run-shard{s}.sqlite"),
+                fake.token,
+                stop=stops[s],
+                health_file=tmp_path / f"health-shard{s}.json",
+            )
+        )
+        for s in (0, 1)
+    }
+    try:
+        await fake.wait_for(
+            lambda: all(len(fleet.titles(w)) >= len(TALKS) for w in fleet.worlds), timeout=30
+        )
+        await fake.wait_for(
+            lambda: all((tmp_path / f"health-shard{s}.json").exists() for s in (0, 1)), timeout=10
+        )
+    finally:
+        for stop in stops.values():
+            stop.set()
+        codes = [await asyncio.wait_for(run, 20) for run in runs.values()]
+    assert codes == [0, 0]
+    for world in fleet.worlds:
+        assert sorted(fleet.titles(world)) == ["Talk 0", "Talk 1"], world.guild.name
+    assert fake.sync_count == 1
+    for shard_id in (0, 1):
+        health = json.loads((tmp_path / f"health-shard{shard_id}.json").read_text())
+        assert [s["shard_id"] for s in health["shards"]] == [shard_id]
