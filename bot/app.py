@@ -28,6 +28,7 @@ import discord
 from bot.boundary import storage_failure
 from bot.config import Config, apply_environment, read_token
 from bot.discord_ui.client import SeminarBot, point_discord_at
+from bot.discord_ui.sharded import build_bot
 from bot.errors import ExitCode, SeminarBotError, StartupFailure
 from bot.logsetup import describe_error, redact, setup_logging
 from bot.store.db import open_database
@@ -48,15 +49,24 @@ _BODY_QUOTE_CHARS = 200
 UNREACHABLE: tuple[type[BaseException], ...] = (aiohttp.ClientConnectionError, TimeoutError)
 
 
-async def serve(config: Config, token: str, *, stop: asyncio.Event | None = None) -> int:
-    """Run until ``stop`` is set (SIGTERM/SIGINT set it); 0 on a clean stop."""
+async def serve(
+    config: Config,
+    token: str,
+    *,
+    stop: asyncio.Event | None = None,
+    health_file: Path | None = None,
+) -> int:
+    """Run until ``stop`` is set (SIGTERM/SIGINT set it); 0 on a clean stop.
+
+    The health file defaults to ``SEMINAR_BOT_HEALTH_FILE``.
+    """
     point_discord_at(config.discord.api_base_url, config.discord.gateway_url)
-    health = os.environ.get("SEMINAR_BOT_HEALTH_FILE")
+    health = health_file or os.environ.get("SEMINAR_BOT_HEALTH_FILE")
     stop = stop or asyncio.Event()
     delay = RETRY_FIRST_SECONDS
     with _stop_on_signals(stop):
         while not stop.is_set():
-            bot = SeminarBot(config, health_file=Path(health) if health else None)
+            bot = build_bot(config, health_file=Path(health) if health else None)
             try:
                 await _run_until_stopped(bot, token, stop)
                 return int(ExitCode.OK)
@@ -216,5 +226,9 @@ def run_bot(config: Config) -> int:
     config = apply_environment(config)
     setup_logging(config.log_level, config.log_format, secrets=(token,))
     check_storage(config.storage_path)
-    log.info("starting seminar-bot with %d configured feed(s)", len(config.feeds))
+    log.info(
+        "starting seminar-bot with %d configured feed(s), %s",
+        len(config.feeds),
+        config.discord.shards.describe(),
+    )
     return asyncio.run(serve(config, token))

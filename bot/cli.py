@@ -1,10 +1,11 @@
-"""Command line: ``seminar-bot preview | check-config | run | health``."""
+"""Command line: ``seminar-bot preview | check-config | run | health | export | import``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import hashlib
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -16,11 +17,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import __version__
 from bot.boundary import run_command
-from bot.config import Config, FeedSettings, load_config
+from bot.config import Config, FeedSettings, apply_environment, load_config
 from bot.errors import ConfigError, ExitCode
 from bot.logsetup import setup_cli_logging
 
 if TYPE_CHECKING:
+    from sqlite_utils import Database
+
     from bot.service.preview import CardPageWriter
 
 SAMPLE_PATH = Path(__file__).resolve().parent / "data" / "sample.ics"
@@ -107,7 +110,49 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"the bot's health file (default: ${HEALTH_FILE_ENV})",
     )
+    _add_transfer_commands(commands)
     return parser
+
+
+def _add_transfer_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write a server's feeds, events and subscriptions as JSON (to move it)",
+        description="Read the database of --config (or SEMINAR_BOT_DB) and write the named "
+        "servers (default: every server in it) as a versioned JSON document: feeds with their "
+        "settings and state, announced events and their messages, reminder subscriptions and "
+        "the posts still waiting to be sent. Used to move a server to another shard process.",
+    )
+    export.add_argument(
+        "--config", type=Path, default=Path("config.toml"), help="default: config.toml"
+    )
+    export.add_argument(
+        "--guild",
+        type=_guild_id,
+        action="append",
+        default=[],
+        metavar="ID",
+        help="the server (guild) id; repeat for several",
+    )
+    export.add_argument("--out", type=Path, metavar="FILE", help="default: standard output")
+    imp = commands.add_parser(
+        "import",
+        help="merge an export into this process's database (refuses other shards' servers)",
+        description="Merge the servers of an export into the database of --config. Importing "
+        "the same file again changes nothing. Refuses a server that [discord] shard_count/"
+        "shard_ids do not put on this process, and a database that holds other shards' "
+        "servers. Afterwards the database belongs to this process's shards; (re)start it.",
+    )
+    imp.add_argument("file", type=Path, help="a file written by `seminar-bot export`")
+    imp.add_argument(
+        "--config", type=Path, default=Path("config.toml"), help="default: config.toml"
+    )
+
+
+def _guild_id(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**64):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a server (guild) id")
+    return int(text)
 
 
 def _parse_now(text: str) -> datetime | date:
@@ -192,6 +237,63 @@ def _health(args: argparse.Namespace) -> int:
     return 0 if ok else int(ExitCode.FAILED)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from bot.service.transfer import export_guilds
+
+    config = apply_environment(load_config(args.config))
+    db = _open_existing(config)
+    try:
+        document = export_guilds(db, args.guild, now=datetime.now(UTC))
+    finally:
+        db.close()
+    text = json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    tmp = args.out.with_name(f".{args.out.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(args.out)
+    guilds = ", ".join(g["guild_id"] for g in document["guilds"])
+    print(f"wrote {args.out}: server(s) {guilds or 'none'}", file=sys.stderr)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from bot.service.transfer import import_guilds, read_document
+    from bot.store.db import open_database
+
+    config = apply_environment(load_config(args.config))
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {args.file}: {exc}") from None
+    guilds = read_document(text, source=str(args.file))
+    config.storage_path.parent.mkdir(parents=True, exist_ok=True)
+    db = open_database(config.storage_path)
+    try:
+        done = import_guilds(
+            db,
+            guilds,
+            config.discord.shards,
+            where=str(config.storage_path),
+            now=datetime.now(UTC),
+        )
+    finally:
+        db.close()
+    for item in done:
+        print(f"imported server {item.guild_id}: {item.feeds} feed(s), {item.new_rows} new row(s)")
+    print(f"{config.storage_path} now holds {config.discord.shards.describe()}; (re)start it")
+    return 0
+
+
+def _open_existing(config: Config) -> Database:
+    from bot.store.db import open_database
+
+    if not config.storage_path.exists():
+        raise ConfigError(f"no database at {config.storage_path} (check [storage] path)")
+    return open_database(config.storage_path)
+
+
 def _preview(args: argparse.Namespace) -> int:
     from bot.service.preview import run_preview
 
@@ -244,4 +346,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check-config": _check_config,
     "run": _run,
     "health": _health,
+    "export": _export,
+    "import": _import,
 }

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.durations import parse_duration
 from bot.core.seminar.feed_pattern import FeedPatternError, compile_pattern
+from bot.core.shards import ShardSet
 from bot.core.templates import TemplateError, parse_template
 from bot.core.weekly_digest import parse_spec
 from bot.errors import ConfigError
@@ -31,6 +32,8 @@ _FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 #: Overrides ``[storage] path`` (the Docker image points it at its /data volume).
 DATABASE_ENV = "SEMINAR_BOT_DB"
+#: Overrides ``[discord] shard_ids``, so shard processes can share one config file.
+SHARD_IDS_ENV = "SEMINAR_BOT_SHARD_IDS"
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,23 @@ class DiscordSettings:
     admin_channel_id: int | None = None
     command_guild_ids: tuple[int, ...] = ()
     scheduled_events: bool = False
+    #: Gateway sharding: None = one unsharded session (every server in this process).
+    shard_count: int | None = None
+    #: The shards this process runs; () with a shard_count = all of them.
+    shard_ids: tuple[int, ...] = ()
+    #: Whether this process syncs the slash commands; None = only the process with shard 0.
+    sync_commands: bool | None = None
+
+    @property
+    def shards(self) -> ShardSet:
+        return ShardSet(self.shard_count, self.shard_ids)
+
+    @property
+    def syncs_commands(self) -> bool:
+        """Global command sync is done by one process only (see ``sync_commands``)."""
+        if self.sync_commands is not None:
+            return self.sync_commands
+        return self.shards.runs_shard_zero()
 
 
 @dataclass(frozen=True)
@@ -334,6 +354,8 @@ def parse_config(text: str, *, source: Path | None = None, require_routing: bool
         admin_channel_id=discord_reader.snowflake("admin_channel_id"),
         command_guild_ids=_snowflakes(discord_reader, "command_guild_ids"),
         scheduled_events=discord_reader.get("scheduled_events", bool, False),
+        sync_commands=discord_reader.get("sync_commands", bool, None),
+        **_shard_settings(discord_reader),
     )
     if discord_reader.has("token"):
         discord_reader.used.add("token")
@@ -388,13 +410,33 @@ def apply_environment(config: Config, environ: Mapping[str, str] | None = None) 
     """The config as ``run`` uses it: ``SEMINAR_BOT_DB`` overrides the database path.
 
     The Docker image sets it to keep the database on its /data volume; ``check-config``
-    reports the same path through this function.
+    reports the same path through this function. ``SEMINAR_BOT_SHARD_IDS`` ("0" or "2,3")
+    overrides ``[discord] shard_ids``, so every shard process can read the same file.
     """
     env = os.environ if environ is None else environ
     database = env.get(DATABASE_ENV, "").strip()
-    if not database:
-        return config
-    return replace(config, storage_path=Path(database))
+    if database:
+        config = replace(config, storage_path=Path(database))
+    shard_ids = env.get(SHARD_IDS_ENV, "").strip()
+    if shard_ids:
+        ids = _shard_ids_from_env(shard_ids, config.discord.shard_count)
+        config = replace(config, discord=replace(config.discord, shard_ids=ids))
+    return config
+
+
+def _shard_ids_from_env(text: str, count: int | None) -> tuple[int, ...]:
+    parts = [p.strip() for p in text.split(",")]
+    if not all(p.isascii() and p.isdigit() for p in parts):
+        raise ConfigError(f"{SHARD_IDS_ENV}={text!r}: expected shard ids like 0 or 2,3")
+    ids = sorted({int(p) for p in parts})
+    if count is None:
+        raise ConfigError(f"{SHARD_IDS_ENV} is set but [discord] shard_count is not")
+    bad = [i for i in ids if i >= count]
+    if bad:
+        raise ConfigError(
+            f"{SHARD_IDS_ENV}: {bad[0]} is not a shard of {count} (ids go from 0 to {count - 1})"
+        )
+    return tuple(ids)
 
 
 _CHANNEL_HELP = (
@@ -522,6 +564,41 @@ def _url(reader: _Reader, key: str, default: str, schemes: tuple[str, ...]) -> s
         reader.problem(key, f"expected a {' or '.join(schemes)} URL, got {value!r}")
         return default
     return str(value)
+
+
+#: Far beyond any real bot (Discord asks for one shard per 1,000 servers at most).
+MAX_SHARDS = 100_000
+
+
+def _shard_settings(reader: _Reader) -> dict[str, Any]:
+    """``shard_count`` and ``shard_ids``: both optional, ids unique and below the count."""
+    count = reader.get("shard_count", int, None)
+    if count is not None and not 1 <= count <= MAX_SHARDS:
+        reader.problem("shard_count", f"must be between 1 and {MAX_SHARDS}, got {count}")
+        count = None
+    raw_ids = reader.get("shard_ids", list, [])
+    ids: list[int] = []
+    for item in raw_ids:
+        if isinstance(item, bool) or not isinstance(item, int):
+            reader.problem("shard_ids", f"expected a list of whole numbers, got {_shown(item)}")
+            return {"shard_count": count, "shard_ids": ()}
+        ids.append(item)
+    if ids and count is None and "shard_count" not in reader.failed:
+        reader.problem("shard_ids", "set shard_count too (the total number of shards)")
+    elif count is not None:
+        bad = [i for i in ids if not 0 <= i < count]
+        if bad:
+            reader.problem(
+                "shard_ids",
+                f"{bad[0]} is not a shard of {count}: shard ids go from 0 to {count - 1}",
+            )
+            ids = []
+    if len(set(ids)) != len(ids):
+        reader.problem("shard_ids", "lists a shard twice")
+        ids = []
+    if raw_ids == [] and reader.has("shard_ids") and "shard_ids" not in reader.failed:
+        reader.problem("shard_ids", "is empty; leave it out to run every shard")
+    return {"shard_count": count, "shard_ids": tuple(sorted(ids))}
 
 
 def _snowflakes(reader: _Reader, key: str) -> tuple[int, ...]:

@@ -37,9 +37,10 @@ from bot.service import notices
 from bot.service.dbthread import DatabaseThread
 from bot.service.feed_admin import FeedAdmin
 from bot.service.feeds import open_store, poll_schedule, sync_config_feeds
-from bot.service.health import feed_health, write_health
+from bot.service.health import ShardHealth, feed_health, write_health
 from bot.service.poller import Poller, PollOutcome
 from bot.service.scheduler import PollScheduler
+from bot.service.sharding import added_feeds_schedule, claim_database
 from bot.service.shared_fetch import SharedFetcher
 from bot.service.supervision import AfterPollHook, FeedSupervisor
 
@@ -135,11 +136,16 @@ class SeminarBot(commands.Bot):
         self.gateway_changed_at: datetime | None = None
         self._health_due = asyncio.Event()
         self._health_said_connected: bool | None = None
+        if isinstance(self.tree, SeminarTree):
+            self.tree.owns_guild = config.discord.shards.owns
 
     # --- start-up ---------------------------------------------------------------------------
 
     async def setup_hook(self) -> None:
         self.db = await self.db_thread.run(open_store, self.config)
+        shards = self.config.discord.shards
+        where = str(self.config.storage_path)
+        await self.run_db(claim_database, shards, where=where, now=self.clock.now())
         feeds = await self.run_db(sync_config_feeds, self.config, now=self.clock.now())
         if self._fetcher is None:
             self._fetcher = FeedFetcher()
@@ -188,13 +194,14 @@ class SeminarBot(commands.Bot):
         self.scheduler = PollScheduler(self.poll_feed)
         self.feed_admin.schedule = self.scheduler
         if self._schedule_polls:
-            self.scheduler.schedule_fleet(poll_schedule(feeds))
+            added = await self.run_db(added_feeds_schedule, shards)
+            self.scheduler.schedule_fleet(poll_schedule(feeds) + added)
         self.scheduler.start()
         self.spawn(self.delivery.run_forever(), name="outbox-delivery")
         self.spawn(self.talk_threads.run_forever(), name="talk-threads")
         if self.health_file is not None:
             self.spawn(self._health_loop(), name="health-file")
-        if self._sync_commands:
+        if self._sync_commands and self.config.discord.syncs_commands:
             await self.sync_commands()
 
     async def sync_commands(self) -> None:
@@ -263,6 +270,7 @@ class SeminarBot(commands.Bot):
             gateway_connected=connected,
             gateway_changed_at=self.gateway_changed_at,
             feeds=feeds,
+            shards=self.shard_health(),
         )
         if connected != self._health_said_connected:
             first = self._health_said_connected is None
@@ -271,6 +279,10 @@ class SeminarBot(commands.Bot):
                 log.info("health: the gateway is connected")
             elif not first:
                 log.warning("health: the gateway is not connected (reported unhealthy)")
+
+    def shard_health(self) -> list[ShardHealth]:
+        """Per-shard gateway state for the health file (none when unsharded)."""
+        return []
 
     async def _health_loop(self) -> None:
         """Rewrite the file every minute and at once when the gateway comes or goes."""

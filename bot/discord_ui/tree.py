@@ -24,12 +24,20 @@ class UserFacingError(app_commands.AppCommandError):
     """An error whose message is meant for the member who ran the command."""
 
 
+class NotOurShard(app_commands.CheckFailure):
+    """The interaction's server belongs to another shard process: that one answers it."""
+
+
 class SeminarTree(app_commands.CommandTree[discord.Client]):
     def __init__(self, client: discord.Client, **kwargs: object) -> None:
         super().__init__(client, **kwargs)  # type: ignore[arg-type]
         self.before_hooks: list[InteractionHook] = []
+        #: Whether this process serves a server (set by a sharded bot; default: all).
+        self.owns_guild: Callable[[int], bool] = lambda _guild_id: True
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if not self.owns_guild(interaction.guild_id or 0):
+            raise NotOurShard(f"guild {interaction.guild_id} is not on this process's shards")
         for hook in self.before_hooks:
             try:
                 await hook(interaction)
@@ -41,6 +49,9 @@ class SeminarTree(app_commands.CommandTree[discord.Client]):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         original = getattr(error, "original", error)
+        if isinstance(error, NotOurShard):
+            log.warning("ignored an interaction: %s", error)
+            return
         if isinstance(error, UserFacingError):
             text = str(error)
         elif isinstance(error, app_commands.MissingPermissions | app_commands.CheckFailure):

@@ -90,6 +90,10 @@ def check_config(
     database = f"database {config.storage_path}"
     if env.get(DATABASE_ENV, "").strip():
         database += f" (from {DATABASE_ENV})"
+    shards = config.discord.shards
+    if shards.sharded:
+        sync = "syncs" if config.discord.syncs_commands else "does not sync"
+        database += f"; {shards.describe()}, {sync} the slash commands"
     if not online:
         print(f"{path}: OK ({len(config.feeds)} feed(s), {database})", file=out)
         return EXIT_OK

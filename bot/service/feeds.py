@@ -138,9 +138,14 @@ def _digest(raw: Any) -> str:
 
 
 def sync_config_feeds(db: Database, config: Config, *, now: datetime) -> list[feed_store.FeedRow]:
-    """Write the config file's feeds into the store, keeping their poll state and events."""
+    """Write the config file's feeds into the store, keeping their poll state and events.
+
+    A shard process takes only the feeds of the servers on its shards.
+    """
     rows = []
     for feed in config.feeds:
+        if not config.discord.shards.owns(feed.guild_id):
+            continue
         rows.append(
             feed_store.upsert_feed(
                 db,

@@ -5,6 +5,9 @@ disconnects (discord.py's ready/resumed/disconnect events; the client's ``is_rea
 ``ws`` outlive a disconnect, so they are no evidence); ``seminar-bot health`` exits 0 only
 if the file is fresh, the gateway is connected and no active feed has gone too long without
 a successful poll. A file (not a port) keeps the image free of an HTTP server.
+
+A shard process also lists each of its shards (connected, heartbeat latency, since when);
+it is unhealthy when any of them is down, even while the others serve their servers.
 """
 
 from __future__ import annotations
@@ -38,6 +41,15 @@ class FeedHealth:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class ShardHealth:
+    shard_id: int
+    connected: bool
+    #: Heartbeat round trip; None before the first acknowledged heartbeat.
+    latency_ms: float | None
+    changed_at: datetime | None
+
+
 def write_health(
     path: str | os.PathLike[str],
     *,
@@ -45,6 +57,7 @@ def write_health(
     gateway_connected: bool,
     feeds: Iterable[FeedHealth],
     gateway_changed_at: datetime | None = None,
+    shards: Iterable[ShardHealth] = (),
 ) -> None:
     """Atomically replace the health file (a reader never sees half a file)."""
     data: dict[str, Any] = {
@@ -60,6 +73,15 @@ def write_health(
                 "created_at": f.created_at.isoformat(),
             }
             for f in feeds
+        ],
+        "shards": [
+            {
+                "shard_id": s.shard_id,
+                "connected": s.connected,
+                "latency_ms": s.latency_ms,
+                "changed_at": s.changed_at.isoformat() if s.changed_at else None,
+            }
+            for s in shards
         ],
     }
     target = Path(path)
@@ -79,6 +101,13 @@ def check_health(path: str | os.PathLike[str], *, now: datetime) -> tuple[bool, 
         return False, f"no readable health file at {path} ({exc.__class__.__name__})"
     if now - updated > STALE_AFTER:
         return False, f"health file not updated since {updated.isoformat()} (bot stuck or stopped)"
+    down = [s for s in data.get("shards", []) if not s.get("connected")]
+    if down:
+        return False, "; ".join(
+            f"shard {s.get('shard_id')} is not connected to the Discord gateway"
+            + (f" since {s['changed_at']}" if s.get("changed_at") else "")
+            for s in down
+        )
     if not data.get("gateway_connected"):
         since = data.get("gateway_changed_at")
         return False, "not connected to the Discord gateway" + (f" since {since}" if since else "")

@@ -484,3 +484,22 @@ def m015_talk_threads(db: Database) -> None:
         """
     )
     db.execute("CREATE INDEX idx_talk_threads_due ON talk_threads (state, archive_at)")
+
+
+@MIGRATIONS()
+def m016_shard_layout(db: Database) -> None:
+    """Which servers this database holds, as the shards that wrote it (one row).
+
+    A sharded bot keeps one database per process; the row lets a process refuse a file that
+    another shard layout wrote instead of silently ignoring (or double-serving) its servers.
+    """
+    db.execute(
+        """
+        CREATE TABLE shard_layout (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            shards TEXT NOT NULL,
+            how TEXT NOT NULL CHECK (how IN ('start', 'import', 'existing')),
+            recorded_at TEXT NOT NULL
+        )
+        """
+    )

@@ -20,8 +20,10 @@ API summary (``FakeDiscord``):
 
 - lifecycle: ``await start()`` / ``await stop()`` / ``async with``; ``api_base_url``,
   ``gateway_url``, ``port``, ``token``, ``application_id``, ``bot_user``, ``defaults``.
-- world: ``add_guild(FakeGuild)``, ``user(ref)``, ``channel(ref)``, ``guild(ref)``,
-  ``set_dms_open(user, bool)``, ``bot_permissions(channel)``.
+- world: ``add_guild(FakeGuild)``, ``add_world(name, shard=(id, count))``, ``user(ref)``,
+  ``channel(ref)``, ``guild(ref)``, ``set_dms_open(user, bool)``, ``bot_permissions(channel)``.
+- shards: one gateway session per IDENTIFY ``shard`` (``gateway.sessions``,
+  ``gateway.shard_ready(id)``); guild dispatches go to ``(guild_id >> 22) % count``.
 - records: ``sent`` (every SentMessage), ``messages(channel)``, ``dms(user)``, ``message(id)``,
   ``edits``, ``deletes``, ``requests``, ``interactions``/``interaction(id)``,
   ``synced_commands(guild=None)``, ``sync_count``, ``scheduled_events(guild=None)``,
@@ -32,8 +34,8 @@ API summary (``FakeDiscord``):
 - waiting (event-driven, bounded): ``await wait_for(predicate, timeout)``,
   ``await wait_for_interaction_response(id, timeout)``, ``await wait_for_messages(channel, n)``.
 - faults: ``inject_fault(method, pattern, status, code=, message=, retry_after=, is_global=,
-  after=, times=)``, ``enable_channel_rate_limit(limit, per)``, ``drop_gateway(code)``,
-  ``invalidate_session(resumable=)``, ``request_reconnect()``, ``advance(seconds)``,
+  after=, times=)``, ``enable_channel_rate_limit(limit, per)``, ``drop_gateway(code, shard_id=)``,
+  ``invalidate_session(resumable=, shard_id=)``, ``request_reconnect(shard_id=)``, ``advance(seconds)``,
   ``interaction_deadline``, ``reject_past_events``, ``now``, ``strict_commands``,
   ``echo_messages``, ``gateway.allowed_privileged_intents``, ``gateway.heartbeat_interval_ms``.
 """

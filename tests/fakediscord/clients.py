@@ -33,3 +33,26 @@ class FastBot(commands.Bot):
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         return None
+
+
+class FastShardedClient(discord.AutoShardedClient):
+    """An AutoShardedClient for the given shards, with the same fast start as FastClient."""
+
+    def __init__(self, shard_count: int, shard_ids: list[int]) -> None:
+        super().__init__(
+            intents=fast_intents(),
+            guild_ready_timeout=0.05,
+            shard_count=shard_count,
+            shard_ids=shard_ids,
+        )
+        self.tree = discord.app_commands.CommandTree(self)
+        #: (shard id, guild id) of every interaction this client received.
+        self.interactions_seen: list[tuple[int | None, int | None]] = []
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        return None
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        guild = interaction.guild
+        self.interactions_seen.append((guild.shard_id if guild else None, interaction.guild_id))
+        await interaction.response.send_message("ok", ephemeral=True)

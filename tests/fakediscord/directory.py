@@ -74,7 +74,7 @@ class DirectoryRoutes:
         return json_response(
             {
                 "url": f"ws://127.0.0.1:{self._hub.port}/gateway",
-                "shards": 1,
+                "shards": self._hub.recommended_shards(),
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 999,

@@ -1,8 +1,12 @@
 """The fake gateway: HELLO, heartbeats, IDENTIFY/READY, RESUME with replay, and on-demand faults.
 
-One bot session at a time. Every dispatch is numbered and logged so a RESUME after a dropped
-connection replays exactly the events the client missed. Frames go out through one writer
-task per connection, so injections can be synchronous and still stay in order.
+One session per shard: a client that IDENTIFYs with ``shard: [shard_id, shard_count]`` gets a
+session of its own, whose READY carries ``shard`` and lists only the guilds Discord would route
+to it (``(guild_id >> 22) % shard_count == shard_id``); every guild dispatch goes to the
+session of the guild's shard, the rest (DMs) to shard 0. An IDENTIFY without ``shard`` is
+shard 0 of 1 (every guild). Every dispatch is numbered and logged per session so a RESUME after
+a dropped connection replays exactly the events the client missed. Frames go out through one
+writer task per connection, so injections can be synchronous and still stay in order.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ AUTHENTICATION_FAILED = 4004
 DISALLOWED_INTENTS = 4014
 #: A close code discord.py treats as "reconnect and RESUME".
 RESUMABLE_CLOSE = 4000
+#: IDENTIFY with a ``shard`` Discord cannot accept.
+INVALID_SHARD = 4010
+#: Dispatches about a whole guild carry its id as ``id``, not ``guild_id``.
+_GUILD_EVENTS = ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE")
 
 _CLOSE = object()
 
@@ -38,8 +46,18 @@ _CLOSE = object()
 class GatewaySession:
     session_id: str
     intents: int
+    shard_id: int = 0
+    shard_count: int = 1
+    #: True when the client sent ``shard`` (READY then echoes it back).
+    sharded: bool = False
     seq: int = 0
     log: list[dict[str, Any]] = field(default_factory=list)
+
+    def receives(self, guild_id: int | None) -> bool:
+        """Discord's routing: a guild's shard, and shard 0 for everything outside guilds."""
+        if guild_id is None:
+            return self.shard_id == 0
+        return (guild_id >> 22) % self.shard_count == self.shard_id
 
 
 class _Connection:
@@ -92,7 +110,8 @@ class FakeGateway:
         self.heartbeat_interval_ms = 1000
         #: Privileged intents the "developer portal" allows (presences off by default).
         self.allowed_privileged_intents = GUILD_MEMBERS | MESSAGE_CONTENT
-        self.session: GatewaySession | None = None
+        #: The live session of each shard (shard 0 is the only one of an unsharded client).
+        self.sessions: dict[int, GatewaySession] = {}
         self.identify_count = 0
         self.resume_count = 0
         self.connect_count = 0
@@ -107,7 +126,8 @@ class FakeGateway:
         self.hold_ready = False
         #: Connections whose IDENTIFY is waiting for :meth:`release_ready`.
         self.held_identifies: list[tuple[_Connection, dict[str, Any]]] = []
-        self._current: _Connection | None = None
+        #: The connection each shard's dispatches go to.
+        self._current: dict[int, _Connection] = {}
         self._all: list[_Connection] = []
         #: While True, new connections are answered 503 (an outage); live ones are kept.
         self.refuse_connections = False
@@ -115,47 +135,72 @@ class FakeGateway:
         self.refused_count = 0
 
     @property
+    def session(self) -> GatewaySession | None:
+        """Shard 0's session (the only one of an unsharded client)."""
+        return self.sessions.get(0) or next(iter(self.sessions.values()), None)
+
+    @property
     def ready(self) -> bool:
-        """True while a client holds a live (identified or resumed) connection."""
-        return self._current is not None and self._current.live
+        """True while every shard that identified holds a live connection."""
+        return bool(self.sessions) and all(self.shard_ready(i) for i in self.sessions)
+
+    def shard_ready(self, shard_id: int) -> bool:
+        """True while shard ``shard_id`` holds a live (identified or resumed) connection."""
+        conn = self._current.get(shard_id)
+        return conn is not None and conn.live
+
+    def _shard_ids(self, shard_id: int | None) -> list[int]:
+        return list(self._current) if shard_id is None else [shard_id]
 
     # --- dispatching ----------------------------------------------------------------------
 
     def dispatch(self, event: str, data: dict[str, Any], *, intent: int = 0) -> int | None:
-        """Number, log and (if connected) send an event; None when no session wants it."""
-        session = self.session
-        if session is None or (intent and not session.intents & intent):
-            return None
-        session.seq += 1
-        payload = {"op": 0, "t": event, "s": session.seq, "d": data}
-        session.log.append(payload)
-        if self._current is not None and self._current.live:
-            self._current.send(payload)
-        return session.seq
+        """Number, log and (if connected) send an event to the shard that owns its guild.
+
+        Returns the sequence number, or None when no session wants the event.
+        """
+        guild_id = _guild_of(event, data)
+        seq = None
+        for shard_id, session in self.sessions.items():
+            if not session.receives(guild_id) or (intent and not session.intents & intent):
+                continue
+            session.seq += 1
+            payload = {"op": 0, "t": event, "s": session.seq, "d": data}
+            session.log.append(payload)
+            conn = self._current.get(shard_id)
+            if conn is not None and conn.live:
+                conn.send(payload)
+            seq = session.seq if seq is None else seq
+        return seq
 
     # --- faults ---------------------------------------------------------------------------
 
-    def drop(self, code: int = RESUMABLE_CLOSE) -> None:
-        """Close the live connection with a resumable code; the client should RESUME."""
-        if self._current is not None:
-            self.close_codes.append(code)
-            self._current.close(code, "fake: dropped")
-            self._current = None
+    def drop(self, code: int = RESUMABLE_CLOSE, *, shard_id: int | None = None) -> None:
+        """Close live connections (one shard's, or all) with a resumable code: RESUME follows."""
+        for shard in self._shard_ids(shard_id):
+            conn = self._current.pop(shard, None)
+            if conn is not None:
+                self.close_codes.append(code)
+                conn.close(code, "fake: dropped")
 
-    def invalidate_session(self, *, resumable: bool) -> None:
+    def invalidate_session(self, *, resumable: bool, shard_id: int | None = None) -> None:
         """Send op 9; with ``resumable=False`` the session is forgotten (client re-IDENTIFYs)."""
-        if self._current is None:
-            return
-        self._current.send({"op": 9, "d": resumable})
-        self._current.live = False
-        if not resumable:
-            self.session = None
+        for shard in self._shard_ids(shard_id):
+            conn = self._current.get(shard)
+            if conn is None:
+                continue
+            conn.send({"op": 9, "d": resumable})
+            conn.live = False
+            if not resumable:
+                self.sessions.pop(shard, None)
 
-    def request_reconnect(self) -> None:
+    def request_reconnect(self, *, shard_id: int | None = None) -> None:
         """Send op 7 RECONNECT: discord.py closes and RESUMEs."""
-        if self._current is not None:
-            self._current.send({"op": 7, "d": None})
-            self._current.live = False
+        for shard in self._shard_ids(shard_id):
+            conn = self._current.get(shard)
+            if conn is not None:
+                conn.send({"op": 7, "d": None})
+                conn.live = False
 
     def release_ready(self) -> None:
         """Stop holding READY back and answer every IDENTIFY that is still waiting."""
@@ -196,8 +241,9 @@ class FakeGateway:
                 self._on_payload(conn, json.loads(msg.data))
         finally:
             conn.live = False
-            if self._current is conn:
-                self._current = None
+            for shard_id, current in list(self._current.items()):
+                if current is conn:
+                    del self._current[shard_id]
             self._on_change()
         return ws
 
@@ -228,33 +274,61 @@ class FakeGateway:
         if intents & PRIVILEGED_INTENTS & ~self.allowed_privileged_intents:
             self._reject(conn, DISALLOWED_INTENTS, "Disallowed intent(s).")
             return
+        shard = _shard(data.get("shard"))
+        if shard is None:
+            self._reject(conn, INVALID_SHARD, "Invalid shard.")
+            return
         if self.hold_ready:
             self.held_identifies.append((conn, data))
             return
         self.identify_count += 1
-        self.session = GatewaySession(secrets.token_hex(16), intents)
-        self._current = conn
+        shard_id, shard_count = shard
+        session = GatewaySession(
+            secrets.token_hex(16),
+            intents,
+            shard_id=shard_id,
+            shard_count=shard_count,
+            sharded="shard" in data,
+        )
+        self.sessions[shard_id] = session
+        self._current[shard_id] = conn
         conn.live = True
-        self.dispatch("READY", self._ready_payload(self.session.session_id))
+        ready = self._ready_payload(session.session_id)
+        ready["guilds"] = [g for g in ready["guilds"] if session.receives(int(g["id"]))]
+        if session.sharded:
+            ready["shard"] = [shard_id, shard_count]
+        self.dispatch_to(session, "READY", ready)
         for guild in self._guild_payloads():
-            self.dispatch("GUILD_CREATE", guild)
+            if session.receives(int(guild["id"])):
+                self.dispatch_to(session, "GUILD_CREATE", guild)
+
+    def dispatch_to(self, session: GatewaySession, event: str, data: dict[str, Any]) -> None:
+        """Number, log and send an event to one session (READY and its GUILD_CREATEs)."""
+        session.seq += 1
+        payload = {"op": 0, "t": event, "s": session.seq, "d": data}
+        session.log.append(payload)
+        conn = self._current.get(session.shard_id)
+        if conn is not None and conn.live:
+            conn.send(payload)
 
     def _resume(self, conn: _Connection, data: dict[str, Any]) -> None:
         if data.get("token") != self._token():
             self._reject(conn, AUTHENTICATION_FAILED, "Authentication failed.")
             return
-        session = self.session
-        if session is None or data.get("session_id") != session.session_id:
+        session = next(
+            (s for s in self.sessions.values() if s.session_id == data.get("session_id")), None
+        )
+        if session is None:
             conn.send({"op": 9, "d": False})
             return
         self.resume_count += 1
-        self._current = conn
+        self._current[session.shard_id] = conn
         conn.live = True
         last = int(data.get("seq") or 0)
         for payload in session.log:
             if payload["s"] > last:
                 conn.send(payload)
-        self.dispatch("RESUMED", {})
+        self.dispatch_to(session, "RESUMED", {})
 
     def _chunk(self, data: dict[str, Any]) -> None:
         guild_id = str(data.get("guild_id"))
@@ -270,3 +344,19 @@ class FakeGateway:
                         "nonce": data.get("nonce"),
                     },
                 )
+
+
+def _guild_of(event: str, data: dict[str, Any]) -> int | None:
+    """The guild a dispatch is about (which decides its shard), None outside guilds."""
+    raw = data.get("id") if event in _GUILD_EVENTS else data.get("guild_id")
+    return int(raw) if raw else None
+
+
+def _shard(raw: Any) -> tuple[int, int] | None:
+    """IDENTIFY's ``shard`` as (id, count); (0, 1) when absent; None when Discord refuses it."""
+    if raw is None:
+        return 0, 1
+    if not (isinstance(raw, list) and len(raw) == 2 and all(type(v) is int for v in raw)):
+        return None
+    shard_id, count = raw
+    return (shard_id, count) if 0 <= shard_id < count else None

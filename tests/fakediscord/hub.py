@@ -37,9 +37,11 @@ from .state import (
     FakeUser,
     build_default_world,
     snowflake,
+    snowflake_on_shard,
 )
 
 API_PREFIX = "/api/v10"
+GUILDS_PER_SHARD = 1000
 UserRef = FakeUser | int | str
 ChannelRef = FakeChannel | int | str
 GuildRef = FakeGuild | int
@@ -72,6 +74,8 @@ class Hub:
         self.strict_commands = False
         self.channel_rate_limit: tuple[int, float] | None = None
         self.channel_edit_rate_limit: tuple[int, float] | None = None
+        #: ``/gateway/bot``'s ``shards``; None = Discord's rule, one shard per 1,000 guilds.
+        self.shard_recommendation: int | None = None
         # --- world ---
         self.users: dict[int, FakeUser] = {self.bot_user.id: self.bot_user}
         self.guilds: dict[int, FakeGuild] = {}
@@ -138,6 +142,12 @@ class Hub:
             "relationships": [],
         }
 
+    def recommended_shards(self) -> int:
+        """What ``/gateway/bot`` recommends: a knob, else one shard per 1,000 guilds."""
+        if self.shard_recommendation is not None:
+            return self.shard_recommendation
+        return max(1, -(-len(self.guilds) // GUILDS_PER_SHARD))
+
     # ================================================================ clock
 
     def clock(self) -> float:
@@ -155,6 +165,13 @@ class Hub:
         for member in guild.members:
             self.users.setdefault(member.user.id, member.user)
         self.gateway.dispatch("GUILD_CREATE", guild.to_json())
+
+    def add_world(self, name: str, *, shard: tuple[int, int] | None = None) -> DefaultWorld:
+        """Another guild shaped like the default one; ``shard=(id, count)`` picks its shard."""
+        guild_id = snowflake_on_shard(*shard) if shard else None
+        world = build_default_world(self.bot_user, name=name, guild_id=guild_id)
+        self.add_guild(world.guild)
+        return world
 
     def user(self, ref: UserRef) -> FakeUser:
         if isinstance(ref, FakeUser):

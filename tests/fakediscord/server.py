@@ -181,15 +181,15 @@ class FakeDiscord(Hub):
 
     # ================================================================ gateway shortcuts
 
-    def drop_gateway(self, code: int = 4000) -> None:
-        """Close the gateway connection with a resumable code; the client RESUMEs."""
-        self.gateway.drop(code)
+    def drop_gateway(self, code: int = 4000, *, shard_id: int | None = None) -> None:
+        """Close gateway connections (every shard's by default); the client RESUMEs."""
+        self.gateway.drop(code, shard_id=shard_id)
 
-    def invalidate_session(self, *, resumable: bool) -> None:
-        self.gateway.invalidate_session(resumable=resumable)
+    def invalidate_session(self, *, resumable: bool, shard_id: int | None = None) -> None:
+        self.gateway.invalidate_session(resumable=resumable, shard_id=shard_id)
 
-    def request_reconnect(self) -> None:
-        self.gateway.request_reconnect()
+    def request_reconnect(self, *, shard_id: int | None = None) -> None:
+        self.gateway.request_reconnect(shard_id=shard_id)
 
     @property
     def identify_count(self) -> int:

@@ -54,6 +54,14 @@ def snowflake(at_ms: int | None = None) -> int:
     return ((ms - DISCORD_EPOCH_MS) << 22) | (next(_counter) & 0x3FFFFF)
 
 
+def snowflake_on_shard(shard_id: int, shard_count: int) -> int:
+    """A fresh snowflake that Discord would route to ``shard_id`` of ``shard_count`` as a guild id."""
+    value = snowflake()
+    stamp = value >> 22
+    stamp += (shard_id - stamp) % shard_count
+    return (stamp << 22) | (value & 0x3FFFFF)
+
+
 def snowflake_time_ms(value: int) -> int:
     return (value >> 22) + DISCORD_EPOCH_MS
 
@@ -349,9 +357,11 @@ class DefaultWorld:
     readonly: FakeChannel
 
 
-def build_default_world(bot: FakeUser) -> DefaultWorld:
+def build_default_world(
+    bot: FakeUser, *, name: str = "Test University", guild_id: int | None = None
+) -> DefaultWorld:
     """One guild: owner, bot, admin (MANAGE_GUILD), member; #seminars and #read-only."""
-    guild_id = snowflake()
+    guild_id = guild_id or snowflake()
     owner = FakeUser(snowflake(), "owner")
     admin = FakeUser(snowflake(), "admin")
     member = FakeUser(snowflake(), "alice")
@@ -385,7 +395,7 @@ def build_default_world(bot: FakeUser) -> DefaultWorld:
     )
     guild = FakeGuild(
         guild_id,
-        "Test University",
+        name,
         owner.id,
         roles=[everyone, seminar_role, admin_role, bot_role],
         channels=[seminars, readonly],
