@@ -156,7 +156,7 @@ class Poller:
                 "they stay queued and are announced by the next polls",
                 settings.name,
                 len(result.over_cap),
-                self._policy(settings).max_announcements_per_poll,
+                self._policy(feed_id, settings).max_announcements_per_poll,
             )
         if result.suspect:
             log.warning(
@@ -194,10 +194,11 @@ class Poller:
             reuse=not fresh,
         )
 
-    def _policy(self, settings: FeedSettings) -> DiffPolicy:
+    def _policy(self, feed_id: int, settings: FeedSettings) -> DiffPolicy:
         return replace(
             self._diff_policy,
             announce_window=settings.announce_window,
+            id_scope=f"feed {feed_id}",
         )
 
     def _diff_and_save(
@@ -217,7 +218,7 @@ class Poller:
             stored,
             parsed,
             now=now,
-            policy=self._policy(settings),
+            policy=self._policy(feed_id, settings),
             baseline=baseline,
             stored_sorted=True,  # load_events returns them soonest first
         )

@@ -131,6 +131,19 @@ async def test_fifty_guilds_on_one_calendar_cause_one_request_per_interval(rig: 
     assert all(len(o.outbox_ids) == 1 for o in outcomes)
 
 
+async def test_same_named_feeds_of_two_guilds_get_their_own_announcement_ids(rig: Rig) -> None:
+    # Same name, same calendar, first seen at the same instant: a button press carries only
+    # the announcement id, so an id shared by two guilds would find the other guild's talk.
+    feeds = await _feeds(rig, 2)
+    await rig.poll_all(feeds)
+    ids = [
+        {row.announcement_id for row in await rig.db_thread.run(list_outbox, rig.db, feed_id)}
+        for feed_id, _, _ in feeds
+    ]
+    assert all(len(each) == len(TALKS) for each in ids)
+    assert not ids[0] & ids[1]
+
+
 async def test_trusted_and_untrusted_feeds_never_share_a_body(rig: Rig) -> None:
     feeds = [
         *(await _feeds(rig, 2, trusted=True, first_guild=1)),

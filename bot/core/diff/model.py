@@ -36,6 +36,10 @@ class DiffPolicy:
     max_announcements_per_poll: int = 10
     #: Rows of events that ended this long ago and left the feed are deleted.
     expired_retention: timedelta = timedelta(days=30)
+    #: Mixed into new announcement ids (the poller gives the feed's id): feeds of different
+    #: servers may share a name and a calendar and see a talk at the same instant, and their
+    #: announcements must still be told apart wherever only the id is known (button presses).
+    id_scope: str = ""
 
 
 class EventState(enum.StrEnum):
@@ -135,12 +139,16 @@ class DiffResult:
         return tuple(p.action for p in self.planned)
 
 
-def announcement_id_for(feed: str, key: OccurrenceKey, first_seen: datetime) -> str:
+def announcement_id_for(
+    feed: str, key: OccurrenceKey, first_seen: datetime, scope: str = ""
+) -> str:
     """Deterministic for one diff (a re-run after a crash queues the same outbox keys), but
     salted with the moment the event was first seen: a key that comes back after its old
     announcement was handed to another key (UID-changing reschedules) or forgotten must not
     reuse an id whose outbox rows already exist, or its announcement would be dropped."""
     seed = f"{feed}\n{key.to_string()}\n{first_seen.isoformat()}"
+    if scope:
+        seed += f"\n{scope}"
     return "a" + hashlib.sha256(seed.encode()).hexdigest()[:23]
 
 

@@ -51,11 +51,12 @@ class Builder:
 
     def fresh_announcement_id(self, key: OccurrenceKey) -> str:
         """A new event's id, never one a stored event still holds."""
-        candidate = announcement_id_for(self.feed, key, self.now)
+        base = announcement_id_for(self.feed, key, self.now, self.policy.id_scope)
+        candidate = base
         suffix = 1
         while candidate in self.taken_ids:
             suffix += 1
-            candidate = announcement_id_for(self.feed, key, self.now) + f"-{suffix}"
+            candidate = f"{base}-{suffix}"
         self.taken_ids.add(candidate)
         return candidate
 
