@@ -18,7 +18,7 @@ from bot.store.db import write_transaction
 from bot.store.rows import Row, all_rows, one, ts
 
 #: Tables whose rows belong to a feed, copied whole (their key includes the feed).
-FEED_TABLES = ("events", "mirror_events", "weekly_digests")
+FEED_TABLES = ("events", "mirror_events", "weekly_digests", "talk_threads")
 #: Outbox rows still to deliver travel; delivered history stays behind.
 OPEN_OUTBOX = ("pending", "sending")
 #: Feed columns that describe the server's choice, rewritten by a repeated import.
@@ -69,8 +69,21 @@ def read_guild(db: Database, guild_id: int) -> dict[str, list[Row]]:
         f" (SELECT announcement_id FROM events WHERE feed_id IN ({marks}))",
         ids,
     )
+    data["attendance_cards"] = all_rows(
+        db,
+        f"SELECT * FROM attendance_cards WHERE announcement_id IN"
+        f" (SELECT announcement_id FROM events WHERE feed_id IN ({marks}))",
+        ids,
+    )
     subs = all_rows(db, "SELECT * FROM subscriptions WHERE guild_id = ? ORDER BY id", [guild_id])
-    data["subscriptions"] = _named(subs, names, drop=("id",))
+    # Subscription ids travel so attendance can name the reminder going created; the
+    # importing file gives each subscription a new id.
+    data["subscriptions"] = _named(subs, names)
+    going = all_rows(db, "SELECT * FROM attendance WHERE guild_id = ?", [guild_id])
+    data["attendance"] = _named(going, names)
+    data["attendance_settings"] = all_rows(
+        db, "SELECT * FROM attendance_settings WHERE guild_id = ?", [guild_id]
+    )
     outbox = all_rows(
         db,
         f"SELECT * FROM outbox WHERE feed_id IN ({marks}) AND state IN ('pending', 'sending')"
@@ -114,16 +127,44 @@ def write_guild(db: Database, guild_id: int, data: dict[str, list[Row]], *, now:
                 item = with_feed(row)
                 if item is not None:
                     added += bool(_insert(db, table, item, known, verb="INSERT OR IGNORE"))
-        known = set(_columns(db, "announcements"))
-        for row in data.get("announcements", []):
-            added += bool(_insert(db, "announcements", row, known, verb="INSERT OR IGNORE"))
-        known = set(_columns(db, "subscriptions"))
+        for table in ("announcements", "attendance_cards"):
+            known = set(_columns(db, table))
+            for row in data.get(table, []):
+                added += bool(_insert(db, table, row, known, verb="INSERT OR IGNORE"))
+        new_ids: dict[int, int] = {}
+        known = set(_columns(db, "subscriptions")) - {"id"}
         for row in data.get("subscriptions", []):
             item = with_feed(row)
             if item is not None:
                 item["guild_id"] = guild_id
-                added += bool(_insert(db, "subscriptions", item, known, verb="INSERT OR IGNORE"))
+                rowid = _insert(db, "subscriptions", item, known, verb="INSERT OR IGNORE")
+                if rowid and row.get("id") is not None:
+                    new_ids[int(row["id"])] = rowid
+                added += bool(rowid)
+        added += _write_attendance(db, guild_id, data, new_ids, with_feed)
         added += _write_outbox(db, data.get("outbox", []), feed_ids, with_feed)
+    return added
+
+
+def _write_attendance(
+    db: Database, guild_id: int, data: dict[str, list[Row]], new_ids: dict[int, int], with_feed: Any
+) -> int:
+    """Who is going, pointing at the reminders going created under their new ids (a reminder
+    already imported before keeps the link it was given then)."""
+    added = 0
+    known = set(_columns(db, "attendance"))
+    for row in data.get("attendance", []):
+        item = with_feed(row)
+        if item is None or item["feed_id"] is None:
+            continue
+        item["guild_id"] = guild_id
+        old = item.get("subscription_id")
+        item["subscription_id"] = new_ids.get(int(old)) if old is not None else None
+        added += bool(_insert(db, "attendance", item, known, verb="INSERT OR IGNORE"))
+    known = set(_columns(db, "attendance_settings"))
+    for row in data.get("attendance_settings", []):
+        item = {**row, "guild_id": guild_id}
+        added += bool(_insert(db, "attendance_settings", item, known, verb="INSERT OR IGNORE"))
     return added
 
 

@@ -22,7 +22,7 @@ from bot.config import load_config
 from bot.core.shards import shard_of
 from bot.store import feeds as feed_store
 from tests.discord_ui import harness
-from tests.discord_ui.reminder_helpers import remind_button
+from tests.discord_ui.test_going import going_button
 from tests.discord_ui.shard_fleet import (
     TALKS,
     Fleet,
@@ -51,10 +51,10 @@ async def test_servers_move_to_their_shard_without_reposts_or_lost_reminders(
     await fleet.poll_and_deliver(0)
     cards = {w.guild.id: fake.messages(w.seminars)[0] for w in fleet.worlds}
     mover = on_shard(fleet, 1)[0]
-    click = fake.click_button(
-        cards[mover.guild.id].id, remind_button(cards[mover.guild.id]), user=mover.member
-    )
-    assert "Done" in str((await fake.wait_for_interaction_response(click)).response_data)
+    # The member says "I'm going", which sets their reminder.
+    going = str(going_button(cards[mover.guild.id].message)["custom_id"])
+    click = fake.click_button(cards[mover.guild.id].id, going, user=mover.member)
+    assert "going" in str((await fake.wait_for_interaction_response(click)).response_data)
     await fleet.stop(0)
 
     configs = {
@@ -77,6 +77,7 @@ async def test_servers_move_to_their_shard_without_reposts_or_lost_reminders(
     document = json.loads((fleet.tmp_path / f"{mover.guild.id}.json").read_text())
     assert document["format"] == "seminar-bot-export" and document["version"] == 1
     assert len(document["guilds"][0]["subscriptions"]) == 1
+    assert len(document["guilds"][0]["attendance"]) == 1
 
     await fleet.start(0)
     await fleet.start(1)
@@ -98,6 +99,14 @@ async def test_servers_move_to_their_shard_without_reposts_or_lost_reminders(
     assert "Renamed talk" in json.dumps(dm.message)
     posts = Counter(w.guild.id for w in fleet.worlds for _ in fleet.reminder_posts(w))
     assert posts == {w.guild.id: 1 for w in fleet.worlds}
+
+    # Attendance moved with the server, still tied to the reminder going set: taking it back
+    # on the new shard removes that reminder too.
+    click = fake.click_button(cards[mover.guild.id].id, going, user=mover.member)
+    assert "Removed" in str((await fake.wait_for_interaction_response(click)).response_data)
+    listed = fake.inject_command("subscriptions", {}, user=mover.member, guild=mover.guild)
+    record = await fake.wait_for_interaction_response(listed)
+    assert "You have no reminders" in json.dumps(record.response_data)
 
 
 def test_export_and_import_explain_bad_input(
