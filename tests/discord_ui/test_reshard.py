@@ -22,12 +22,12 @@ from bot.config import load_config
 from bot.core.shards import shard_of
 from bot.store import feeds as feed_store
 from tests.discord_ui import harness
-from tests.discord_ui.test_going import going_button
 from tests.discord_ui.shard_fleet import (
     TALKS,
     Fleet,
     on_shard,
 )
+from tests.discord_ui.test_going import going_button
 
 TALK = TALKS[0]
 
