@@ -39,6 +39,7 @@ from bot.service.health import feed_health, write_health
 from bot.service.poller import Poller, PollOutcome
 from bot.service.scheduler import PollScheduler
 from bot.service.shared_fetch import SharedFetcher
+from bot.service.shared_parse import SharedParser
 from bot.service.supervision import AfterPollHook, FeedSupervisor
 
 P = ParamSpec("P")
@@ -146,6 +147,7 @@ class SeminarBot(commands.Bot):
             clock=self.clock,
             default_timezone=self.config.timezone,
             shared_fetch=SharedFetcher(self._fetcher, self.clock),
+            shared_parse=SharedParser(self._parser, self.db_thread, self.db, self.clock),
         )
         self.delivery = DeliveryWorker(
             self,
