@@ -16,10 +16,7 @@ from sqlite_utils import Database
 from bench.feedgen import ZONE, Talk, render_feed
 from bot.clock import FixedClock
 from bot.config import FeedSettings
-from bot.core.incremental import Outcome
-from bot.core.models import ParsedFeed
 from bot.feeds.http import FeedFetcher
-from bot.feeds.isolate import ParserPool
 from bot.service.dbthread import DatabaseThread
 from bot.service.poller import Poller, PollOutcome
 from bot.service.shared_fetch import SharedFetcher
@@ -27,27 +24,12 @@ from bot.service.shared_parse import SharedParser
 from bot.store.db import open_database
 from bot.store.feeds import upsert_feed
 from tests.feedserver import FeedServer
+from tests.service.counting_parser import CountingParser
 from tests.store.factories import T0
 from tests.store.inspect_store import list_outbox
 
 INTERVAL = timedelta(minutes=15)
 TALKS = [Talk(post_id=i, start=T0 + timedelta(days=i)) for i in (1, 2)]
-
-
-class CountingParser(ParserPool):
-    """The real pool (in process), counting the parses it is asked for."""
-
-    def __init__(self) -> None:
-        super().__init__(in_process=True)
-        self.calls = 0
-
-    async def parse(self, body: bytes, **kwargs: Any) -> ParsedFeed:
-        self.calls += 1
-        return await super().parse(body, **kwargs)
-
-    async def parse_incremental(self, body: bytes, **kwargs: Any) -> Outcome:
-        self.calls += 1
-        return await super().parse_incremental(body, **kwargs)
 
 
 @dataclass
