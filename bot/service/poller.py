@@ -23,7 +23,7 @@ from bot.core.filters import apply_filters
 from bot.core.models import Action, ParsedFeed
 from bot.core.parse import ParseLimits
 from bot.core.poll_slots import poll_period, slot_after
-from bot.errors import FeedError, FeedHTTPError
+from bot.errors import FeedError, FeedHTTPError, HostBusy
 from bot.feeds.http import Downloaded, FeedFetcher, FetchResult, NotModified, Validators
 from bot.feeds.isolate import ParserPool
 from bot.service.dbthread import DatabaseThread
@@ -35,7 +35,8 @@ from bot.store import feeds as feed_store
 
 log = logging.getLogger(__name__)
 
-PollStatus = Literal["ok", "not_modified", "failed", "suspect"]
+#: ``deferred``: the feed's server had no free slot in time; nothing was polled or recorded.
+PollStatus = Literal["ok", "not_modified", "failed", "suspect", "deferred"]
 Baseline = Literal["announce", "silent"]
 
 
@@ -127,6 +128,8 @@ class Poller:
             if isinstance(fetched, NotModified):
                 return await self._not_modified(feed_id, settings, now)
             parsed = await self._parse(feed_id, settings, fetched.body, now)
+        except HostBusy as exc:
+            return self._deferred(feed_id, settings, exc, now)
         except FeedError as exc:
             return await self._failed(feed_id, settings, row.fail_count, exc, now)
 
@@ -264,6 +267,19 @@ class Poller:
             event_store.record_not_modified, self._db, feed_id, now=now, next_poll_at=next_poll_at
         )
         return PollOutcome(feed=settings.name, status="not_modified", next_poll_at=next_poll_at)
+
+    def _deferred(
+        self, feed_id: int, settings: FeedSettings, busy: HostBusy, now: datetime
+    ) -> PollOutcome:
+        """Not a failure: the feed keeps its health and its due time, so its next slot polls
+        it (the stored due time is already past by then)."""
+        log.warning("poll of feed %s deferred: %s", settings.name, busy)
+        return PollOutcome(
+            feed=settings.name,
+            status="deferred",
+            error=busy,
+            next_poll_at=slot_after(now, feed_id, poll_period(settings.poll_interval)),
+        )
 
     async def _failed(
         self,
