@@ -51,6 +51,9 @@ CHUNK = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
+#: Connections of one session at once. Each server takes at most its slots plus its overdue
+#: downloads (16 by default), so only several hanging servers together could fill this.
+MAX_CONNECTIONS = 100
 _HTTP_SCHEMES = {"http": "http", "https": "https", "webcal": "https", "webcals": "https"}
 
 
@@ -263,16 +266,17 @@ class FeedFetcher:
     def _session(self, trusted: bool) -> aiohttp.ClientSession:
         if trusted:
             if self._trusted is None:
-                self._trusted = self._new_session(aiohttp.TCPConnector(limit=0))
+                self._trusted = self._new_session(
+                    aiohttp.TCPConnector(limit=MAX_CONNECTIONS, limit_per_host=0)
+                )
             return self._trusted
         if self._guarded is None:
             inner = self._resolver or aiohttp.ThreadedResolver()
             connector = aiohttp.TCPConnector(
                 resolver=GuardedResolver(inner, self.guard),
                 socket_factory=self.guard.socket_factory,
-                # No pool limits here: ``host_slots`` bounds each server, and a wait inside
-                # aiohttp's pool would eat into the download's own deadline.
-                limit=0,
+                limit=MAX_CONNECTIONS,
+                limit_per_host=0,  # ``host_slots`` bounds each server, outside the deadline
                 # Resolve and dial afresh each time: a cached answer or a pooled connection
                 # would skip the checks when a name is re-pointed (DNS rebinding).
                 use_dns_cache=False,
