@@ -97,13 +97,17 @@ class SharedParser:
         settings = settings_key(default_timezone, limits)
         key: ParseKey = (await self._digest(body), settings)
         window = (window_start, window_end)
+        waited = key in self._in_flight
         shared = await self._shared(key)
         if shared is not None:
             parsed = await self._adapt(shared, body, window, settings, limits)
             if parsed is not None:
                 self.reused += 1
                 return parsed
-        lead = key not in self._in_flight
+        # Only a feed that found nothing to share leads. One whose shared result did not fit,
+        # or whose leader failed, parses beside the others rather than making later feeds
+        # wait for it in turn.
+        lead = not waited and shared is None and key not in self._in_flight
         done: asyncio.Future[_Result | None] = asyncio.get_running_loop().create_future()
         if lead:
             self._in_flight[key] = done
