@@ -49,8 +49,8 @@ class HostSlots:
     def __init__(
         self,
         *,
-        per_host: int = 4,
-        overdue_after: float = 2.0,
+        per_host: int = 6,
+        overdue_after: float = 1.0,
         max_overdue: int = 12,
         max_wait: float = 60.0,
     ) -> None:

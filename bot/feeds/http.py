@@ -52,7 +52,7 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 #: Connections of one session at once. Each server takes at most its slots plus its overdue
-#: downloads (16 by default), so only several hanging servers together could fill this.
+#: downloads (18 by default), so only several hanging servers together could fill this.
 MAX_CONNECTIONS = 100
 _HTTP_SCHEMES = {"http": "http", "https": "https", "webcal": "https", "webcals": "https"}
 
@@ -67,9 +67,9 @@ class FetchLimits:
     read_timeout: float = 15.0
     max_redirects: int = 5
     #: Downloads from one server at once, in arrival order (see ``bot.feeds.host_slots``).
-    per_host: int = 4
+    per_host: int = 6
     #: A download running this long lends its slot to the next in line and runs on.
-    overdue_after: float = 2.0
+    overdue_after: float = 1.0
     #: Lent-out (overdue) downloads one server may carry besides its ``per_host`` slots.
     max_overdue_per_host: int = 12
     #: Longest wait for a slot; then ``HostBusy`` (not polled this time, not a failure).

@@ -138,3 +138,14 @@ async def test_the_address_guard_still_refuses_while_slots_are_free(
     with pytest.raises(ForbiddenAddress):
         await fetcher.fetch(host.served.url("/ok/0.ics", host="127.0.0.1"))
     assert host.served.hits == 0
+
+
+async def test_downloads_from_one_server_take_turns_in_arrival_order(
+    host: Host, make_fetcher: FetcherFactory
+) -> None:
+    fetcher = make_fetcher(host.served, limits=FetchLimits(per_host=2))
+    urls = [host.served.url(f"/ok/{n}.ics") for n in range(HEALTHY)]
+    results = await asyncio.gather(*(fetcher.fetch(url) for url in urls))
+    assert all(isinstance(r, Downloaded) for r in results)
+    assert [r.path for r in host.served.requests] == [f"/ok/{n}.ics" for n in range(HEALTHY)]
+    assert host.most_active <= 2
