@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from bot.errors import FeedTimeout, ForbiddenAddress, HostBusy
+from bot.feeds.host_slots import HostSlots
 from bot.feeds.http import Downloaded, FetchLimits
 from tests.feeds.conftest import ICS, FetcherFactory, Served, ServeFactory
 
@@ -149,3 +150,23 @@ async def test_downloads_from_one_server_take_turns_in_arrival_order(
     assert all(isinstance(r, Downloaded) for r in results)
     assert [r.path for r in host.served.requests] == [f"/ok/{n}.ics" for n in range(HEALTHY)]
     assert host.most_active <= 2
+
+
+async def test_a_poll_cancelled_while_waiting_gives_its_turn_back() -> None:
+    slots = HostSlots(per_host=1, overdue_after=60, max_wait=60)
+    entered = asyncio.Event()
+
+    async def waiter() -> None:
+        async with slots.slot("cal.example.edu:443"):
+            entered.set()
+
+    async with slots.slot("cal.example.edu:443"):
+        queued = asyncio.ensure_future(waiter())
+        await asyncio.sleep(0)  # it is now in line
+        queued.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+    assert not entered.is_set()
+    assert slots.holding("cal.example.edu:443") == 0
+    async with slots.slot("cal.example.edu:443"):  # free at once, nothing left in line
+        assert slots.holding("cal.example.edu:443") == 1
