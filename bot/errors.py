@@ -116,6 +116,12 @@ class FeedConnectionError(FetchError):
     reason = "connection_error"
 
 
+class HostBusy(FetchError):
+    """The feed waited too long for a free slot on its server: not polled, not failed."""
+
+    reason = "host_busy"
+
+
 class FeedFileError(FetchError):
     """A local calendar file (operator-configured) could not be read."""
 

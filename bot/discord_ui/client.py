@@ -42,6 +42,7 @@ from bot.service.poller import Poller, PollOutcome
 from bot.service.scheduler import PollScheduler
 from bot.service.sharding import added_feeds_schedule, claim_database
 from bot.service.shared_fetch import SharedFetcher
+from bot.service.shared_parse import SharedParser
 from bot.service.supervision import AfterPollHook, FeedSupervisor
 
 P = ParamSpec("P")
@@ -159,6 +160,7 @@ class SeminarBot(commands.Bot):
             clock=self.clock,
             default_timezone=self.config.timezone,
             shared_fetch=SharedFetcher(self._fetcher, self.clock),
+            shared_parse=SharedParser(self._parser, self.db_thread, self.db, self.clock),
         )
         self.talk_threads = TalkThreads(
             self,

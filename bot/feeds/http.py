@@ -41,6 +41,7 @@ from bot.errors import (
     TooManyRedirects,
 )
 from bot.feeds.guard import AddressGuard, GuardedResolver, RefusalLog, current_refusals
+from bot.feeds.host_slots import HostSlots
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,9 @@ CHUNK = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
+#: Connections of one session at once. Each server takes at most its slots plus its overdue
+#: downloads (18 by default), so only several hanging servers together could fill this.
+MAX_CONNECTIONS = 100
 _HTTP_SCHEMES = {"http": "http", "https": "https", "webcal": "https", "webcals": "https"}
 
 
@@ -62,6 +66,14 @@ class FetchLimits:
     connect_timeout: float = 10.0
     read_timeout: float = 15.0
     max_redirects: int = 5
+    #: Downloads from one server at once, in arrival order (see ``bot.feeds.host_slots``).
+    per_host: int = 6
+    #: A download running this long lends its slot to the next in line and runs on.
+    overdue_after: float = 1.0
+    #: Lent-out (overdue) downloads one server may carry besides its ``per_host`` slots.
+    max_overdue_per_host: int = 12
+    #: Longest wait for a slot; then ``HostBusy`` (not polled this time, not a failure).
+    max_queue_wait: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +175,15 @@ def _origin(url: URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host or "", url.port)
 
 
+def _host_key(url: str) -> str:
+    """The server a download's slot is counted against: host and port of the first hop."""
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return url  # the download itself reports the bad address
+    return f"{(parsed.host or '').lower()}:{parsed.port}"
+
+
 class FeedFetcher:
     """Downloads feeds; one instance (two aiohttp sessions) per bot.
 
@@ -193,6 +214,14 @@ class FeedFetcher:
         self._user_agent = user_agent
         self._guarded: aiohttp.ClientSession | None = None
         self._trusted: aiohttp.ClientSession | None = None
+        lim = self.limits
+        #: Both sessions share one gate: it is the same server either way.
+        self.host_slots = HostSlots(
+            per_host=lim.per_host,
+            overdue_after=lim.overdue_after,
+            max_overdue=lim.max_overdue_per_host,
+            max_wait=lim.max_queue_wait,
+        )
 
     async def __aenter__(self) -> FeedFetcher:
         return self
@@ -237,14 +266,17 @@ class FeedFetcher:
     def _session(self, trusted: bool) -> aiohttp.ClientSession:
         if trusted:
             if self._trusted is None:
-                self._trusted = self._new_session(aiohttp.TCPConnector(limit_per_host=2))
+                self._trusted = self._new_session(
+                    aiohttp.TCPConnector(limit=MAX_CONNECTIONS, limit_per_host=0)
+                )
             return self._trusted
         if self._guarded is None:
             inner = self._resolver or aiohttp.ThreadedResolver()
             connector = aiohttp.TCPConnector(
                 resolver=GuardedResolver(inner, self.guard),
                 socket_factory=self.guard.socket_factory,
-                limit_per_host=2,
+                limit=MAX_CONNECTIONS,
+                limit_per_host=0,  # ``host_slots`` bounds each server, outside the deadline
                 # Resolve and dial afresh each time: a cached answer or a pooled connection
                 # would skip the checks when a name is re-pointed (DNS rebinding).
                 use_dns_cache=False,
@@ -265,14 +297,21 @@ class FeedFetcher:
     ) -> FetchResult:
         """Download ``url`` (conditionally when ``validators`` are given).
 
-        Raises a ``bot.errors.FetchError`` subclass, ``EmptyFeed`` or ``NotACalendar``.
-        ``web_page=True`` accepts an HTML page (to look for the calendar it advertises) under
-        the same guard and caps.
+        Raises a ``bot.errors.FetchError`` subclass, ``EmptyFeed`` or ``NotACalendar``;
+        ``HostBusy`` when no slot on the server came free in time (the deadline of the
+        download starts once it has one). ``web_page=True`` accepts an HTML page (to look for
+        the calendar it advertises) under the same guard and caps.
         """
         validators = validators or Validators()
         if trusted and self._is_local(url):
             return await self._fetch_file(url, validators)
         start = self._check_url(url, trusted)
+        async with self.host_slots.slot(_host_key(start)):
+            return await self._fetch_within_deadline(start, validators, trusted, web_page)
+
+    async def _fetch_within_deadline(
+        self, start: str, validators: Validators, trusted: bool, web_page: bool
+    ) -> FetchResult:
         refusals = RefusalLog()
         token = current_refusals.set(refusals)
         try:

@@ -13,7 +13,14 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from bot.core.incremental import CacheView, Outcome, absorb, content_digest, settings_key
+from bot.core.incremental import (
+    CacheView,
+    FeedState,
+    Outcome,
+    absorb,
+    content_digest,
+    settings_key,
+)
 from bot.core.models import ParsedFeed
 from bot.core.parse import ParseLimits
 from bot.feeds.isolate import ParserPool, scaled_allowance
@@ -58,12 +65,50 @@ def _lookup(
     state = cache_for(db).get(feed_id)
     if state is None or state.settings != settings:
         return None, None, body_hash
-    # The size check keeps the byte cap exact: stamps of another length could cross it.
-    if state.body_hash == body_hash and len(body) <= limits.max_bytes and state.covers(*window):
-        parsed = state.assemble(window[0], window[1], limits)
-        if parsed is not None:
-            return parsed, None, body_hash
+    parsed = _answer_from(state, body, body_hash, window, settings, limits)
+    if parsed is not None:
+        return parsed, None, body_hash
     return None, state.view(), body_hash
+
+
+def _answer_from(
+    state: FeedState,
+    body: bytes,
+    body_hash: str,
+    window: tuple[datetime, datetime],
+    settings: bytes,
+    limits: ParseLimits,
+) -> ParsedFeed | None:
+    """The window's occurrences from ``state`` when it holds this body (stamps aside) parsed
+    under these settings; ``None`` when it cannot say."""
+    if state.settings != settings or state.body_hash != body_hash:
+        return None
+    # The size check keeps the byte cap exact: stamps of another length could cross it.
+    if len(body) > limits.max_bytes or not state.covers(*window):
+        return None
+    return state.assemble(window[0], window[1], limits)
+
+
+def answer_from_feed(
+    db: Database,
+    source_feed_id: int,
+    body: bytes,
+    window: tuple[datetime, datetime],
+    settings: bytes,
+    limits: ParseLimits,
+) -> ParsedFeed | None:
+    """What the full parse of ``body`` would give, read from another feed's remembered parse.
+
+    For feeds following one calendar: the feed that parsed this body left its groups in its
+    cache, and any window inside their horizon is assembled from them exactly as for that feed.
+    Database thread only (the cache is owned by it). ``None`` when the state does not fit
+    (another body since, other settings, a window outside the horizon, a cap in reach).
+    """
+    state = cache_for(db).get(source_feed_id)
+    if state is None:
+        return None
+    body_hash = "c:" + content_digest(body).hex()
+    return _answer_from(state, body, body_hash, window, settings, limits)
 
 
 def _absorb(

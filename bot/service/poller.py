@@ -23,18 +23,20 @@ from bot.core.filters import apply_filters
 from bot.core.models import Action, ParsedFeed
 from bot.core.parse import ParseLimits
 from bot.core.poll_slots import poll_period, slot_after
-from bot.errors import FeedError, FeedHTTPError
+from bot.errors import FeedError, FeedHTTPError, HostBusy
 from bot.feeds.http import Downloaded, FeedFetcher, FetchResult, NotModified, Validators
 from bot.feeds.isolate import ParserPool
 from bot.service.dbthread import DatabaseThread
 from bot.service.incremental import parse_incrementally
 from bot.service.shared_fetch import SharedFetcher
+from bot.service.shared_parse import SharedParser
 from bot.store import events as event_store
 from bot.store import feeds as feed_store
 
 log = logging.getLogger(__name__)
 
-PollStatus = Literal["ok", "not_modified", "failed", "suspect"]
+#: ``deferred``: the feed's server had no free slot in time; nothing was polled or recorded.
+PollStatus = Literal["ok", "not_modified", "failed", "suspect", "deferred"]
 Baseline = Literal["announce", "silent"]
 
 
@@ -75,6 +77,7 @@ class Poller:
         parse_limits: ParseLimits | None = None,
         diff_policy: DiffPolicy | None = None,
         shared_fetch: SharedFetcher | None = None,
+        shared_parse: SharedParser | None = None,
     ) -> None:
         self._db = db
         self._db_thread = db_thread
@@ -90,6 +93,9 @@ class Poller:
         self._diff_policy = diff_policy or DiffPolicy()
         #: When set, feeds following the same calendar share its downloads.
         self._shared_fetch = shared_fetch
+        #: When set, feeds that received the same body under the same parse settings share
+        #: its parse (each still filters, diffs and saves on its own).
+        self._shared_parse = shared_parse
 
     async def poll(
         self, feed_id: int, settings: FeedSettings, *, trusted: bool, fresh: bool = False
@@ -121,21 +127,9 @@ class Poller:
             fetched = await self._fetch(feed_id, settings, validators, trusted, fresh)
             if isinstance(fetched, NotModified):
                 return await self._not_modified(feed_id, settings, now)
-            parsed = await parse_incrementally(
-                self._parser,
-                self._db_thread,
-                self._db,
-                feed_id,
-                fetched.body,
-                window_start=now - self._window.past,
-                window_end=now + self._window.future,
-                default_timezone=settings.timezone or self._default_timezone,
-                limits=replace(
-                    self._parse_limits,
-                    seminar_summary_pattern=settings.seminar_summary_pattern,
-                    seminar_description_pattern=settings.seminar_description_pattern,
-                ),
-            )
+            parsed = await self._parse(feed_id, settings, fetched.body, now)
+        except HostBusy as exc:
+            return self._deferred(feed_id, settings, exc, now)
         except FeedError as exc:
             return await self._failed(feed_id, settings, row.fail_count, exc, now)
 
@@ -194,6 +188,38 @@ class Poller:
             reuse=not fresh,
         )
 
+    async def _parse(
+        self, feed_id: int, settings: FeedSettings, body: bytes, now: datetime
+    ) -> ParsedFeed:
+        window_start = now - self._window.past
+        window_end = now + self._window.future
+        default_timezone = settings.timezone or self._default_timezone
+        limits = replace(
+            self._parse_limits,
+            seminar_summary_pattern=settings.seminar_summary_pattern,
+            seminar_description_pattern=settings.seminar_description_pattern,
+        )
+        if self._shared_parse is not None:
+            return await self._shared_parse.parse(
+                feed_id,
+                body,
+                window_start=window_start,
+                window_end=window_end,
+                default_timezone=default_timezone,
+                limits=limits,
+            )
+        return await parse_incrementally(
+            self._parser,
+            self._db_thread,
+            self._db,
+            feed_id,
+            body,
+            window_start=window_start,
+            window_end=window_end,
+            default_timezone=default_timezone,
+            limits=limits,
+        )
+
     def _policy(self, feed_id: int, settings: FeedSettings) -> DiffPolicy:
         return replace(
             self._diff_policy,
@@ -242,6 +268,19 @@ class Poller:
             event_store.record_not_modified, self._db, feed_id, now=now, next_poll_at=next_poll_at
         )
         return PollOutcome(feed=settings.name, status="not_modified", next_poll_at=next_poll_at)
+
+    def _deferred(
+        self, feed_id: int, settings: FeedSettings, busy: HostBusy, now: datetime
+    ) -> PollOutcome:
+        """Not a failure: the feed keeps its health and its due time, so its next slot polls
+        it (the stored due time is already past by then)."""
+        log.warning("poll of feed %s deferred: %s", settings.name, busy)
+        return PollOutcome(
+            feed=settings.name,
+            status="deferred",
+            error=busy,
+            next_poll_at=slot_after(now, feed_id, poll_period(settings.poll_interval)),
+        )
 
     async def _failed(
         self,

@@ -171,7 +171,7 @@ def _report(
     err: TextIO,
     as_json: bool,
 ) -> int:
-    if outcome.status == "failed":
+    if outcome.status in ("failed", "deferred"):
         assert outcome.error is not None
         print(
             f"seminar-bot: feed {settings.name!r} could not be read "

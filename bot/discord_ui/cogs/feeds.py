@@ -246,6 +246,8 @@ async def refresh(interaction: discord.Interaction, feed: str) -> None:
         text = "The bot is shutting down; nothing was polled."
     elif outcome.status == "failed" and outcome.error is not None:
         text = f"Polling **{row.name}** failed ({outcome.error.reason}): {outcome.error}"
+    elif outcome.status == "deferred" and outcome.error is not None:
+        text = f"**{row.name}** was not polled this time: {outcome.error}"
     elif outcome.status == "not_modified":
         text = f"**{row.name}** has not changed since the last poll."
     elif outcome.status == "suspect":
