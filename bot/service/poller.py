@@ -124,7 +124,7 @@ class Poller:
             # them, so ask for the body unconditionally.
             validators = Validators(etag=None, last_modified=None)
         try:
-            fetched = await self._fetch(feed_id, settings, validators, trusted, fresh)
+            fetched = await self._fetch(feed_id, settings, validators, trusted, fresh, now)
             if isinstance(fetched, NotModified):
                 return await self._not_modified(feed_id, settings, now)
             parsed = await self._parse(feed_id, settings, fetched.body, now)
@@ -176,6 +176,7 @@ class Poller:
         validators: Validators,
         trusted: bool,
         fresh: bool,
+        asked_at: datetime,
     ) -> FetchResult:
         if self._shared_fetch is None:
             return await self._fetcher.fetch(settings.url, validators=validators, trusted=trusted)
@@ -186,6 +187,7 @@ class Poller:
             trusted=trusted,
             interval=settings.poll_interval,
             reuse=not fresh,
+            asked_at=asked_at,
         )
 
     async def _parse(

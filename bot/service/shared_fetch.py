@@ -83,11 +83,14 @@ class SharedFetcher:
         trusted: bool,
         interval: timedelta,
         reuse: bool = True,
+        asked_at: datetime | None = None,
     ) -> FetchResult:
         """What ``FeedFetcher.fetch`` would answer this feed, sharing the request when it can.
 
-        ``reuse=False`` (someone asked for a poll now) skips the recent body, but still joins
-        a request already under way: its answer is as fresh as a new one.
+        ``reuse=False`` (someone asked for a poll now) skips the recent body unless its request
+        started no earlier than ``asked_at``, and still joins a request already under way:
+        either answer is as fresh as a new one. So several polls asked for at once (a
+        refresh of every feed on one calendar) still cost one request.
         """
         key: FetchKey = (normalise_url(url), trusted)
         previous = self._key_of.get(feed_id)
@@ -96,8 +99,14 @@ class SharedFetcher:
         self._key_of[feed_id] = key
         self._intervals.setdefault(key, {})[feed_id] = interval
         recent = self._recent.get(key)
-        if reuse and recent is not None and recent.body is not None and self._fresh(key, recent):
-            return _answer_with_body(recent.body, validators)
+        if recent is not None and recent.body is not None:
+            recent_enough = (
+                self._fresh(key, recent)
+                if reuse
+                else asked_at is not None and recent.confirmed_at >= asked_at
+            )
+            if recent_enough:
+                return _answer_with_body(recent.body, validators)
         flight = self._in_flight.get(key)
         if flight is None:
             flight = self._start(key, url, validators, trusted)
