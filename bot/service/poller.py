@@ -105,6 +105,8 @@ class Poller:
         ``fresh`` (a poll someone asked for) does not reuse another feed's recent download.
         """
         now = self._clock.now()
+        # Any download that starts from here on is as fresh as this poll asks for.
+        asked_after = self._shared_fetch.ticket() if self._shared_fetch is not None else 0
         row = await self._db_thread.run(feed_store.get_feed, self._db, feed_id)
         if row is None:
             raise LookupError(f"feed {feed_id} is not in the database")
@@ -124,7 +126,7 @@ class Poller:
             # them, so ask for the body unconditionally.
             validators = Validators(etag=None, last_modified=None)
         try:
-            fetched = await self._fetch(feed_id, settings, validators, trusted, fresh, now)
+            fetched = await self._fetch(feed_id, settings, validators, trusted, fresh, asked_after)
             if isinstance(fetched, NotModified):
                 return await self._not_modified(feed_id, settings, now)
             parsed = await self._parse(feed_id, settings, fetched.body, now)
@@ -176,7 +178,7 @@ class Poller:
         validators: Validators,
         trusted: bool,
         fresh: bool,
-        asked_at: datetime,
+        asked_after: int,
     ) -> FetchResult:
         if self._shared_fetch is None:
             return await self._fetcher.fetch(settings.url, validators=validators, trusted=trusted)
@@ -187,7 +189,7 @@ class Poller:
             trusted=trusted,
             interval=settings.poll_interval,
             reuse=not fresh,
-            asked_at=asked_at,
+            asked_after=asked_after,
         )
 
     async def _parse(

@@ -50,6 +50,8 @@ class _Recent:
     validators: Validators
     body: Downloaded | None
     confirmed_at: datetime
+    #: Which download confirmed it (see :meth:`SharedFetcher.ticket`).
+    download: int = 0
 
 
 @dataclass
@@ -69,6 +71,12 @@ class SharedFetcher:
         #: Each feed's interval per key: the shortest one bounds how long a body is reused.
         self._intervals: dict[FetchKey, dict[int, timedelta]] = {}
         self._key_of: dict[int, FetchKey] = {}
+        #: Downloads started so far; a download's number orders it against poll requests.
+        self._downloads = 0
+
+    def ticket(self) -> int:
+        """Taken when a poll is asked for: a download numbered above it started later."""
+        return self._downloads
 
     @property
     def requests_in_flight(self) -> int:
@@ -83,14 +91,15 @@ class SharedFetcher:
         trusted: bool,
         interval: timedelta,
         reuse: bool = True,
-        asked_at: datetime | None = None,
+        asked_after: int | None = None,
     ) -> FetchResult:
         """What ``FeedFetcher.fetch`` would answer this feed, sharing the request when it can.
 
         ``reuse=False`` (someone asked for a poll now) skips the recent body unless its request
-        started no earlier than ``asked_at``, and still joins a request already under way:
-        either answer is as fresh as a new one. So several polls asked for at once (a
-        refresh of every feed on one calendar) still cost one request.
+        started after the :meth:`ticket` ``asked_after`` taken when the poll was asked for, and
+        still joins a request already under way: either answer is as fresh as a new one. So
+        several polls asked for at once (a refresh of every feed on one calendar) still cost
+        one request.
         """
         key: FetchKey = (normalise_url(url), trusted)
         previous = self._key_of.get(feed_id)
@@ -103,7 +112,7 @@ class SharedFetcher:
             recent_enough = (
                 self._fresh(key, recent)
                 if reuse
-                else asked_at is not None and recent.confirmed_at >= asked_at
+                else asked_after is not None and recent.download > asked_after
             )
             if recent_enough:
                 return _answer_with_body(recent.body, validators)
@@ -127,6 +136,8 @@ class SharedFetcher:
 
     def _start(self, key: FetchKey, url: str, validators: Validators, trusted: bool) -> _InFlight:
         started_at = self._clock.now()
+        self._downloads += 1
+        number = self._downloads
         task = asyncio.ensure_future(
             self._fetcher.fetch(url, validators=validators, trusted=trusted)
         )
@@ -138,18 +149,18 @@ class SharedFetcher:
                 del self._in_flight[key]
             if done.cancelled() or done.exception() is not None:
                 return  # a failure is never remembered
-            self._remember(key, done.result(), started_at)
+            self._remember(key, done.result(), started_at, number)
 
         task.add_done_callback(finished)
         return flight
 
-    def _remember(self, key: FetchKey, result: FetchResult, at: datetime) -> None:
+    def _remember(self, key: FetchKey, result: FetchResult, at: datetime, number: int) -> None:
         if isinstance(result, Downloaded):
-            self._recent[key] = _Recent(result.validators, result, at)
+            self._recent[key] = _Recent(result.validators, result, at, number)
             return
         held = self._held_body(key, result.validators)
         if held is not None:
-            self._recent[key] = _Recent(result.validators, held, at)
+            self._recent[key] = _Recent(result.validators, held, at, number)
 
     def _held_body(self, key: FetchKey, validators: Validators) -> Downloaded | None:
         """The remembered body that these validators describe, if any."""

@@ -186,7 +186,6 @@ async def test_a_poll_asked_for_now_does_not_reuse_a_recent_body(rig: Rig) -> No
     await rig.poller.poll(feed[0], feed[1], trusted=False)
     rig.server.body = render_feed(TALKS[:1])
     rig.server.etag = '"v2"'
-    rig.clock.advance(seconds=1)  # asked for after that download started
     outcome = await rig.poller.poll(feed[0], feed[1], trusted=False, fresh=True)
     assert rig.server.hits == 2 and outcome.status == "ok"
 
@@ -194,10 +193,32 @@ async def test_a_poll_asked_for_now_does_not_reuse_a_recent_body(rig: Rig) -> No
 async def test_polls_asked_for_at_once_share_one_request_even_one_after_another(rig: Rig) -> None:
     # A refresh of every feed on one calendar: the first download may finish before the
     # others reach the fetcher, and it is still as fresh as they asked for.
-    feeds = await _feeds(rig, 3)
-    outcomes = [await rig.poller.poll(f, s, trusted=t, fresh=True) for f, s, t in feeds]
-    assert [o.status for o in outcomes] == ["ok"] * 3
+    url = rig.server.url
+    asked = rig.shared.ticket()
+    for feed_id in (1, 2, 3):
+        answer = await rig.shared.fetch(
+            feed_id,
+            url,
+            validators=Validators(),
+            trusted=False,
+            interval=INTERVAL,
+            reuse=False,
+            asked_after=asked,
+        )
+        assert isinstance(answer, Downloaded)
     assert rig.server.hits == 1
+    # A poll asked for after that download gets a new one.
+    later = rig.shared.ticket()
+    await rig.shared.fetch(
+        1,
+        url,
+        validators=Validators(),
+        trusted=False,
+        interval=INTERVAL,
+        reuse=False,
+        asked_after=later,
+    )
+    assert rig.server.hits == 2
 
 
 def test_spellings_of_one_calendar_share_a_key() -> None:
