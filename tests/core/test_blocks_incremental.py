@@ -9,7 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.feedgen import render_feed, seminar_series
-from bot.core.incremental.blocks import SplitFeed, _digest_stamps, content_digest
+from bot.core.incremental.blocks import (
+    SplitFeed,
+    _digest_stamps,
+    content_digest,
+    stamp_pieces,
+)
 from bot.core.incremental.split import SplitMemo, _runs, split_feed
 
 FIRST = datetime(2026, 3, 2, 15, tzinfo=UTC)
@@ -37,6 +42,24 @@ SNIPPETS = (
     b"\n",
     b"x",
 )
+
+
+def runs(old: bytes, new: bytes) -> list[tuple[int, int, int]]:
+    """The stretches of ``new`` equal to ``old`` with its stamps swapped for the new ones,
+    checked here to be exactly that."""
+    old_line, old_pieces = stamp_pieces(old)
+    new_line, new_pieces = stamp_pieces(new)
+    if not old_line or not new_line or len(old_line) != len(new_line):
+        return []
+    restamped = new_line.join(old_pieces)
+    found = _runs(old_pieces, new_pieces, len(new_line), len(old))
+    for o_start, n_start, length in found:
+        assert restamped[o_start : o_start + length] == new[n_start : n_start + length]
+        assert len(new[n_start : n_start + length]) == length
+        assert (o_start == n_start == 0) or (old[o_start - 1] == new[n_start - 1] == 10)
+        o_end, n_end = o_start + length, n_start + length
+        assert (o_end == len(old) and n_end == len(new)) or old[o_end - 1] == new[n_end - 1] == 10
+    return found
 
 
 def split(body: bytes, previous: SplitFeed | None = None) -> SplitFeed | None:
@@ -91,8 +114,7 @@ def successions(draw: st.DrawFn) -> tuple[bytes, bytes]:
 @given(successions())
 def test_split_against_an_earlier_split_equals_the_full_split(pair: tuple[bytes, bytes]) -> None:
     old, new = pair
-    for o_start, n_start, length in _runs(old, new):
-        assert old[o_start : o_start + length] == new[n_start : n_start + length]
+    runs(old, new)
     previous = split(old)
     full = split(new)
     if previous is not None:
@@ -131,19 +153,18 @@ def test_a_block_already_holding_the_new_stamp_is_hashed_again() -> None:
 
 
 def test_runs_pair_only_equal_bytes() -> None:
-    # The old body reappears whole after a cut in the new one: the two first chunks are equal
-    # but sit at different places (one starts the body, the other follows "BEGIN:VEVENT").
+    # The old body reappears whole later in the new one: its first piece (the header up to
+    # the first stamp line) is equal to a later one but one starts the body, the other not.
     old = render_feed(TALKS[:3], stamp=STAMP)
     header = old[: old.index(b"\r\nBEGIN:VEVENT")]
     for new in (
         header.replace(b"Computer", b"Comp") + b"\r\nBEGIN:VEVENT" + old,
         old + b"\r\nBEGIN:VEVENT" + old,
         old[: len(header)] + old[len(header) :].replace(b"Speaker 1", b"Speaker one"),
+        old[: old.index(b"DTSTAMP")] + old,
     ):
         for a, b in ((old, new), (new, old)):
-            for o_start, n_start, length in _runs(a, b):
-                assert a[o_start : o_start + length] == b[n_start : n_start + length]
-                assert (o_start == n_start == 0) or (a[o_start - 1] == b[n_start - 1] == 10)
+            assert runs(a, b)
 
 
 @settings(max_examples=300, deadline=None)

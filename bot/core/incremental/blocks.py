@@ -20,10 +20,18 @@ import hashlib
 import itertools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
-__all__ = ["Group", "SplitFeed", "build_split", "content_digest", "group_body", "scan"]
+__all__ = [
+    "Group",
+    "SplitFeed",
+    "build_split",
+    "content_digest",
+    "group_body",
+    "scan",
+    "stamp_pieces",
+]
 
 _BEGIN_CAL = re.compile(rb"BEGIN:VCALENDAR", re.IGNORECASE)
 # Searched in the lower-cased body; every BEGIN/END line starts right after a newline.
@@ -71,6 +79,9 @@ class SplitFeed:
     max_nesting: int = 0
     #: Every VEVENT block as (start, end, UID line), in document order.
     blocks: tuple[tuple[int, int, bytes], ...] = ()
+    #: :attr:`data` cut at every copy of :attr:`stamp_line` (empty without one): what the
+    #: next body of the feed is compared with. Derived from ``data``, so left out of ``==``.
+    pieces: tuple[bytes, ...] = field(default=(), compare=False, repr=False)
 
 
 def _digest(*parts: bytes) -> bytes:
@@ -111,8 +122,7 @@ def content_digest(body: bytes) -> bytes:
     line = first.group(0)
     pieces = body.split(line)
     # A piece starting with a blank continues a folded copy of the line: not a stamp line.
-    blank = itertools.repeat((b" ", b"\t"))
-    folded = any(map(bytes.startswith, itertools.islice(pieces, 1, None), blank))
+    folded = any(map(bytes.startswith, itertools.islice(pieces, 1, None), _BLANKS))
     if not folded:
         rest = b"\n".join(pieces)
         if rest.find(b"\nDTSTAMP") < 0:  # no other stamp line left to find
@@ -155,16 +165,22 @@ def calendar_data(body: bytes) -> tuple[bytes, int] | None:
     return data, first_nl
 
 
-def stamp_line_of(data: bytes) -> bytes:
-    """The first stamp line, when no copy of it is folded (b"" otherwise): exports usually
-    stamp every event alike, so it marks the blocks whose digest a new stamp cannot change."""
+def stamp_pieces(data: bytes) -> tuple[bytes, tuple[bytes, ...]]:
+    """The first stamp line and the body cut at every copy of it, or ``(b"", ())`` when there
+    is none or a copy of it is folded: exports usually stamp every event alike, so the line
+    marks the blocks whose digest a new stamp cannot change, and the pieces between its copies
+    are what a later body is compared with (see ``split._runs``)."""
     first = _STAMP_LINE.search(data)
     if first is None:
-        return b""
+        return b"", ()
     line = first.group(0)
-    if data.find(line + b" ") >= 0 or data.find(line + b"\t") >= 0:
-        return b""
-    return line
+    pieces = data.split(line)
+    if any(map(bytes.startswith, itertools.islice(pieces, 1, None), _BLANKS)):
+        return b"", ()  # a piece starting with a blank continues a folded copy of the line
+    return line, tuple(pieces)
+
+
+_BLANKS = itertools.repeat((b" ", b"\t"))
 
 
 Scan = tuple[list[tuple[int, int]], int]
@@ -247,10 +263,11 @@ def build_split(
     data: bytes,
     vevents: Sequence[tuple[int, int, bytes]],
     calendar_end: int,
-    stamp_line: bytes,
+    stamp: tuple[bytes, tuple[bytes, ...]],
     max_nesting: int,
     reusable: Callable[[bytes, list[tuple[int, int]]], Group | None],
 ) -> SplitFeed:
+    stamp_line, pieces = stamp
     header_parts: list[bytes] = []
     cursor = 0
     grouped: dict[bytes, list[tuple[int, int]]] = {}
@@ -286,6 +303,7 @@ def build_split(
         calendar_end=calendar_end,
         max_nesting=max_nesting,
         blocks=tuple(vevents),
+        pieces=pieces,
     )
 
 

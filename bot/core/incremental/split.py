@@ -19,7 +19,7 @@ from bot.core.incremental.blocks import (
     build_split,
     calendar_data,
     scan,
-    stamp_line_of,
+    stamp_pieces,
     uid_key,
 )
 
@@ -50,47 +50,45 @@ def split_feed(
         return None
     vevents = [(s, e, uid_key(data[s:e], data[s:e].lower())) for s, e in spans]
     return build_split(
-        data, vevents, calendar_end, stamp_line_of(data), max_nesting, lambda _k, _s: None
+        data, vevents, calendar_end, stamp_pieces(data), max_nesting, lambda _k, _s: None
     )
 
 
-#: Where exports start each event; the body is cut here to find what changed (a cheap guess:
-#: every reused block is still checked against the old split's own boundaries).
-_CUT = b"\nBEGIN:VEVENT"
-
-
-def _runs(old: bytes, new: bytes) -> list[tuple[int, int, int]]:
-    """Stretches equal in both bodies as (old start, new start, length), in order; each
-    starts right after a newline and ends right after one (or at the end)."""
-    old_chunks, new_chunks = old.split(_CUT), new.split(_CUT)
-    count = len(old_chunks)
-    if count == len(new_chunks):
-        differ = list(itertools.compress(range(count), map(operator.ne, old_chunks, new_chunks)))
+def _runs(
+    old: Sequence[bytes], new: Sequence[bytes], step: int, old_size: int
+) -> list[tuple[int, int, int]]:
+    """Stretches equal in both bodies once the old one is restamped, as (old start, new start,
+    length), in order. ``old`` and ``new`` are the bodies cut at their stamp lines (both
+    ``step`` bytes long): equal pieces with the stamp line after each make a stretch, which
+    starts right after a newline (or at the start) and ends right after one (or at the end).
+    One C-level comparison per piece finds them."""
+    count = len(old)
+    if count == len(new):
+        differ = list(itertools.compress(range(count), map(operator.ne, old, new)))
         bounds = [-1, *differ, count]
         stretches = [(i + 1, j, 0) for i, j in itertools.pairwise(bounds) if j > i + 1]
     else:  # events came or went: keep the common head and tail only
-        limit = min(count, len(new_chunks))
+        limit = min(count, len(new))
         head = 0
-        while head < limit and old_chunks[head] == new_chunks[head]:
+        while head < limit and old[head] == new[head]:
             head += 1
+        # The last piece of one body is not the last of the other: no stamp line after it.
+        head = min(head, limit - 1)
         tail = 0
-        while tail < limit - head and old_chunks[-1 - tail] == new_chunks[-1 - tail]:
+        while tail < limit - head and old[-1 - tail] == new[-1 - tail]:
             tail += 1
-        delta = len(new_chunks) - count
-        # The first chunk starts the body, the others a cut: never pair one with the other.
+        delta = len(new) - count
+        # The first piece starts the body, the others a stamp line: never pair the two.
         stretches = [(0, head, 0), (max(count - tail, 1, 1 - delta), count, delta)]
-    step = len(_CUT)
-    old_at = [0, *itertools.accumulate(len(c) + step for c in old_chunks)]
-    new_at = [0, *itertools.accumulate(len(c) + step for c in new_chunks)]
+    old_at = [0, *itertools.accumulate(len(p) + step for p in old)]
+    new_at = [0, *itertools.accumulate(len(p) + step for p in new)]
     runs: list[tuple[int, int, int]] = []
     for first, stop, delta in stretches:
         if stop <= first:
             continue
-        # Chunks from the "BEGIN" of the first one's cut through the newline of the next cut.
-        o_start = old_at[first] - step + 1 if first else 0
-        n_start = new_at[first + delta] - step + 1 if first + delta else 0
-        o_end = min(old_at[stop] - step + 1, len(old))
-        runs.append((o_start, n_start, o_end - o_start))
+        o_start = old_at[first]
+        o_end = min(old_at[stop], old_size)  # the last piece has no stamp line after it
+        runs.append((o_start, new_at[first + delta], o_end - o_start))
     return runs
 
 
@@ -107,11 +105,12 @@ def _split_since(
     """
     if previous.max_nesting != max_nesting or previous.calendar_end < 0:
         return None
-    new_line = stamp_line_of(data)
-    old = _restamped(previous, new_line)
-    if old is None:
+    stamp = stamp_pieces(data)
+    new_line, new_pieces = stamp
+    if not _restampable(previous, new_line):
         return None
-    ranges = _kept_ranges(_runs(old, data), previous.blocks)
+    runs = _runs(previous.pieces, new_pieces, len(new_line), len(previous.data))
+    ranges = _kept_ranges(runs, previous.blocks)
     if not ranges:
         return None
     stitch = _Stitch(data, max_nesting)
@@ -131,20 +130,17 @@ def _split_since(
             return group
         return Group(group.digest, key, tuple(spans))
 
-    return build_split(data, stitch.vevents, calendar_end, new_line, max_nesting, reusable)
+    return build_split(data, stitch.vevents, calendar_end, stamp, max_nesting, reusable)
 
 
-def _restamped(previous: SplitFeed, new_line: bytes) -> bytes | None:
-    """The old body as it would read with the new stamps (same offsets, comparable bytes);
-    ``None`` when the stamps cannot be swapped safely."""
+def _restampable(previous: SplitFeed, new_line: bytes) -> bool:
+    """Whether the old body, its stamp lines swapped for ``new_line``, reads at the same
+    offsets and holds no other copy of ``new_line`` (the old pieces joined with it are then
+    exactly that restamped body)."""
     old_line = previous.stamp_line
-    if not old_line or len(new_line) != len(old_line):
-        return None
-    if new_line == old_line:
-        return previous.data
-    if previous.data.find(new_line) >= 0:
-        return None
-    return previous.data.replace(old_line, new_line)
+    if not old_line or len(new_line) != len(old_line) or not previous.pieces:
+        return False
+    return new_line == old_line or previous.data.find(new_line) < 0
 
 
 _Block = tuple[int, int, bytes]
