@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from bench.feedgen import render_feed, seminar_series
 from bot.core.incremental.blocks import (
+    Group,
     SplitFeed,
     _digest_stamps,
+    _group_digest,
     content_digest,
     stamp_pieces,
 )
@@ -178,3 +180,39 @@ def test_the_one_pass_content_digest_hashes_what_the_stamp_by_stamp_walk_hashes(
     assert content_digest(restamped) == _digest_stamps(restamped)
     mixed = body.replace(b"DTSTAMP:2026", b"DTSTAMP:2025", 1)  # one event stamped apart
     assert content_digest(mixed) == _digest_stamps(mixed)
+
+
+def reference_split(found: SplitFeed) -> tuple[list[Group], bytes, frozenset[int]]:
+    """The groups, header and unsafe blocks of ``found``'s blocks, made the plain way: one
+    group per UID line in order of its first block, every digest computed afresh."""
+    grouped: dict[bytes, list[tuple[int, int]]] = {}
+    header = b""
+    cursor = 0
+    for s, e, key in found.blocks:
+        header += found.data[cursor:s]
+        cursor = e
+        grouped.setdefault(key, []).append((s, e))
+    header += found.data[cursor : found.calendar_end]
+    groups: list[Group] = []
+    unsafe: set[int] = set()
+    for key, spans in grouped.items():
+        digest, risky = _group_digest(found.data, key, spans, found.stamp_line)
+        groups.append(Group(digest, key, tuple(spans)))
+        unsafe.update(risky)
+    return groups, header, frozenset(unsafe)
+
+
+@settings(max_examples=300, deadline=None)
+@given(successions())
+def test_fresh_and_reused_splits_hold_the_groups_a_plain_grouping_makes(
+    pair: tuple[bytes, bytes],
+) -> None:
+    old, new = pair
+    previous = split(old)
+    for found in (split(new), split(new, previous) if previous is not None else None):
+        if found is None:
+            continue
+        groups, header, unsafe = reference_split(found)
+        assert list(found.groups) == groups
+        assert found.header == header
+        assert found.unsafe == unsafe

@@ -16,12 +16,16 @@ This module holds the pieces (scan, digests, assembling a :class:`SplitFeed`);
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
+import operator
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from operator import itemgetter
+from typing import NamedTuple, cast
 
 __all__ = [
     "Group",
@@ -259,39 +263,31 @@ def _group_digest(
     return h.digest(), unsafe
 
 
+#: What a re-split may reuse: the earlier split's groups by UID line, and the UID lines whose
+#: blocks were scanned again, dropped or unsafe (their groups are hashed again).
+Reuse = tuple[Mapping[bytes, Group], AbstractSet[bytes]]
+
+
 def build_split(
     data: bytes,
     vevents: Sequence[tuple[int, int, bytes]],
     calendar_end: int,
     stamp: tuple[bytes, tuple[bytes, ...]],
     max_nesting: int,
-    reusable: Callable[[bytes, list[tuple[int, int]]], Group | None],
+    reuse: Reuse | None = None,
 ) -> SplitFeed:
+    """The :class:`SplitFeed` of ``data``'s blocks; a group whose UID line is not in
+    ``reuse``'s changed set keeps the earlier group's digest (all its blocks were kept)."""
     stamp_line, pieces = stamp
-    header_parts: list[bytes] = []
-    cursor = 0
-    grouped: dict[bytes, list[tuple[int, int]]] = {}
-    for s, e, key in vevents:
-        if s != cursor:
-            header_parts.append(data[cursor:s])
-        cursor = e
-        spans = grouped.get(key)
-        if spans is None:
-            grouped[key] = [(s, e)]
-        else:
-            spans.append((s, e))
-    header_parts.append(data[cursor:calendar_end])
-    header = b"".join(header_parts)
-    groups: list[Group] = []
-    unsafe: list[int] = []
-    for key, spans in grouped.items():
-        kept = reusable(key, spans)
-        if kept is not None:
-            groups.append(kept)
-            continue
-        digest, risky = _group_digest(data, key, spans, stamp_line)
-        unsafe.extend(risky)
-        groups.append(Group(digest, key, tuple(spans)))
+    ends = [0, *map(itemgetter(1), vevents)]
+    starts = [*map(itemgetter(0), vevents), calendar_end]
+    gaps = itertools.compress(zip(ends, starts, strict=True), map(operator.ne, ends, starts))
+    header = b"".join([data[a:b] for a, b in gaps])
+    keys = list(map(itemgetter(2), vevents))
+    if len(set(keys)) == len(keys):  # one block per UID line: the usual feed
+        groups, unsafe = _single_groups(data, vevents, stamp_line, reuse)
+    else:
+        groups, unsafe = _shared_groups(data, vevents, stamp_line, reuse)
     return SplitFeed(
         data=data,
         header=header,
@@ -305,6 +301,76 @@ def build_split(
         blocks=tuple(vevents),
         pieces=pieces,
     )
+
+
+def _single_groups(
+    data: bytes,
+    vevents: Sequence[tuple[int, int, bytes]],
+    stamp_line: bytes,
+    reuse: Reuse | None,
+) -> tuple[list[Group], list[int]]:
+    """One group per block. A re-split of a large feed runs this for every block, so the
+    groups kept from the earlier split are made at C level (an unmoved one is the very same
+    object; a moved one gets its digest and new span) and only the changed ones are hashed."""
+    keys = list(map(itemgetter(2), vevents))
+    spans = list(zip(zip(map(itemgetter(0), vevents), map(itemgetter(1), vevents), strict=True)))
+    if reuse is None:
+        fresh = list(range(len(keys)))
+        groups = list(itertools.repeat(_NO_GROUP, len(keys)))
+    else:
+        old_groups, changed = reuse
+        fresh = list(itertools.compress(range(len(keys)), map(changed.__contains__, keys)))
+        olds = list(map(old_groups.get, keys))
+        for index in fresh:
+            olds[index] = _NO_GROUP
+        if None in olds:  # pragma: no cover - every kept block had a group
+            raise KeyError("a kept block without its earlier group")
+        groups = [
+            old if old[2] == span else _new_group((old[0], key, span))
+            for old, key, span in zip(cast(list[Group], olds), keys, spans, strict=True)
+        ]
+    unsafe: list[int] = []
+    for index in fresh:
+        key, span = keys[index], spans[index]
+        digest, risky = _group_digest(data, key, span, stamp_line)
+        unsafe.extend(risky)
+        groups[index] = Group(digest, key, span)
+    return groups, unsafe
+
+
+#: A group made without the named tuple's Python-level ``__new__``.
+_new_group: Callable[[tuple[bytes, bytes, tuple[tuple[int, int], ...]]], Group] = functools.partial(
+    tuple.__new__, Group
+)
+_NO_GROUP = Group(b"", b"", ())
+
+
+def _shared_groups(
+    data: bytes,
+    vevents: Sequence[tuple[int, int, bytes]],
+    stamp_line: bytes,
+    reuse: Reuse | None,
+) -> tuple[list[Group], list[int]]:
+    """Blocks grouped by UID line, groups in order of their first block."""
+    grouped: dict[bytes, list[tuple[int, int]]] = {}
+    for s, e, key in vevents:
+        spans = grouped.get(key)
+        if spans is None:
+            grouped[key] = [(s, e)]
+        else:
+            spans.append((s, e))
+    groups: list[Group] = []
+    unsafe: list[int] = []
+    for key, spans in grouped.items():
+        if reuse is not None and key not in reuse[1]:
+            old = reuse[0][key]  # all its blocks kept, none dropped: the same blocks
+            same = spans[0] == old.spans[0] and (len(spans) == 1 or tuple(spans) == old.spans)
+            groups.append(old if same else Group(old.digest, key, tuple(spans)))
+            continue
+        digest, risky = _group_digest(data, key, spans, stamp_line)
+        unsafe.extend(risky)
+        groups.append(Group(digest, key, tuple(spans)))
+    return groups, unsafe
 
 
 def group_body(split: SplitFeed, groups: Sequence[Group]) -> bytes:

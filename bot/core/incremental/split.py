@@ -14,7 +14,6 @@ import operator
 from collections.abc import Sequence
 
 from bot.core.incremental.blocks import (
-    Group,
     SplitFeed,
     build_split,
     calendar_data,
@@ -49,9 +48,7 @@ def split_feed(
     if len(spans) > max_vevents:
         return None
     vevents = [(s, e, uid_key(data[s:e], data[s:e].lower())) for s, e in spans]
-    return build_split(
-        data, vevents, calendar_end, stamp_pieces(data), max_nesting, lambda _k, _s: None
-    )
+    return build_split(data, vevents, calendar_end, stamp_pieces(data), max_nesting)
 
 
 def _runs(
@@ -121,16 +118,9 @@ def _split_since(
     if previous.unsafe:  # their groups are hashed again
         changed.update(block[2] for block in previous.blocks if block[0] in previous.unsafe)
     old_groups = {g.uid_line: g for g in previous.groups}
-
-    def reusable(key: bytes, spans: list[tuple[int, int]]) -> Group | None:
-        if key in changed:
-            return None
-        group = old_groups[key]  # all its blocks kept, none dropped: the same blocks
-        if spans[0] == group.spans[0] and (len(spans) == 1 or tuple(spans) == group.spans):
-            return group
-        return Group(group.digest, key, tuple(spans))
-
-    return build_split(data, stitch.vevents, calendar_end, stamp, max_nesting, reusable)
+    return build_split(
+        data, stitch.vevents, calendar_end, stamp, max_nesting, (old_groups, changed)
+    )
 
 
 def _restampable(previous: SplitFeed, new_line: bytes) -> bool:
