@@ -12,6 +12,7 @@ import bisect
 import itertools
 import operator
 from collections.abc import Sequence
+from operator import itemgetter
 
 from bot.core.incremental.blocks import (
     SplitFeed,
@@ -77,15 +78,17 @@ def _runs(
         delta = len(new) - count
         # The first piece starts the body, the others a stamp line: never pair the two.
         stretches = [(0, head, 0), (max(count - tail, 1, 1 - delta), count, delta)]
-    old_at = [0, *itertools.accumulate(len(p) + step for p in old)]
-    new_at = [0, *itertools.accumulate(len(p) + step for p in new)]
+    # Piece i starts after the i pieces and i stamp lines before it.
+    old_sums = [0, *itertools.accumulate(map(len, old))]
+    new_sums = [0, *itertools.accumulate(map(len, new))]
     runs: list[tuple[int, int, int]] = []
     for first, stop, delta in stretches:
         if stop <= first:
             continue
-        o_start = old_at[first]
-        o_end = min(old_at[stop], old_size)  # the last piece has no stamp line after it
-        runs.append((o_start, new_at[first + delta], o_end - o_start))
+        o_start = old_sums[first] + first * step
+        o_end = min(old_sums[stop] + stop * step, old_size)  # no stamp line after the last
+        n_start = new_sums[first + delta] + (first + delta) * step
+        runs.append((o_start, n_start, o_end - o_start))
     return runs
 
 
@@ -172,7 +175,11 @@ class _Stitch:
             if self.rescan(position, blocks[first][0] + shift, False) is None:
                 return None
             if shift:
-                self.vevents.extend((s + shift, e + shift, k) for s, e, k in blocks[first:stop])
+                kept = blocks[first:stop]
+                moved = itertools.repeat(shift)
+                starts = map(operator.add, map(itemgetter(0), kept), moved)
+                ends = map(operator.add, map(itemgetter(1), kept), moved)
+                self.vevents.extend(zip(starts, ends, map(itemgetter(2), kept), strict=True))
             else:
                 self.vevents.extend(blocks[first:stop])
             position, done = blocks[stop - 1][1] + shift, stop
