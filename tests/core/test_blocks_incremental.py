@@ -216,3 +216,17 @@ def test_fresh_and_reused_splits_hold_the_groups_a_plain_grouping_makes(
         assert list(found.groups) == groups
         assert found.header == header
         assert found.unsafe == unsafe
+
+
+def test_a_lone_cr_in_a_changed_event_settles_line_ends_as_a_fresh_split_does() -> None:
+    old = render_feed(TALKS, stamp=STAMP)
+    restamped = old.replace(b"DTSTAMP:20260101T090000", b"DTSTAMP:20260101T091500")
+    at = restamped.index(b"\r\nSUMMARY:", len(restamped) // 2)
+    new = restamped[:at] + b"\r" + restamped[at + 2 :]  # one line ended by a lone CR
+    previous = split(old)
+    fresh = split(new)
+    assert previous is not None and fresh is not None
+    assert b"\r" not in fresh.data  # every line end settled to LF
+    assert split(new, previous) == fresh
+    # And back: the settled body was remembered, the next CRLF body is split the same way.
+    assert split(restamped, split(new, previous)) == split(restamped)

@@ -33,6 +33,7 @@ __all__ = [
     "build_split",
     "content_digest",
     "group_body",
+    "has_lone_cr",
     "scan",
     "stamp_pieces",
 ]
@@ -151,13 +152,16 @@ def _digest_stamps(body: bytes) -> bytes:
     return digest.digest()
 
 
-def calendar_data(body: bytes) -> tuple[bytes, int] | None:
-    """The body from ``BEGIN:VCALENDAR`` on (line ends settled) and the end of its first line."""
+def calendar_data(body: bytes, *, settle: bool = True) -> tuple[bytes, int] | None:
+    """The body from ``BEGIN:VCALENDAR`` on (line ends settled) and the end of its first line.
+
+    ``settle=False`` leaves lone CRs alone (the caller then looks for them itself, see
+    :func:`has_lone_cr`): the data is what a settled call returns whenever there is none."""
     start = _BEGIN_CAL.search(body)
     if start is None or (start.start() > 0 and body[start.start() - 1] not in b"\r\n"):
         return None
     data = body[start.start() :]
-    if _LONE_CR.search(data) is not None:
+    if settle and _LONE_CR.search(data) is not None:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     if data[:15].lower() != b"begin:vcalendar":
         return None
@@ -167,6 +171,12 @@ def calendar_data(body: bytes) -> tuple[bytes, int] | None:
     if first_nl + 1 < len(data) and data[first_nl + 1] in b" \t":
         return None  # a folded BEGIN:VCALENDAR line
     return data, first_nl
+
+
+def has_lone_cr(data: bytes, start: int = 0, end: int | None = None) -> bool:
+    """Whether ``data[start:end]`` holds a CR that does not end a line with LF (a CR right
+    before ``end`` counts: a caller's stretch should end after a newline)."""
+    return _LONE_CR.search(data, start, len(data) if end is None else end) is not None
 
 
 def stamp_pieces(data: bytes) -> tuple[bytes, tuple[bytes, ...]]:

@@ -18,6 +18,7 @@ from bot.core.incremental.blocks import (
     SplitFeed,
     build_split,
     calendar_data,
+    has_lone_cr,
     scan,
     stamp_pieces,
     uid_key,
@@ -34,11 +35,20 @@ def split_feed(
     With ``previous`` (an earlier split, usually of the same feed) only the stretch between
     the common prefix and suffix is scanned; the answer is the same as without it.
     """
+    raw = None
+    if previous is not None:
+        # Line ends are settled only when a changed stretch holds a lone CR (the kept
+        # stretches equal the old body, which has none): no pass over the whole body for it.
+        raw = calendar_data(body, settle=False)
+        if raw is not None:
+            quick = _split_since(*raw, previous, max_vevents, max_nesting)
+            if quick is not None:
+                return quick
     prepared = calendar_data(body)
     if prepared is None:
         return None
     data, first_nl = prepared
-    if previous is not None:
+    if previous is not None and (raw is None or data != raw[0]):  # settling changed it
         quick = _split_since(data, first_nl, previous, max_vevents, max_nesting)
         if quick is not None:
             return quick
@@ -110,6 +120,8 @@ def _split_since(
     if not _restampable(previous, new_line):
         return None
     runs = _runs(previous.pieces, new_pieces, len(new_line), len(previous.data))
+    if _lone_cr_between(data, runs):
+        return None
     ranges = _kept_ranges(runs, previous.blocks)
     if not ranges:
         return None
@@ -124,6 +136,17 @@ def _split_since(
     return build_split(
         data, stitch.vevents, calendar_end, stamp, max_nesting, (old_groups, changed)
     )
+
+
+def _lone_cr_between(data: bytes, runs: Sequence[tuple[int, int, int]]) -> bool:
+    """Whether the stretches of ``data`` outside ``runs`` hold a lone CR (inside them the
+    bytes are the old body's, whose line ends were settled)."""
+    position = 0
+    for _o_start, n_start, length in runs:
+        if n_start > position and has_lone_cr(data, position, n_start):
+            return True
+        position = n_start + length
+    return position < len(data) and has_lone_cr(data, position)
 
 
 def _restampable(previous: SplitFeed, new_line: bytes) -> bool:
