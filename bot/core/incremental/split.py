@@ -32,8 +32,9 @@ def split_feed(
 ) -> SplitFeed | None:
     """The body's VEVENT groups, or ``None`` when only a full parse can be trusted.
 
-    With ``previous`` (an earlier split, usually of the same feed) only the stretch between
-    the common prefix and suffix is scanned; the answer is the same as without it.
+    With ``previous`` (an earlier split, usually of the same feed) only the pieces between
+    stamp lines that differ from the earlier body's are scanned; the answer is the same as
+    without it.
     """
     raw = None
     if previous is not None:
