@@ -133,7 +133,7 @@ def _split_since(
     changed = stitch.changed
     if previous.unsafe:  # their groups are hashed again
         changed.update(block[2] for block in previous.blocks if block[0] in previous.unsafe)
-    old_groups = {g.uid_line: g for g in previous.groups}
+    old_groups = dict(zip(map(itemgetter(1), previous.groups), previous.groups, strict=True))
     return build_split(
         data, stitch.vevents, calendar_end, stamp, max_nesting, (old_groups, changed)
     )
@@ -167,8 +167,8 @@ def _kept_ranges(
     runs: list[tuple[int, int, int]], blocks: Sequence[_Block]
 ) -> list[tuple[int, int, int]]:
     """Per run: the old blocks wholly inside it, as an index range, and its shift."""
-    starts = [block[0] for block in blocks]
-    ends = [block[1] for block in blocks]
+    starts = list(map(itemgetter(0), blocks))
+    ends = list(map(itemgetter(1), blocks))
     ranges: list[tuple[int, int, int]] = []
     for o_start, n_start, length in runs:
         first = bisect.bisect_left(starts, o_start)
