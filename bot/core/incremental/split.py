@@ -229,7 +229,8 @@ class _Stitch:
 
 class SplitMemo:
     """The last few splits one parser process made, so the next body of a feed is split at
-    the cost of what changed. Bounded by count and by the bytes of the bodies it holds."""
+    the cost of what changed. Bounded by count and by the bytes of the bodies (and their
+    pieces) it holds; the latest split is always kept."""
 
     def __init__(self, *, count: int = 3, max_bytes: int = 64 * 1024 * 1024) -> None:
         self._count = count
@@ -257,7 +258,7 @@ class SplitMemo:
         kept: list[SplitFeed] = []
         total = 0
         for item in self._recent[: self._count]:
-            total += len(item.data)
+            total += len(item.data) * (2 if item.pieces else 1)  # the pieces copy the body
             if kept and total > self._max_bytes:
                 break
             kept.append(item)
