@@ -10,12 +10,13 @@ through the pipe as before: the hand-off is an optimisation, never a new way to 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
 
-__all__ = ["SPILL_FROM", "Spilled", "read_body", "remove", "spill"]
+__all__ = ["SPILL_FROM", "Spilled", "read_body", "remove", "spill", "spill_off_loop"]
 
 #: Smaller bodies go through the pipe: a file costs more than it saves below this.
 SPILL_FROM = 256 * 1024
@@ -44,6 +45,25 @@ def spill(body: bytes) -> Spilled | None:
         remove(Spilled(path, len(body)))
         return None
     return Spilled(path, len(body))
+
+
+async def spill_off_loop(body: bytes) -> Spilled | None:
+    """:func:`spill` on a worker thread (a write of megabytes must not block the event loop).
+
+    A caller cancelled meanwhile still gets its file removed once the write is done."""
+    if len(body) < SPILL_FROM:
+        return None
+    writing = asyncio.ensure_future(asyncio.to_thread(spill, body))
+    try:
+        return await asyncio.shield(writing)
+    except asyncio.CancelledError:
+        writing.add_done_callback(_remove_written)
+        raise
+
+
+def _remove_written(writing: asyncio.Future[Spilled | None]) -> None:
+    if not writing.cancelled() and writing.exception() is None:
+        remove(writing.result())
 
 
 def read_body(body: bytes | Spilled) -> bytes:

@@ -25,7 +25,7 @@ from bot import errors
 from bot.core.incremental import CacheView, Outcome, SplitMemo, parse_changed
 from bot.core.models import ParsedFeed
 from bot.core.parse import ParseLimits, parse_feed
-from bot.feeds.handoff import SPILL_FROM, Spilled, read_body, remove, spill
+from bot.feeds.handoff import Spilled, read_body, remove, spill_off_loop
 
 log = logging.getLogger(__name__)
 
@@ -346,7 +346,7 @@ class ParserPool:
         allowance = scaled_allowance(len(body))
         cpu = None if self._cpu_limit is None else max(self._cpu_limit, allowance)
         wait = timeout if timeout is not None else allowance + 5
-        spilled = await asyncio.to_thread(spill, body) if len(body) >= SPILL_FROM else None
+        spilled = await spill_off_loop(body)
         try:
             args = (cpu, spilled or body, window_start, window_end, default_timezone, limits, cache)
             result = await self._submit(_run_incremental_task, args, wait)

@@ -3,9 +3,11 @@ when no file can be written or read back, through the pipe, with the same answer
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import tempfile
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,11 +49,13 @@ async def test_a_large_body_goes_through_a_file_that_is_gone_after_the_parse(
     assert len(BODY) >= handoff.SPILL_FROM
     handed: list[handoff.Spilled | None] = []
 
+    write = handoff.spill
+
     def spill(body: bytes) -> handoff.Spilled | None:
-        handed.append(handoff.spill(body))
+        handed.append(write(body))
         return handed[-1]
 
-    monkeypatch.setattr("bot.feeds.isolate.spill", spill)
+    monkeypatch.setattr("bot.feeds.handoff.spill", spill)
     async with ParserPool() as pool:
         outcome = await pool.parse_incremental(BODY, **WINDOW)
         assert bodies_left(private_tmp) == []
@@ -96,14 +100,45 @@ def test_a_file_that_cannot_be_read_back_is_refused_not_misread(private_tmp: Pat
 async def test_a_file_gone_before_the_child_reads_it_is_sent_again_through_the_pipe(
     private_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    write = handoff.spill
+
     def spill_then_lose(body: bytes) -> handoff.Spilled | None:
-        spilled = handoff.spill(body)
+        spilled = write(body)
         handoff.remove(spilled)
         return spilled
 
-    monkeypatch.setattr("bot.feeds.isolate.spill", spill_then_lose)
+    monkeypatch.setattr("bot.feeds.handoff.spill", spill_then_lose)
     async with ParserPool() as pool:
         outcome = await pool.parse_incremental(BODY, **WINDOW)
     expected = parse_changed(BODY, **WINDOW)
     assert outcome.order == expected.order
     assert assembled(outcome) == parse_feed(BODY, **WINDOW)
+
+
+async def test_a_poll_cancelled_while_the_body_is_written_leaves_no_file(
+    private_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = asyncio.get_running_loop()
+    writing, removed = asyncio.Event(), asyncio.Event()
+    go_on = threading.Event()
+    write, remove = handoff.spill, handoff.remove
+
+    def slow_spill(body: bytes) -> handoff.Spilled | None:
+        loop.call_soon_threadsafe(writing.set)
+        assert go_on.wait(10)
+        return write(body)
+
+    def remove_and_tell(body: handoff.Spilled | None) -> None:
+        remove(body)
+        removed.set()
+
+    monkeypatch.setattr("bot.feeds.handoff.spill", slow_spill)
+    monkeypatch.setattr("bot.feeds.handoff.remove", remove_and_tell)
+    task = asyncio.create_task(handoff.spill_off_loop(BODY))
+    await asyncio.wait_for(writing.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    go_on.set()  # the write finishes after its caller gave up
+    await asyncio.wait_for(removed.wait(), 10)
+    assert bodies_left(private_tmp) == []
