@@ -111,29 +111,59 @@ def uid_key(block: bytes, low: bytes) -> bytes:
             return block[match.start() + 1 : nl].strip()
 
 
-def content_digest(body: bytes) -> bytes:
+def content_digest(body: bytes, *, stretch: int = 1 << 20) -> bytes:
     """A hash of the body with its well-formed, unfolded DTSTAMP lines left out.
 
     Two bodies with the same digest differ only in stamp lines, which the parser never reads,
     so they parse identically: a poll whose body merely re-exported the same events needs no
     split, no child process and no parse. Exports usually stamp every event alike, so the body
-    is cut at that one line in a single C-level ``split`` and the pieces joined with the
-    newline the line began with; anything else (a folded copy of it, another stamp line) goes
-    the slow way, stamp line by stamp line. Both ways hash the same bytes.
+    is cut at that one line by C-level ``split`` and the pieces joined with the newline the
+    line began with; anything else (a folded copy of it, another stamp line) goes the slow
+    way, stamp line by stamp line. Both ways hash the same bytes.
+
+    This runs on the database thread beside the event loop: the body is cut and searched in
+    stretches of about ``stretch`` bytes, so no single call holds the interpreter for long.
     """
     first = _STAMP_LINE.search(body)
     if first is None:
         return hashlib.sha256(body).digest()
     line = first.group(0)
-    pieces = body.split(line)
+    pieces = _cut(body, line, stretch)
     # A piece starting with a blank continues a folded copy of the line: not a stamp line.
     folded = any(map(bytes.startswith, itertools.islice(pieces, 1, None), _BLANKS))
     if not folded:
         rest = b"\n".join(pieces)
-        if rest.find(b"\nDTSTAMP") < 0:  # no other stamp line left to find
+        if not _holds(rest, b"\nDTSTAMP", stretch):  # no other stamp line left to find
             return hashlib.sha256(rest).digest()
         return _digest_stamps(rest)
     return _digest_stamps(body)
+
+
+def _cut(body: bytes, line: bytes, stretch: int) -> list[bytes]:
+    """``body.split(line)``, made stretch by stretch.
+
+    A stretch ends where a copy of ``line`` starts that the whole-body split cuts at too: one
+    that no earlier copy overlaps. A stamp line holds a newline only at its two ends, so only
+    a copy starting at its last byte (one byte earlier than its length) could overlap it."""
+    pieces: list[bytes] = []
+    start = 0
+    while True:
+        cut = body.find(line, start + stretch)
+        while cut >= 0 and body.startswith(line, cut - len(line) + 1):
+            cut = body.find(line, cut + 1)
+        if cut < 0:
+            pieces.extend(body[start:].split(line))
+            return pieces
+        pieces.extend(body[start:cut].split(line))
+        start = cut + len(line)
+
+
+def _holds(data: bytes, needle: bytes, stretch: int) -> bool:
+    """``needle in data``, searched stretch by stretch (overlapping by the needle's length)."""
+    for start in range(0, len(data), stretch):
+        if data.find(needle, start, start + stretch + len(needle) - 1) >= 0:
+            return True
+    return False
 
 
 def _digest_stamps(body: bytes) -> bytes:
