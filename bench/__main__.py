@@ -1,7 +1,8 @@
 """``python -m bench``: what a poll costs against the floor of reading and hashing the body.
 
 Each figure is printed as ``name: value unit (ratio× floor)`` with the floor measured in the
-same run. ``--quick`` runs tiny sizes only (the CI smoke test).
+same run. ``--quick`` runs tiny sizes only (the CI smoke test); ``--only 10000`` runs just that
+size's scenarios (in a fresh process, as the full run does), for quick before/after checks.
 """
 
 from __future__ import annotations
@@ -191,9 +192,16 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="tiny sizes only (CI smoke test)")
     parser.add_argument("--size-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--only", type=int, metavar="EVENTS", help="run only this feed size (e.g. 10000)"
+    )
     args = parser.parse_args()
     if args.size_child:
         size_child(args.size_child)
+    elif args.only:
+        started = time.perf_counter()
+        in_fresh_process(args.only)
+        print(f"bench_wall_time: {time.perf_counter() - started:.1f} s", flush=True)
     else:
         started = time.perf_counter()
         asyncio.run(main(args.quick))

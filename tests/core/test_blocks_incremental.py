@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.feedgen import render_feed, seminar_series
-from bot.core.incremental.blocks import SplitFeed
+from bot.core.incremental.blocks import (
+    Group,
+    SplitFeed,
+    _digest_stamps,
+    _group_digest,
+    content_digest,
+    stamp_pieces,
+)
 from bot.core.incremental.split import SplitMemo, _runs, split_feed
 
 FIRST = datetime(2026, 3, 2, 15, tzinfo=UTC)
@@ -37,6 +44,24 @@ SNIPPETS = (
     b"\n",
     b"x",
 )
+
+
+def runs(old: bytes, new: bytes) -> list[tuple[int, int, int]]:
+    """The stretches of ``new`` equal to ``old`` with its stamps swapped for the new ones,
+    checked here to be exactly that."""
+    old_line, old_pieces = stamp_pieces(old)
+    new_line, new_pieces = stamp_pieces(new)
+    if not old_line or not new_line or len(old_line) != len(new_line):
+        return []
+    restamped = new_line.join(old_pieces)
+    found = _runs(old_pieces, new_pieces, len(new_line), len(old))
+    for o_start, n_start, length in found:
+        assert restamped[o_start : o_start + length] == new[n_start : n_start + length]
+        assert len(new[n_start : n_start + length]) == length
+        assert (o_start == n_start == 0) or (old[o_start - 1] == new[n_start - 1] == 10)
+        o_end, n_end = o_start + length, n_start + length
+        assert (o_end == len(old) and n_end == len(new)) or old[o_end - 1] == new[n_end - 1] == 10
+    return found
 
 
 def split(body: bytes, previous: SplitFeed | None = None) -> SplitFeed | None:
@@ -91,8 +116,7 @@ def successions(draw: st.DrawFn) -> tuple[bytes, bytes]:
 @given(successions())
 def test_split_against_an_earlier_split_equals_the_full_split(pair: tuple[bytes, bytes]) -> None:
     old, new = pair
-    for o_start, n_start, length in _runs(old, new):
-        assert old[o_start : o_start + length] == new[n_start : n_start + length]
+    runs(old, new)
     previous = split(old)
     full = split(new)
     if previous is not None:
@@ -131,16 +155,82 @@ def test_a_block_already_holding_the_new_stamp_is_hashed_again() -> None:
 
 
 def test_runs_pair_only_equal_bytes() -> None:
-    # The old body reappears whole after a cut in the new one: the two first chunks are equal
-    # but sit at different places (one starts the body, the other follows "BEGIN:VEVENT").
+    # The old body reappears whole later in the new one: its first piece (the header up to
+    # the first stamp line) is equal to a later one but one starts the body, the other not.
     old = render_feed(TALKS[:3], stamp=STAMP)
     header = old[: old.index(b"\r\nBEGIN:VEVENT")]
     for new in (
         header.replace(b"Computer", b"Comp") + b"\r\nBEGIN:VEVENT" + old,
         old + b"\r\nBEGIN:VEVENT" + old,
         old[: len(header)] + old[len(header) :].replace(b"Speaker 1", b"Speaker one"),
+        old[: old.index(b"DTSTAMP")] + old,
     ):
         for a, b in ((old, new), (new, old)):
-            for o_start, n_start, length in _runs(a, b):
-                assert a[o_start : o_start + length] == b[n_start : n_start + length]
-                assert (o_start == n_start == 0) or (a[o_start - 1] == b[n_start - 1] == 10)
+            assert runs(a, b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(bodies())
+def test_the_one_pass_content_digest_hashes_what_the_stamp_by_stamp_walk_hashes(
+    body: bytes,
+) -> None:
+    # The walk drops every well-formed, unfolded stamp line one by one: the reference.
+    restamped = body.replace(b"DTSTAMP:20260101T090000", b"DTSTAMP:20260101T091500")
+    mixed = body.replace(b"DTSTAMP:2026", b"DTSTAMP:2025", 1)  # one event stamped apart
+    # Back-to-back copies of one stamp line share a newline: cutting in stretches must
+    # still cut where the whole-body split does.
+    twice = body.replace(b"DTSTAMP:20260101T090000\r\n", b"DTSTAMP:20260101T090000\r\n" * 2)
+    for variant in (body, restamped, mixed, twice):
+        expected = _digest_stamps(variant)
+        for stretch in (1, 7, 100, 1 << 20):  # stretch boundaries anywhere, or none
+            assert content_digest(variant, stretch=stretch) == expected
+
+
+def reference_split(found: SplitFeed) -> tuple[list[Group], bytes, frozenset[int]]:
+    """The groups, header and unsafe blocks of ``found``'s blocks, made the plain way: one
+    group per UID line in order of its first block, every digest computed afresh."""
+    grouped: dict[bytes, list[tuple[int, int]]] = {}
+    header = b""
+    cursor = 0
+    for s, e, key in found.blocks:
+        header += found.data[cursor:s]
+        cursor = e
+        grouped.setdefault(key, []).append((s, e))
+    header += found.data[cursor : found.calendar_end]
+    groups: list[Group] = []
+    unsafe: set[int] = set()
+    for key, spans in grouped.items():
+        digest, risky = _group_digest(found.data, key, spans, found.stamp_line)
+        groups.append(Group(digest, key, tuple(spans)))
+        unsafe.update(risky)
+    return groups, header, frozenset(unsafe)
+
+
+@settings(max_examples=300, deadline=None)
+@given(successions())
+def test_fresh_and_reused_splits_hold_the_groups_a_plain_grouping_makes(
+    pair: tuple[bytes, bytes],
+) -> None:
+    old, new = pair
+    previous = split(old)
+    for found in (split(new), split(new, previous) if previous is not None else None):
+        if found is None:
+            continue
+        groups, header, unsafe = reference_split(found)
+        assert list(found.groups) == groups
+        assert found.header == header
+        assert found.unsafe == unsafe
+
+
+def test_a_lone_cr_in_a_changed_event_settles_line_ends_as_a_fresh_split_does() -> None:
+    old = render_feed(TALKS, stamp=STAMP)
+    restamped = old.replace(b"DTSTAMP:20260101T090000", b"DTSTAMP:20260101T091500")
+    at = restamped.index(b"\r\nSUMMARY:", len(restamped) // 2)
+    new = restamped[:at] + b"\r" + restamped[at + 2 :]  # one line ended by a lone CR
+    previous = split(old)
+    fresh = split(new)
+    assert previous is not None and fresh is not None
+    assert b"\r" not in fresh.data  # every line end settled to LF
+    assert split(new, previous) == fresh
+    # And back: the settled body was remembered, the next CRLF body is split the same way.
+    assert split(restamped, split(new, previous)) == split(restamped)

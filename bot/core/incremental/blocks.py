@@ -16,13 +16,27 @@ This module holds the pieces (scan, digests, assembling a :class:`SplitFeed`);
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
+import operator
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import NamedTuple, cast
 
-__all__ = ["Group", "SplitFeed", "build_split", "content_digest", "group_body", "scan"]
+__all__ = [
+    "Group",
+    "SplitFeed",
+    "build_split",
+    "content_digest",
+    "group_body",
+    "has_lone_cr",
+    "scan",
+    "stamp_pieces",
+]
 
 _BEGIN_CAL = re.compile(rb"BEGIN:VCALENDAR", re.IGNORECASE)
 # Searched in the lower-cased body; every BEGIN/END line starts right after a newline.
@@ -70,6 +84,9 @@ class SplitFeed:
     max_nesting: int = 0
     #: Every VEVENT block as (start, end, UID line), in document order.
     blocks: tuple[tuple[int, int, bytes], ...] = ()
+    #: :attr:`data` cut at every copy of :attr:`stamp_line` (empty without one): what the
+    #: next body of the feed is compared with. Derived from ``data``, so left out of ``==``.
+    pieces: tuple[bytes, ...] = field(default=(), compare=False, repr=False)
 
 
 def _digest(*parts: bytes) -> bytes:
@@ -94,20 +111,63 @@ def uid_key(block: bytes, low: bytes) -> bytes:
             return block[match.start() + 1 : nl].strip()
 
 
-def content_digest(body: bytes) -> bytes:
+def content_digest(body: bytes, *, stretch: int = 1 << 20) -> bytes:
     """A hash of the body with its well-formed, unfolded DTSTAMP lines left out.
 
     Two bodies with the same digest differ only in stamp lines, which the parser never reads,
     so they parse identically: a poll whose body merely re-exported the same events needs no
-    split, no child process and no parse. Exports usually stamp every event alike, so that one
-    line is dropped in a single C-level ``replace`` (unless a copy of it is folded); the rest
-    are found one by one.
+    split, no child process and no parse. Exports usually stamp every event alike, so the body
+    is cut at that one line by C-level ``split`` and the pieces joined with the newline the
+    line began with; anything else (a folded copy of it, another stamp line) goes the slow
+    way, stamp line by stamp line. Both ways hash the same bytes.
+
+    This runs on the database thread beside the event loop: the body is cut and searched in
+    stretches of about ``stretch`` bytes, so no single call holds the interpreter for long.
     """
     first = _STAMP_LINE.search(body)
-    if first is not None:
-        line = first.group(0)
-        if body.find(line + b" ") < 0 and body.find(line + b"\t") < 0:
-            body = body.replace(line, b"\n")
+    if first is None:
+        return hashlib.sha256(body).digest()
+    line = first.group(0)
+    pieces = _cut(body, line, stretch)
+    # A piece starting with a blank continues a folded copy of the line: not a stamp line.
+    folded = any(map(bytes.startswith, itertools.islice(pieces, 1, None), _BLANKS))
+    if not folded:
+        rest = b"\n".join(pieces)
+        if not _holds(rest, b"\nDTSTAMP", stretch):  # no other stamp line left to find
+            return hashlib.sha256(rest).digest()
+        return _digest_stamps(rest)
+    return _digest_stamps(body)
+
+
+def _cut(body: bytes, line: bytes, stretch: int) -> list[bytes]:
+    """``body.split(line)``, made stretch by stretch.
+
+    A stretch ends where a copy of ``line`` starts that the whole-body split cuts at too: one
+    that no earlier copy overlaps. A stamp line holds a newline only at its two ends, so only
+    a copy starting at its last byte (one byte earlier than its length) could overlap it."""
+    pieces: list[bytes] = []
+    start = 0
+    while True:
+        cut = body.find(line, start + stretch)
+        while cut >= 0 and body.startswith(line, cut - len(line) + 1):
+            cut = body.find(line, cut + 1)
+        if cut < 0:
+            pieces.extend(body[start:].split(line))
+            return pieces
+        pieces.extend(body[start:cut].split(line))
+        start = cut + len(line)
+
+
+def _holds(data: bytes, needle: bytes, stretch: int) -> bool:
+    """``needle in data``, searched stretch by stretch (overlapping by the needle's length)."""
+    for start in range(0, len(data), stretch):
+        if data.find(needle, start, start + stretch + len(needle) - 1) >= 0:
+            return True
+    return False
+
+
+def _digest_stamps(body: bytes) -> bytes:
+    """:func:`content_digest` the slow way: every stamp line found and left out one by one."""
     digest = hashlib.sha256()
     view = memoryview(body)
     cursor = 0
@@ -122,13 +182,16 @@ def content_digest(body: bytes) -> bytes:
     return digest.digest()
 
 
-def calendar_data(body: bytes) -> tuple[bytes, int] | None:
-    """The body from ``BEGIN:VCALENDAR`` on (line ends settled) and the end of its first line."""
+def calendar_data(body: bytes, *, settle: bool = True) -> tuple[bytes, int] | None:
+    """The body from ``BEGIN:VCALENDAR`` on (line ends settled) and the end of its first line.
+
+    ``settle=False`` leaves lone CRs alone (the caller then looks for them itself, see
+    :func:`has_lone_cr`): the data is what a settled call returns whenever there is none."""
     start = _BEGIN_CAL.search(body)
     if start is None or (start.start() > 0 and body[start.start() - 1] not in b"\r\n"):
         return None
     data = body[start.start() :]
-    if _LONE_CR.search(data) is not None:
+    if settle and _LONE_CR.search(data) is not None:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     if data[:15].lower() != b"begin:vcalendar":
         return None
@@ -140,16 +203,28 @@ def calendar_data(body: bytes) -> tuple[bytes, int] | None:
     return data, first_nl
 
 
-def stamp_line_of(data: bytes) -> bytes:
-    """The first stamp line, when no copy of it is folded (b"" otherwise): exports usually
-    stamp every event alike, so it marks the blocks whose digest a new stamp cannot change."""
+def has_lone_cr(data: bytes, start: int = 0, end: int | None = None) -> bool:
+    """Whether ``data[start:end]`` holds a CR that does not end a line with LF (a CR right
+    before ``end`` counts: a caller's stretch should end after a newline)."""
+    return _LONE_CR.search(data, start, len(data) if end is None else end) is not None
+
+
+def stamp_pieces(data: bytes) -> tuple[bytes, tuple[bytes, ...]]:
+    """The first stamp line and the body cut at every copy of it, or ``(b"", ())`` when there
+    is none or a copy of it is folded: exports usually stamp every event alike, so the line
+    marks the blocks whose digest a new stamp cannot change, and the pieces between its copies
+    are what a later body is compared with (see ``split._runs``)."""
     first = _STAMP_LINE.search(data)
     if first is None:
-        return b""
+        return b"", ()
     line = first.group(0)
-    if data.find(line + b" ") >= 0 or data.find(line + b"\t") >= 0:
-        return b""
-    return line
+    pieces = data.split(line)
+    if any(map(bytes.startswith, itertools.islice(pieces, 1, None), _BLANKS)):
+        return b"", ()  # a piece starting with a blank continues a folded copy of the line
+    return line, tuple(pieces)
+
+
+_BLANKS = itertools.repeat((b" ", b"\t"))
 
 
 Scan = tuple[list[tuple[int, int]], int]
@@ -228,38 +303,31 @@ def _group_digest(
     return h.digest(), unsafe
 
 
+#: What a re-split may reuse: the earlier split's groups by UID line, and the UID lines whose
+#: blocks were scanned again, dropped or unsafe (their groups are hashed again).
+Reuse = tuple[Mapping[bytes, Group], AbstractSet[bytes]]
+
+
 def build_split(
     data: bytes,
     vevents: Sequence[tuple[int, int, bytes]],
     calendar_end: int,
-    stamp_line: bytes,
+    stamp: tuple[bytes, tuple[bytes, ...]],
     max_nesting: int,
-    reusable: Callable[[bytes, list[tuple[int, int]]], Group | None],
+    reuse: Reuse | None = None,
 ) -> SplitFeed:
-    header_parts: list[bytes] = []
-    cursor = 0
-    grouped: dict[bytes, list[tuple[int, int]]] = {}
-    for s, e, key in vevents:
-        if s != cursor:
-            header_parts.append(data[cursor:s])
-        cursor = e
-        spans = grouped.get(key)
-        if spans is None:
-            grouped[key] = [(s, e)]
-        else:
-            spans.append((s, e))
-    header_parts.append(data[cursor:calendar_end])
-    header = b"".join(header_parts)
-    groups: list[Group] = []
-    unsafe: list[int] = []
-    for key, spans in grouped.items():
-        kept = reusable(key, spans)
-        if kept is not None:
-            groups.append(kept)
-            continue
-        digest, risky = _group_digest(data, key, spans, stamp_line)
-        unsafe.extend(risky)
-        groups.append(Group(digest, key, tuple(spans)))
+    """The :class:`SplitFeed` of ``data``'s blocks; a group whose UID line is not in
+    ``reuse``'s changed set keeps the earlier group's digest (all its blocks were kept)."""
+    stamp_line, pieces = stamp
+    ends = [0, *map(itemgetter(1), vevents)]
+    starts = [*map(itemgetter(0), vevents), calendar_end]
+    gaps = itertools.compress(zip(ends, starts, strict=True), map(operator.ne, ends, starts))
+    header = b"".join([data[a:b] for a, b in gaps])
+    keys = list(map(itemgetter(2), vevents))
+    if len(set(keys)) == len(keys):  # one block per UID line: the usual feed
+        groups, unsafe = _single_groups(data, vevents, stamp_line, reuse)
+    else:
+        groups, unsafe = _shared_groups(data, vevents, stamp_line, reuse)
     return SplitFeed(
         data=data,
         header=header,
@@ -271,7 +339,78 @@ def build_split(
         calendar_end=calendar_end,
         max_nesting=max_nesting,
         blocks=tuple(vevents),
+        pieces=pieces,
     )
+
+
+def _single_groups(
+    data: bytes,
+    vevents: Sequence[tuple[int, int, bytes]],
+    stamp_line: bytes,
+    reuse: Reuse | None,
+) -> tuple[list[Group], list[int]]:
+    """One group per block. A re-split of a large feed runs this for every block, so the
+    groups kept from the earlier split are made at C level (an unmoved one is the very same
+    object; a moved one gets its digest and new span) and only the changed ones are hashed."""
+    keys = list(map(itemgetter(2), vevents))
+    spans = list(zip(zip(map(itemgetter(0), vevents), map(itemgetter(1), vevents), strict=True)))
+    if reuse is None:
+        fresh = list(range(len(keys)))
+        groups = list(itertools.repeat(_NO_GROUP, len(keys)))
+    else:
+        old_groups, changed = reuse
+        fresh = list(itertools.compress(range(len(keys)), map(changed.__contains__, keys)))
+        olds = list(map(old_groups.get, keys))
+        for index in fresh:
+            olds[index] = _NO_GROUP
+        if None in olds:  # pragma: no cover - every kept block had a group
+            raise KeyError("a kept block without its earlier group")
+        groups = [
+            old if old[2] == span else _new_group((old[0], key, span))
+            for old, key, span in zip(cast(list[Group], olds), keys, spans, strict=True)
+        ]
+    unsafe: list[int] = []
+    for index in fresh:
+        key, span = keys[index], spans[index]
+        digest, risky = _group_digest(data, key, span, stamp_line)
+        unsafe.extend(risky)
+        groups[index] = Group(digest, key, span)
+    return groups, unsafe
+
+
+#: A group made without the named tuple's Python-level ``__new__``.
+_new_group: Callable[[tuple[bytes, bytes, tuple[tuple[int, int], ...]]], Group] = functools.partial(
+    tuple.__new__, Group
+)
+_NO_GROUP = Group(b"", b"", ())
+
+
+def _shared_groups(
+    data: bytes,
+    vevents: Sequence[tuple[int, int, bytes]],
+    stamp_line: bytes,
+    reuse: Reuse | None,
+) -> tuple[list[Group], list[int]]:
+    """Blocks grouped by UID line, groups in order of their first block."""
+    grouped: dict[bytes, list[tuple[int, int]]] = {}
+    for s, e, key in vevents:
+        spans = grouped.get(key)
+        if spans is None:
+            grouped[key] = [(s, e)]
+        else:
+            spans.append((s, e))
+    groups: list[Group] = []
+    unsafe: list[int] = []
+    for key, spans in grouped.items():
+        if reuse is not None and key not in reuse[1]:
+            old = reuse[0][key]  # all its blocks kept, none dropped: the same blocks
+            same = spans[0] == old.spans[0] and (len(spans) == 1 or tuple(spans) == old.spans)
+            groups.append(old if same else Group(old.digest, key, tuple(spans)))
+            continue
+        digest, risky = _group_digest(data, key, spans, stamp_line)
+        unsafe.extend(risky)
+        groups.append(Group(digest, key, tuple(spans)))
+    return groups, unsafe
 
 
 def group_body(split: SplitFeed, groups: Sequence[Group]) -> bytes:

@@ -12,14 +12,15 @@ import bisect
 import itertools
 import operator
 from collections.abc import Sequence
+from operator import itemgetter
 
 from bot.core.incremental.blocks import (
-    Group,
     SplitFeed,
     build_split,
     calendar_data,
+    has_lone_cr,
     scan,
-    stamp_line_of,
+    stamp_pieces,
     uid_key,
 )
 
@@ -31,14 +32,24 @@ def split_feed(
 ) -> SplitFeed | None:
     """The body's VEVENT groups, or ``None`` when only a full parse can be trusted.
 
-    With ``previous`` (an earlier split, usually of the same feed) only the stretch between
-    the common prefix and suffix is scanned; the answer is the same as without it.
+    With ``previous`` (an earlier split, usually of the same feed) only the pieces between
+    stamp lines that differ from the earlier body's are scanned; the answer is the same as
+    without it.
     """
+    raw = None
+    if previous is not None:
+        # Line ends are settled only when a changed stretch holds a lone CR (the kept
+        # stretches equal the old body, which has none): no pass over the whole body for it.
+        raw = calendar_data(body, settle=False)
+        if raw is not None:
+            quick = _split_since(*raw, previous, max_vevents, max_nesting)
+            if quick is not None:
+                return quick
     prepared = calendar_data(body)
     if prepared is None:
         return None
     data, first_nl = prepared
-    if previous is not None:
+    if previous is not None and (raw is None or data != raw[0]):  # settling changed it
         quick = _split_since(data, first_nl, previous, max_vevents, max_nesting)
         if quick is not None:
             return quick
@@ -49,47 +60,45 @@ def split_feed(
     if len(spans) > max_vevents:
         return None
     vevents = [(s, e, uid_key(data[s:e], data[s:e].lower())) for s, e in spans]
-    return build_split(
-        data, vevents, calendar_end, stamp_line_of(data), max_nesting, lambda _k, _s: None
-    )
+    return build_split(data, vevents, calendar_end, stamp_pieces(data), max_nesting)
 
 
-#: Where exports start each event; the body is cut here to find what changed (a cheap guess:
-#: every reused block is still checked against the old split's own boundaries).
-_CUT = b"\nBEGIN:VEVENT"
-
-
-def _runs(old: bytes, new: bytes) -> list[tuple[int, int, int]]:
-    """Stretches equal in both bodies as (old start, new start, length), in order; each
-    starts right after a newline and ends right after one (or at the end)."""
-    old_chunks, new_chunks = old.split(_CUT), new.split(_CUT)
-    count = len(old_chunks)
-    if count == len(new_chunks):
-        differ = list(itertools.compress(range(count), map(operator.ne, old_chunks, new_chunks)))
+def _runs(
+    old: Sequence[bytes], new: Sequence[bytes], step: int, old_size: int
+) -> list[tuple[int, int, int]]:
+    """Stretches equal in both bodies once the old one is restamped, as (old start, new start,
+    length), in order. ``old`` and ``new`` are the bodies cut at their stamp lines (both
+    ``step`` bytes long): equal pieces with the stamp line after each make a stretch, which
+    starts right after a newline (or at the start) and ends right after one (or at the end).
+    One C-level comparison per piece finds them."""
+    count = len(old)
+    if count == len(new):
+        differ = list(itertools.compress(range(count), map(operator.ne, old, new)))
         bounds = [-1, *differ, count]
         stretches = [(i + 1, j, 0) for i, j in itertools.pairwise(bounds) if j > i + 1]
     else:  # events came or went: keep the common head and tail only
-        limit = min(count, len(new_chunks))
+        limit = min(count, len(new))
         head = 0
-        while head < limit and old_chunks[head] == new_chunks[head]:
+        while head < limit and old[head] == new[head]:
             head += 1
+        # The last piece of one body is not the last of the other: no stamp line after it.
+        head = min(head, limit - 1)
         tail = 0
-        while tail < limit - head and old_chunks[-1 - tail] == new_chunks[-1 - tail]:
+        while tail < limit - head and old[-1 - tail] == new[-1 - tail]:
             tail += 1
-        delta = len(new_chunks) - count
-        # The first chunk starts the body, the others a cut: never pair one with the other.
+        delta = len(new) - count
+        # The first piece starts the body, the others a stamp line: never pair the two.
         stretches = [(0, head, 0), (max(count - tail, 1, 1 - delta), count, delta)]
-    step = len(_CUT)
-    old_at = [0, *itertools.accumulate(len(c) + step for c in old_chunks)]
-    new_at = [0, *itertools.accumulate(len(c) + step for c in new_chunks)]
+    # Piece i starts after the i pieces and i stamp lines before it.
+    old_sums = [0, *itertools.accumulate(map(len, old))]
+    new_sums = [0, *itertools.accumulate(map(len, new))]
     runs: list[tuple[int, int, int]] = []
     for first, stop, delta in stretches:
         if stop <= first:
             continue
-        # Chunks from the "BEGIN" of the first one's cut through the newline of the next cut.
-        o_start = old_at[first] - step + 1 if first else 0
-        n_start = new_at[first + delta] - step + 1 if first + delta else 0
-        o_end = min(old_at[stop] - step + 1, len(old))
+        o_start = old_sums[first] + first * step
+        o_end = min(old_sums[stop] + stop * step, old_size)  # no stamp line after the last
+        n_start = new_sums[first + delta] + (first + delta) * step
         runs.append((o_start, n_start, o_end - o_start))
     return runs
 
@@ -107,11 +116,14 @@ def _split_since(
     """
     if previous.max_nesting != max_nesting or previous.calendar_end < 0:
         return None
-    new_line = stamp_line_of(data)
-    old = _restamped(previous, new_line)
-    if old is None:
+    stamp = stamp_pieces(data)
+    new_line, new_pieces = stamp
+    if not _restampable(previous, new_line):
         return None
-    ranges = _kept_ranges(_runs(old, data), previous.blocks)
+    runs = _runs(previous.pieces, new_pieces, len(new_line), len(previous.data))
+    if _lone_cr_between(data, runs):
+        return None
+    ranges = _kept_ranges(runs, previous.blocks)
     if not ranges:
         return None
     stitch = _Stitch(data, max_nesting)
@@ -121,30 +133,31 @@ def _split_since(
     changed = stitch.changed
     if previous.unsafe:  # their groups are hashed again
         changed.update(block[2] for block in previous.blocks if block[0] in previous.unsafe)
-    old_groups = {g.uid_line: g for g in previous.groups}
-
-    def reusable(key: bytes, spans: list[tuple[int, int]]) -> Group | None:
-        if key in changed:
-            return None
-        group = old_groups[key]  # all its blocks kept, none dropped: the same blocks
-        if spans[0] == group.spans[0] and (len(spans) == 1 or tuple(spans) == group.spans):
-            return group
-        return Group(group.digest, key, tuple(spans))
-
-    return build_split(data, stitch.vevents, calendar_end, new_line, max_nesting, reusable)
+    old_groups = dict(zip(map(itemgetter(1), previous.groups), previous.groups, strict=True))
+    return build_split(
+        data, stitch.vevents, calendar_end, stamp, max_nesting, (old_groups, changed)
+    )
 
 
-def _restamped(previous: SplitFeed, new_line: bytes) -> bytes | None:
-    """The old body as it would read with the new stamps (same offsets, comparable bytes);
-    ``None`` when the stamps cannot be swapped safely."""
+def _lone_cr_between(data: bytes, runs: Sequence[tuple[int, int, int]]) -> bool:
+    """Whether the stretches of ``data`` outside ``runs`` hold a lone CR (inside them the
+    bytes are the old body's, whose line ends were settled)."""
+    position = 0
+    for _o_start, n_start, length in runs:
+        if n_start > position and has_lone_cr(data, position, n_start):
+            return True
+        position = n_start + length
+    return position < len(data) and has_lone_cr(data, position)
+
+
+def _restampable(previous: SplitFeed, new_line: bytes) -> bool:
+    """Whether the old body, its stamp lines swapped for ``new_line``, reads at the same
+    offsets and holds no other copy of ``new_line`` (the old pieces joined with it are then
+    exactly that restamped body)."""
     old_line = previous.stamp_line
-    if not old_line or len(new_line) != len(old_line):
-        return None
-    if new_line == old_line:
-        return previous.data
-    if previous.data.find(new_line) >= 0:
-        return None
-    return previous.data.replace(old_line, new_line)
+    if not old_line or len(new_line) != len(old_line) or not previous.pieces:
+        return False
+    return new_line == old_line or previous.data.find(new_line) < 0
 
 
 _Block = tuple[int, int, bytes]
@@ -154,8 +167,8 @@ def _kept_ranges(
     runs: list[tuple[int, int, int]], blocks: Sequence[_Block]
 ) -> list[tuple[int, int, int]]:
     """Per run: the old blocks wholly inside it, as an index range, and its shift."""
-    starts = [block[0] for block in blocks]
-    ends = [block[1] for block in blocks]
+    starts = list(map(itemgetter(0), blocks))
+    ends = list(map(itemgetter(1), blocks))
     ranges: list[tuple[int, int, int]] = []
     for o_start, n_start, length in runs:
         first = bisect.bisect_left(starts, o_start)
@@ -186,7 +199,11 @@ class _Stitch:
             if self.rescan(position, blocks[first][0] + shift, False) is None:
                 return None
             if shift:
-                self.vevents.extend((s + shift, e + shift, k) for s, e, k in blocks[first:stop])
+                kept = blocks[first:stop]
+                moved = itertools.repeat(shift)
+                starts = map(operator.add, map(itemgetter(0), kept), moved)
+                ends = map(operator.add, map(itemgetter(1), kept), moved)
+                self.vevents.extend(zip(starts, ends, map(itemgetter(2), kept), strict=True))
             else:
                 self.vevents.extend(blocks[first:stop])
             position, done = blocks[stop - 1][1] + shift, stop
@@ -212,7 +229,8 @@ class _Stitch:
 
 class SplitMemo:
     """The last few splits one parser process made, so the next body of a feed is split at
-    the cost of what changed. Bounded by count and by the bytes of the bodies it holds."""
+    the cost of what changed. Bounded by count and by the bytes of the bodies (and their
+    pieces) it holds; the latest split is always kept."""
 
     def __init__(self, *, count: int = 3, max_bytes: int = 64 * 1024 * 1024) -> None:
         self._count = count
@@ -240,7 +258,7 @@ class SplitMemo:
         kept: list[SplitFeed] = []
         total = 0
         for item in self._recent[: self._count]:
-            total += len(item.data)
+            total += len(item.data) * (2 if item.pieces else 1)  # the pieces copy the body
             if kept and total > self._max_bytes:
                 break
             kept.append(item)
