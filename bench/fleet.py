@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.fleet_feeds import SHARED, FleetFeeds
+from bench.fleet_feeds import SHARED, FleetFeeds, host_of
 from bench.fleet_metrics import (
     ProcessWatch,
     deliveries,
@@ -87,15 +87,21 @@ class Fleet:
     hanging: int
     subscriptions: int
     cycles: int
+    #: Calendar hosts (loopback addresses) the feeds are spread over, round robin.
+    hosts: int
 
 
-FULL = Fleet(feeds=1000, servers=500, shared=50, hanging=10, subscriptions=100_000, cycles=3)
-QUICK = Fleet(feeds=40, servers=20, shared=5, hanging=2, subscriptions=400, cycles=1)
+FULL = Fleet(
+    feeds=1000, servers=500, shared=50, hanging=10, subscriptions=100_000, cycles=3, hosts=200
+)
+QUICK = Fleet(feeds=40, servers=20, shared=5, hanging=2, subscriptions=400, cycles=1, hosts=8)
 
 
-def _urls(feeds: FleetFeeds, fleet: Fleet, port: int) -> list[str]:
-    base = f"http://127.0.0.1:{port}"
-    return [base + feeds.path_of(i, shared=i < fleet.shared) for i in range(fleet.feeds)]
+def _url(feeds: FleetFeeds, fleet: Fleet, port: int, index: int) -> str:
+    """Feed ``index``'s URL: the shared one on 127.0.0.1, the others on their own host."""
+    shared = index < fleet.shared
+    host = "127.0.0.1" if shared else host_of(index % fleet.hosts)
+    return f"http://{host}:{port}{feeds.path_of(index, shared=shared)}"
 
 
 def _bot_output(report: Path, log_path: Path, keep: Path | None) -> tuple[list[float], list[str]]:
@@ -119,11 +125,15 @@ async def run(fleet: Fleet, keep_log: Path | None = None) -> int:
     fake.enable_channel_rate_limit(5, 5.0)
     build_world(fake, layout)
     await fake.start()
-    runner, port = await feeds.start()
+    runner, port = await feeds.start(fleet.hosts)
     with tempfile.TemporaryDirectory(prefix="fleet-") as tmp:
         workdir = Path(tmp)
         config = write_config(
-            workdir / "config.toml", fake, layout, _urls(feeds, fleet, port), period
+            workdir / "config.toml",
+            fake,
+            layout,
+            [_url(feeds, fleet, port, i) for i in range(fleet.feeds)],
+            period,
         )
         seeded = seed_database(config, fake, layout, datetime.now(UTC))
         seeded_at = time.time()
@@ -182,8 +192,7 @@ async def run(fleet: Fleet, keep_log: Path | None = None) -> int:
     for index in range(fleet.shared, fleet.feeds):
         if index in hanging:
             continue
-        url = f"http://127.0.0.1:{port}{feeds.path_of(index, shared=False)}"
-        (feed_id,) = ids[url]
+        (feed_id,) = ids[_url(feeds, fleet, port, index)]
         arrivals = feeds.arrivals.get(index, [])
         for moment in arrivals[1:]:
             at = datetime.fromtimestamp(moment, UTC)

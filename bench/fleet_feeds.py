@@ -15,6 +15,10 @@ to the next (a cycle is one poll period of wall time since the bot was started):
 The first talk of every feed starts ``REMINDER_LEAD`` after a due time inside the run, so the
 15-minute reminders of it come due while the bench watches. One URL is shared by many feeds
 (``/feed/shared.ics``, kind ``new``); a few URLs hang until the bot's fetch times out.
+
+The feeds are spread over many loopback addresses, as a fleet's calendars are spread over
+many departments' web servers: the bot limits its connections per host, so putting every
+feed on one host would measure that limit rather than the fleet.
 """
 
 from __future__ import annotations
@@ -120,11 +124,20 @@ class FleetFeeds:
         self.full_bodies += 1
         return web.Response(body=body, content_type="text/calendar", headers=headers)
 
-    async def start(self) -> tuple[web.AppRunner, int]:
+    async def start(self, hosts: int) -> tuple[web.AppRunner, int]:
+        """Listen on 127.0.0.1 (the shared URL) and ``hosts`` more loopback addresses, one port."""
         app = web.Application()
         app.router.add_get("/feed/{name}.ics", self.handle)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return runner, runner.addresses[0][1]
+        first = web.TCPSite(runner, "127.0.0.1", 0)
+        await first.start()
+        port = int(runner.addresses[0][1])
+        for number in range(hosts):
+            await web.TCPSite(runner, host_of(number), port).start()
+        return runner, port
+
+
+def host_of(number: int) -> str:
+    """The ``number``-th calendar host: 127.0.1.0, 127.0.1.1, … (all loopback)."""
+    return f"127.0.{1 + number // 256}.{number % 256}"
