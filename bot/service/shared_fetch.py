@@ -6,8 +6,12 @@ operator's relaxed policy must never reach a feed an admin added from Discord, s
 policies never share. Sharing takes two forms:
 
 * polls that overlap join the request already in flight;
-* a recent successful body is reused for half the shortest interval of the feeds asking for
-  it, so feeds polled a few seconds apart still cause one request.
+* a recent successful body is reused for up to the shortest interval of the feeds asking for
+  it, so feeds whose polls are spread across the interval (each feed has its own phase)
+  still cause one request per interval; but a feed is never handed back the answer it
+  already got, so the feed that made the last request makes the next one, on its own slot.
+  A feed's body is thus at most one interval old when it is polled, and a feed alone on its
+  URL downloads at every poll.
 
 Only successes are remembered: a failure reaches the callers of that one request and nothing
 later, so each feed records its own failure as before and the next poll asks again. Validators
@@ -56,6 +60,7 @@ class _Recent:
 class _InFlight:
     task: asyncio.Task[FetchResult]
     validators: Validators
+    started_at: datetime
 
 
 class SharedFetcher:
@@ -69,6 +74,8 @@ class SharedFetcher:
         #: Each feed's interval per key: the shortest one bounds how long a body is reused.
         self._intervals: dict[FetchKey, dict[int, timedelta]] = {}
         self._key_of: dict[int, FetchKey] = {}
+        #: When the answer each feed last got was fetched: it is never handed that one again.
+        self._answered_at: dict[int, datetime] = {}
 
     @property
     def requests_in_flight(self) -> int:
@@ -97,11 +104,15 @@ class SharedFetcher:
         self._intervals.setdefault(key, {})[feed_id] = interval
         recent = self._recent.get(key)
         if reuse and recent is not None and recent.body is not None and self._fresh(key, recent):
-            return _answer_with_body(recent.body, validators)
+            answered = self._answered_at.get(feed_id)
+            if answered is None or recent.confirmed_at > answered:
+                self._answered_at[feed_id] = recent.confirmed_at
+                return _answer_with_body(recent.body, validators)
         flight = self._in_flight.get(key)
         if flight is None:
             flight = self._start(key, url, validators, trusted)
         result = await asyncio.shield(flight.task)
+        self._answered_at[feed_id] = flight.started_at
         if isinstance(result, Downloaded):
             return _answer_with_body(result, validators)
         if validators and validators == flight.validators:
@@ -113,7 +124,7 @@ class SharedFetcher:
         return await self._fetcher.fetch(url, validators=validators, trusted=trusted)
 
     def _fresh(self, key: FetchKey, recent: _Recent) -> bool:
-        window = min(self._intervals[key].values()) / 2
+        window = min(self._intervals[key].values())
         return self._clock.now() - recent.confirmed_at < window
 
     def _start(self, key: FetchKey, url: str, validators: Validators, trusted: bool) -> _InFlight:
@@ -121,7 +132,7 @@ class SharedFetcher:
         task = asyncio.ensure_future(
             self._fetcher.fetch(url, validators=validators, trusted=trusted)
         )
-        flight = _InFlight(task=task, validators=validators)
+        flight = _InFlight(task=task, validators=validators, started_at=started_at)
         self._in_flight[key] = flight
 
         def finished(done: asyncio.Task[FetchResult]) -> None:
