@@ -48,6 +48,7 @@ import asyncio
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -56,6 +57,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bench.fleet_feeds import SHARED, FleetFeeds, host_of
 from bench.fleet_metrics import (
@@ -68,6 +70,7 @@ from bench.fleet_metrics import (
 from bench.fleet_world import FleetLayout, build_world, seed_database, write_config
 from bot.core.poll_slots import nearest_slot
 from tests.fakediscord import FakeDiscord
+from tests.fakediscord.records import RequestRecord
 
 PERIOD = 60.0
 #: Start-up plus the catch-up spread (at most a minute) before the measured cycles start.
@@ -104,17 +107,36 @@ def _url(feeds: FleetFeeds, fleet: Fleet, port: int, index: int) -> str:
     return f"http://{host}:{port}{feeds.path_of(index, shared=shared)}"
 
 
-def _bot_output(report: Path, log_path: Path, keep: Path | None) -> tuple[list[float], list[str]]:
-    """The probe's wake-up lateness and the bot's log lines (copied to ``keep`` if asked)."""
-    stalls = json.loads(report.read_text())["late"] if report.exists() else []
+def _bot_output(
+    report: Path, log_path: Path, keep: Path | None
+) -> tuple[dict[str, Any], list[str]]:
+    """The probe's report and the bot's log lines (copied to ``keep`` if asked)."""
+    probe = json.loads(report.read_text()) if report.exists() else {"late": [], "worst": []}
     log_text = log_path.read_text(encoding="utf-8", errors="replace")
     if keep is not None:
         keep.write_text(log_text, encoding="utf-8")
-    return stalls, log_text.splitlines()
+    return probe, log_text.splitlines()
+
+
+def _busiest_second(records: list[RequestRecord]) -> tuple[float, dict[str, int]]:
+    """When Discord saw the most requests in one second, and what they were."""
+    ordered = sorted(records, key=lambda r: r.at)
+    best, best_start, start = 0, 0, 0
+    for end, record in enumerate(ordered):
+        while record.at - ordered[start].at >= 1.0:
+            start += 1
+        if end - start + 1 > best:
+            best, best_start = end - start + 1, start
+    kinds: dict[str, int] = {}
+    for record in ordered[best_start : best_start + best]:
+        route = re.sub(r"\d{5,}", "{id}", f"{record.method} {record.path}")
+        kinds[route] = kinds.get(route, 0) + 1
+    return (ordered[best_start].at if ordered else 0.0), kinds
 
 
 async def run(fleet: Fleet, keep_log: Path | None = None) -> int:
     began = time.time()
+    load_before = os.getloadavg()[0]
     period = timedelta(seconds=PERIOD)
     hanging = set(range(fleet.shared, fleet.shared + fleet.hanging))
     window_s = fleet.cycles * PERIOD
@@ -180,7 +202,8 @@ async def run(fleet: Fleet, keep_log: Path | None = None) -> int:
         db_path = workdir / "fleet.db"
         ids = feed_ids_by_url(db_path)
         delivered = deliveries(db_path, fake, since=launched_real, until=window_end)
-        stalls, log_lines = _bot_output(report, log_path, keep_log)
+        probe, log_lines = _bot_output(report, log_path, keep_log)
+        stalls: list[float] = probe["late"]
     await runner.cleanup()
     await fake.stop()
     took = time.time() - began
@@ -255,9 +278,11 @@ async def run(fleet: Fleet, keep_log: Path | None = None) -> int:
         f"longest gap of a healthy feed: {max(gaps, default=0):.2f} periods; "
         f"polls skipped: {skipped}"
     )
+    worst = sorted(probe["worst"], key=lambda w: -w[1])[:3]
     print(
         f"event-loop stall (50 ms probe, {len(stalls)} wake-ups): p99 {ms(stalls, 0.99)}, "
-        f"max {ms(stalls, 1.0)}"
+        f"max {ms(stalls, 1.0)}; worst at "
+        + ", ".join(f"{late * 1000:.0f} ms @ {at - launched_real:.0f} s" for at, late in worst)
     )
     a = delivered.announcement_late
     print(
@@ -275,11 +300,20 @@ async def run(fleet: Fleet, keep_log: Path | None = None) -> int:
         f"(whole run mean {all_mean:.1f}/s, peak {all_peak}); 429s {too_many} "
         f"(fake counted {fake.rate_limited_count})"
     )
+    busiest_at, busiest = _busiest_second(rest)
+    top = sorted(busiest.items(), key=lambda kv: -kv[1])[:3]
+    print(
+        f"busiest second at {busiest_at - launched_real:.0f} s after launch: "
+        + ", ".join(f"{count} x {route}" for route, count in top)
+    )
     print(
         f"shared URL ({fleet.shared} servers): fetches per interval {per_interval}; "
         f"calendar host: {feeds.full_bodies} bodies, {feeds.not_modified} x 304"
     )
-    print(f"bot log: {len(log_lines)} lines, {warnings} warnings/errors")
+    print(
+        f"bot log: {len(log_lines)} lines, {warnings} warnings/errors; machine load average "
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after (2 cores, shared)"
+    )
     print(
         f"phases: window {window_start - launched_real:.0f}-{window_end - launched_real:.0f} s after launch; after the run {time.time() - window_end - DRAIN_SECONDS:.0f} s"
     )

@@ -30,13 +30,18 @@ class StallProbe:
 
     def __init__(self) -> None:
         self.late: list[float] = []
+        #: (wall clock, seconds late) of the wake-ups a tenth of a second late or more.
+        self.worst: list[tuple[float, float]] = []
         self._stopped = asyncio.Event()
 
     async def run(self) -> None:
         while not self._stopped.is_set():
             asked = time.perf_counter()
             await asyncio.sleep(PROBE_SECONDS)
-            self.late.append(max(0.0, time.perf_counter() - asked - PROBE_SECONDS))
+            late = max(0.0, time.perf_counter() - asked - PROBE_SECONDS)
+            self.late.append(late)
+            if late >= 0.1:
+                self.worst.append((time.time(), late))
 
     def stop(self) -> None:
         self._stopped.set()
@@ -50,7 +55,9 @@ async def _serve_with_probe(config: Config, token: str, report: Path) -> int:
     finally:
         probe.stop()
         await task
-        await asyncio.to_thread(report.write_text, json.dumps({"late": probe.late}), "utf-8")
+        await asyncio.to_thread(
+            report.write_text, json.dumps({"late": probe.late, "worst": probe.worst}), "utf-8"
+        )
 
 
 def main(argv: list[str]) -> int:
