@@ -118,7 +118,9 @@ def _bot_output(
     return probe, log_text.splitlines()
 
 
-def _busiest_second(records: list[RequestRecord]) -> tuple[float, dict[str, int]]:
+def _busiest_second(
+    records: list[RequestRecord], dm_channels: set[int]
+) -> tuple[float, dict[str, int]]:
     """When Discord saw the most requests in one second, and what they were."""
     ordered = sorted(records, key=lambda r: r.at)
     best, best_start, start = 0, 0, 0
@@ -130,6 +132,9 @@ def _busiest_second(records: list[RequestRecord]) -> tuple[float, dict[str, int]
     kinds: dict[str, int] = {}
     for record in ordered[best_start : best_start + best]:
         route = re.sub(r"\d{5,}", "{id}", f"{record.method} {record.path}")
+        target = re.match(r"/channels/(\d+)/", record.path)
+        if target is not None:
+            route += " (DM)" if int(target.group(1)) in dm_channels else " (server)"
         kinds[route] = kinds.get(route, 0) + 1
     return (ordered[best_start].at if ordered else 0.0), kinds
 
@@ -300,7 +305,7 @@ async def run(fleet: Fleet, keep_log: Path | None = None) -> int:
         f"(whole run mean {all_mean:.1f}/s, peak {all_peak}); 429s {too_many} "
         f"(fake counted {fake.rate_limited_count})"
     )
-    busiest_at, busiest = _busiest_second(rest)
+    busiest_at, busiest = _busiest_second(rest, {c.id for c in fake.dm_channels.values()})
     top = sorted(busiest.items(), key=lambda kv: -kv[1])[:3]
     print(
         f"busiest second at {busiest_at - launched_real:.0f} s after launch: "
