@@ -50,6 +50,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import math
 import os
 import re
 import signal
@@ -120,6 +121,27 @@ def _bot_output(
     if keep is not None:
         keep.write_text(log_text, encoding="utf-8")
     return probe, log_text.splitlines()
+
+
+def _emptied_buckets(records: list[RequestRecord], limit: int, per: float) -> tuple[int, float]:
+    """How often a channel's message bucket was used up, and the seconds the requests that
+    followed had to wait for its reset (the bot waits inline: discord.py honours the headers)."""
+    by_channel: dict[str, list[float]] = {}
+    for record in records:
+        if record.method == "POST" and re.fullmatch(r"/channels/\d+/messages", record.path):
+            by_channel.setdefault(record.path, []).append(record.at)
+    emptied, waited = 0, 0.0
+    for times in by_channel.values():
+        start, used = -math.inf, 0
+        for moment in sorted(times):
+            if moment - start >= per:
+                if used >= limit:
+                    waited += max(0.0, moment - start - per)
+                start, used = moment, 0
+            used += 1
+            if used == limit:
+                emptied += 1
+    return emptied, waited
 
 
 def _busiest_second(
@@ -315,6 +337,18 @@ async def run(fleet: Fleet, keep_log: Path | None = None) -> int:
         f"announcement delivery (poll -> fake Discord): {len(a)} rows, p50 {ms(a, 0.5)}, "
         f"p99 {ms(a, 0.99)}, max {ms(a, 1.0)}; undelivered {delivered.announcements_undelivered}"
     )
+    print(
+        "  by kind: "
+        + ", ".join(
+            f"{kind} {len(v)} p99 {ms(v, 0.99)}"
+            for kind, v in sorted(delivered.late_by_kind.items())
+        )
+        + "; undelivered: "
+        + (
+            ", ".join(f"{n} {why}" for why, n in sorted(delivered.undelivered_why.items()))
+            or "none"
+        )
+    )
     r = delivered.reminder_late
     print(
         f"reminder delivery (due -> fake Discord): {len(r)} sent, p50 {ms(r, 0.5)}, "
@@ -326,6 +360,8 @@ async def run(fleet: Fleet, keep_log: Path | None = None) -> int:
         f"(whole run mean {all_mean:.1f}/s, peak {all_peak}); 429s {too_many} "
         f"(fake counted {fake.rate_limited_count})"
     )
+    emptied, _ = _emptied_buckets(rest, 5, 5.0)
+    print(f"channel message buckets used up (5 per 5 s; the next send waits): {emptied} times")
     busiest_at, busiest = _busiest_second(rest, {c.id for c in fake.dm_channels.values()})
     top = sorted(busiest.items(), key=lambda kv: -kv[1])[:3]
     print(

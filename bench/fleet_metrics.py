@@ -121,6 +121,9 @@ class Deliveries:
     reminder_late: list[float]
     reminder_states: dict[str, int]
     reminders_due_unsent: int
+    #: row kind -> lateness of its delivered rows; (state, last error) -> undelivered rows
+    late_by_kind: dict[str, list[float]]
+    undelivered_why: dict[str, int]
 
 
 def _arrival(fake: FakeDiscord, message_id: int, channel_id: int, since: float) -> float | None:
@@ -141,11 +144,13 @@ def deliveries(db_path: Path, fake: FakeDiscord, *, since: float, until: float) 
     try:
         announcement_late = []
         undelivered = 0
+        late_by_kind: dict[str, list[float]] = {}
+        why: dict[str, int] = {}
         rows = db.execute(
-            "SELECT o.created_at, o.state, o.discord_message_id, f.channel_id FROM outbox o "
-            "JOIN feeds f ON f.id = o.feed_id"
+            "SELECT o.created_at, o.state, o.discord_message_id, f.channel_id, o.kind,"
+            " o.last_error FROM outbox o JOIN feeds f ON f.id = o.feed_id"
         ).fetchall()
-        for created_at, state, message_id, channel_id in rows:
+        for created_at, state, message_id, channel_id, kind, error in rows:
             created = _epoch(created_at)
             if not since <= created < until:
                 continue
@@ -156,8 +161,11 @@ def deliveries(db_path: Path, fake: FakeDiscord, *, since: float, until: float) 
             )
             if arrived is None:
                 undelivered += 1
+                reason = f"{state}: {(error or '')[:60]}"
+                why[reason] = why.get(reason, 0) + 1
             else:
                 announcement_late.append(arrived - created)
+                late_by_kind.setdefault(str(kind), []).append(arrived - created)
         reminder_late = []
         states: dict[str, int] = {}
         unsent = 0
@@ -174,7 +182,9 @@ def deliveries(db_path: Path, fake: FakeDiscord, *, since: float, until: float) 
                 unsent += 1
     finally:
         db.close()
-    return Deliveries(announcement_late, undelivered, reminder_late, states, unsent)
+    return Deliveries(
+        announcement_late, undelivered, reminder_late, states, unsent, late_by_kind, why
+    )
 
 
 def feed_ids_by_url(db_path: Path) -> dict[str, list[int]]:
