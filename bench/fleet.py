@@ -25,8 +25,8 @@ reminder of the same talk. Feed bodies change per cycle as ``bench.fleet_feeds``
 Time: everything runs in **real time**, on the system clock, in the bot and here; nothing
 uses an injected clock, because the event loop, the scheduler's spread and the delivery
 pacing are what is measured. Time is compressed only by the poll interval: 60 s (the
-shortest the bot accepts) stands for a 5-minute interval, the one a fleet is sized for, so each cycle does
-a 5-minute cycle's work in a fifth of the time. Per-cycle figures (CPU s per cycle, fetches
+shortest the bot accepts) stands for a 5-minute interval, the one a fleet is sized for, so
+each cycle does a 5-minute cycle's work in a fifth of the time. Per-cycle figures (CPU s per cycle, fetches
 per interval, gaps in periods, deliveries) are the same at either interval; the share of a
 core is printed as measured at 60 s and as it would be at 300 s (the same per-cycle CPU
 spread over five times as long; the bot's idle cost, included in the per-cycle CPU, is
