@@ -68,7 +68,10 @@ def digest_embed(feed_name: str, week: wd.DigestWeek, talks: list[Occurrence]) -
 class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
     def __init__(self, bot: SeminarBot) -> None:
         self.bot = bot
-        self._lock = asyncio.Lock()
+        #: One check at a time per feed (a feed's digest is posted once), never one for all:
+        #: every poll's after-hook checks its feed, and a global lock would queue a fleet's
+        #: polls behind each other's database reads and Discord requests.
+        self._locks: dict[int, asyncio.Lock] = {}
         #: Set after every check; tests wait on it instead of sleeping.
         self.checked = asyncio.Event()
 
@@ -108,7 +111,7 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
 
         Returns "posted", "edited" or None (nothing to do).
         """
-        async with self._lock:
+        async with self._locks.setdefault(feed_id, asyncio.Lock()):
             try:
                 return await self._check(feed_id)
             except discord.HTTPException as exc:

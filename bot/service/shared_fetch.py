@@ -6,8 +6,12 @@ operator's relaxed policy must never reach a feed an admin added from Discord, s
 policies never share. Sharing takes two forms:
 
 * polls that overlap join the request already in flight;
-* a recent successful body is reused for half the shortest interval of the feeds asking for
-  it, so feeds polled a few seconds apart still cause one request.
+* a recent successful body is reused for up to the shortest interval of the feeds asking for
+  it, so feeds whose polls are spread across the interval (each feed has its own phase)
+  still cause one request per interval; but a feed is never handed back the answer it
+  already got, so the feed that made the last request makes the next one, on its own slot.
+  A feed's body is thus at most one interval old when it is polled, and a feed alone on its
+  URL downloads at every poll.
 
 Only successes are remembered: a failure reaches the callers of that one request and nothing
 later, so each feed records its own failure as before and the next poll asks again. Validators
@@ -58,6 +62,8 @@ class _Recent:
 class _InFlight:
     task: asyncio.Task[FetchResult]
     validators: Validators
+    started_at: datetime
+    number: int
 
 
 class SharedFetcher:
@@ -73,6 +79,8 @@ class SharedFetcher:
         self._key_of: dict[int, FetchKey] = {}
         #: Downloads started so far; a download's number orders it against poll requests.
         self._downloads = 0
+        #: The download each feed's last answer came from: it is never handed that one again.
+        self._answered: dict[int, int] = {}
 
     def ticket(self) -> int:
         """Taken when a poll is asked for: a download numbered above it started later."""
@@ -109,17 +117,20 @@ class SharedFetcher:
         self._intervals.setdefault(key, {})[feed_id] = interval
         recent = self._recent.get(key)
         if recent is not None and recent.body is not None:
-            recent_enough = (
-                self._fresh(key, recent)
-                if reuse
-                else asked_after is not None and recent.download > asked_after
-            )
-            if recent_enough:
+            if reuse:
+                usable = self._fresh(key, recent) and recent.download > self._answered.get(
+                    feed_id, 0
+                )
+            else:
+                usable = asked_after is not None and recent.download > asked_after
+            if usable:
+                self._answered[feed_id] = recent.download
                 return _answer_with_body(recent.body, validators)
         flight = self._in_flight.get(key)
         if flight is None:
             flight = self._start(key, url, validators, trusted)
         result = await asyncio.shield(flight.task)
+        self._answered[feed_id] = flight.number
         if isinstance(result, Downloaded):
             return _answer_with_body(result, validators)
         if validators and validators == flight.validators:
@@ -131,7 +142,7 @@ class SharedFetcher:
         return await self._fetcher.fetch(url, validators=validators, trusted=trusted)
 
     def _fresh(self, key: FetchKey, recent: _Recent) -> bool:
-        window = min(self._intervals[key].values()) / 2
+        window = min(self._intervals[key].values())
         return self._clock.now() - recent.confirmed_at < window
 
     def _start(self, key: FetchKey, url: str, validators: Validators, trusted: bool) -> _InFlight:
@@ -141,7 +152,7 @@ class SharedFetcher:
         task = asyncio.ensure_future(
             self._fetcher.fetch(url, validators=validators, trusted=trusted)
         )
-        flight = _InFlight(task=task, validators=validators)
+        flight = _InFlight(task=task, validators=validators, started_at=started_at, number=number)
         self._in_flight[key] = flight
 
         def finished(done: asyncio.Task[FetchResult]) -> None:

@@ -572,13 +572,28 @@ def due_reminders(db: Database, *, now: datetime, limit: int = 200) -> list[Remi
 
 
 def next_due_at(db: Database) -> datetime | None:
-    row = one(
-        db,
-        "SELECT MIN(MAX(due_at, IFNULL(next_attempt_at, due_at))) AS t FROM reminders"
-        " WHERE state = 'pending'",
-        [],
+    """When the earliest pending row may be sent: its due time, or its retry time if later.
+
+    The worker asks after every wake-up, and a fleet keeps hundreds of thousands of pending
+    rows, so this walks the (state, due_at) index in due order and stops as soon as no later
+    row can be earlier (a row is never sendable before it is due): it reads the rows waiting
+    for a retry at the head of the queue and one more, not the table. Timestamps are
+    fixed-width UTC text, so they compare as text.
+    """
+    best: str | None = None
+    rows = db.conn.execute(
+        "SELECT due_at, next_attempt_at FROM reminders WHERE state = 'pending' ORDER BY due_at"
     )
-    return None if row is None or row["t"] is None else dt(row["t"])
+    try:
+        for due_at, next_attempt_at in rows:
+            if best is not None and due_at >= best:
+                break
+            sendable = max(due_at, next_attempt_at or due_at)
+            if best is None or sendable < best:
+                best = sendable
+    finally:
+        rows.close()
+    return None if best is None else dt(best)
 
 
 def claim(db: Database, reminder_id: int, *, now: datetime) -> ReminderRow | None:

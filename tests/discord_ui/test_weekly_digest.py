@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -219,3 +220,24 @@ async def test_digest_time_is_read_in_the_calendars_zone(
         await h.fake.wait_for(lambda: len(digests(h)) == 1)
     finally:
         await h.stop()
+
+
+async def test_a_digest_stuck_on_discord_holds_up_no_other_feed(dh: Harness) -> None:
+    """Every poll checks its feed's digest; one feed's hung post must not queue the others."""
+    h = dh
+    h.feeds.body = render_feed([THIS_WEEK])
+    h.clock.set(DUE - timedelta(minutes=1))
+    await h.start()
+    await h.poll()
+    assert h.bot is not None
+    cog: Any = h.bot.get_cog("WeeklyDigest")
+    h.clock.set(DUE)
+    h.fake.stall("POST", "/channels/*/messages")
+    stuck = asyncio.create_task(cog.check_feed(await h.feed_id()))
+    await h.fake.wait_for(lambda: h.fake.stalled_count == 1)
+    # Another feed's check (here one with nothing to post) answers at once.
+    assert await asyncio.wait_for(cog.check_feed(await h.feed_id() + 1), 5) is None
+    assert not stuck.done()
+    h.fake.release_stalls()
+    assert await asyncio.wait_for(stuck, 5) == "posted"
+    assert len(digests(h)) == 1

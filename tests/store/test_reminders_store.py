@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlite_utils import Database
+
 from bot.store import feeds as feed_store
 from bot.store import reminders as reminder_store
 from bot.store.db import open_database
+from bot.store.rows import ts
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -45,3 +48,43 @@ def test_dm_closed_flag_cancels_dm_rows_and_queues_one_hint() -> None:
     reminder_store.clear_hint(db, 9)
     assert reminder_store.users_with_pending_hint(db) == set()
     assert reminder_store.reactivate_dm(db, 9, now=NOW) == 1
+
+
+def _pending(db: Database, feed_id: int, key: str, due: datetime, retry: datetime | None) -> None:
+    db.conn.execute(
+        "INSERT INTO reminders (idem_key, feed_id, user_id, announcement_id, event_key,"
+        " start_json, anchor_utc, target_kind, target_id, due_at, next_attempt_at, created_at,"
+        " updated_at) VALUES (?, ?, 9, 'a', 'u#', 'x', ?, 'dm', 9, ?, ?, ?, ?)",
+        [key, feed_id, ts(due), ts(due), ts(retry) if retry else None, ts(NOW), ts(NOW)],
+    )
+
+
+def test_next_due_is_the_earliest_sendable_row_counting_retries() -> None:
+    db = open_database(None)
+    feed = feed_store.upsert_feed(db, name="f", url="https://x.edu/ics", guild_id=1, now=NOW)
+    assert reminder_store.next_due_at(db) is None
+    _pending(db, feed.id, "a", NOW, NOW + timedelta(minutes=30))  # due first, retried later
+    assert reminder_store.next_due_at(db) == NOW + timedelta(minutes=30)
+    _pending(db, feed.id, "b", NOW + timedelta(minutes=10), None)
+    _pending(db, feed.id, "c", NOW + timedelta(minutes=20), None)
+    assert reminder_store.next_due_at(db) == NOW + timedelta(minutes=10)
+
+
+def test_next_due_reads_the_head_of_the_queue_not_every_pending_row() -> None:
+    """The worker asks after every wake-up; a fleet keeps 100,000s of pending reminders."""
+    db = open_database(None)
+    feed = feed_store.upsert_feed(db, name="f", url="https://x.edu/ics", guild_id=1, now=NOW)
+    with db.conn:
+        for n in range(20_000):
+            _pending(db, feed.id, f"k{n}", NOW + timedelta(minutes=n), None)
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    db.conn.set_progress_handler(count, 100)
+    assert reminder_store.next_due_at(db) == NOW
+    db.conn.set_progress_handler(None, 0)
+    assert steps < 50  # a scan of every pending row takes thousands of these 100-step ticks
