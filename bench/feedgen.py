@@ -146,8 +146,12 @@ def vevent(talk: Talk, *, stamp: datetime) -> str:
 def render_feed(talks: Iterable[Talk], *, stamp: datetime | None = None) -> bytes:
     """A whole feed; TEC ends the body without a final CRLF."""
     stamp = stamp or datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
-    body = HEADER + "".join(vevent(t, stamp=stamp) for t in talks) + "END:VCALENDAR"
-    return body.encode("utf-8")
+    # Encoded event by event and joined once: the bench measures the poller's memory, and a
+    # whole-body str plus its concatenated copies would dwarf it (four copies at 50,000 events).
+    parts = [HEADER.encode("utf-8")]
+    parts.extend(vevent(t, stamp=stamp).encode("utf-8") for t in talks)
+    parts.append(b"END:VCALENDAR")
+    return b"".join(parts)
 
 
 def seminar_series(
