@@ -76,12 +76,12 @@ def _assemble_flat(
             limits=limits,
         )
     occurrences = [
-        entry[1]
+        entry[2]
         for entry in flat.entries
         if (
-            (entry[2] < window_end and window_start < entry[3])
-            if entry[4]
-            else in_window((entry[2], entry[3]), window_start, window_end)
+            (entry[3] < window_end and window_start < entry[4])
+            if entry[5]
+            else in_window((entry[3], entry[4]), window_start, window_end)
         )
     ]
     if len(occurrences) > limits.max_occurrences:
@@ -124,11 +124,16 @@ def absorb(
         )
     else:
         old = set(state.groups)
-    state.groups.update(outcome.new)
-    wanted = set(outcome.order)
-    dropped = {d for d in state.groups if d not in wanted}
-    for digest in dropped:
-        del state.groups[digest]
+    # Rebuilt in ``order`` with its digest objects as keys: one bytes object per group, not
+    # one per poll that named it (the order and the groups arrive as separate copies).
+    groups: dict[bytes, GroupResult] = {}
+    for digest in outcome.order:
+        result = outcome.new.get(digest)
+        if result is None:
+            result = state.groups.get(digest)
+        if result is not None:
+            groups[digest] = result
+    state.groups = groups
     state.order = outcome.order
     if state.flat is not None:
         state.flat.stale = True  # keep its per-group memo for the rebuild
