@@ -11,6 +11,7 @@ import pickle
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -103,21 +104,60 @@ def test_an_occurrence_read_back_from_the_store_is_what_was_stored(occurrence: O
     assert once.to_dict() == occurrence.to_dict()
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.lists(occurrences, max_size=4), st.lists(_text, max_size=3))
-def test_a_group_result_crosses_the_process_boundary_unchanged(
-    items: list[Occurrence], uids: list[str]
-) -> None:
-    group = GroupResult(
-        occurrences=tuple(items),
-        spans=tuple((o.start, o.end or o.start) for o in items),
-        skipped=(SkippedEvent("u", "too many occurrences", 3),),
-        uids=frozenset(uids),
+def _exact(value: Any) -> Any:
+    """A value with the parts equality ignores (type, zone, fold), for exact comparisons."""
+    if isinstance(value, datetime):
+        return (type(value), value, value.tzinfo, value.fold)
+    return (type(value), value)
+
+
+@st.composite
+def _groups(draw: st.DrawFn) -> GroupResult:
+    items = draw(st.lists(occurrences, max_size=4))
+    spans = []
+    for occurrence in items:
+        own = occurrence.end is not None and draw(st.booleans())
+        if own:
+            assert occurrence.end is not None
+            spans.append((occurrence.start, occurrence.end))
+        else:  # equal instants in another zone must survive as they are
+            begin = draw(st.sampled_from([occurrence.start, draw(_instants)]))
+            if isinstance(begin, datetime) and draw(st.booleans()):
+                begin = begin.astimezone(timezone(timedelta(hours=3)))
+            spans.append((begin, draw(_instants)))
+    uids = draw(st.sampled_from([[], [o.key.uid for o in items[:1]], ["a", "b"], ["x"]]))
+    skipped = draw(st.sampled_from([(), (SkippedEvent("u", "too many occurrences", 3),)]))
+    return GroupResult(tuple(items), tuple(spans), skipped, frozenset(uids))
+
+
+def _group_view(group: GroupResult) -> Any:
+    return (
+        [_fields(o) for o in group.occurrences],
+        [(_exact(a), _exact(b)) for a, b in group.spans],
+        group.skipped,
+        group.uids,
+        sorted(group.uid_names()),
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(_groups())
+def test_a_group_result_crosses_the_process_boundary_unchanged(group: GroupResult) -> None:
     decoded = pickle.loads(pickle.dumps(group, protocol=pickle.HIGHEST_PROTOCOL))
     assert decoded == group
-    assert [_fields(o) for o in decoded.occurrences] == [_fields(o) for o in items]
+    assert hash(decoded) == hash(group)
+    assert _group_view(decoded) == _group_view(group)
+    assert sorted(group.uid_names()) == sorted(group.uids)
     assert GroupResult.from_dict(group.to_dict()).to_dict() == group.to_dict()
+
+
+@settings(max_examples=100, deadline=None)
+@given(_groups())
+def test_a_group_result_keeps_exactly_the_spans_and_uids_it_was_given(group: GroupResult) -> None:
+    rebuilt = GroupResult(group.occurrences, group.spans, group.skipped, group.uids)
+    assert _group_view(rebuilt) == _group_view(group)
+    with pytest.raises(AttributeError):
+        group.occurrences = ()  # type: ignore[misc]
 
 
 def _talk(number: int) -> Occurrence:
