@@ -15,12 +15,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.feedgen import Talk, render_feed, seminar_series
+from bench.feedgen import Talk, iter_seminar_series, render_feed
 from bench.harness import BenchPoller, max_stall, not_modified_poll
 from bot.service.memory import return_large_buffers
 
@@ -58,29 +58,27 @@ def read_and_hash(path: Path, buffer: bytearray) -> bytes:
     return hashlib.sha256(buffer).digest()
 
 
-def talks_for(count: int, recurring: bool) -> list[Talk]:
-    return seminar_series(
+def talks_for(count: int, recurring: bool, n: int = 0, version: int = 0) -> Iterator[Talk]:
+    """The feed's talks, ``n`` of them retitled for ``version``, one at a time: the size child
+    measures the poller's memory, which a list of 50,000 talks (~40 MB) would inflate."""
+    edits = {(i * 7919) % count: i for i in range(min(n, count))}  # a later edit wins
+    talks = iter_seminar_series(
         count,
         first=NOW - timedelta(days=1),
         recurring_share=0.1 if recurring else 0.0,
         spacing=timedelta(minutes=max(10, 180 * 24 * 60 // max(count, 1))),
     )
-
-
-def changed(talks: list[Talk], n: int, version: int) -> list[Talk]:
-    out = list(talks)
-    for i in range(min(n, len(out))):
-        index = (i * 7919) % len(out)
-        out[index] = replace(out[index], title=f"Revised title {version}-{i}")
-    return out
+    for index, talk in enumerate(talks):
+        if index in edits:
+            talk = replace(talk, title=f"Revised title {version}-{edits[index]}")
+        yield talk
 
 
 async def run_size(
     count: int, recurring: bool, reps: int, full_baseline: bool, tmp: Path, in_child: bool = False
 ) -> None:
     tag = f"{count}{'_rrule' if recurring else ''}"
-    talks = talks_for(count, recurring)
-    body = render_feed(talks, stamp=NOW)
+    body = render_feed(talks_for(count, recurring), stamp=NOW)
     path = tmp / f"feed-{tag}.ics"
     path.write_bytes(body)
     floor = median_ms(functools.partial(read_and_hash, path, bytearray(len(body))), max(reps, 5))
@@ -98,7 +96,7 @@ async def run_size(
             nonlocal version
             version += 1
             poller.advance(minutes=15)
-            next_body = render_feed(changed(talks, n, version), stamp=poller.now)
+            next_body = render_feed(talks_for(count, recurring, n, version), stamp=poller.now)
             start = time.perf_counter()
             await poller.poll(next_body)
             return (time.perf_counter() - start) * 1000
@@ -113,7 +111,7 @@ async def run_size(
             for _ in range(STALL_RUNS):
                 version += 1
                 poller.advance(minutes=15)
-                next_body = render_feed(changed(talks, 1, version), stamp=poller.now)
+                next_body = render_feed(talks_for(count, recurring, 1, version), stamp=poller.now)
                 stalls.append(await max_stall(functools.partial(poller.poll, next_body)))
             line(f"median_loop_stall_incremental_poll_{tag}", statistics.median(stalls), "ms", None)
             line(f"max_loop_stall_incremental_poll_{tag}", max(stalls), "ms", None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -166,8 +166,20 @@ def seminar_series(
     spacing: timedelta = timedelta(hours=6),
 ) -> list[Talk]:
     """``count`` talks from ``first`` on; a share of them weekly series with EXDATE/overrides."""
+    return list(
+        iter_seminar_series(count, first=first, recurring_share=recurring_share, spacing=spacing)
+    )
+
+
+def iter_seminar_series(
+    count: int,
+    *,
+    first: datetime,
+    recurring_share: float = 0.0,
+    spacing: timedelta = timedelta(hours=6),
+) -> Iterator[Talk]:
+    """:func:`seminar_series` one talk at a time (a benchmark need not hold them all)."""
     zone = ZoneInfo(ZONE)
-    talks = []
     every = round(1 / recurring_share) if recurring_share > 0 else 0
     for index in range(count):
         start = (first + spacing * index).astimezone(zone)
@@ -187,5 +199,4 @@ def seminar_series(
                 exdates=(start + timedelta(weeks=2),),
                 overrides=((start + timedelta(weeks=3), start + timedelta(weeks=3, hours=2)),),
             )
-        talks.append(talk)
-    return talks
+        yield talk
