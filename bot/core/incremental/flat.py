@@ -70,8 +70,6 @@ def _patch(
     entries = [e for e in previous.entries if id(e) not in gone] if gone else previous.entries
     entries.extend(fresh)
     entries.sort(key=_SORT)
-    # Keyed by this order's digest objects, so the previous order's copies can go.
-    memo = {digest: memo[digest] for digest in order}
     return Flat(order, entries, memo, (), uids=uids, keys=keys)
 
 

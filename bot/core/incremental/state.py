@@ -124,16 +124,11 @@ def absorb(
         )
     else:
         old = set(state.groups)
-    # Rebuilt in ``order`` with its digest objects as keys: one bytes object per group, not
-    # one per poll that named it (the order and the groups arrive as separate copies).
-    groups: dict[bytes, GroupResult] = {}
-    for digest in outcome.order:
-        result = outcome.new.get(digest)
-        if result is None:
-            result = state.groups.get(digest)
-        if result is not None:
-            groups[digest] = result
-    state.groups = groups
+    state.groups.update(outcome.new)
+    wanted = set(outcome.order)
+    dropped = {d for d in state.groups if d not in wanted}
+    for digest in dropped:
+        del state.groups[digest]
     state.order = outcome.order
     if state.flat is not None:
         state.flat.stale = True  # keep its per-group memo for the rebuild
