@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
+from bot.core import sharing
+
 #: An aware UTC datetime for timed events, or a calendar date for all-day events.
 Instant = datetime | date
 
@@ -126,11 +128,72 @@ class SeminarDetails:
         raw_speakers = data.get("speakers") or ()
         raw_rules = data.get("rules") or {}
         rules = raw_rules.items() if isinstance(raw_rules, dict) else raw_rules
-        return cls(
-            **text_fields,
-            speakers=tuple(str(name) for name in raw_speakers),
-            rules=tuple((str(name), str(rule)) for name, rule in rules),
+        return _seminar(
+            text_fields["series"],
+            text_fields["speaker"],
+            text_fields["affiliation"],
+            text_fields["title"],
+            text_fields["location"],
+            text_fields["abstract"],
+            text_fields["bio"],
+            text_fields["video"],
+            tuple(str(name) for name in raw_speakers),
+            text_fields["online_url"],
+            tuple((str(name), str(rule)) for name, rule in rules),
         )
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as its fields and rebuilt by :func:`_seminar`, which shares repeated
+        values: parse results cross from the parser process this way."""
+        return _seminar, (
+            self.series,
+            self.speaker,
+            self.affiliation,
+            self.title,
+            self.location,
+            self.abstract,
+            self.bio,
+            self.video,
+            self.speakers,
+            self.online_url,
+            self.rules,
+        )
+
+
+_NO_SEMINAR = SeminarDetails()
+
+
+def _seminar(
+    series: str,
+    speaker: str,
+    affiliation: str,
+    title: str,
+    location: str,
+    abstract: str,
+    bio: str,
+    video: str,
+    speakers: tuple[str, ...],
+    online_url: str,
+    rules: tuple[tuple[str, str], ...],
+) -> SeminarDetails:
+    """A SeminarDetails whose often repeated parts (series, affiliation, room, rule table) are
+    the process's shared copies; the one empty value is shared whole."""
+    texts = (series, speaker, affiliation, title, location, abstract, bio, video, online_url)
+    if not (any(texts) or speakers or rules):
+        return _NO_SEMINAR
+    return SeminarDetails(
+        sharing.text(series),
+        sharing.text(speaker),
+        sharing.text(affiliation),
+        title,
+        sharing.text(location),
+        abstract,
+        bio,
+        sharing.text(video),
+        tuple(sharing.text(name) for name in speakers),
+        online_url,
+        sharing.strings(rules),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,25 +278,84 @@ class Occurrence:
         if start is None:
             raise ValueError("occurrence without start")
         last_modified = instant_from_json(data.get("last_modified"))
-        return cls(
-            key=OccurrenceKey(str(data["uid"]), str(data.get("recurrence_id", ""))),
-            start=start,
-            end=instant_from_json(data.get("end")),
-            timezone=str(data.get("timezone", "")),
-            timezone_assumed=bool(data.get("timezone_assumed", False)),
-            summary=str(data.get("summary", "")),
-            description=str(data.get("description", "")),
-            location=str(data.get("location", "")),
-            url=str(data.get("url", "")),
-            status=str(data.get("status", "")),
-            categories=tuple(str(c) for c in data.get("categories", ())),
-            last_modified=last_modified if isinstance(last_modified, datetime) else None,
-            sequence=int(data.get("sequence", 0)),
-            seminar=SeminarDetails.from_dict(data.get("seminar", {})),
+        return _occurrence(
+            str(data["uid"]),
+            str(data.get("recurrence_id", "")),
+            start,
+            instant_from_json(data.get("end")),
+            str(data.get("timezone", "")),
+            bool(data.get("timezone_assumed", False)),
+            str(data.get("summary", "")),
+            str(data.get("description", "")),
+            str(data.get("location", "")),
+            str(data.get("url", "")),
+            str(data.get("status", "")),
+            tuple(str(c) for c in data.get("categories", ())),
+            last_modified if isinstance(last_modified, datetime) else None,
+            int(data.get("sequence", 0)),
+            SeminarDetails.from_dict(data.get("seminar", {})),
+        )
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as its fields and rebuilt by :func:`_occurrence`, which shares repeated
+        values: a large feed's occurrences cross from the parser process this way."""
+        return _occurrence, (
+            self.key.uid,
+            self.key.recurrence_id,
+            self.start,
+            self.end,
+            self.timezone,
+            self.timezone_assumed,
+            self.summary,
+            self.description,
+            self.location,
+            self.url,
+            self.status,
+            self.categories,
+            self.last_modified,
+            self.sequence,
+            self.seminar,
         )
 
     def with_changes(self, **changes: Any) -> Occurrence:
         return replace(self, **changes)
+
+
+def _occurrence(
+    uid: str,
+    recurrence_id: str,
+    start: Instant,
+    end: Instant | None,
+    timezone: str,
+    timezone_assumed: bool,
+    summary: str,
+    description: str,
+    location: str,
+    url: str,
+    status: str,
+    categories: tuple[str, ...],
+    last_modified: datetime | None,
+    sequence: int,
+    seminar: SeminarDetails,
+) -> Occurrence:
+    """An Occurrence whose often repeated parts (zone, status, room, categories, a bulk
+    LAST-MODIFIED) are the process's shared copies: equal values, fewer objects."""
+    return Occurrence(
+        OccurrenceKey(uid, recurrence_id),
+        start,
+        end,
+        sharing.text(timezone),
+        timezone_assumed,
+        summary,
+        description,
+        sharing.text(location),
+        url,
+        sharing.text(status),
+        sharing.strings(tuple(sharing.text(c) for c in categories)),
+        sharing.moment(last_modified),
+        sequence,
+        seminar,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ POOL = dict(
 def flat_view(flat: Flat) -> object:
     if flat.entries is None:
         return None
-    return ([(e[0], e[1], e[2], e[3], e[4]) for e in flat.entries], flat.skipped)
+    return ([(e[0], e[1], e[2], e[3], e[4], e[5]) for e in flat.entries], flat.skipped)
 
 
 @settings(max_examples=200, deadline=None)

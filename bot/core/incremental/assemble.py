@@ -42,9 +42,9 @@ def assemble(
     skipped: list[SkippedEvent] = []
     for digest in order:
         result = groups.get(digest)
-        if result is None or not result.uids.isdisjoint(seen_uids):
+        if result is None or not seen_uids.isdisjoint(result.uid_names()):
             return None  # a UID spread over groups: they interact, so parse it all at once
-        seen_uids |= result.uids
+        seen_uids.update(result.uid_names())
         for occurrence, span in zip(result.occurrences, result.spans, strict=True):
             if in_window(span, window_start, window_end):
                 occurrences.append(occurrence)

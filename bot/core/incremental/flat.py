@@ -12,9 +12,12 @@ from operator import itemgetter
 from bot.core.incremental.results import GroupResult
 from bot.core.models import Instant, Occurrence, OccurrenceKey, SkippedEvent, sort_key
 
-#: One remembered occurrence, ready for the window test: sort key, occurrence, span, and
-#: whether the span is a plain timed interval (the fast test applies).
-Entry = tuple[tuple[datetime, OccurrenceKey], Occurrence, Instant, Instant, bool]
+#: One remembered occurrence, ready for the window test: its sort key (start, key) in the
+#: first two places, the occurrence, its span, and whether the span is a plain timed interval
+#: (the fast test applies). Flat, not nested: the main process keeps one per event.
+Entry = tuple[datetime, OccurrenceKey, Occurrence, Instant, Instant, bool]
+#: Sorts entries as the parser sorts occurrences: by start, then key.
+_SORT = itemgetter(0, 1)
 
 
 @dataclass(slots=True)
@@ -26,11 +29,11 @@ class Flat:
     #: None when the groups interact (a UID in several groups) or a group is missing.
     entries: list[Entry] | None
     #: digest -> (its GroupResult, its entries): reused while the group is unchanged.
-    memo: dict[bytes, tuple[GroupResult, list[Entry]]]
+    memo: dict[bytes, tuple[GroupResult, tuple[Entry, ...]]]
     skipped: tuple[SkippedEvent, ...] = ()
     stale: bool = False
-    #: For usable entries: which group holds each UID, and every key (for small patches).
-    owners: dict[str, bytes] | None = None
+    #: For usable entries: every UID and every key the groups hold (for small patches).
+    uids: set[str] | None = None
     keys: set[OccurrenceKey] | None = None
 
 
@@ -38,12 +41,12 @@ class Flat:
 _PATCH_LIMIT = 500
 
 
-def _entries(result: GroupResult) -> list[Entry]:
+def _entries(result: GroupResult) -> tuple[Entry, ...]:
     out: list[Entry] = []
     for occurrence, (begin, finish) in zip(result.occurrences, result.spans, strict=True):
         plain = isinstance(begin, datetime) and isinstance(finish, datetime) and begin < finish
-        out.append(((sort_key(occurrence.start), occurrence.key), occurrence, begin, finish, plain))
-    return out
+        out.append((sort_key(occurrence.start), occurrence.key, occurrence, begin, finish, plain))
+    return tuple(out)
 
 
 def _patch(
@@ -52,28 +55,28 @@ def _patch(
     """``previous`` with the few groups that came and went swapped in and out, or ``None``
     when only a rebuild can tell (a UID or key now shared, skipped events, many changes).
 
-    Consumes ``previous`` (its memo, owners and keys are reused in place)."""
-    memo, owners, keys = previous.memo, previous.owners, previous.keys
-    if previous.entries is None or previous.skipped or owners is None or keys is None:
+    Consumes ``previous`` (its memo, UIDs and keys are reused in place)."""
+    memo, uids, keys = previous.memo, previous.uids, previous.keys
+    if previous.entries is None or previous.skipped or uids is None or keys is None:
         return None
     changes = _group_changes(order, groups, memo)
     if changes is None:
         return None
     added, dropped = changes
-    gone = _drop(dropped, memo, owners, keys)
-    fresh = _add(added, groups, memo, owners, keys)
+    gone = _drop(dropped, memo, uids, keys)
+    fresh = _add(added, groups, memo, uids, keys)
     if fresh is None:
         return None
     entries = [e for e in previous.entries if id(e) not in gone] if gone else previous.entries
     entries.extend(fresh)
-    entries.sort(key=itemgetter(0))
-    return Flat(order, entries, memo, (), owners=owners, keys=keys)
+    entries.sort(key=_SORT)
+    return Flat(order, entries, memo, (), uids=uids, keys=keys)
 
 
 def _group_changes(
     order: tuple[bytes, ...],
     groups: Mapping[bytes, GroupResult],
-    memo: dict[bytes, tuple[GroupResult, list[Entry]]],
+    memo: dict[bytes, tuple[GroupResult, tuple[Entry, ...]]],
 ) -> tuple[list[bytes], list[bytes]] | None:
     """The digests to add and to drop (a replaced group is both); ``None`` beyond the limit
     or when ``order`` names a group twice."""
@@ -96,18 +99,17 @@ def _group_changes(
 
 def _drop(
     dropped: list[bytes],
-    memo: dict[bytes, tuple[GroupResult, list[Entry]]],
-    owners: dict[str, bytes],
+    memo: dict[bytes, tuple[GroupResult, tuple[Entry, ...]]],
+    uids: set[str],
     keys: set[OccurrenceKey],
 ) -> set[int]:
     """Forget the dropped groups; the ids of their entries, to filter out."""
     gone: set[int] = set()
     for digest in dropped:
         result, group_entries = memo.pop(digest)
-        for uid in result.uids:
-            owners.pop(uid, None)
+        uids.difference_update(result.uid_names())
         for entry in group_entries:
-            keys.discard(entry[0][1])
+            keys.discard(entry[1])
             gone.add(id(entry))
     return gone
 
@@ -115,8 +117,8 @@ def _drop(
 def _add(
     added: list[bytes],
     groups: Mapping[bytes, GroupResult],
-    memo: dict[bytes, tuple[GroupResult, list[Entry]]],
-    owners: dict[str, bytes],
+    memo: dict[bytes, tuple[GroupResult, tuple[Entry, ...]]],
+    uids: set[str],
     keys: set[OccurrenceKey],
 ) -> list[Entry] | None:
     """The entries of the added groups; ``None`` when one has skipped events or shares a UID
@@ -126,15 +128,15 @@ def _add(
         incoming = groups.get(digest)
         if incoming is None or incoming.skipped:
             return None
-        for uid in incoming.uids:
-            if uid in owners:
+        for uid in incoming.uid_names():
+            if uid in uids:
                 return None
-            owners[uid] = digest
+            uids.add(uid)
         group_entries = _entries(incoming)
         for entry in group_entries:
-            if entry[0][1] in keys:
+            if entry[1] in keys:
                 return None
-            keys.add(entry[0][1])
+            keys.add(entry[1])
         memo[digest] = (incoming, group_entries)
         fresh.extend(group_entries)
     return fresh
@@ -147,7 +149,7 @@ def flatten(
         patched = _patch(order, groups, previous)
         if patched is not None:
             return patched
-    memo: dict[bytes, tuple[GroupResult, list[Entry]]] = {}
+    memo: dict[bytes, tuple[GroupResult, tuple[Entry, ...]]] = {}
     entries: list[Entry] = []
     seen_uids: set[str] = set()
     skipped: list[SkippedEvent] = []
@@ -155,10 +157,10 @@ def flatten(
     usable = True
     for digest in order:
         result = groups.get(digest)
-        if result is None or not result.uids.isdisjoint(seen_uids):
+        if result is None or not seen_uids.isdisjoint(result.uid_names()):
             usable = False
             break
-        seen_uids |= result.uids
+        seen_uids.update(result.uid_names())
         known = old.get(digest)
         group_entries = known[1] if known is not None and known[0] is result else _entries(result)
         memo[digest] = (result, group_entries)
@@ -166,10 +168,9 @@ def flatten(
         skipped.extend(result.skipped)
     if not usable:
         return Flat(order, None, memo)
-    keys = [entry[0][1] for entry in entries]
+    keys = [entry[1] for entry in entries]
     key_set = set(keys)
     if len(key_set) != len(keys):
         return Flat(order, None, memo)  # duplicates: the parser's own dedupe decides
-    entries.sort(key=itemgetter(0))
-    owners = {uid: digest for digest, (result, _) in memo.items() for uid in result.uids}
-    return Flat(order, entries, memo, tuple(skipped), owners=owners, keys=key_set)
+    entries.sort(key=_SORT)
+    return Flat(order, entries, memo, tuple(skipped), uids=seen_uids, keys=key_set)

@@ -27,14 +27,101 @@ HORIZON_EXTRA = timedelta(days=14)
 Meta = tuple[str, str, str]  # calendar name, calendar time zone, producer
 
 
-@dataclass(frozen=True, slots=True)
-class GroupResult:
-    """One group's raw parse over the horizon (or the exact window, when volatile)."""
+def _own_span(occurrence: Occurrence, span: tuple[Instant, Instant]) -> bool:
+    """True when ``span`` is exactly the occurrence's own (start, end): equal values of the
+    same type, zone and fold, so rebuilding it from the occurrence changes nothing."""
+    begin, finish = span
+    end = occurrence.end
+    return end is not None and _same(begin, occurrence.start) and _same(finish, end)
 
-    occurrences: tuple[Occurrence, ...] = ()
-    spans: tuple[tuple[Instant, Instant], ...] = ()
-    skipped: tuple[SkippedEvent, ...] = ()
-    uids: frozenset[str] = frozenset()
+
+def _same(a: Instant, b: Instant) -> bool:
+    if type(a) is not type(b) or a != b:
+        return False
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return a.tzinfo is b.tzinfo and a.fold == b.fold
+    return True
+
+
+class GroupResult:
+    """One group's raw parse over the horizon (or the exact window, when volatile).
+
+    Immutable. Kept compact because the main process holds one per event of every feed
+    between polls: spans that are just each occurrence's own (start, end), as nearly all are,
+    are not stored but rebuilt from the occurrences, and a group of one UID keeps the string
+    rather than a set. Both are rebuilt on access, equal to what was given.
+    """
+
+    __slots__ = ("_spans", "_uids", "occurrences", "skipped")
+
+    occurrences: tuple[Occurrence, ...]
+    skipped: tuple[SkippedEvent, ...]
+    #: None when every span is its occurrence's own (start, end).
+    _spans: tuple[tuple[Instant, Instant], ...] | None
+    #: One UID as itself, several as a frozenset.
+    _uids: str | frozenset[str]
+
+    def __init__(
+        self,
+        occurrences: tuple[Occurrence, ...] = (),
+        spans: tuple[tuple[Instant, Instant], ...] = (),
+        skipped: tuple[SkippedEvent, ...] = (),
+        uids: frozenset[str] = frozenset(),
+    ) -> None:
+        own = len(spans) == len(occurrences) and all(map(_own_span, occurrences, spans))
+        if len(uids) == 1:
+            (uid,) = uids
+            # The occurrence's own UID object when it is the same text: one string, not two.
+            uid = next((o.key.uid for o in occurrences if o.key.uid == uid), uid)
+            compact_uids: str | frozenset[str] = uid if type(uid) is str else uids
+        else:
+            compact_uids = uids
+        object.__setattr__(self, "occurrences", occurrences)
+        object.__setattr__(self, "skipped", skipped)
+        object.__setattr__(self, "_spans", None if own else spans)
+        object.__setattr__(self, "_uids", compact_uids)
+
+    @property
+    def spans(self) -> tuple[tuple[Instant, Instant], ...]:
+        if self._spans is not None:
+            return self._spans
+        return tuple((o.start, o.end) for o in self.occurrences)  # type: ignore[misc]
+
+    @property
+    def uids(self) -> frozenset[str]:
+        uids = self._uids
+        return frozenset((uids,)) if isinstance(uids, str) else uids
+
+    def uid_names(self) -> tuple[str, ...] | frozenset[str]:
+        """The UIDs to iterate over, without building a set for a group of one."""
+        uids = self._uids
+        return (uids,) if isinstance(uids, str) else uids
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"GroupResult is immutable: cannot set {name}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GroupResult):
+            return NotImplemented
+        return (
+            self.occurrences == other.occurrences
+            and self.skipped == other.skipped
+            and self.spans == other.spans
+            and self.uids == other.uids
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.occurrences, self.spans, self.skipped, self.uids))
+
+    def __repr__(self) -> str:
+        return (
+            f"GroupResult(occurrences={self.occurrences!r}, spans={self.spans!r}, "
+            f"skipped={self.skipped!r}, uids={self.uids!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled compact: the parser process sends the same few objects it would keep."""
+        return _group, (self.occurrences, self._spans, self.skipped, self._uids)
 
     @property
     def volatile(self) -> bool:
@@ -66,6 +153,21 @@ class GroupResult:
             tuple(SkippedEvent.from_dict(s) for s in data["k"]),
             frozenset(str(u) for u in data["u"]),
         )
+
+
+def _group(
+    occurrences: tuple[Occurrence, ...],
+    spans: tuple[tuple[Instant, Instant], ...] | None,
+    skipped: tuple[SkippedEvent, ...],
+    uids: str | frozenset[str],
+) -> GroupResult:
+    """Unpickle a :class:`GroupResult` from its compact fields (no re-checking of spans)."""
+    result = object.__new__(GroupResult)
+    object.__setattr__(result, "occurrences", occurrences)
+    object.__setattr__(result, "skipped", skipped)
+    object.__setattr__(result, "_spans", spans)
+    object.__setattr__(result, "_uids", uids)
+    return result
 
 
 @dataclass(frozen=True, slots=True)

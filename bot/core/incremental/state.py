@@ -76,12 +76,12 @@ def _assemble_flat(
             limits=limits,
         )
     occurrences = [
-        entry[1]
+        entry[2]
         for entry in flat.entries
         if (
-            (entry[2] < window_end and window_start < entry[3])
-            if entry[4]
-            else in_window((entry[2], entry[3]), window_start, window_end)
+            (entry[3] < window_end and window_start < entry[4])
+            if entry[5]
+            else in_window((entry[3], entry[4]), window_start, window_end)
         )
     ]
     if len(occurrences) > limits.max_occurrences:
