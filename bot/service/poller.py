@@ -105,8 +105,13 @@ class Poller:
         ``fresh`` (a poll someone asked for) does not reuse another feed's recent download.
         """
         now = self._clock.now()
-        # Any download that starts from here on is as fresh as this poll asks for.
-        asked_after = self._shared_fetch.ticket() if self._shared_fetch is not None else 0
+        asked_after = 0
+        if self._shared_fetch is not None:
+            self._shared_fetch.follow(
+                feed_id, settings.url, trusted=trusted, interval=settings.poll_interval
+            )
+            # Any download that starts from here on is as fresh as this poll asks for.
+            asked_after = self._shared_fetch.ticket()
         row = await self._db_thread.run(feed_store.get_feed, self._db, feed_id)
         if row is None:
             raise LookupError(f"feed {feed_id} is not in the database")
@@ -203,7 +208,11 @@ class Poller:
             seminar_summary_pattern=settings.seminar_summary_pattern,
             seminar_description_pattern=settings.seminar_description_pattern,
         )
-        if self._shared_parse is not None:
+        # A calendar no other feed follows has nothing to share, and sharing costs a digest
+        # of the whole body; the incremental parse below already skips the unchanged.
+        if self._shared_parse is not None and (
+            self._shared_fetch is None or self._shared_fetch.shares_calendar(feed_id)
+        ):
             return await self._shared_parse.parse(
                 feed_id,
                 body,

@@ -86,6 +86,23 @@ class SharedFetcher:
         """Taken when a poll is asked for: a download numbered above it started later."""
         return self._downloads
 
+    def follow(self, feed_id: int, url: str, *, trusted: bool, interval: timedelta) -> FetchKey:
+        """Note that this feed follows ``url`` (a poll says so before it awaits anything, so
+        polls started together know of each other before any of them parses)."""
+        key: FetchKey = (normalise_url(url), trusted)
+        previous = self._key_of.get(feed_id)
+        if previous is not None and previous != key:  # the feed changed URL or trust
+            self._intervals[previous].pop(feed_id, None)
+        self._key_of[feed_id] = key
+        self._intervals.setdefault(key, {})[feed_id] = interval
+        return key
+
+    def shares_calendar(self, feed_id: int) -> bool:
+        """Whether another feed follows the same calendar under the same trust as this one
+        (as of their last fetches): only then can a parse be shared."""
+        key = self._key_of.get(feed_id)
+        return key is not None and len(self._intervals.get(key, ())) > 1
+
     @property
     def requests_in_flight(self) -> int:
         return len(self._in_flight)
@@ -109,12 +126,7 @@ class SharedFetcher:
         several polls asked for at once (a refresh of every feed on one calendar) still cost
         one request.
         """
-        key: FetchKey = (normalise_url(url), trusted)
-        previous = self._key_of.get(feed_id)
-        if previous is not None and previous != key:  # the feed changed URL or trust
-            self._intervals[previous].pop(feed_id, None)
-        self._key_of[feed_id] = key
-        self._intervals.setdefault(key, {})[feed_id] = interval
+        key = self.follow(feed_id, url, trusted=trusted, interval=interval)
         recent = self._recent.get(key)
         if recent is not None and recent.body is not None:
             if reuse:

@@ -46,7 +46,8 @@ DEFAULT_KEEP = timedelta(minutes=10)
 #: Calendars whose last result is kept at once (the oldest goes first).
 DEFAULT_MAX_ENTRIES = 32
 #: Bodies whose digest is remembered by identity: a shared download is one ``bytes`` object.
-_DIGEST_MEMO = 4
+#: Small, since each entry keeps a whole body alive.
+_DIGEST_MEMO = 2
 
 
 @dataclass(frozen=True)

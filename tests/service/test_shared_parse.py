@@ -123,17 +123,32 @@ async def test_fifty_guilds_on_one_calendar_cause_one_parse_per_new_body(rig: Ri
 async def test_feeds_polled_seconds_apart_share_the_parse_in_their_own_window(rig: Rig) -> None:
     """A later poll has another window; it is assembled from the first feed's parse."""
     feeds = await rig.add_feeds(3)
+    await rig.poll_all(feeds)  # the first polls: now each knows the others follow it too
+    rig.server.body = render_feed([*TALKS, Talk(post_id=9, start=T0 + timedelta(days=3))])
+    rig.server.etag = '"v2"'
+    rig.clock.advance(minutes=15)
+    hits, calls, reused = rig.server.hits, rig.parser.calls, rig.shared.reused
     first = await rig.poller.poll(*feeds[0], trusted=False)
     later = []
     for feed_id, settings in feeds[1:]:
         rig.clock.advance(seconds=20)
         later.append(await rig.poller.poll(feed_id, settings, trusted=False))
-    assert rig.server.hits == 1 and rig.parser.calls == 1 and rig.shared.reused == 2
+    assert rig.server.hits == hits + 1 and rig.parser.calls == calls + 1
+    assert rig.shared.reused == reused + 2
     for outcome in later:
         assert outcome.parsed is not None and first.parsed is not None
         assert outcome.parsed.window_start > first.parsed.window_start  # its own window
         assert outcome.parsed.occurrences == first.parsed.occurrences
-    assert await rig.outbox_sizes(feeds) == [len(TALKS)] * 3
+    assert await rig.outbox_sizes(feeds) == [len(TALKS) + 1] * 3
+
+
+async def test_a_calendar_no_other_feed_follows_is_parsed_without_the_shared_digest(
+    rig: Rig,
+) -> None:
+    (feed,) = await rig.add_feeds(1)
+    outcome = await rig.poller.poll(*feed, trusted=False)
+    assert outcome.status == "ok" and rig.parser.calls == 1
+    assert rig.shared.parses == 0 and rig.shared.reused == 0
 
 
 async def test_other_parse_settings_never_receive_the_result(rig: Rig) -> None:
