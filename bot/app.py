@@ -33,6 +33,7 @@ from bot.errors import ExitCode, SeminarBotError, StartupFailure
 from bot.logsetup import describe_error, redact, setup_logging
 from bot.service.memory import return_large_buffers
 from bot.store.db import open_database
+from bot.waiting import wait_for_event
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,7 @@ async def serve(
                 )
             except Exception as exc:
                 raise _explain(exc, config) from None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+            await wait_for_event(stop, delay)
             delay = min(delay * 2, RETRY_MAX_SECONDS)
     return int(ExitCode.OK)
 

@@ -19,7 +19,14 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "bot"
 
 #: Modules beside the layers: any layer except core may import them.
-SIDE_MODULES = ("bot.clock", "bot.config", "bot.errors", "bot.logsetup", "bot.toml_lines")
+SIDE_MODULES = (
+    "bot.clock",
+    "bot.config",
+    "bot.errors",
+    "bot.logsetup",
+    "bot.toml_lines",
+    "bot.waiting",
+)
 #: Entry points and the error boundary they share: they may import anything.
 ENTRY_POINTS = ("bot", "bot.__main__", "bot.app", "bot.boundary", "bot.cli")
 #: I/O frameworks and I/O parts of the standard library the pure core must not touch.

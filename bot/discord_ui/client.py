@@ -8,7 +8,6 @@ run the real bot against the fake Discord with a controlled clock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -44,6 +43,7 @@ from bot.service.sharding import added_feeds_schedule, claim_database
 from bot.service.shared_fetch import SharedFetcher
 from bot.service.shared_parse import SharedParser
 from bot.service.supervision import AfterPollHook, FeedSupervisor
+from bot.waiting import wait_for_event
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -296,8 +296,7 @@ class SeminarBot(commands.Bot):
                 log.warning("could not write the health file %s: %s", self.health_file, exc)
             except Exception:
                 log.exception("could not write the health file")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._health_due.wait(), HEALTH_INTERVAL_SECONDS)
+            await wait_for_event(self._health_due, HEALTH_INTERVAL_SECONDS)
 
     def _gateway_state(self, connected: bool, what: str) -> None:
         if connected == self.gateway_connected and self.gateway_changed_at is not None:

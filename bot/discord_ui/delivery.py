@@ -11,7 +11,6 @@ the channel history.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections import deque
@@ -49,6 +48,7 @@ from bot.service import outbox
 from bot.service.dbthread import DatabaseThread
 from bot.service.feeds import card_templates, settings_from_row
 from bot.service.records import Announcement, AnnouncementState, FeedRow, OutboxRow
+from bot.waiting import wait_for_event
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +165,7 @@ class DeliveryWorker:
                 log.exception("delivery pass failed; retrying on the next wake-up")
             if self._stopping:
                 break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._idle_seconds)
+            await wait_for_event(self._wake, self._idle_seconds)
 
     async def stop(self) -> None:
         """Let the in-flight delivery finish, then stop."""

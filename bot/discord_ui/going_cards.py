@@ -14,7 +14,6 @@ pass or at start-up, with the count recomputed then.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -32,6 +31,7 @@ from bot.discord_ui.reminder_views import remind_view
 from bot.service import attendance
 from bot.service.attendance import CardEdit, DueCards
 from bot.service.dbthread import DatabaseThread
+from bot.waiting import wait_for_event
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +94,7 @@ class GoingCardEditor:
             if next_at is not None:
                 seconds = (next_at - self._clock.now()).total_seconds()
                 timeout = min(IDLE_SECONDS, max(SHORTEST_SLEEP, seconds))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await wait_for_event(self._wake, timeout)
 
     async def stop(self) -> None:
         self._stopping = True

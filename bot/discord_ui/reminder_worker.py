@@ -18,7 +18,6 @@ A DM refused with 50007 flags their DM subscriptions (no retries) and queues one
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from bot.service.feeds import settings_from_row
 from bot.service.records import FeedRow, ReminderRow
 from bot.service.reminders import PlanStats, plan_all_feeds, plan_feed_reminders
 from bot.service.subscriptions import remember_dm_channel, users_with_pending_hint
+from bot.waiting import wait_for_event
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +184,7 @@ class ReminderWorker:
             if self._stopping:
                 break
             timeout = await self._sleep_seconds()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await wait_for_event(self._wake, timeout)
 
     async def _sleep_seconds(self) -> float:
         next_due: datetime | None = await self._db(queue.next_due_at)

@@ -15,7 +15,6 @@ only counts inactivity) from ``archive_at`` in SQLite, so a restart forgets noth
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -35,6 +34,7 @@ from bot.service.feed_admin import SettingsChanged
 from bot.service.feeds import settings_from_row
 from bot.service.records import FeedRow
 from bot.service.talk_threads import ThreadRow, ThreadState
+from bot.waiting import wait_for_event
 
 log = logging.getLogger(__name__)
 
@@ -264,8 +264,7 @@ class TalkThreads:
             if self._stopping:
                 break
             timeout = await self._sleep_seconds()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await wait_for_event(self._wake, timeout)
 
     async def stop(self) -> None:
         self._stopping = True
