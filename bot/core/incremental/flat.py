@@ -4,6 +4,7 @@ large feed costs only the window test."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +40,9 @@ class Flat:
 
 #: Beyond this many new or dropped groups a poll rebuilds the flat list instead of patching.
 _PATCH_LIMIT = 500
+#: Up to this many entries in and out, each is moved by bisection in the sorted list; beyond,
+#: the list is filtered and re-sorted once (a typical poll changes a handful of 10,000).
+_BISECT_LIMIT = 64
 
 
 def _entries(result: GroupResult) -> tuple[Entry, ...]:
@@ -67,10 +71,27 @@ def _patch(
     fresh = _add(added, groups, memo, uids, keys)
     if fresh is None:
         return None
-    entries = [e for e in previous.entries if id(e) not in gone] if gone else previous.entries
-    entries.extend(fresh)
-    entries.sort(key=_SORT)
+    entries = previous.entries
+    if len(gone) + len(fresh) <= _BISECT_LIMIT:
+        for entry in gone:
+            _remove_sorted(entries, entry)
+        for entry in fresh:
+            bisect.insort(entries, entry, key=_SORT)
+    else:
+        ids = {id(e) for e in gone}
+        entries = [e for e in entries if id(e) not in ids] if ids else entries
+        entries.extend(fresh)
+        entries.sort(key=_SORT)
     return Flat(order, entries, memo, (), uids=uids, keys=keys)
+
+
+def _remove_sorted(entries: list[Entry], entry: Entry) -> None:
+    """Remove this very entry from the sorted list (sort keys are unique: keys are)."""
+    index = bisect.bisect_left(entries, _SORT(entry), key=_SORT)
+    while index < len(entries) and entries[index] is not entry:
+        index += 1  # only reached if a key were ever repeated; keeps removal exact
+    if index < len(entries):
+        del entries[index]
 
 
 def _group_changes(
@@ -102,15 +123,15 @@ def _drop(
     memo: dict[bytes, tuple[GroupResult, tuple[Entry, ...]]],
     uids: set[str],
     keys: set[OccurrenceKey],
-) -> set[int]:
-    """Forget the dropped groups; the ids of their entries, to filter out."""
-    gone: set[int] = set()
+) -> list[Entry]:
+    """Forget the dropped groups; their entries, to take out of the list."""
+    gone: list[Entry] = []
     for digest in dropped:
         result, group_entries = memo.pop(digest)
         uids.difference_update(result.uid_names())
         for entry in group_entries:
             keys.discard(entry[1])
-            gone.add(id(entry))
+        gone.extend(group_entries)
     return gone
 
 
