@@ -8,6 +8,7 @@ missing entry only costs a parse. What a group result is: :mod:`bot.core.increme
 
 from __future__ import annotations
 
+import base64
 import json
 import weakref
 from datetime import datetime
@@ -45,7 +46,7 @@ class ParseCache:
                 horizon_start=datetime.fromisoformat(data["horizon_start"]),
                 horizon_end=datetime.fromisoformat(data["horizon_end"]),
                 meta=(data["meta"][0], data["meta"][1], data["meta"][2]),
-                order=tuple(bytes.fromhex(d) for d in data["order"]),
+                order=_decode_order(data),
                 event_count=int(data["event_count"]),
                 body_hash=str(data["body_hash"]),
                 settings=bytes.fromhex(data["settings"]),
@@ -101,11 +102,32 @@ def _state_dict(state: FeedState) -> dict[str, Any]:
         "horizon_start": state.horizon_start.isoformat(),
         "horizon_end": state.horizon_end.isoformat(),
         "meta": list(state.meta),
-        "order": [d.hex() for d in state.order],
+        **_encode_order(state.order),
         "event_count": state.event_count,
         "body_hash": state.body_hash,
         "settings": state.settings.hex(),
     }
+
+
+def _encode_order(order: tuple[bytes, ...]) -> dict[str, Any]:
+    """The group order, rewritten after every poll that changes a group: digests of one size
+    are packed into one base64 string (a list of 10,000 hex strings cost most of a small
+    poll's write); older rows and mixed sizes keep the list form."""
+    sizes = {len(d) for d in order}
+    if len(sizes) == 1:
+        (size,) = sizes
+        return {"order_packed": base64.b64encode(b"".join(order)).decode("ascii"), "size": size}
+    return {"order": [d.hex() for d in order]}
+
+
+def _decode_order(data: dict[str, Any]) -> tuple[bytes, ...]:
+    if "order_packed" not in data:
+        return tuple(bytes.fromhex(d) for d in data["order"])
+    packed = base64.b64decode(data["order_packed"], validate=True)
+    size = int(data["size"])
+    if size <= 0 or len(packed) % size:
+        raise ValueError("packed group order of the wrong length")
+    return tuple(packed[i : i + size] for i in range(0, len(packed), size))
 
 
 _CACHES: weakref.WeakKeyDictionary[Database, ParseCache] = weakref.WeakKeyDictionary()
