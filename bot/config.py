@@ -73,6 +73,8 @@ class DiscordSettings:
     admin_channel_id: int | None = None
     command_guild_ids: tuple[int, ...] = ()
     scheduled_events: bool = False
+    #: The bot's share of Discord's global budget (50 requests per second in all).
+    requests_per_second: float = 45.0
 
 
 @dataclass(frozen=True)
@@ -332,6 +334,7 @@ def parse_config(text: str, *, source: Path | None = None, require_routing: bool
         admin_channel_id=discord_reader.snowflake("admin_channel_id"),
         command_guild_ids=_snowflakes(discord_reader, "command_guild_ids"),
         scheduled_events=discord_reader.get("scheduled_events", bool, False),
+        requests_per_second=_request_rate(discord_reader),
     )
     if discord_reader.has("token"):
         discord_reader.used.add("token")
@@ -519,6 +522,15 @@ def _url(reader: _Reader, key: str, default: str, schemes: tuple[str, ...]) -> s
         reader.problem(key, f"expected a {' or '.join(schemes)} URL, got {value!r}")
         return default
     return str(value)
+
+
+def _request_rate(reader: _Reader) -> float:
+    """Requests per second for all the bot's REST traffic; Discord allows 50 in all."""
+    value = reader.get("requests_per_second", (int, float), 45.0)
+    if not 1 <= value <= 50:
+        reader.problem("requests_per_second", f"expected 1 to 50, got {_shown(value)}")
+        return 45.0
+    return float(value)
 
 
 def _snowflakes(reader: _Reader, key: str) -> tuple[int, ...]:

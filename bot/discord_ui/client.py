@@ -26,6 +26,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.discord_ui import message_fit
 from bot.discord_ui.delivery import DeliveryWorker
+from bot.discord_ui.pacer import Pacer
 from bot.discord_ui.reminder_views import digest_reminder_view, reminder_view_factory
 from bot.discord_ui.reminder_worker import ReminderWorker
 from bot.discord_ui.tree import SeminarTree
@@ -105,6 +106,8 @@ class SeminarBot(commands.Bot):
         self._schedule_polls = schedule_polls
         self._sync_commands = sync_commands
         self.db_thread = DatabaseThread()
+        #: The one pacer every worker's REST request goes through (Discord's global budget).
+        self.rest_pacer = Pacer(config.discord.requests_per_second)
         self.db: Database | None = None
         self.poller: Poller | None = None
         self.delivery: DeliveryWorker | None = None
@@ -155,6 +158,7 @@ class SeminarBot(commands.Bot):
             notify=self.notify_admins,
             view_factory=reminder_view_factory,
             digest_view_factory=digest_reminder_view,
+            pacer=self.rest_pacer,
         )
         self.supervisor = FeedSupervisor(
             poller=self.poller,

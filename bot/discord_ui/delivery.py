@@ -44,6 +44,7 @@ from bot.discord_ui.embeds import (
     headline_text,
     reference_marker,
 )
+from bot.discord_ui.pacer import Pacer, Priority
 from bot.service import outbox
 from bot.service.dbthread import DatabaseThread
 from bot.service.feeds import card_templates, settings_from_row
@@ -122,6 +123,7 @@ class DeliveryWorker:
         digest_view_factory: DigestViewFactory | None = None,
         rng: random.Random | None = None,
         idle_seconds: float = 30.0,
+        pacer: Pacer | None = None,
     ) -> None:
         self._client = client
         self._database = db
@@ -132,6 +134,7 @@ class DeliveryWorker:
         self._digest_view_factory = digest_view_factory
         self._rng = rng or random.Random()
         self._idle_seconds = idle_seconds
+        self._pacer = pacer or Pacer()
         self._wake = asyncio.Event()
         self._stopping = False
         self._lock = asyncio.Lock()
@@ -290,6 +293,7 @@ class DeliveryWorker:
             kwargs = {}
 
         async def send(embed: discord.Embed) -> discord.Message:
+            await self._pacer.take(Priority.ANNOUNCEMENT)
             return await channel.send(
                 content=message_fit.fit_content(content),
                 embed=embed,
@@ -348,6 +352,7 @@ class DeliveryWorker:
         message = channel.get_partial_message(known.message_id)  # type: ignore[attr-defined]
 
         async def edit(embed: discord.Embed) -> None:
+            await self._pacer.take(Priority.UPKEEP)
             await message.edit(embed=embed, allowed_mentions=discord.AllowedMentions.none())
 
         try:
@@ -366,6 +371,7 @@ class DeliveryWorker:
             raise
         if line:
             content, allowed = self._mentions(feed)
+            await self._pacer.take(Priority.ANNOUNCEMENT)
             await channel.send(
                 content=message_fit.fit_content(f"{content} {line}" if content else line),
                 nonce=f"{row.nonce or 'ob' + str(row.id)}f",
@@ -491,6 +497,7 @@ class DeliveryWorker:
         )
         view = message_fit.fit_view(view, what=f"digest menu {tag}")
         extra: dict[str, Any] = {"view": view} if view is not None else {}
+        await self._pacer.take(Priority.ANNOUNCEMENT)
         return await channel.send(
             content=content,
             embeds=list(embeds),
@@ -620,6 +627,7 @@ class DeliveryWorker:
         channel = self._client.get_partial_messageable(feed.channel_id)
         me = self._client.user
         try:
+            await self._pacer.take(Priority.UPKEEP)
             async for message in channel.history(limit=HISTORY_SCAN_LIMIT):
                 if me is not None and message.author.id != me.id:
                     continue
