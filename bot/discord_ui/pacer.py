@@ -11,7 +11,7 @@ Interaction responses (replies to commands and buttons) are not counted against 
 limit by Discord and never wait here.
 
 A token bucket of ``rate`` tokens per second holding at most ``burst``: in any one-second
-window at most ``rate + burst`` requests start, so the defaults (45/s, burst 5) stay within
+window at most ``rate + burst`` requests start, so the defaults (45/s, burst 4) stay below
 Discord's 50.
 """
 
@@ -41,8 +41,9 @@ class Priority(IntEnum):
 
 
 def burst_for(rate: float) -> int:
-    """The largest burst that keeps any one-second window within Discord's limit."""
-    return max(1, min(DEFAULT_BURST, int(DISCORD_GLOBAL_LIMIT - rate)))
+    """The largest burst that keeps any one-second window below Discord's limit, with one
+    request to spare for requests that reach Discord a little bunched."""
+    return max(1, min(DEFAULT_BURST, int(DISCORD_GLOBAL_LIMIT - rate) - 1))
 
 
 class Pacer:

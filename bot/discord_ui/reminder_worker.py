@@ -103,6 +103,7 @@ class ReminderWorker:
         #: Shared with every other worker that talks to Discord (the bot passes its own).
         self.pacer = pacer or Pacer(rate_per_second)
         self._checking: asyncio.Task[int] | None = None
+        self._check_lock = asyncio.Lock()
         self._rng = random.Random()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -439,6 +440,10 @@ class ReminderWorker:
         A member who left gets no DM (their subscriptions there stop), and the DM at the due
         time is the only request then. Returns how many members were asked about.
         """
+        async with self._check_lock:  # one check at a time: a second finds the answers fresh
+            return await self._check_memberships_ahead()
+
+    async def _check_memberships_ahead(self) -> int:
         now = self._clock.now()
         members = await self._db(
             queue.upcoming_dm_members, after=now, until=now + self._check_ahead

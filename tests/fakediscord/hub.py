@@ -70,6 +70,8 @@ class Hub:
         #: Refuse inject_command for names never synced (off: handlers can be tested alone).
         self.strict_commands = False
         self.channel_rate_limit: tuple[int, float] | None = None
+        #: Requests per second across all routes (Discord's global limit); None = unlimited.
+        self.global_rate_limit: int | None = None
         # --- world ---
         self.users: dict[int, FakeUser] = {self.bot_user.id: self.bot_user}
         self.guilds: dict[int, FakeGuild] = {}

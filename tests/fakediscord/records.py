@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,3 +128,5 @@ class RequestRecord:
     query: dict[str, str]
     body: Any
     status: int = 0
+    #: When the request arrived (``time.monotonic()``), to count requests per second.
+    at: float = field(default_factory=time.monotonic)
