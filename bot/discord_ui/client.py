@@ -86,6 +86,7 @@ class SeminarBot(commands.Bot):
         schedule_polls: bool = True,
         sync_commands: bool = True,
         health_file: Path | None = None,
+        rest_pacer: Pacer | None = None,
         **options: Any,
     ) -> None:
         options.setdefault("guild_ready_timeout", 2.0)
@@ -107,7 +108,7 @@ class SeminarBot(commands.Bot):
         self._sync_commands = sync_commands
         self.db_thread = DatabaseThread()
         #: The one pacer every worker's REST request goes through (Discord's global budget).
-        self.rest_pacer = Pacer(config.discord.requests_per_second)
+        self.rest_pacer = rest_pacer or Pacer(config.discord.requests_per_second)
         self.db: Database | None = None
         self.poller: Poller | None = None
         self.delivery: DeliveryWorker | None = None

@@ -29,6 +29,8 @@ DISCORD_GLOBAL_LIMIT = 50.0
 #: The bot's own budget: a margin below the limit for requests discord.py makes by itself.
 DEFAULT_RATE = 45.0
 DEFAULT_BURST = 5
+#: Rounding slack: a token refilled to 0.9999999 counts as whole (else the wait never ends).
+_WHOLE = 1.0 - 1e-9
 
 
 class Priority(IntEnum):
@@ -84,7 +86,7 @@ class Pacer:
     async def take(self, priority: Priority = Priority.UPKEEP) -> None:
         """Wait for this request's turn under the global budget."""
         self._refill()
-        if not self._queue and self._tokens >= 1.0:
+        if not self._queue and self._tokens >= _WHOLE:
             self._grant(priority)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -110,7 +112,7 @@ class Pacer:
         """Hand tokens to waiters, best priority first, until nobody waits."""
         while self._queue:
             self._refill()
-            while self._queue and self._tokens >= 1.0:
+            while self._queue and self._tokens >= _WHOLE:
                 priority, _, future = heapq.heappop(self._queue)
                 if future.done():  # the waiter was cancelled: its turn passes on
                     continue
@@ -118,6 +120,6 @@ class Pacer:
                 future.set_result(None)
             if not self._queue:
                 return
-            delay = (1.0 - self._tokens) / self.rate
+            delay = max(1e-6, (1.0 - self._tokens) / self.rate)
             self.waited += delay
             await self._sleep(delay)  # pacing real requests, not synchronising
