@@ -211,3 +211,40 @@ async def test_a_member_found_gone_an_hour_ahead_gets_no_dm_and_costs_nothing_at
     assert h.fake.dms(alice) == []
     (dm,) = [r for r in await reminders(h) if r.target_kind == "dm"]
     assert (dm.state, dm.last_error) == ("cancelled", "left_guild")
+
+
+async def test_due_reminders_do_not_wait_behind_a_backlog_of_edits(
+    fake_discord: Any, feed_server: Any, tmp_path: Any
+) -> None:
+    h = Harness(fake_discord, feed_server, tmp_path, discord_config="requests_per_second = 10")
+    users = add_members(h, 20)
+    try:
+        await h.start()
+        (card,) = await announce(h, TALK)
+        await subscribe(h, card, users, seen=DUE - timedelta(hours=1))
+        others = []
+        for batch in range(5):  # three at a time: each is posted as its own card
+            others += [
+                Talk(post_id=7730 + 3 * batch + i, start=TALK.start + timedelta(hours=1 + i))
+                for i in range(3)
+            ]
+            await announce(h, TALK, *others)
+        assert h.bot is not None and h.bot.reminders is not None
+        # Fifteen cards to edit (a retitle: no notes, no DMs), 1.5 s of budget, already
+        # going out when 20 reminders fall due.
+        h.clock.set(DUE)
+        h.feeds.body = render_feed([TALK, *(replace(t, title=t.title + "!") for t in others)])
+        mark = len(h.fake.requests)
+        await h.poll()
+        await h.fake.wait_for(lambda: any(r.method == "PATCH" for r in h.fake.requests[mark:]))
+        await asyncio.wait_for(h.bot.reminders.run_due(), 30)
+        await asyncio.wait_for(h.deliver(), 30)
+        seen = h.fake.requests[mark:]
+        dms = [i for i, r in enumerate(seen) if r in dm_posts(h, seen)]
+        edits = [i for i, r in enumerate(seen) if r.method == "PATCH"]
+        assert (len(dms), len(edits)) == (20, 15)
+        # Once the reminders queue, they go first: at most the edit already granted slips in.
+        assert len([i for i in edits if dms[0] < i < dms[-1]]) <= 1
+        assert edits[-1] > dms[-1]
+    finally:
+        await h.stop()
