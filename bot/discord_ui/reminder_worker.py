@@ -424,7 +424,13 @@ class ReminderWorker:
             if exc.code == UNKNOWN_MEMBER:
                 raise _LeftGuild from exc
             raise
-        self._members[(guild_id, user_id)] = now
+        self._note_member(guild_id, user_id, now)
+
+    def _note_member(self, guild_id: int, user_id: int, at: datetime) -> None:
+        """Remember the latest proof of membership (a slow older proof never replaces it)."""
+        known = self._members.get((guild_id, user_id))
+        if known is None or at > known:
+            self._members[(guild_id, user_id)] = at
 
     def _check_ahead_soon(self) -> None:
         """Start the ahead-of-time membership check unless one is still running."""
@@ -501,7 +507,7 @@ class ReminderWorker:
             log.info("could not open the DM channel of %s ahead: %r", user.id, exc)
             return
         self._dm_channels[user.id] = channel_id
-        self._members[(guild_id, user.id)] = now
+        self._note_member(guild_id, user.id, now)
         self.dm_prepared.set()
 
     # --- failures ---------------------------------------------------------------------------

@@ -160,6 +160,12 @@ async def test_a_large_batch_starts_early_so_its_spread_is_centred_on_the_due_ti
     assert 0.0 <= channel <= 2.0
 
 
+async def dm_prepared(h: Harness) -> None:
+    """Wait until the click's DM channel and membership are noted (it runs after the reply)."""
+    assert h.bot is not None and h.bot.reminders is not None
+    await asyncio.wait_for(h.bot.reminders.dm_prepared.wait(), timeout=5)
+
+
 async def check_ahead(h: Harness) -> None:
     """An hour before the DM, the worker's next pass checks membership in the background."""
     assert h.bot is not None and h.bot.reminders is not None
@@ -177,6 +183,7 @@ async def test_a_member_who_subscribed_two_days_ahead_costs_one_request_at_the_d
     (card,) = await announce(h, TALK)
     alice = h.fake.defaults.member
     await click_remind(h, card, alice)
+    await dm_prepared(h)
     await check_ahead(h)
     checks = [r for r in h.fake.requests if "/members/" in r.path]
     assert [(r.method, r.status) for r in checks] == [("GET", 200)]
@@ -198,6 +205,7 @@ async def test_a_member_found_gone_an_hour_ahead_gets_no_dm_and_costs_nothing_at
     alice = h.fake.defaults.member
     await click_remind(h, card, alice)
     guild = h.fake.defaults.guild
+    await dm_prepared(h)
     guild.members = [m for m in guild.members if m.user.id != alice.id]
     await check_ahead(h)
     assert h.bot is not None
