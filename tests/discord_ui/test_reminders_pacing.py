@@ -256,3 +256,28 @@ async def test_due_reminders_do_not_wait_behind_a_backlog_of_edits(
         assert edits[-1] > dms[-1]
     finally:
         await h.stop()
+
+
+async def test_a_member_who_left_after_a_recent_click_is_caught_by_discords_refusal(
+    bot_harness: Harness,
+) -> None:
+    h = bot_harness
+    await h.start()
+    (card,) = await announce(h, TALK)
+    alice = h.fake.defaults.member
+    h.clock.set(DUE - timedelta(hours=3))  # her click is recent enough to trust at the due time
+    await click_remind(h, card, alice)
+    await dm_prepared(h)
+    guild = h.fake.defaults.guild
+    guild.members = [m for m in guild.members if m.user.id != alice.id]
+
+    mark = len(h.fake.requests)
+    await tick_at(h, DUE)
+    seminars = f"/channels/{h.fake.defaults.seminars.id}/"
+    at_due = [r for r in h.fake.requests[mark:] if seminars not in r.path]
+    # No server in common any more: Discord refuses the DM (50007) and her DMs stop.
+    assert [(r.method, r.status) for r in at_due] == [("POST", 403)]
+    assert h.fake.dms(alice) == []
+    assert h.bot is not None
+    subs = await h.bot.run_db(reminder_store.list_subscriptions, alice.id, guild.id)
+    assert {s.state for s in subs} == {"dm_disabled"}
