@@ -41,7 +41,7 @@ MAX_EARLY = timedelta(seconds=30)
 
 
 def early_start(count: int, rate_per_second: float, *, cap: timedelta = MAX_EARLY) -> timedelta:
-    """How long before their due time ``count`` DMs due together should start.
+    """How long before their due time DMs due together, ``count`` requests in all, should start.
 
     Sent at ``rate_per_second``, they take ``count / rate`` seconds; starting half of that
     early centres the spread on the due time, so the first are as early as the last are

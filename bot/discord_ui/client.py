@@ -26,7 +26,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.discord_ui import message_fit
 from bot.discord_ui.delivery import DeliveryWorker
-from bot.discord_ui.pacer import Pacer
+from bot.discord_ui.pacer import Pacer, Priority
 from bot.discord_ui.reminder_views import digest_reminder_view, reminder_view_factory
 from bot.discord_ui.reminder_worker import ReminderWorker
 from bot.discord_ui.tree import SeminarTree
@@ -303,6 +303,7 @@ class SeminarBot(commands.Bot):
         allowed = discord.AllowedMentions.none()
         text = message_fit.fit_content(text, what="admin notice")
         try:
+            await self.rest_pacer.take(Priority.ANNOUNCEMENT)
             admin_channel = self.config.discord.admin_channel_id
             if admin_channel:
                 await self.get_partial_messageable(admin_channel).send(

@@ -18,7 +18,7 @@ common any more) flags their DM subscriptions (no retries) and queues one hint.
 
 Pacing: every request takes a turn from the bot's one ``Pacer`` (shared with announcements,
 edits and the mirror), due reminders first. A large batch of DMs due together starts early,
-``count / (2 × rate)`` seconds before the due time (never more than 30 s), so the spread is
+``requests / (2 × rate)`` seconds before the due time (never more than 30 s), so the spread is
 centred on it; channel reminders are never early.
 """
 
@@ -447,7 +447,11 @@ class ReminderWorker:
         time is the only request then. Returns how many members were asked about.
         """
         async with self._check_lock:  # one check at a time: a second finds the answers fresh
-            return await self._check_memberships_ahead()
+            try:
+                return await self._check_memberships_ahead()
+            except Exception:  # a background check must never stop the reminders
+                log.exception("membership check ahead failed; the due-time send checks instead")
+                return 0
 
     async def _check_memberships_ahead(self) -> int:
         now = self._clock.now()
@@ -470,7 +474,13 @@ class ReminderWorker:
                 await self._db(
                     queue.left_guild, guild_id=guild_id, user_id=user_id, now=self._clock.now()
                 )
-            except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            except (
+                discord.HTTPException,
+                discord.RateLimited,
+                aiohttp.ClientError,
+                OSError,
+                TimeoutError,
+            ) as exc:
                 # Nothing learnt: the due-time send checks for itself.
                 log.info("membership check of %s ahead failed: %r", user_id, exc)
         return asked

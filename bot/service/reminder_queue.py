@@ -33,7 +33,8 @@ def due_reminders(
 def next_dm_cluster(
     db: Database, *, after: datetime, span: timedelta
 ) -> tuple[datetime, int] | None:
-    """When the next DM reminders are due and how many come together (to start them early)."""
+    """When the next DM reminders are due and how many requests they take together (to start
+    them early)."""
     return reminder_store.next_dm_cluster(db, after=after, span=span)
 
 

@@ -534,7 +534,8 @@ def due_reminders(
 def next_dm_cluster(
     db: Database, *, after: datetime, span: timedelta
 ) -> tuple[datetime, int] | None:
-    """The next pending DM due after ``after``, and how many are due within ``span`` of it."""
+    """The next pending DM due after ``after``, and how many requests the DMs due within
+    ``span`` of it will take (two for a member whose DM channel is not open yet)."""
     first = one(
         db,
         "SELECT MIN(due_at) AS t FROM reminders WHERE state = 'pending' AND due_at > ?"
@@ -546,11 +547,13 @@ def next_dm_cluster(
     start = dt(first["t"])
     count = one(
         db,
-        "SELECT COUNT(*) AS n FROM reminders WHERE state = 'pending' AND due_at >= ?"
-        " AND due_at <= ? AND target_kind = 'dm' AND next_attempt_at IS NULL",
+        "SELECT COUNT(*) + COUNT(*) - COUNT(u.dm_channel_id) AS n FROM reminders r"
+        " LEFT JOIN reminder_users u ON u.user_id = r.user_id"
+        " WHERE r.state = 'pending' AND r.due_at >= ? AND r.due_at <= ?"
+        " AND r.target_kind = 'dm' AND r.next_attempt_at IS NULL",
         [ts(start), ts(start + span)],
     )
-    return start, 0 if count is None else int(count["n"])
+    return start, 0 if count is None or count["n"] is None else int(count["n"])
 
 
 def upcoming_dm_members(
