@@ -251,7 +251,7 @@ class ReminderWorker:
         self._pass_cache = {}
         # About a second of sends per batch, so a channel reminder coming due in the middle
         # of a large batch of DMs waits at most that long.
-        size = max(CONCURRENCY, min(BATCH, int(self.pacer.rate)))
+        size = max(1, min(BATCH, int(self.pacer.rate)))
         for _ in range(10_000):  # bounded: at most 10,000 batches per pass
             now = self._clock.now()
             release = await self._dm_release(now)
