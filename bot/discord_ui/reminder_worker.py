@@ -434,6 +434,8 @@ class ReminderWorker:
 
     def _check_ahead_soon(self) -> None:
         """Start the ahead-of-time membership check unless one is still running."""
+        if self._stopping:
+            return
         if self._checking is None or self._checking.done():
             self._checking = asyncio.create_task(
                 self.check_memberships_ahead(), name="reminders:membership"
