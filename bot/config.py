@@ -84,6 +84,8 @@ class DiscordSettings:
     shard_ids: tuple[int, ...] = ()
     #: Whether this process syncs the slash commands; None = only the process with shard 0.
     sync_commands: bool | None = None
+    #: The bot's share of Discord's global budget (50 requests per second in all).
+    requests_per_second: float = 45.0
 
     @property
     def shards(self) -> ShardSet:
@@ -356,6 +358,7 @@ def parse_config(text: str, *, source: Path | None = None, require_routing: bool
         scheduled_events=discord_reader.get("scheduled_events", bool, False),
         sync_commands=discord_reader.get("sync_commands", bool, None),
         **_shard_settings(discord_reader),
+        requests_per_second=_request_rate(discord_reader),
     )
     if discord_reader.has("token"):
         discord_reader.used.add("token")
@@ -599,6 +602,15 @@ def _shard_settings(reader: _Reader) -> dict[str, Any]:
     if raw_ids == [] and reader.has("shard_ids") and "shard_ids" not in reader.failed:
         reader.problem("shard_ids", "is empty; leave it out to run every shard")
     return {"shard_count": count, "shard_ids": tuple(sorted(ids))}
+
+
+def _request_rate(reader: _Reader) -> float:
+    """Requests per second for all the bot's REST traffic; Discord allows 50 in all."""
+    value = reader.get("requests_per_second", (int, float), 45.0)
+    if not 1 <= value <= 50:
+        reader.problem("requests_per_second", f"expected 1 to 50, got {_shown(value)}")
+        return 45.0
+    return float(value)
 
 
 def _snowflakes(reader: _Reader, key: str) -> tuple[int, ...]:

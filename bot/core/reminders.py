@@ -36,6 +36,20 @@ DEFAULT_GRACE = timedelta(minutes=10)
 PLAN_HORIZON = timedelta(days=14)
 #: Longest personal offset ("remind me a week before").
 MAX_PERSONAL_OFFSET = timedelta(days=7)
+#: The earliest a DM may go out before its due time when many are due together.
+MAX_EARLY = timedelta(seconds=30)
+
+
+def early_start(count: int, rate_per_second: float, *, cap: timedelta = MAX_EARLY) -> timedelta:
+    """How long before their due time DMs due together, ``count`` requests in all, should start.
+
+    Sent at ``rate_per_second``, they take ``count / rate`` seconds; starting half of that
+    early centres the spread on the due time, so the first are as early as the last are
+    late. Never earlier than ``cap``.
+    """
+    if count <= 1 or rate_per_second <= 0:
+        return timedelta(0)
+    return min(cap, timedelta(seconds=count / (2.0 * rate_per_second)))
 
 
 def zone_for(name: str, fallback: str = "") -> ZoneInfo:

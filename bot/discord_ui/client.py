@@ -26,6 +26,7 @@ from bot.config import Config
 from bot.discord_ui import message_fit
 from bot.discord_ui.delivery import DeliveryWorker
 from bot.discord_ui.going_cards import GoingCardEditor
+from bot.discord_ui.pacer import Pacer, Priority
 from bot.discord_ui.reminder_views import digest_reminder_view, reminder_view_factory
 from bot.discord_ui.reminder_worker import ReminderWorker
 from bot.discord_ui.talk_threads import TalkThreads
@@ -90,6 +91,7 @@ class SeminarBot(commands.Bot):
         schedule_polls: bool = True,
         sync_commands: bool = True,
         health_file: Path | None = None,
+        rest_pacer: Pacer | None = None,
         **options: Any,
     ) -> None:
         options.setdefault("guild_ready_timeout", 2.0)
@@ -110,6 +112,8 @@ class SeminarBot(commands.Bot):
         self._schedule_polls = schedule_polls
         self._sync_commands = sync_commands
         self.db_thread = DatabaseThread()
+        #: The one pacer every worker's REST request goes through (Discord's global budget).
+        self.rest_pacer = rest_pacer or Pacer(config.discord.requests_per_second)
         self.db: Database | None = None
         self.poller: Poller | None = None
         self.delivery: DeliveryWorker | None = None
@@ -168,6 +172,7 @@ class SeminarBot(commands.Bot):
             db_thread=self.db_thread,
             clock=self.clock,
             notify=self.notify_admins,
+            rest_pacer=self.rest_pacer,
         )
         self.delivery = DeliveryWorker(
             self,
@@ -178,6 +183,7 @@ class SeminarBot(commands.Bot):
             view_factory=reminder_view_factory,
             digest_view_factory=digest_reminder_view,
             threads=self.talk_threads,
+            pacer=self.rest_pacer,
         )
         self.supervisor = FeedSupervisor(
             poller=self.poller,
@@ -328,6 +334,7 @@ class SeminarBot(commands.Bot):
         allowed = discord.AllowedMentions.none()
         text = message_fit.fit_content(text, what="admin notice")
         try:
+            await self.rest_pacer.take(Priority.ANNOUNCEMENT)
             admin_channel = self.config.discord.admin_channel_id
             if admin_channel:
                 await self.get_partial_messageable(admin_channel).send(

@@ -43,6 +43,7 @@ from bot.discord_ui.embeds import (
     headline_text,
     reference_marker,
 )
+from bot.discord_ui.pacer import Pacer, Priority
 from bot.discord_ui.talk_threads import TalkThreads
 from bot.service import outbox
 from bot.service.dbthread import DatabaseThread
@@ -124,6 +125,7 @@ class DeliveryWorker:
         rng: random.Random | None = None,
         idle_seconds: float = 30.0,
         threads: TalkThreads | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self._client = client
         self._database = db
@@ -136,6 +138,7 @@ class DeliveryWorker:
         self._idle_seconds = idle_seconds
         #: The thread per talk, for feeds that turn it on.
         self._threads = threads
+        self._pacer = pacer or Pacer()
         self._wake = asyncio.Event()
         self._stopping = False
         self._lock = asyncio.Lock()
@@ -293,6 +296,7 @@ class DeliveryWorker:
             kwargs = {}
 
         async def send(embed: discord.Embed) -> discord.Message:
+            await self._pacer.take(Priority.ANNOUNCEMENT)
             return await channel.send(
                 content=message_fit.fit_content(content),
                 embed=embed,
@@ -353,6 +357,7 @@ class DeliveryWorker:
         message = channel.get_partial_message(known.message_id)  # type: ignore[attr-defined]
 
         async def edit(embed: discord.Embed) -> None:
+            await self._pacer.take(Priority.UPKEEP)
             await message.edit(embed=embed, allowed_mentions=discord.AllowedMentions.none())
 
         try:
@@ -371,6 +376,7 @@ class DeliveryWorker:
             raise
         if line:
             content, allowed = self._mentions(feed)
+            await self._pacer.take(Priority.ANNOUNCEMENT)
             await channel.send(
                 content=message_fit.fit_content(f"{content} {line}" if content else line),
                 nonce=f"{row.nonce or 'ob' + str(row.id)}f",
@@ -505,6 +511,7 @@ class DeliveryWorker:
         )
         view = message_fit.fit_view(view, what=f"digest menu {tag}")
         extra: dict[str, Any] = {"view": view} if view is not None else {}
+        await self._pacer.take(Priority.ANNOUNCEMENT)
         return await channel.send(
             content=content,
             embeds=list(embeds),
@@ -638,6 +645,7 @@ class DeliveryWorker:
         channel = self._client.get_partial_messageable(feed.channel_id)
         me = self._client.user
         try:
+            await self._pacer.take(Priority.UPKEEP)
             async for message in channel.history(limit=HISTORY_SCAN_LIMIT):
                 if me is not None and message.author.id != me.id:
                     continue

@@ -29,6 +29,7 @@ from bot.core.event_mirror import (
     RemoteStatus,
 )
 from bot.discord_ui.embeds import inert
+from bot.discord_ui.pacer import Priority
 from bot.service import mirror
 from bot.service.feed_admin import SettingsChanged
 from bot.service.feeds import settings_from_row
@@ -153,6 +154,7 @@ class EventMirror(commands.Cog, name="EventMirror"):
             if not (perms.manage_events or perms.create_events):
                 raise Forbidden
         try:
+            await self.bot.rest_pacer.take(Priority.UPKEEP)
             events = await guild.fetch_scheduled_events(with_counts=False)
         except discord.Forbidden as exc:
             raise Forbidden from exc
@@ -213,6 +215,8 @@ class EventMirror(commands.Cog, name="EventMirror"):
         report: MirrorReport,
     ) -> bool:
         """One request; False stops this sync (the next poll tries again)."""
+        if op.kind is not OpKind.RECORD:
+            await self.bot.rest_pacer.take(Priority.UPKEEP)
         try:
             if op.kind is OpKind.CREATE:
                 assert op.payload is not None

@@ -27,6 +27,7 @@ from bot.clock import Clock
 from bot.core.attendance import ChannelPacer
 from bot.core.delivery_policy import Verdict, classify
 from bot.discord_ui import message_fit
+from bot.discord_ui.pacer import Pacer, Priority
 from bot.discord_ui.reminder_views import remind_view
 from bot.service import attendance
 from bot.service.attendance import CardEdit, DueCards
@@ -53,8 +54,11 @@ class GoingCardEditor:
         db_thread: DatabaseThread,
         clock: Clock,
         pacer: ChannelPacer | None = None,
+        rest_pacer: Pacer | None = None,
     ) -> None:
         self._client = client
+        #: The bot's one pacer under Discord's global budget (``pacer`` is per channel).
+        self._rest = rest_pacer or Pacer()
         self._database = db
         self._db_thread = db_thread
         self._clock = clock
@@ -142,6 +146,7 @@ class GoingCardEditor:
                 message_id
             )
             try:
+                await self._rest.take(Priority.UPKEEP)
                 await message.edit(view=view, allowed_mentions=discord.AllowedMentions.none())
                 self.edits += 1
             except discord.HTTPException as exc:

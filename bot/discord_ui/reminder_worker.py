@@ -6,13 +6,20 @@ just means one later pass that finds every due row. Between ticks the worker als
 exactly until the next due row. Each row is claimed (committed) before the request and
 carries a deterministic nonce, so a crash mid-send is resent without doubling.
 
-Membership: the bot has only the guilds intent, so it never hears that a member left. Before
-DMing someone it checks ``GET /guilds/{guild}/members/{user}`` unless the member used the bot
-in that server within ``membership_ttl`` (their own interactions prove membership; results are
-remembered for the same time). 404 / 10007 Unknown Member → their subscriptions in that server
-stop. A member who asks for a DM reminder is present, so ``prepare_dm`` opens their DM channel
-and notes their membership right then: the send at the due time is then the only request.
-A DM refused with 50007 flags their DM subscriptions (no retries) and queues one hint.
+Membership: the bot has only the guilds intent, so it never hears that a member left. In the
+hour before a DM is due it checks ``GET /guilds/{guild}/members/{user}`` at background
+priority unless the member used the bot within ``membership_ttl`` (their own interactions
+prove membership; answers are remembered for the same time). 404 / 10007 Unknown Member →
+their subscriptions in that server stop, before any DM. A member who asks for a DM reminder is
+present, so ``prepare_dm`` opens their DM channel and notes their membership right then: the
+send at the due time is then the only request. Only when the bot was not running in that hour
+does the send check membership itself. A DM refused with 50007 (DMs closed, or no server in
+common any more) flags their DM subscriptions (no retries) and queues one hint.
+
+Pacing: every request takes a turn from the bot's one ``Pacer`` (shared with announcements,
+edits and the mirror), due reminders first. A large batch of DMs due together starts early,
+``requests / (2 × rate)`` seconds before the due time (never more than 30 s), so the spread is
+centred on it; channel reminders are never early.
 """
 
 from __future__ import annotations
@@ -32,8 +39,9 @@ from sqlite_utils import Database
 
 from bot.clock import Clock
 from bot.core.delivery_policy import Verdict, classify, retry_delay
-from bot.core.reminders import DEFAULT_GRACE, Decision, decide
+from bot.core.reminders import DEFAULT_GRACE, MAX_EARLY, Decision, decide, early_start
 from bot.discord_ui import message_fit
+from bot.discord_ui.pacer import DEFAULT_RATE, Pacer, Priority
 from bot.discord_ui.reminder_texts import render_reminder
 from bot.service import reminder_queue as queue
 from bot.service.dbthread import DatabaseThread
@@ -57,31 +65,6 @@ BATCH = 100
 CONCURRENCY = 8
 
 
-class Pacer:
-    """A token bucket shared by every reminder request (DMs at :00 must not burst)."""
-
-    def __init__(self, rate_per_second: float, burst: int = 5) -> None:
-        self._rate = rate_per_second
-        self._burst = float(burst)
-        self._tokens = float(burst)
-        self._last: float | None = None
-        self.waited = 0.0
-
-    async def take(self) -> None:
-        loop = asyncio.get_running_loop()
-        for _ in range(1000):  # bounded; each turn waits for one token to refill
-            now = loop.time()
-            if self._last is not None:
-                self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
-            self._last = now
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return
-            delay = (1.0 - self._tokens) / self._rate
-            self.waited += delay
-            await asyncio.sleep(delay)  # pacing real requests, not synchronising
-
-
 class _DMClosed(Exception):
     pass
 
@@ -99,11 +82,13 @@ class ReminderWorker:
         db_thread: DatabaseThread,
         clock: Clock,
         default_timezone: str = "UTC",
-        rate_per_second: float = 25.0,
+        rate_per_second: float = DEFAULT_RATE,
+        pacer: Pacer | None = None,
         grace: timedelta = DEFAULT_GRACE,
         tick_seconds: float = 30.0,
         replan_seconds: float = 3600.0,
         membership_ttl: timedelta = timedelta(hours=24),
+        check_ahead: timedelta = timedelta(hours=1),
     ) -> None:
         self._client = client
         self._database = db
@@ -114,7 +99,11 @@ class ReminderWorker:
         self._tick_seconds = tick_seconds
         self._replan_seconds = replan_seconds
         self._membership_ttl = membership_ttl
-        self.pacer = Pacer(rate_per_second)
+        self._check_ahead = check_ahead
+        #: Shared with every other worker that talks to Discord (the bot passes its own).
+        self.pacer = pacer or Pacer(rate_per_second)
+        self._checking: asyncio.Task[int] | None = None
+        self._check_lock = asyncio.Lock()
         self._rng = random.Random()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -126,6 +115,7 @@ class ReminderWorker:
         #: Set after each pass; tests wait on it instead of sleeping.
         self.passed = asyncio.Event()
         self.ticks = 0
+        #: Called right after each reminder is sent (before it is recorded); the bench times it.
         self.on_sent: Callable[[ReminderRow], None] | None = None
         self._pass_cache: dict[tuple[int, str], tuple[Any, str]] = {}
         self._dm_channels: dict[int, int] = {}
@@ -179,6 +169,7 @@ class ReminderWorker:
                     self._replan_due = False
                     await self.plan_all()
                 await self.run_due()
+                self._check_ahead_soon()
             except Exception:  # one bad row must never stop reminders for everyone
                 log.exception("reminder pass failed; retrying on the next wake-up")
             if self._stopping:
@@ -187,17 +178,36 @@ class ReminderWorker:
             await wait_for_event(self._wake, timeout)
 
     async def _sleep_seconds(self) -> float:
+        now = self._clock.now()
         next_due: datetime | None = await self._db(queue.next_due_at)
+        cluster = await self._db(queue.next_dm_cluster, after=now, span=MAX_EARLY)
+        if cluster is not None:
+            start, count = cluster
+            early = start - early_start(count, self.pacer.rate)
+            next_due = early if next_due is None else min(next_due, early)
         if next_due is None:
             return self._tick_seconds
-        seconds = (next_due - self._clock.now()).total_seconds()
+        seconds = (next_due - now).total_seconds()
         return min(self._tick_seconds, max(1.0, seconds))
+
+    async def _dm_release(self, now: datetime) -> datetime:
+        """DMs due up to this instant may go now: a large batch starts early, centred on its
+        due time (channel reminders are never early)."""
+        cluster = await self._db(queue.next_dm_cluster, after=now, span=MAX_EARLY)
+        if cluster is None:
+            return now
+        start, count = cluster
+        early = early_start(count, self.pacer.rate)
+        return now + early if now >= start - early else now
 
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        if self._checking is not None:
+            self._checking.cancel()
+            await asyncio.gather(self._checking, return_exceptions=True)
         async with self._lock:
             pass
 
@@ -238,20 +248,25 @@ class ReminderWorker:
         handled = 0
         feeds: dict[int, FeedRow | None] = {}
         self._pass_cache = {}
-        for _ in range(1000):  # bounded: at most 1000 batches per pass
+        # About a second of sends per batch, so a channel reminder coming due in the middle
+        # of a large batch of DMs waits at most that long.
+        size = max(1, min(BATCH, int(self.pacer.rate)))
+        for _ in range(10_000):  # bounded: at most 10,000 batches per pass
+            now = self._clock.now()
+            release = await self._dm_release(now)
             rows: list[ReminderRow] = await self._db(
-                queue.due_reminders, now=self._clock.now(), limit=BATCH
+                queue.due_reminders, now=now, limit=size, dm_until=release
             )
             if not rows or self._stopping:
                 break
             batch: list[tuple[ReminderRow, FeedRow, bool]] = []
             users: set[int] = set()
-            now = self._clock.now()
             for row in rows:
                 if row.feed_id not in feeds:
                     feeds[row.feed_id] = await self._db(queue.feed, row.feed_id)
                 feed = feeds[row.feed_id]
-                decision = self._decide(row, now)
+                early = row.target_kind == "dm" and now < row.due_at <= release
+                decision = self._decide(row, row.due_at if early else now)
                 if decision is Decision.NOT_DUE:
                     continue
                 handled += 1
@@ -289,9 +304,6 @@ class ReminderWorker:
             done = [r for r in results if r is not None]
             if done:
                 await self._db(queue.mark_sent_many, done, now=self._clock.now())
-                if self.on_sent is not None:
-                    for row_id, _, _ in done:
-                        self.on_sent(by_id[row_id])
             if self._stopping:
                 break
         return handled
@@ -328,6 +340,8 @@ class ReminderWorker:
             await self._retry(claimed, f"network error: {exc!r}", None)
         else:
             if message_id is not None:
+                if self.on_sent is not None:
+                    self.on_sent(claimed)
                 return claimed.id, message_id, late
         return None
 
@@ -364,7 +378,7 @@ class ReminderWorker:
                 allowed = discord.AllowedMentions(
                     everyone=False, roles=False, users=[discord.Object(row.user_id)]
                 )
-        await self.pacer.take()
+        await self.pacer.take(Priority.DUE_REMINDER)
         message = await channel.send(
             content=message_fit.fit_content(content, what="reminder"),
             embed=message_fit.fit_embed(embed, what="reminder"),
@@ -384,6 +398,11 @@ class ReminderWorker:
         return f"https://discord.com/channels/{feed.guild_id}/{feed.channel_id}/{message_id}"
 
     async def _check_member(self, guild_id: int, user_id: int) -> None:
+        """Ask Discord only when nothing recent proves membership.
+
+        The check ahead of time (``check_memberships_ahead``) normally leaves a fresh answer
+        here; only a bot that was not running in the hour before asks at the due time.
+        """
         now = self._clock.now()
         known = self._members.get((guild_id, user_id))
         if known is None or now - known >= self._membership_ttl:
@@ -393,21 +412,86 @@ class ReminderWorker:
                 known = seen
         if known is not None and now - known < self._membership_ttl:
             return
-        await self.pacer.take()
+        await self._fetch_member(guild_id, user_id, Priority.DUE_REMINDER)
+
+    async def _fetch_member(self, guild_id: int, user_id: int, priority: Priority) -> None:
+        now = self._clock.now()
+        await self.pacer.take(priority)
         try:
             await self._client.http.get_member(guild_id, user_id)
         except discord.NotFound as exc:
             if exc.code == UNKNOWN_MEMBER:
                 raise _LeftGuild from exc
             raise
-        self._members[(guild_id, user_id)] = now
+        self._note_member(guild_id, user_id, now)
+
+    def _note_member(self, guild_id: int, user_id: int, at: datetime) -> None:
+        """Remember the latest proof of membership (a slow older proof never replaces it)."""
+        known = self._members.get((guild_id, user_id))
+        if known is None or at > known:
+            self._members[(guild_id, user_id)] = at
+
+    def _check_ahead_soon(self) -> None:
+        """Start the ahead-of-time membership check unless one is still running."""
+        if self._stopping:
+            return
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.create_task(
+                self.check_memberships_ahead(), name="reminders:membership"
+            )
+
+    async def check_memberships_ahead(self) -> int:
+        """Check, at background priority, that members with a DM due within the hour are
+        still in the server, unless they used the bot recently.
+
+        A member who left gets no DM (their subscriptions there stop), and the DM at the due
+        time is the only request then. Returns how many members were asked about.
+        """
+        async with self._check_lock:  # one check at a time: a second finds the answers fresh
+            try:
+                return await self._check_memberships_ahead()
+            except Exception:  # a background check must never stop the reminders
+                log.exception("membership check ahead failed; the due-time send checks instead")
+                return 0
+
+    async def _check_memberships_ahead(self) -> int:
+        now = self._clock.now()
+        members = await self._db(
+            queue.upcoming_dm_members, after=now, until=now + self._check_ahead
+        )
+        asked = 0
+        for guild_id, user_id, seen in members:
+            if self._stopping:
+                break
+            known = self._members.get((guild_id, user_id))
+            latest = max((t for t in (known, seen) if t is not None), default=None)
+            if latest is not None and now - latest < self._membership_ttl:
+                continue
+            asked += 1
+            try:
+                await self._fetch_member(guild_id, user_id, Priority.BACKGROUND)
+            except _LeftGuild:
+                log.info("user %s left guild %s; their reminders stop", user_id, guild_id)
+                await self._db(
+                    queue.left_guild, guild_id=guild_id, user_id=user_id, now=self._clock.now()
+                )
+            except (
+                discord.HTTPException,
+                discord.RateLimited,
+                aiohttp.ClientError,
+                OSError,
+                TimeoutError,
+            ) as exc:
+                # Nothing learnt: the due-time send checks for itself.
+                log.info("membership check of %s ahead failed: %r", user_id, exc)
+        return asked
 
     async def _dm_channel(self, user_id: int) -> discord.PartialMessageable:
         channel_id = self._dm_channels.get(user_id)
         if channel_id is None:
             channel_id = await self._db(queue.dm_channel_id, user_id)
         if channel_id is None:
-            await self.pacer.take()
+            await self.pacer.take(Priority.DUE_REMINDER)
             data = await self._client.http.start_private_message(user_id)
             channel_id = int(data["id"])
             await self._db(queue.set_dm_channel_id, user_id, channel_id)
@@ -427,14 +511,14 @@ class ReminderWorker:
             if channel_id is None:
                 channel_id = await self._db(queue.dm_channel_id, user.id)
             if channel_id is None:
-                await self.pacer.take()
+                await self.pacer.take(Priority.ANNOUNCEMENT)
                 channel_id = (await user.create_dm()).id
             await self._db(remember_dm_channel, user.id, channel_id, now=now)
         except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             log.info("could not open the DM channel of %s ahead: %r", user.id, exc)
             return
         self._dm_channels[user.id] = channel_id
-        self._members[(guild_id, user.id)] = now
+        self._note_member(guild_id, user.id, now)
         self.dm_prepared.set()
 
     # --- failures ---------------------------------------------------------------------------

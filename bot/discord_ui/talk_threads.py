@@ -28,6 +28,7 @@ from bot.clock import Clock
 from bot.core.models import Action
 from bot.core.talk_threads import AUTO_ARCHIVE_MINUTES, archive_time, thread_name
 from bot.discord_ui import message_fit
+from bot.discord_ui.pacer import Pacer, Priority
 from bot.service import talk_threads as threads
 from bot.service.dbthread import DatabaseThread
 from bot.service.feed_admin import SettingsChanged
@@ -77,8 +78,11 @@ class TalkThreads:
         clock: Clock,
         notify: Notify,
         idle_seconds: float = 300.0,
+        rest_pacer: Pacer | None = None,
     ) -> None:
         self._client = client
+        #: The bot's one pacer under Discord's global budget.
+        self._rest = rest_pacer or Pacer()
         self._database = db
         self._db_thread = db_thread
         self._clock = clock
@@ -128,6 +132,7 @@ class TalkThreads:
         )
         try:
             # Discord reopens an archived thread when a message is posted in it.
+            await self._rest.take(Priority.ANNOUNCEMENT)
             await thread.send(
                 content=message_fit.fit_content(line),
                 nonce=nonce,
@@ -189,6 +194,7 @@ class TalkThreads:
         now = self._clock.now()
         await self._db(threads.attempted, row, now=now)
         try:
+            await self._rest.take(Priority.ANNOUNCEMENT)
             await channel.get_partial_message(row.thread_id).create_thread(
                 name=row.name,
                 auto_archive_duration=AUTO_ARCHIVE_MINUTES,
@@ -318,6 +324,7 @@ class TalkThreads:
                 await self._db(threads.gone, row, now=now)
                 return False
             if not thread.archived:
+                await self._rest.take(Priority.UPKEEP)
                 await thread.edit(archived=True, reason="the talk ended a day ago")
         except discord.NotFound:
             await self._db(threads.gone, row, now=now)
@@ -341,5 +348,6 @@ class TalkThreads:
         cached = guild.get_thread(row.thread_id) if guild is not None else None
         if cached is not None:
             return cached
+        await self._rest.take(Priority.UPKEEP)
         fetched: Any = await self._client.fetch_channel(row.thread_id)
         return fetched if isinstance(fetched, discord.Thread) else None

@@ -22,6 +22,7 @@ from bot.core.models import Occurrence
 from bot.discord_ui import message_fit
 from bot.discord_ui.embeds import inert
 from bot.discord_ui.lookup_embeds import when_compact
+from bot.discord_ui.pacer import Priority
 from bot.service import mirror
 from bot.service.feeds import settings_from_row
 from bot.service.poller import PollOutcome
@@ -154,6 +155,7 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
             if existing.content_hash == digest_hash or existing.message_id is None:
                 return None
             try:
+                await self.bot.rest_pacer.take(Priority.UPKEEP)
                 await channel.get_partial_message(existing.message_id).edit(
                     embed=embed, allowed_mentions=discord.AllowedMentions.none()
                 )
@@ -178,6 +180,7 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
                 nonce=wd.digest_nonce(feed_id, week),
                 now=now,
             )
+        await self.bot.rest_pacer.take(Priority.UPKEEP)
         message = await channel.send(
             embed=embed, nonce=claimed.nonce, allowed_mentions=discord.AllowedMentions.none()
         )
@@ -201,6 +204,7 @@ class WeeklyDigest(commands.Cog, name="WeeklyDigest"):
     ) -> int | None:
         me = self.bot.user
         with contextlib.suppress(discord.HTTPException):
+            await self.bot.rest_pacer.take(Priority.UPKEEP)
             async for message in channel.history(limit=HISTORY_SCAN_LIMIT):
                 if me is not None and message.author.id != me.id:
                     continue

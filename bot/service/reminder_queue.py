@@ -24,8 +24,30 @@ def next_due_at(db: Database) -> datetime | None:
     return reminder_store.next_due_at(db)
 
 
-def due_reminders(db: Database, *, now: datetime, limit: int) -> list[ReminderRow]:
-    return reminder_store.due_reminders(db, now=now, limit=limit)
+def due_reminders(
+    db: Database, *, now: datetime, limit: int, dm_until: datetime | None = None
+) -> list[ReminderRow]:
+    return reminder_store.due_reminders(db, now=now, limit=limit, dm_until=dm_until)
+
+
+def next_dm_cluster(
+    db: Database, *, after: datetime, span: timedelta
+) -> tuple[datetime, int] | None:
+    """When the next DM reminders are due and how many requests they take together (to start
+    them early)."""
+    return reminder_store.next_dm_cluster(db, after=after, span=span)
+
+
+def upcoming_dm_members(
+    db: Database, *, after: datetime, until: datetime
+) -> list[tuple[int, int, datetime | None]]:
+    """Members to DM soon, with when they last used the bot (to check membership ahead)."""
+    return reminder_store.upcoming_dm_members(db, after=after, until=until)
+
+
+def left_guild(db: Database, *, guild_id: int, user_id: int, now: datetime) -> int:
+    """A member found gone before their reminder: their subscriptions there stop."""
+    return reminder_store.flag_left_guild(db, guild_id, user_id, now=now)
 
 
 def feed(db: Database, feed_id: int) -> feed_store.FeedRow | None:

@@ -556,19 +556,70 @@ def list_reminders(db: Database, *, feed_id: int | None = None) -> list[Reminder
     return [ReminderRow.from_row(r) for r in rows]
 
 
-def due_reminders(db: Database, *, now: datetime, limit: int = 200) -> list[ReminderRow]:
-    """Pending rows whose time has come, earliest due first."""
+def due_reminders(
+    db: Database, *, now: datetime, limit: int = 200, dm_until: datetime | None = None
+) -> list[ReminderRow]:
+    """Pending rows whose time has come, earliest due first, channel posts before DMs.
+
+    ``dm_until`` releases DMs due up to then already (a large batch starts early).
+    """
     rows = all_rows(
         db,
         """
         SELECT * FROM reminders
-        WHERE state = 'pending' AND due_at <= ?
+        WHERE state = 'pending'
+          AND (due_at <= ? OR (target_kind = 'dm' AND due_at <= ?))
           AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
-        ORDER BY due_at, id LIMIT ?
+        ORDER BY target_kind = 'dm', due_at, id LIMIT ?
         """,
-        [ts(now), ts(now), limit],
+        [ts(now), ts(dm_until or now), ts(now), limit],
     )
     return [ReminderRow.from_row(r) for r in rows]
+
+
+def next_dm_cluster(
+    db: Database, *, after: datetime, span: timedelta
+) -> tuple[datetime, int] | None:
+    """The next pending DM due after ``after``, and how many requests the DMs due within
+    ``span`` of it will take (two for a member whose DM channel is not open yet)."""
+    first = one(
+        db,
+        "SELECT MIN(due_at) AS t FROM reminders WHERE state = 'pending' AND due_at > ?"
+        " AND target_kind = 'dm' AND next_attempt_at IS NULL",
+        [ts(after)],
+    )
+    if first is None or first["t"] is None:
+        return None
+    start = dt(first["t"])
+    count = one(
+        db,
+        "SELECT COUNT(*) + COUNT(*) - COUNT(u.dm_channel_id) AS n FROM reminders r"
+        " LEFT JOIN reminder_users u ON u.user_id = r.user_id"
+        " WHERE r.state = 'pending' AND r.due_at >= ? AND r.due_at <= ?"
+        " AND r.target_kind = 'dm' AND r.next_attempt_at IS NULL",
+        [ts(start), ts(start + span)],
+    )
+    return start, 0 if count is None or count["n"] is None else int(count["n"])
+
+
+def upcoming_dm_members(
+    db: Database, *, after: datetime, until: datetime
+) -> list[tuple[int, int, datetime | None]]:
+    """(guild, user, last seen) of every member with a DM reminder due in (after, until]."""
+    rows = all_rows(
+        db,
+        """
+        SELECT DISTINCT f.guild_id AS guild_id, r.user_id AS user_id,
+               u.member_seen_at AS seen
+        FROM reminders r JOIN feeds f ON f.id = r.feed_id
+        LEFT JOIN reminder_users u ON u.user_id = r.user_id
+        WHERE r.state = 'pending' AND r.target_kind = 'dm' AND r.user_id IS NOT NULL
+          AND r.due_at > ? AND r.due_at <= ?
+        ORDER BY r.due_at
+        """,
+        [ts(after), ts(until)],
+    )
+    return [(int(r["guild_id"]), int(r["user_id"]), opt_dt(r["seen"])) for r in rows]
 
 
 def next_due_at(db: Database) -> datetime | None:

@@ -38,6 +38,8 @@ class Harness:
     tmp_path: Path
     clock: FixedClock = field(default_factory=lambda: FixedClock(NOW))
     extra_config: str = ""
+    #: Extra lines for the ``[discord]`` table (e.g. ``requests_per_second = 20``).
+    discord_config: str = ""
     channel_id: int | None = None
     extensions: tuple[str, ...] = EXTENSIONS
     bot: TestBot | None = None
@@ -52,6 +54,7 @@ path = "{self.tmp_path / "bot.db"}"
 [discord]
 api_base_url = "{self.fake.api_base_url}"
 gateway_url = "{self.fake.gateway_url}"
+{self.discord_config}
 [[feeds]]
 name = "cs-seminar"
 url = "{self.feeds.url}"

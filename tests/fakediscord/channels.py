@@ -92,12 +92,21 @@ class ChannelRoutes:
         channel, _ = self._channel_for_bot(int(m["channel"]), VIEW_CHANNEL | READ_MESSAGE_HISTORY)
         return json_response(self._messages.live(channel.id, int(m["message"])).message)
 
+    def _shares_a_guild(self, user_id: int) -> bool:
+        return any(
+            any(member.user.id == user_id for member in guild.members)
+            for guild in self._hub.guilds.values()
+        )
+
     async def _post_message(self, request: web.Request, m: dict[str, str]) -> web.Response:
         hub = self._hub
         target, _ = hub.find_channel(int(m["channel"]))
         channel, guild = self._channel_for_bot(target.id, VIEW_CHANNEL | send_permission(target))
-        if channel.type == 1 and channel.recipient is not None and not channel.recipient.dms_open:
-            raise fail(403, 50007, "Cannot send messages to this user")
+        if channel.type == 1 and channel.recipient is not None:
+            recipient = channel.recipient
+            # Discord refuses a DM to a closed inbox, and to anyone the bot shares no server with.
+            if not recipient.dms_open or not self._shares_a_guild(recipient.id):
+                raise fail(403, 50007, "Cannot send messages to this user")
         headers = self._faults.take_channel_bucket(channel.id)
         payload = request[BODY] or {}
         files: list[UploadedFile] = request[FILES]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,6 +32,7 @@ class Faults:
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
         self._buckets: dict[int, list[float]] = {}
+        self._recent: deque[float] = deque()
 
     def inject(
         self,
@@ -97,6 +99,35 @@ class Faults:
         if fault.status == 429:
             self._hub.rate_limited_count += 1
         return json_response(fault.body, fault.status, fault.headers)
+
+    def take_global(self) -> None:
+        """Count one request against the global limit (a sliding one-second window); a global
+        429 without ``X-RateLimit-*`` bucket headers when it is exceeded, as Discord answers."""
+        limit = self._hub.global_rate_limit
+        if limit is None:
+            return
+        now = time.monotonic()
+        while self._recent and now - self._recent[0] >= 1.0:
+            self._recent.popleft()
+        if len(self._recent) >= limit:
+            self._hub.rate_limited_count += 1
+            retry_after = round(1.0 - (now - self._recent[0]) + 0.002, 3)
+            raise HTTPError(
+                429,
+                {
+                    "message": "You are being rate limited.",
+                    "retry_after": retry_after,
+                    "global": True,
+                    "code": 0,
+                },
+                {
+                    "Via": "1.1 google",
+                    "Retry-After": str(math.ceil(retry_after)),
+                    "X-RateLimit-Global": "true",
+                    "X-RateLimit-Scope": "global",
+                },
+            )
+        self._recent.append(now)
 
     def take_channel_bucket(self, channel_id: int, *, edit: bool = False) -> dict[str, str]:
         """Spend one message-creation (or, with ``edit``, message-edit) slot; the headers to

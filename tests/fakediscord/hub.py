@@ -76,6 +76,8 @@ class Hub:
         self.channel_edit_rate_limit: tuple[int, float] | None = None
         #: ``/gateway/bot``'s ``shards``; None = Discord's rule, one shard per 1,000 guilds.
         self.shard_recommendation: int | None = None
+        #: Requests per second across all routes (Discord's global limit); None = unlimited.
+        self.global_rate_limit: int | None = None
         # --- world ---
         self.users: dict[int, FakeUser] = {self.bot_user.id: self.bot_user}
         self.guilds: dict[int, FakeGuild] = {}

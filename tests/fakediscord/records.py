@@ -128,5 +128,6 @@ class RequestRecord:
     query: dict[str, str]
     body: Any
     status: int = 0
-    #: Wall-clock arrival (``time.time()``), for benchmarks that time deliveries.
+    #: Wall-clock arrival (``time.time()``): benchmarks time deliveries and count requests
+    #: per second with it.
     at: float = field(default_factory=time.time)

@@ -77,6 +77,8 @@ class RestApp:
         needs_auth = not path.startswith(("/interactions/", "/webhooks/"))
         if needs_auth and request.headers.get("Authorization") != f"Bot {self._hub.token}":
             return json_response({"message": "401: Unauthorized", "code": 0}, 401)
+        if needs_auth:  # interaction callbacks and webhooks are outside the global limit
+            self._faults.take_global()
         return await self._faults.serve(request.method, path, lambda: handler(request))
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:

@@ -123,6 +123,11 @@ class FakeDiscord(Hub):
         """The same for message edits (PATCH), in a bucket of their own per channel."""
         self.channel_edit_rate_limit = (limit, per)
 
+    def enable_global_rate_limit(self, per_second: int = 50) -> None:
+        """Discord's global limit: more than ``per_second`` bot requests (interaction callbacks
+        and webhooks aside) in any one-second window get a global 429."""
+        self.global_rate_limit = per_second
+
     # ================================================================ interactions: injection
 
     def inject_command(

@@ -73,7 +73,9 @@ class Going(commands.Cog, name="Going"):
     def __init__(self, bot: SeminarBot) -> None:
         assert bot.db is not None, "extensions load after the database is open"
         self.bot = bot
-        self.editor = GoingCardEditor(bot, db=bot.db, db_thread=bot.db_thread, clock=bot.clock)
+        self.editor = GoingCardEditor(
+            bot, db=bot.db, db_thread=bot.db_thread, clock=bot.clock, rest_pacer=bot.rest_pacer
+        )
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(GoingButton, WhoIsGoingButton)

@@ -93,6 +93,7 @@ class Reminders(commands.Cog, name="Reminders"):
             db_thread=bot.db_thread,
             clock=bot.clock,
             default_timezone=bot.config.timezone,
+            pacer=bot.rest_pacer,
         )
         self._seen: dict[int, datetime] = {}
 
