@@ -59,6 +59,11 @@ DIGEST_THRESHOLD = 4
 NONCE_WINDOW = timedelta(minutes=3)
 HISTORY_SCAN_LIMIT = 50
 
+#: Channels delivered to at once. Rows of one channel always go in order, one at a time; a
+#: channel whose message bucket is spent (discord.py then waits out its reset) must not hold up
+#: the others. The shared pacer keeps the total under Discord's global budget.
+CHANNELS_AT_ONCE = 8
+
 #: A lone card Discord refuses for its size is cut to half its size and resent, this often.
 SHRINK_ATTEMPTS = 4
 #: ... but never below this many characters (a title and a time); then it waits and retries.
@@ -142,6 +147,10 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._lock = asyncio.Lock()
+        self._channels_at_once = asyncio.Semaphore(CHANNELS_AT_ONCE)
+        #: Channels a delivery task is working on, and those tasks: a pass leaves a busy
+        #: channel to its task and goes on with the others.
+        self._busy: dict[int, asyncio.Task[int]] = {}
         self.breaker = InvalidRequestBreaker()
         #: Set after each drain; tests and shutdown wait on it instead of sleeping.
         self.drained = asyncio.Event()
@@ -171,11 +180,13 @@ class DeliveryWorker:
             await wait_for_event(self._wake, self._idle_seconds)
 
     async def stop(self) -> None:
-        """Let the in-flight delivery finish, then stop."""
+        """Let the in-flight deliveries finish, then stop."""
         self._stopping = True
         self._wake.set()
         async with self._lock:
             pass
+        if self._busy:
+            await asyncio.wait(list(self._busy.values()))
 
     async def _db(
         self, fn: Callable[Concatenate[Database, P], R], /, *args: P.args, **kwargs: P.kwargs
@@ -185,35 +196,82 @@ class DeliveryWorker:
     # --- draining ---------------------------------------------------------------------------
 
     async def drain(self) -> int:
-        """Deliver every due row; returns how many rows reached a final state."""
-        async with self._lock:
-            try:
-                return await self._drain_locked()
-            finally:
-                self.drained.set()
+        """Deliver every due row of the channels no other pass is working on; returns how many
+        rows reached a final state."""
+        try:
+            return await self._drain()
+        finally:
+            self.drained.set()
 
-    async def _drain_locked(self) -> int:
+    async def _drain(self) -> int:
         done = 0
         for _ in range(100):  # bounded: at most 100 batches per pass
-            now = self._clock.now()
-            if self.breaker.is_open(now):
-                log.warning("too many refused Discord requests recently; delivery paused")
+            async with self._lock:  # one pass at a time picks rows and hands out channels
+                tasks, others = await self._dispatch_due()
+            if not tasks and not others:
                 return done
-            rows: list[OutboxRow] = await self._db(outbox.due_rows, now=now, limit=100)
-            if not rows or self._stopping:
-                return done
+            # Also wait for the channels another pass is delivering to, so a drain still
+            # returns with every due row handled. Not gather: a cancelled pass leaves the
+            # sends running.
+            await asyncio.wait([*tasks, *others])
             progressed = 0
-            for feed_id, group in _by_feed(rows):
-                feed: FeedRow | None = await self._db(outbox.feed, feed_id)
-                if feed is None or feed.channel_id is None:
+            for task in tasks:
+                if task.cancelled():
                     continue
-                progressed += await self._deliver_feed_rows(feed, group)
-                if self._stopping:
-                    return done + progressed
+                failure = task.exception()
+                if failure is not None:
+                    # One channel's failure must not stop the others; its rows stay due.
+                    log.error("delivery to one channel failed", exc_info=failure)
+                    continue
+                progressed += task.result()
             done += progressed
-            if progressed == 0:
+            if self._stopping or (progressed == 0 and not others):
                 return done
         return done
+
+    async def _dispatch_due(self) -> tuple[list[asyncio.Task[int]], list[asyncio.Task[int]]]:
+        """A task per channel with due rows that no task is working on yet; and the tasks
+        already working (their rows may be claimed, so no longer due)."""
+        others = list(self._busy.values())
+        now = self._clock.now()
+        if self.breaker.is_open(now):
+            log.warning("too many refused Discord requests recently; delivery paused")
+            return [], others
+        rows: list[OutboxRow] = await self._db(outbox.due_rows, now=now, limit=100)
+        if not rows or self._stopping:
+            return [], others
+        by_channel: dict[int, list[tuple[FeedRow, list[OutboxRow]]]] = {}
+        for feed_id, group in _by_feed(rows):
+            feed: FeedRow | None = await self._db(outbox.feed, feed_id)
+            if feed is None or feed.channel_id is None or feed.channel_id in self._busy:
+                continue
+            by_channel.setdefault(feed.channel_id, []).append((feed, group))
+        tasks = [self._start_channel(cid, work) for cid, work in by_channel.items()]
+        return tasks, others
+
+    def _start_channel(
+        self, channel_id: int, work: list[tuple[FeedRow, list[OutboxRow]]]
+    ) -> asyncio.Task[int]:
+        task = asyncio.create_task(self._deliver_channel(work), name=f"deliver-{channel_id}")
+        self._busy[channel_id] = task
+
+        def finished(_: asyncio.Task[int]) -> None:
+            if self._busy.get(channel_id) is task:
+                del self._busy[channel_id]
+            self._wake.set()  # rows that came due for this channel meanwhile
+
+        task.add_done_callback(finished)
+        return task
+
+    async def _deliver_channel(self, work: list[tuple[FeedRow, list[OutboxRow]]]) -> int:
+        """One channel's rows, in order (several channels run at once)."""
+        async with self._channels_at_once:
+            done = 0
+            for feed, group in work:
+                if self._stopping:
+                    break
+                done += await self._deliver_feed_rows(feed, group)
+            return done
 
     async def _deliver_feed_rows(self, feed: FeedRow, rows: Sequence[OutboxRow]) -> int:
         announces = [r for r in rows if r.kind == ActionKind.ANNOUNCE.value]
