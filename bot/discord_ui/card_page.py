@@ -35,7 +35,7 @@ from bot.discord_ui.embeds import (
 from bot.discord_ui.payload_html import Payload, feed_section, page
 from bot.discord_ui.reminder_texts import render_reminder
 from bot.discord_ui.reminder_views import digest_reminder_view, reminder_view_factory
-from bot.service.feeds import card_templates
+from bot.service.feeds import card_style
 from bot.service.records import ReminderRow, ReminderState
 
 REMINDER_OFFSET = timedelta(minutes=15)
@@ -234,13 +234,9 @@ def write_card_page(
     sections: list[str] = []
     count = 0
     for settings, parsed, actions in feeds:
+        templates, card_zone = card_style(settings)
         samples = sample_messages(
-            settings.name,
-            parsed,
-            actions,
-            now=now,
-            templates=card_templates(settings),
-            zone=settings.timezone or "UTC",
+            settings.name, parsed, actions, now=now, templates=templates, zone=card_zone
         )
         if not samples:
             continue

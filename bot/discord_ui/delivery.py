@@ -32,7 +32,6 @@ from bot.core.delivery_policy import (
     retry_delay,
 )
 from bot.core.models import Action, ActionKind
-from bot.core.templates import CardTemplates
 from bot.discord_ui import message_fit
 from bot.discord_ui.embeds import (
     DIGEST_EMBEDS,
@@ -47,7 +46,7 @@ from bot.discord_ui.pacer import Pacer, Priority
 from bot.discord_ui.talk_threads import TalkThreads
 from bot.service import outbox
 from bot.service.dbthread import DatabaseThread
-from bot.service.feeds import card_templates, settings_from_row
+from bot.service.feeds import card_style, settings_from_row
 from bot.service.records import Announcement, AnnouncementState, FeedRow, OutboxRow
 from bot.waiting import wait_for_event
 
@@ -108,12 +107,6 @@ class TargetUnavailable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def card_settings(feed: FeedRow) -> tuple[CardTemplates | None, str]:
-    """The feed's card templates and the zone their date and time are written in."""
-    settings = settings_from_row(feed)
-    return card_templates(settings), settings.timezone or "UTC"
 
 
 class DeliveryWorker:
@@ -346,7 +339,7 @@ class DeliveryWorker:
 
     async def _post(self, channel: discord.abc.Messageable, feed: FeedRow, row: OutboxRow) -> int:
         action = row.action
-        templates, zone = card_settings(feed)
+        templates, zone = card_style(settings_from_row(feed))
         content, allowed = self._mentions(feed)
         view = self._view_factory(action, row.announcement_id or "") if self._view_factory else None
         kwargs: dict[str, Any] = {"view": view} if view is not None else {}
@@ -397,7 +390,7 @@ class DeliveryWorker:
         self, channel: discord.abc.Messageable, feed: FeedRow, row: OutboxRow
     ) -> int | None:
         action = row.action
-        templates, zone = card_settings(feed)
+        templates, zone = card_style(settings_from_row(feed))
         channel_id = int(getattr(channel, "id", feed.channel_id or 0))
         known: Announcement | None = None
         if row.announcement_id:
@@ -477,7 +470,7 @@ class DeliveryWorker:
         assert feed.channel_id is not None
         mention, allowed = self._mentions(feed)
         heading = digest_heading(len(claimed))
-        templates, zone = card_settings(feed)
+        templates, zone = card_style(settings_from_row(feed))
         cards = {
             r.id: compact_embed(
                 r.action, marker=reference_marker(r.idem_key), templates=templates, zone=zone

@@ -120,6 +120,12 @@ def next_talk_preview(
     return templates.render_title(values, inert(occurrence.title)), templates.render_lead(values)
 
 
+def card_style(settings: FeedSettings) -> tuple[CardTemplates | None, str]:
+    """The feed's card templates and the zone their date and time are written in: the one
+    style every card of the feed is drawn with (channel, lookups, the preview page)."""
+    return card_templates(settings), settings.timezone or "UTC"
+
+
 def card_templates(settings: FeedSettings) -> CardTemplates | None:
     """The feed's parsed card templates, or None for the default card."""
     if not (settings.title_template or settings.lead_template):

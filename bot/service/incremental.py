@@ -50,6 +50,11 @@ def _settle() -> None:
         gc.freeze()
 
 
+def body_digest(body: bytes) -> str:
+    """The key the parse caches know a body by: equal for bodies that differ only in DTSTAMPs."""
+    return "c:" + content_digest(body).hex()
+
+
 def _lookup(
     db: Database,
     feed_id: int,
@@ -57,11 +62,14 @@ def _lookup(
     window: tuple[datetime, datetime],
     settings: bytes,
     limits: ParseLimits,
+    body_hash: str | None,
 ) -> tuple[ParsedFeed | None, CacheView | None, str]:
     """A body equal to the last one but for DTSTAMPs is answered from the cache (no child, no
-    split, no parse); otherwise what the child needs."""
+    split, no parse); otherwise what the child needs. ``body_hash``: the body's
+    :func:`body_digest`, when the caller has it already."""
     _settle()
-    body_hash = "c:" + content_digest(body).hex()
+    if body_hash is None:
+        body_hash = body_digest(body)
     state = cache_for(db).get(feed_id)
     if state is None or state.settings != settings:
         return None, None, body_hash
@@ -93,6 +101,7 @@ def answer_from_feed(
     db: Database,
     source_feed_id: int,
     body: bytes,
+    body_hash: str,
     window: tuple[datetime, datetime],
     settings: bytes,
     limits: ParseLimits,
@@ -107,7 +116,6 @@ def answer_from_feed(
     state = cache_for(db).get(source_feed_id)
     if state is None:
         return None
-    body_hash = "c:" + content_digest(body).hex()
     return _answer_from(state, body, body_hash, window, settings, limits)
 
 
@@ -146,12 +154,15 @@ async def parse_incrementally(
     window_end: datetime,
     default_timezone: str = "UTC",
     limits: ParseLimits = _DEFAULT_LIMITS,
+    body_hash: str | None = None,
 ) -> ParsedFeed:
-    """The same ParsedFeed as ``parser.parse(body, ...)``, at the cost of what changed."""
+    """The same ParsedFeed as ``parser.parse(body, ...)``, at the cost of what changed.
+
+    ``body_hash``: the body's :func:`body_digest`, when the caller computed it already."""
     window = (window_start, window_end)
     settings = settings_key(default_timezone, limits)
-    parsed, view, body_hash = await db_thread.run(
-        _lookup, db, feed_id, body, window, settings, limits
+    parsed, view, digest = await db_thread.run(
+        _lookup, db, feed_id, body, window, settings, limits, body_hash
     )
     if parsed is not None:
         return parsed
@@ -163,7 +174,7 @@ async def parse_incrementally(
         limits=limits,
         cache=view,
     )
-    parsed = await db_thread.run(_absorb, db, feed_id, outcome, body_hash, settings, window, limits)
+    parsed = await db_thread.run(_absorb, db, feed_id, outcome, digest, settings, window, limits)
     if parsed is None:  # the groups interact after all: the full parse decides
         parsed = await parser.parse(
             body,

@@ -12,7 +12,7 @@ from sqlite_utils import Database
 
 from bot.core.templates import CardTemplates
 from bot.errors import SeminarBotError
-from bot.service.feeds import card_templates, settings_from_row
+from bot.service.feeds import card_style, settings_from_row
 from bot.store import feeds as feed_store
 from bot.store import search as search_store
 from bot.store.search import EventHit, SearchResult
@@ -76,11 +76,10 @@ def find_event(db: Database, guild_id: int, ref: str, *, now: datetime) -> Event
     return result.hits[0] if result.hits else None
 
 
-def card_style(db: Database, feed_id: int) -> tuple[CardTemplates | None, str]:
+def feed_card_style(db: Database, feed_id: int) -> tuple[CardTemplates | None, str]:
     """The feed's card templates and the zone they write times in, so a looked-up card
     reads like the one posted in the channel."""
     row = feed_store.get_feed(db, feed_id)
     if row is None:
         return None, "UTC"
-    settings = settings_from_row(row)
-    return card_templates(settings), settings.timezone or "UTC"
+    return card_style(settings_from_row(row))

@@ -2,9 +2,11 @@
 
 Fifty servers following one calendar get one download (``shared_fetch``) and the same bytes;
 parsing them fifty times would repeat the same work fifty times. Feeds share a parse by
-(SHA-256 of the body, parse-settings key): the key holds everything besides the body that
-decides a parse (parser version, default time zone, caps, seminar patterns), so feeds with a
-different time zone or pattern never see each other's result. What stays per feed: the
+(the body's stamp-free digest, parse-settings key). The digest is the one the incremental
+cache knows bodies by, computed once per download and handed to it; the settings key holds
+everything besides the body that decides a parse (parser version, default time zone, caps,
+seminar patterns), so feeds with a different time zone or pattern never see each other's
+result. What stays per feed: the
 include/exclude filters, the diff against the feed's own stored events and its outbox rows.
 
 A result is handed on in two ways, both exact:
@@ -23,7 +25,6 @@ own outcome.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,10 +37,10 @@ from bot.core.models import ParsedFeed
 from bot.core.parse import ParseLimits
 from bot.feeds.isolate import ParserPool
 from bot.service.dbthread import DatabaseThread
-from bot.service.incremental import answer_from_feed, parse_incrementally
+from bot.service.incremental import answer_from_feed, body_digest, parse_incrementally
 
-#: (SHA-256 of the body, parse-settings key)
-ParseKey = tuple[bytes, bytes]
+#: (the body's stamp-free digest, parse-settings key)
+ParseKey = tuple[str, bytes]
 
 #: How long a result stays available to feeds polled a little later.
 DEFAULT_KEEP = timedelta(minutes=10)
@@ -79,7 +80,7 @@ class SharedParser:
         self._max_entries = max(1, max_entries)
         self._in_flight: dict[ParseKey, asyncio.Future[_Result | None]] = {}
         self._recent: OrderedDict[ParseKey, _Result] = OrderedDict()
-        self._digests: OrderedDict[int, tuple[bytes, bytes]] = OrderedDict()
+        self._digests: OrderedDict[int, tuple[bytes, str]] = OrderedDict()
         #: Parses a feed ran itself (incremental or full), and results handed to another feed.
         self.parses = 0
         self.reused = 0
@@ -96,12 +97,13 @@ class SharedParser:
     ) -> ParsedFeed:
         """What ``parse_incrementally`` would answer this feed, sharing the work when it can."""
         settings = settings_key(default_timezone, limits)
-        key: ParseKey = (await self._digest(body), settings)
+        digest = await self._digest(body)
+        key: ParseKey = (digest, settings)
         window = (window_start, window_end)
         waited = key in self._in_flight
         shared = await self._shared(key)
         if shared is not None:
-            parsed = await self._adapt(shared, body, window, settings, limits)
+            parsed = await self._adapt(shared, body, digest, window, settings, limits)
             if parsed is not None:
                 self.reused += 1
                 return parsed
@@ -124,6 +126,7 @@ class SharedParser:
                 window_end=window_end,
                 default_timezone=default_timezone,
                 limits=limits,
+                body_hash=digest,
             )
             result = _Result(parsed, feed_id, self._clock.now())
             self._remember(key, result)
@@ -152,6 +155,7 @@ class SharedParser:
         self,
         shared: _Result,
         body: bytes,
+        digest: str,
         window: tuple[datetime, datetime],
         settings: bytes,
         limits: ParseLimits,
@@ -159,7 +163,7 @@ class SharedParser:
         if (shared.parsed.window_start, shared.parsed.window_end) == window:
             return shared.parsed  # same bytes, settings and window: the same answer
         return await self._db_thread.run(
-            answer_from_feed, self._db, shared.feed_id, body, window, settings, limits
+            answer_from_feed, self._db, shared.feed_id, body, digest, window, settings, limits
         )
 
     def _remember(self, key: ParseKey, result: _Result) -> None:
@@ -168,18 +172,14 @@ class SharedParser:
         while len(self._recent) > self._max_entries:
             self._recent.popitem(last=False)
 
-    async def _digest(self, body: bytes) -> bytes:
-        """SHA-256 of the body, off the event loop; once per shared download."""
+    async def _digest(self, body: bytes) -> str:
+        """The body's stamp-free digest, off the event loop; once per shared download."""
         memo = self._digests.get(id(body))
         if memo is not None and memo[0] is body:
             return memo[1]
-        digest = await self._db_thread.run(_sha256, body)
+        digest = await self._db_thread.run(body_digest, body)
         # The memo holds the body itself, so its id cannot be reused while remembered.
         self._digests[id(body)] = (body, digest)
         while len(self._digests) > _DIGEST_MEMO:
             self._digests.popitem(last=False)
         return digest
-
-
-def _sha256(body: bytes) -> bytes:
-    return hashlib.sha256(body).digest()

@@ -156,7 +156,7 @@ async def _send_event(interaction: discord.Interaction, hit: EventHit, *, share:
     are going, and for admins a "Who's going" button."""
     bot = bot_of(interaction)
     occ = hit.occurrence
-    templates, zone = await bot.run_db(lookups.card_style, hit.feed_id)
+    templates, zone = await bot.run_db(lookups.feed_card_style, hit.feed_id)
     view = discord.ui.View(timeout=None)
     view.add_item(
         discord.ui.Button(
