@@ -50,9 +50,12 @@ def _settle() -> None:
         gc.freeze()
 
 
-def body_digest(body: bytes) -> str:
-    """The key the parse caches know a body by: equal for bodies that differ only in DTSTAMPs."""
-    return "c:" + content_digest(body).hex()
+def body_digest(body: bytes, known: str = "") -> str:
+    """The key the parse caches know a body by: equal for bodies that differ only in DTSTAMPs.
+
+    ``known``: the key of the body last seen, which lets an unchanged body skip a search."""
+    hint = bytes.fromhex(known[2:]) if known.startswith("c:") else None
+    return "c:" + content_digest(body, known=hint).hex()
 
 
 def _lookup(
@@ -68,9 +71,9 @@ def _lookup(
     split, no parse); otherwise what the child needs. ``body_hash``: the body's
     :func:`body_digest`, when the caller has it already."""
     _settle()
-    if body_hash is None:
-        body_hash = body_digest(body)
     state = cache_for(db).get(feed_id)
+    if body_hash is None:
+        body_hash = body_digest(body, state.body_hash if state is not None else "")
     if state is None or state.settings != settings:
         return None, None, body_hash
     parsed = _answer_from(state, body, body_hash, window, settings, limits)

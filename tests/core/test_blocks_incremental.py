@@ -184,6 +184,9 @@ def test_the_one_pass_content_digest_hashes_what_the_stamp_by_stamp_walk_hashes(
         expected = _digest_stamps(variant)
         for stretch in (1, 7, 100, 1 << 20):  # stretch boundaries anywhere, or none
             assert content_digest(variant, stretch=stretch) == expected
+        # The digest last seen only lets a match skip a search: the answer is the same.
+        for known in (_digest_stamps(body), expected, bytes(32)):
+            assert content_digest(variant, known=known) == expected
 
 
 def reference_split(found: SplitFeed) -> tuple[list[Group], bytes, frozenset[int]]:

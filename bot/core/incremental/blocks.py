@@ -111,59 +111,68 @@ def uid_key(block: bytes, low: bytes) -> bytes:
             return block[match.start() + 1 : nl].strip()
 
 
-def content_digest(body: bytes, *, stretch: int = 1 << 20) -> bytes:
+def content_digest(body: bytes, *, known: bytes | None = None, stretch: int = 1 << 20) -> bytes:
     """A hash of the body with its well-formed, unfolded DTSTAMP lines left out.
 
     Two bodies with the same digest differ only in stamp lines, which the parser never reads,
     so they parse identically: a poll whose body merely re-exported the same events needs no
-    split, no child process and no parse. Exports usually stamp every event alike, so the body
-    is cut at that one line by C-level ``split`` and the pieces joined with the newline the
-    line began with; anything else (a folded copy of it, another stamp line) goes the slow
-    way, stamp line by stamp line. Both ways hash the same bytes.
+    split, no child process and no parse. Exports usually stamp every event alike, so the copies
+    of that one line are found by C-level ``find`` and the stretches between them hashed with
+    the newline the line began with; anything else (a folded copy of it, another stamp line)
+    goes the slow way, stamp line by stamp line. Both ways hash the same bytes.
 
-    This runs on the database thread beside the event loop: the body is cut and searched in
-    stretches of about ``stretch`` bytes, so no single call holds the interpreter for long.
+    ``known``: a digest this function gave for the body last seen. Hashing the body without
+    the copies of its first stamp line hashes it minus *some* stamp lines, which parses the
+    same, so a match with ``known`` settles it (and is then this body's digest too) without
+    looking for stamp lines of other values, a third pass over a large body: only a mismatch
+    pays for that search.
+
+    This runs on the database thread beside the event loop: every C-level call covers one
+    event or one stretch of about ``stretch`` bytes, so none holds the interpreter for long.
     """
     first = _STAMP_LINE.search(body)
     if first is None:
         return hashlib.sha256(body).digest()
     line = first.group(0)
-    pieces = _cut(body, line, stretch)
-    # A piece starting with a blank continues a folded copy of the line: not a stamp line.
-    folded = any(map(bytes.startswith, itertools.islice(pieces, 1, None), _BLANKS))
-    if not folded:
-        rest = b"\n".join(pieces)
-        if not _holds(rest, b"\nDTSTAMP", stretch):  # no other stamp line left to find
-            return hashlib.sha256(rest).digest()
-        return _digest_stamps(rest)
-    return _digest_stamps(body)
+    hashed = _hash_without(body, line)
+    if hashed is None:  # a folded copy of the line: only the walk can tell stamp lines apart
+        return _digest_stamps(body)
+    digest, cuts = hashed
+    if digest == known or _count(body, b"\nDTSTAMP", stretch) == cuts:
+        return digest
+    return _digest_stamps(body)  # stamps of several values: leave every one of them out
 
 
-def _cut(body: bytes, line: bytes, stretch: int) -> list[bytes]:
-    """``body.split(line)``, made stretch by stretch.
+def _hash_without(body: bytes, line: bytes) -> tuple[bytes, int] | None:
+    """SHA-256 of ``body.split(line)`` joined with newlines, and the number of cuts; ``None``
+    when a copy of the line is folded (what follows a cut starts with a blank).
 
-    A stretch ends where a copy of ``line`` starts that the whole-body split cuts at too: one
-    that no earlier copy overlaps. A stamp line holds a newline only at its two ends, so only
-    a copy starting at its last byte (one byte earlier than its length) could overlap it."""
-    pieces: list[bytes] = []
-    start = 0
-    while True:
-        cut = body.find(line, start + stretch)
-        while cut >= 0 and body.startswith(line, cut - len(line) + 1):
-            cut = body.find(line, cut + 1)
-        if cut < 0:
-            pieces.extend(body[start:].split(line))
-            return pieces
-        pieces.extend(body[start:cut].split(line))
-        start = cut + len(line)
+    The body is hashed through views between the copies, each with the newline its copy
+    begins with: the pieces are never copied out. On a large body those copies would be
+    megabytes of fresh memory, whose first touch costs more than the hashing."""
+    digest = hashlib.sha256()
+    view = memoryview(body)
+    cuts = 0
+    cursor = 0
+    position = body.find(line)
+    while position >= 0:
+        digest.update(view[cursor : position + 1])
+        cursor = position + len(line)
+        if body.startswith(_FOLD, cursor):
+            return None
+        cuts += 1
+        position = body.find(line, cursor)
+    digest.update(view[cursor:])
+    return digest.digest(), cuts
 
 
-def _holds(data: bytes, needle: bytes, stretch: int) -> bool:
-    """``needle in data``, searched stretch by stretch (overlapping by the needle's length)."""
-    for start in range(0, len(data), stretch):
-        if data.find(needle, start, start + stretch + len(needle) - 1) >= 0:
-            return True
-    return False
+def _count(data: bytes, needle: bytes, stretch: int) -> int:
+    """``data.count(needle)`` for a needle that cannot overlap itself, stretch by stretch:
+    each call counts the copies starting inside its stretch."""
+    reach = len(needle) - 1
+    return sum(
+        data.count(needle, start, start + stretch + reach) for start in range(0, len(data), stretch)
+    )
 
 
 def _digest_stamps(body: bytes) -> bytes:
@@ -224,7 +233,9 @@ def stamp_pieces(data: bytes) -> tuple[bytes, tuple[bytes, ...]]:
     return line, tuple(pieces)
 
 
-_BLANKS = itertools.repeat((b" ", b"\t"))
+#: What a folded line's continuation starts with.
+_FOLD = (b" ", b"\t")
+_BLANKS = itertools.repeat(_FOLD)
 
 
 Scan = tuple[list[tuple[int, int]], int]
