@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bench.feedgen import Talk, iter_seminar_series, render_feed
 from bench.harness import BenchPoller, max_stall, not_modified_poll
+from bot.service.latency import favour_the_event_loop
 from bot.service.memory import return_large_buffers
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -204,7 +205,9 @@ if __name__ == "__main__":
         "--only", type=int, metavar="EVENTS", help="run only this feed size (e.g. 10000)"
     )
     args = parser.parse_args()
-    return_large_buffers()  # the bot's own start-up does the same (bot.app.run_bot)
+    # The bot's own start-up does the same (bot.app.run_bot).
+    return_large_buffers()
+    favour_the_event_loop()
     if args.size_child:
         size_child(args.size_child)
     elif args.only:

@@ -21,6 +21,8 @@ from pathlib import Path
 from bot.app import check_storage, serve
 from bot.config import Config, apply_environment, load_config, read_token
 from bot.logsetup import setup_logging
+from bot.service.latency import favour_the_event_loop
+from bot.service.memory import return_large_buffers
 
 PROBE_SECONDS = 0.05
 
@@ -67,6 +69,8 @@ def main(argv: list[str]) -> int:
     config = apply_environment(config)
     setup_logging(config.log_level, config.log_format, secrets=(token,))
     check_storage(config.storage_path)
+    return_large_buffers()  # as bot.app.run_bot does
+    favour_the_event_loop()
     return asyncio.run(_serve_with_probe(config, token, Path(report)))
 
 

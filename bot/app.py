@@ -31,6 +31,7 @@ from bot.discord_ui.client import SeminarBot, point_discord_at
 from bot.discord_ui.sharded import build_bot
 from bot.errors import ExitCode, SeminarBotError, StartupFailure
 from bot.logsetup import describe_error, redact, setup_logging
+from bot.service.latency import favour_the_event_loop
 from bot.service.memory import return_large_buffers
 from bot.store.db import open_database
 from bot.waiting import wait_for_event
@@ -228,6 +229,7 @@ def run_bot(config: Config) -> int:
     setup_logging(config.log_level, config.log_format, secrets=(token,))
     check_storage(config.storage_path)
     return_large_buffers()
+    favour_the_event_loop()
     log.info(
         "starting seminar-bot with %d configured feed(s), %s",
         len(config.feeds),
