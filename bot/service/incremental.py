@@ -8,6 +8,7 @@ the invariants they keep, are described in :mod:`bot.core.incremental`.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from datetime import datetime
 
@@ -15,11 +16,14 @@ from sqlite_utils import Database
 
 from bot.core.incremental import (
     CacheView,
+    DraftDigest,
     FeedState,
     Outcome,
     absorb,
     content_digest,
+    draft_digest,
     settings_key,
+    settle_digest,
 )
 from bot.core.models import ParsedFeed
 from bot.core.parse import ParseLimits
@@ -50,12 +54,17 @@ def _settle() -> None:
         gc.freeze()
 
 
-def body_digest(body: bytes, known: str = "") -> str:
-    """The key the parse caches know a body by: equal for bodies that differ only in DTSTAMPs.
+def body_digest(body: bytes) -> str:
+    """The key the parse caches know a body by: equal for bodies that differ only in DTSTAMPs."""
+    return _key(content_digest(body))
 
-    ``known``: the key of the body last seen, which lets an unchanged body skip a search."""
-    hint = bytes.fromhex(known[2:]) if known.startswith("c:") else None
-    return "c:" + content_digest(body, known=hint).hex()
+
+def _key(digest: bytes) -> str:
+    return "c:" + digest.hex()
+
+
+def _settled_key(body: bytes, draft: DraftDigest) -> str:
+    return _key(settle_digest(body, draft))
 
 
 def _lookup(
@@ -66,20 +75,27 @@ def _lookup(
     settings: bytes,
     limits: ParseLimits,
     body_hash: str | None,
-) -> tuple[ParsedFeed | None, CacheView | None, str]:
+) -> tuple[ParsedFeed | None, CacheView | None, str | DraftDigest]:
     """A body equal to the last one but for DTSTAMPs is answered from the cache (no child, no
-    split, no parse); otherwise what the child needs. ``body_hash``: the body's
-    :func:`body_digest`, when the caller has it already."""
+    split, no parse); otherwise what the child needs, and the body's key or, when only a
+    search for stamps of other values can settle it, its draft (see ``draft_digest``).
+    ``body_hash``: the body's :func:`body_digest`, when the caller has it already."""
     _settle()
     state = cache_for(db).get(feed_id)
-    if body_hash is None:
-        body_hash = body_digest(body, state.body_hash if state is not None else "")
+    key: str | DraftDigest
+    if body_hash is not None:
+        key = body_hash
+    else:
+        known = bytes.fromhex(state.body_hash[2:]) if state and state.body_hash else None
+        draft = draft_digest(body, known=known)
+        key = _key(draft.value) if draft.cuts is None else draft
     if state is None or state.settings != settings:
-        return None, None, body_hash
-    parsed = _answer_from(state, body, body_hash, window, settings, limits)
-    if parsed is not None:
-        return parsed, None, body_hash
-    return None, state.view(), body_hash
+        return None, None, key
+    if isinstance(key, str):
+        parsed = _answer_from(state, body, key, window, settings, limits)
+        if parsed is not None:
+            return parsed, None, key
+    return None, state.view(), key
 
 
 def _answer_from(
@@ -164,12 +180,12 @@ async def parse_incrementally(
     ``body_hash``: the body's :func:`body_digest`, when the caller computed it already."""
     window = (window_start, window_end)
     settings = settings_key(default_timezone, limits)
-    parsed, view, digest = await db_thread.run(
+    parsed, view, key = await db_thread.run(
         _lookup, db, feed_id, body, window, settings, limits, body_hash
     )
     if parsed is not None:
         return parsed
-    outcome = await parser.parse_incremental(
+    parsing = parser.parse_incremental(
         body,
         window_start=window_start,
         window_end=window_end,
@@ -177,6 +193,10 @@ async def parse_incrementally(
         limits=limits,
         cache=view,
     )
+    if isinstance(key, str):
+        digest, outcome = key, await parsing
+    else:  # the body changed (or holds stamps of several values): settle its key meanwhile
+        digest, outcome = await asyncio.gather(db_thread.run(_settled_key, body, key), parsing)
     parsed = await db_thread.run(_absorb, db, feed_id, outcome, digest, settings, window, limits)
     if parsed is None:  # the groups interact after all: the full parse decides
         parsed = await parser.parse(

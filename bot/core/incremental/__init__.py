@@ -7,7 +7,8 @@ meets them:
 - :mod:`~bot.core.incremental.blocks` — the byte-level split: VEVENT blocks found without
   parsing, grouped by UID line (a recurring master with its overrides), each group hashed
   with DTSTAMP left out; the header and VTIMEZONEs form the *context*. Also
-  ``content_digest``, the whole body's hash without stamps.
+  ``content_digest``, the whole body's hash without stamps (in two passes, ``draft_digest``
+  and ``settle_digest``, so a poll can run the second beside the parser child).
 - :mod:`~bot.core.incremental.split` — ``split_feed``, reusing the previous split of the same
   feed where the bytes did not change (``SplitMemo`` keeps a process's last few).
 - :mod:`~bot.core.incremental.changed` — ``parse_changed``, run in the parser child: parses
@@ -39,7 +40,12 @@ Invariants:
   ``tests/service/test_incremental_equivalence.py`` compares both paths on every corpus file.
 """
 
-from bot.core.incremental.blocks import content_digest
+from bot.core.incremental.blocks import (
+    DraftDigest,
+    content_digest,
+    draft_digest,
+    settle_digest,
+)
 from bot.core.incremental.changed import parse_changed
 from bot.core.incremental.results import (
     PARSER_VERSION,
@@ -54,12 +60,15 @@ from bot.core.incremental.state import FeedState, absorb
 __all__ = [
     "PARSER_VERSION",
     "CacheView",
+    "DraftDigest",
     "FeedState",
     "GroupResult",
     "Outcome",
     "SplitMemo",
     "absorb",
     "content_digest",
+    "draft_digest",
     "parse_changed",
     "settings_key",
+    "settle_digest",
 ]

@@ -28,13 +28,16 @@ from operator import itemgetter
 from typing import NamedTuple, cast
 
 __all__ = [
+    "DraftDigest",
     "Group",
     "SplitFeed",
     "build_split",
     "content_digest",
+    "draft_digest",
     "group_body",
     "has_lone_cr",
     "scan",
+    "settle_digest",
     "stamp_pieces",
 ]
 
@@ -121,25 +124,46 @@ def content_digest(body: bytes, *, known: bytes | None = None, stretch: int = 1 
     the newline the line began with; anything else (a folded copy of it, another stamp line)
     goes the slow way, stamp line by stamp line. Both ways hash the same bytes.
 
-    ``known``: a digest this function gave for the body last seen. Hashing the body without
-    the copies of its first stamp line hashes it minus *some* stamp lines, which parses the
-    same, so a match with ``known`` settles it (and is then this body's digest too) without
-    looking for stamp lines of other values, a third pass over a large body: only a mismatch
-    pays for that search.
-
-    This runs on the database thread beside the event loop: every C-level call covers one
-    event or one stretch of about ``stretch`` bytes, so none holds the interpreter for long.
+    ``known``: a digest this function gave for the body last seen (see :func:`draft_digest`).
     """
+    return settle_digest(body, draft_digest(body, known=known), stretch=stretch)
+
+
+class DraftDigest(NamedTuple):
+    """The first pass of :func:`content_digest`.
+
+    ``value`` hashes the body without the copies of its first stamp line. ``cuts`` is how
+    many copies were left out, or ``None`` when ``value`` is already the content digest."""
+
+    value: bytes
+    cuts: int | None
+
+
+def draft_digest(body: bytes, *, known: bytes | None = None) -> DraftDigest:
+    """The body hashed without the copies of its first stamp line.
+
+    That is the body minus *some* stamp lines, which parses the same, so a match with
+    ``known`` (a digest :func:`content_digest` gave for the body last seen) settles it: it is
+    then this body's content digest too. Otherwise stamp lines of other values may be left,
+    and only :func:`settle_digest`'s search (a third pass over a large body) can tell; a poll
+    that found no match runs that search beside the parser child rather than before it."""
     first = _STAMP_LINE.search(body)
     if first is None:
-        return hashlib.sha256(body).digest()
-    line = first.group(0)
-    hashed = _hash_without(body, line)
+        return DraftDigest(hashlib.sha256(body).digest(), None)
+    hashed = _hash_without(body, first.group(0))
     if hashed is None:  # a folded copy of the line: only the walk can tell stamp lines apart
-        return _digest_stamps(body)
-    digest, cuts = hashed
-    if digest == known or _count(body, b"\nDTSTAMP", stretch) == cuts:
-        return digest
+        return DraftDigest(_digest_stamps(body), None)
+    value, cuts = hashed
+    return DraftDigest(value, None if value == known else cuts)
+
+
+def settle_digest(body: bytes, draft: DraftDigest, *, stretch: int = 1 << 20) -> bytes:
+    """The content digest from ``draft``: its value when no other stamp line is left.
+
+    This runs on the database thread beside the event loop: every C-level call covers one
+    event or one stretch of about ``stretch`` bytes, so none holds the interpreter for long."""
+    if draft.cuts is None or _count(body, b"\nDTSTAMP", stretch) == draft.cuts:
+        return draft.value
     return _digest_stamps(body)  # stamps of several values: leave every one of them out
 
 
