@@ -198,8 +198,8 @@ def _reusable(
     cache: CacheView | None, context: bytes, window: tuple[datetime, datetime]
 ) -> tuple[tuple[datetime, datetime], frozenset[bytes]] | None:
     """The cached horizon and group digests, when the cache still holds for this window."""
-    if cache is None or cache.context != context:
-        return None
+    if cache is None or cache.known is None or cache.context != context:
+        return None  # (a lean view the child could not resolve never gets here)
     if not (cache.horizon_start <= window[0] and window[1] <= cache.horizon_end):
         return None
     return (cache.horizon_start, cache.horizon_end), cache.known
