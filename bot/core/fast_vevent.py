@@ -16,6 +16,7 @@ differential test compares both paths on every corpus event and on generated one
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -279,9 +280,36 @@ def _header_context(
     limits: ParseLimits,
 ) -> tuple[_Context, Meta] | None:
     """The header's zones and meta, read through the parser's own code (icalendar)."""
+    start, end = _utc_window(*window)
+    key = (split.header_digest, len(split.header), default_timezone, limits)
+    if key in _HEADERS:
+        _HEADERS.move_to_end(key)
+        read = _HEADERS[key]
+    else:
+        read = _read_header(split, default_timezone, limits)
+        _HEADERS[key] = read
+        while len(_HEADERS) > _HEADERS_KEPT:
+            _HEADERS.popitem(last=False)
+    if read is None:
+        return None
+    zones, meta = read
+    return _Context(zones, (start, end), limits), meta
+
+
+#: The zones and meta of the last few headers read, by the header's digest and the settings:
+#: a feed's header (with its VTIMEZONEs) rarely changes between polls, and reading it
+#: through icalendar again cost about a millisecond of every poll. Both are only read after.
+_HEADERS: OrderedDict[tuple[bytes, int, str, ParseLimits], tuple[_Zones, Meta] | None] = (
+    OrderedDict()
+)
+_HEADERS_KEPT = 8
+
+
+def _read_header(
+    split: SplitFeed, default_timezone: str, limits: ParseLimits
+) -> tuple[_Zones, Meta] | None:
     from bot.core.incremental.blocks import group_body  # here: see TYPE_CHECKING above
 
-    start, end = _utc_window(*window)
     raw_calendars, _ = _scan(_logical_lines(group_body(split, [])), limits)
     if len(raw_calendars) != 1:
         return None
@@ -295,7 +323,7 @@ def _header_context(
         _calendar_timezone(calendars),
         _header_text(calendars, "PRODID"),
     )
-    return _Context(zones, (start, end), limits), meta
+    return zones, meta
 
 
 def parse_simple_groups(

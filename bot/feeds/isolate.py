@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any
 
 from bot import errors
-from bot.core.incremental import CacheView, Outcome, SplitMemo, parse_changed
+from bot.core.incremental import CacheView, Outcome, SplitMemo, ViewMemo, parse_changed
 from bot.core.models import ParsedFeed
 from bot.core.parse import ParseLimits, parse_feed
 from bot.feeds.handoff import Spilled, read_body, remove, spill_off_loop
@@ -140,8 +140,13 @@ def scaled_allowance(body_size: int) -> float:
 _SPLITS = SplitMemo()
 
 
+#: The worker process's memory of the cache views it was sent (see ``ViewMemo``).
+_VIEWS = ViewMemo()
+
 #: What the incremental worker answers when the handed-off body could not be read back.
 _HANDOFF_FAILED = "handoff_failed"
+#: What it answers to a lean view whose token it does not know: send the whole view.
+_VIEW_UNKNOWN = "view_unknown"
 
 
 def _run_incremental_task(
@@ -155,25 +160,30 @@ def _run_incremental_task(
 ) -> Outcome | WorkerResult:
     """The incremental worker: an :class:`Outcome` (pickled as is) or a flattened FeedError."""
     _renew_cpu_limit(cpu_seconds)
+    view, known = _VIEWS.resolve(cache)
+    if not known:
+        return {_VIEW_UNKNOWN: True}
     try:
         data = read_body(body)
     except OSError:
         return {_HANDOFF_FAILED: True}
     try:
-        return parse_changed(
+        outcome = parse_changed(
             data,
             window_start=window_start,
             window_end=window_end,
             default_timezone=default_timezone,
             limits=limits,
-            cache=cache,
+            cache=view,
             splits=_SPLITS,
         )
     except errors.FeedError as exc:
         return _error_result(exc)
     except MemoryError:
         _SPLITS.clear()
+        _VIEWS.clear()
         return _error_result(errors.ParseLimitExceeded("the calendar needs too much memory"))
+    return _VIEWS.remember(view, outcome)
 
 
 def _feed_error_classes() -> dict[str, type[errors.FeedError]]:
@@ -347,17 +357,32 @@ class ParserPool:
         cpu = None if self._cpu_limit is None else max(self._cpu_limit, allowance)
         wait = timeout if timeout is not None else allowance + 5
         spilled = await spill_off_loop(body)
+        task = (window_start, window_end, default_timezone, limits)
         try:
-            args = (cpu, spilled or body, window_start, window_end, default_timezone, limits, cache)
-            result = await self._submit(_run_incremental_task, args, wait)
+            result = await self._incremental(cpu, spilled or body, task, cache, wait)
         finally:
             remove(spilled)
         if isinstance(result, dict) and result.get(_HANDOFF_FAILED):  # through the pipe, then
-            args = (cpu, body, window_start, window_end, default_timezone, limits, cache)
-            result = await self._submit(_run_incremental_task, args, wait)
+            result = await self._incremental(cpu, body, task, cache, wait)
         if isinstance(result, Outcome):
             return result
         raise _rebuild_error(result)
+
+    async def _incremental(
+        self,
+        cpu: float | None,
+        body: bytes | Spilled,
+        task: tuple[datetime, datetime, str, ParseLimits],
+        cache: CacheView | None,
+        wait: float,
+    ) -> Outcome | WorkerResult:
+        """One incremental parse in a worker: the lean view first, the whole view when the
+        worker does not know its token."""
+        lean = cache.lean() if cache is not None else None
+        result = await self._submit(_run_incremental_task, (cpu, body, *task, lean), wait)
+        if lean is not cache and isinstance(result, dict) and result.get(_VIEW_UNKNOWN):
+            result = await self._submit(_run_incremental_task, (cpu, body, *task, cache), wait)
+        return result  # type: ignore[no-any-return]
 
     async def _submit(
         self,

@@ -21,6 +21,8 @@ from bot.core.incremental.split import SplitMemo, _runs, split_feed
 
 FIRST = datetime(2026, 3, 2, 15, tzinfo=UTC)
 TALKS = seminar_series(12, first=FIRST, recurring_share=0.25)
+#: One block per UID line: the split keeps digests by position, not groups by UID line.
+PLAIN = seminar_series(12, first=FIRST)
 STAMP = datetime(2026, 1, 1, 9, tzinfo=UTC)
 
 #: Byte edits that stress the splitter's doubts: stray or folded markers, stamps, UIDs, CRs.
@@ -81,7 +83,7 @@ def byte_edits(draw: st.DrawFn, body: bytes) -> bytes:
 @st.composite
 def bodies(draw: st.DrawFn) -> bytes:
     """A feed after random talk edits, a new stamp, and a few raw byte edits."""
-    talks = list(TALKS)
+    talks = list(draw(st.sampled_from([TALKS, PLAIN])))
     for _ in range(draw(st.integers(0, 3))):
         index = draw(st.integers(0, len(talks) - 1))
         action = draw(st.sampled_from(["title", "move", "drop", "copy"]))
@@ -237,3 +239,49 @@ def test_a_lone_cr_in_a_changed_event_settles_line_ends_as_a_fresh_split_does() 
     assert split(new, previous) == fresh
     # And back: the settled body was remembered, the next CRLF body is split the same way.
     assert split(restamped, split(new, previous)) == split(restamped)
+
+
+def test_an_edit_adding_the_next_stamp_line_is_not_taken_for_a_clean_body() -> None:
+    # A clean body (every DTSTAMP line a copy of the shared stamp) proves a restamp safe
+    # without searching it. An edited event that adds another stamp line makes the new body
+    # unclean, even though its unchanged pieces were clean before: when the next poll brings
+    # exactly that line as the shared stamp, the re-split must still equal the fresh split.
+    old = render_feed(TALKS, stamp=STAMP)
+    new = old.replace(b"DTSTAMP:20260101T090000", b"DTSTAMP:20260101T091500")
+    at = new.index(b"\r\nSUMMARY:", len(new) // 2)
+    new = new[:at] + b"\r\nDTSTAMP:20260101T093000" + new[at:]
+    later = new.replace(b"DTSTAMP:20260101T091500", b"DTSTAMP:20260101T093000")
+    previous = split(old)
+    assert previous is not None and previous.clean
+    middle = split(new, previous)
+    assert middle is not None and middle == split(new)
+    assert not middle.clean
+    assert split(later, middle) == split(later)
+
+
+def test_an_edit_keeps_a_clean_body_clean_and_the_restamp_exact() -> None:
+    old = render_feed(TALKS, stamp=STAMP)
+    edited = [*TALKS[:5], replace(TALKS[5], title="Changed"), *TALKS[6:]]
+    new = render_feed(edited, stamp=STAMP + timedelta(minutes=15))
+    later = render_feed(edited, stamp=STAMP + timedelta(minutes=30))
+    previous = split(old)
+    assert previous is not None
+    middle = split(new, previous)
+    assert middle is not None and middle.clean and middle == split(new)
+    assert split(later, middle) == split(later)
+
+
+def test_an_edit_starting_a_piece_with_a_stamp_makes_the_body_unclean() -> None:
+    # Two stamp lines back to back: the second starts right after the first's newline, in
+    # the piece after the cut, where no search inside a piece would see it.
+    old = render_feed(TALKS, stamp=STAMP)
+    line = b"DTSTAMP:20260101T091500\r\n"
+    new = old.replace(b"DTSTAMP:20260101T090000", b"DTSTAMP:20260101T091500")
+    at = new.index(line, len(new) // 2) + len(line)
+    new = new[:at] + b"DTSTAMP:20260101T093000\r\n" + new[at:]
+    previous = split(old)
+    assert previous is not None
+    middle = split(new, previous)
+    assert middle is not None and middle == split(new) and not middle.clean
+    later = new.replace(b"DTSTAMP:20260101T091500", b"DTSTAMP:20260101T093000")
+    assert split(later, middle) == split(later)

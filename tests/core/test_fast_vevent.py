@@ -305,3 +305,19 @@ def test_a_zone_that_is_not_an_exact_iana_name_is_left_to_icalendar(tzid: str) -
         ]
     ).encode()  # fmt: skip
     assert compare(body, HALF_YEAR) == 0
+
+
+def test_a_header_read_before_is_not_taken_for_another() -> None:
+    # The header's zones are remembered between polls by the header's digest and the
+    # settings: a feed whose header changes, or a poll under another default zone, must read
+    # its floating times the new way. Each body is compared twice (the second time from the
+    # remembered header).
+    talks = seminar_series(6, first=datetime(2026, 3, 2, 15, tzinfo=UTC))
+    floating = render_feed(talks).replace(b";TZID=America/New_York:", b":")
+    body = floating.replace(b"VERSION:2.0\r\n", b"VERSION:2.0\r\nX-WR-TIMEZONE:Asia/Tokyo\r\n")
+    other = floating.replace(b"VERSION:2.0\r\n", b"VERSION:2.0\r\nX-WR-CALNAME:Talks\r\n")
+    assert len({floating, body, other}) == 3
+    variants = ((body, "UTC"), (other, "UTC"), (other, "Europe/Berlin"), (body, "UTC"))
+    for variant, tz in variants:
+        for _ in range(2):
+            assert compare(variant, HALF_YEAR, tz) > 0

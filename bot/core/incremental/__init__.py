@@ -16,6 +16,8 @@ meets them:
   window and returns them in an ``Outcome``.
 - :mod:`~bot.core.incremental.results` — ``GroupResult``, ``CacheView``, ``Outcome``,
   ``PARSER_VERSION`` and ``settings_key``: what crosses the process boundary and is stored.
+- :mod:`~bot.core.incremental.views` — ``ViewMemo``: the child's memory of the views it was
+  sent, so a view crosses the process boundary as a token rather than thousands of digests.
 - :mod:`~bot.core.incremental.state` — ``FeedState`` and ``absorb``: the remembered groups of
   one feed and how an outcome updates them.
 - :mod:`~bot.core.incremental.assemble` and :mod:`~bot.core.incremental.flat` — the window's
@@ -56,6 +58,7 @@ from bot.core.incremental.results import (
 )
 from bot.core.incremental.split import SplitMemo
 from bot.core.incremental.state import FeedState, absorb
+from bot.core.incremental.views import ViewMemo
 
 __all__ = [
     "PARSER_VERSION",
@@ -65,6 +68,7 @@ __all__ = [
     "GroupResult",
     "Outcome",
     "SplitMemo",
+    "ViewMemo",
     "absorb",
     "content_digest",
     "draft_digest",

@@ -21,19 +21,22 @@ import hashlib
 import itertools
 import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 __all__ = [
     "DraftDigest",
     "Group",
     "SplitFeed",
     "build_split",
+    "clean_piece",
+    "clean_pieces",
     "content_digest",
     "draft_digest",
+    "folded_piece",
     "group_body",
     "has_lone_cr",
     "scan",
@@ -74,7 +77,8 @@ class SplitFeed:
     #: Every byte of the calendar outside VEVENT blocks (properties, VTIMEZONE, ...).
     header: bytes
     header_digest: bytes
-    groups: tuple[Group, ...]
+    #: Each group's digest, groups in order of their first block (see :attr:`groups`).
+    digests: tuple[bytes, ...]
     #: VEVENT components in the body, as the parser counts them.
     vevent_count: int
     #: The stamp line most blocks share (b"" when none can be trusted), see _group_digest.
@@ -90,6 +94,40 @@ class SplitFeed:
     #: :attr:`data` cut at every copy of :attr:`stamp_line` (empty without one): what the
     #: next body of the feed is compared with. Derived from ``data``, so left out of ``==``.
     pieces: tuple[bytes, ...] = field(default=(), compare=False, repr=False)
+    #: True when every ``\nDTSTAMP`` in :attr:`data` starts a copy of :attr:`stamp_line` it
+    #: was cut at: then no other stamp line of that length can occur in it (see
+    #: ``split._restampable``). False when unknown; derived, so left out of ``==``.
+    clean: bool = field(default=False, compare=False, repr=False)
+    #: The groups when a UID line spans several blocks; ``None`` for one group per block,
+    #: made only when asked for (see :attr:`groups`). Derived, so left out of ``==``.
+    shared: tuple[Group, ...] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def single(self) -> bool:
+        """One group per block, in block order: group ``i`` is block ``i``."""
+        return self.shared is None
+
+    @property
+    def groups(self) -> tuple[Group, ...]:
+        """Every group, in order of its first block.
+
+        A feed of one block per UID line (the usual) keeps only the digests and blocks: a
+        re-split of a large feed would otherwise build a group per block on every poll, when
+        a poll needs only the few it parses."""
+        if self.shared is not None:
+            return self.shared
+        return tuple(self.groups_at(range(len(self.digests))))
+
+    def groups_at(self, indices: Iterable[int]) -> list[Group]:
+        """The groups at ``indices`` (positions in :attr:`digests`)."""
+        if self.shared is not None:
+            return list(map(self.shared.__getitem__, indices))
+        chosen = list(indices)
+        blocks = list(map(self.blocks.__getitem__, chosen))
+        spans = zip(zip(map(itemgetter(0), blocks), map(itemgetter(1), blocks), strict=True))
+        digests = map(self.digests.__getitem__, chosen)
+        keys = map(itemgetter(2), blocks)
+        return list(map(_new_group, zip(digests, keys, spans, strict=True)))
 
 
 def _digest(*parts: bytes) -> bytes:
@@ -242,21 +280,47 @@ def has_lone_cr(data: bytes, start: int = 0, end: int | None = None) -> bool:
     return _LONE_CR.search(data, start, len(data) if end is None else end) is not None
 
 
-def stamp_pieces(data: bytes) -> tuple[bytes, tuple[bytes, ...]]:
+def stamp_pieces(data: bytes, *, check_folds: bool = True) -> tuple[bytes, tuple[bytes, ...]]:
     """The first stamp line and the body cut at every copy of it, or ``(b"", ())`` when there
     is none or a copy of it is folded: exports usually stamp every event alike, so the line
     marks the blocks whose digest a new stamp cannot change, and the pieces between its copies
-    are what a later body is compared with (see ``split._runs``)."""
+    are what a later body is compared with (see ``split._runs``).
+
+    ``check_folds=False`` leaves the folded copies to the caller (see :func:`folded_piece`):
+    a re-split checks only the pieces that differ from the earlier body's, which were checked
+    when that body was split."""
     first = _STAMP_LINE.search(data)
     if first is None:
         return b"", ()
     line = first.group(0)
     pieces = data.split(line)
-    if any(map(bytes.startswith, itertools.islice(pieces, 1, None), _BLANKS)):
+    if check_folds and any(map(bytes.startswith, itertools.islice(pieces, 1, None), _BLANKS)):
         return b"", ()  # a piece starting with a blank continues a folded copy of the line
     return line, tuple(pieces)
 
 
+def folded_piece(piece: bytes, index: int) -> bool:
+    """Whether the stamp line cut before piece ``index`` is folded (the piece starts with a
+    blank that continues it); the first piece follows no cut."""
+    return index > 0 and piece.startswith((b" ", b"\t"))
+
+
+def clean_piece(piece: bytes, index: int) -> bool:
+    """Whether piece ``index`` of a body cut at its stamp line adds no ``\\nDTSTAMP`` to the
+    body: none inside it, and (after a cut) it does not start ``DTSTAMP`` right after the
+    line's closing newline. A stamp line holds a newline only at its two ends, so no other
+    ``\\nDTSTAMP`` can reach across a cut."""
+    return _STAMP_START not in piece and not (index > 0 and piece.startswith(b"DTSTAMP"))
+
+
+def clean_pieces(data: bytes, pieces: Sequence[bytes]) -> bool:
+    """Whether every ``\\nDTSTAMP`` in ``data`` starts one of the copies of its stamp line
+    that ``pieces`` were cut at (see :attr:`SplitFeed.clean`). The needle cannot overlap
+    itself, so counting finds each copy's one and nothing else exactly when all are clean."""
+    return bool(pieces) and data.count(_STAMP_START) == len(pieces) - 1
+
+
+_STAMP_START = b"\nDTSTAMP"
 #: What a folded line's continuation starts with.
 _FOLD = (b" ", b"\t")
 _BLANKS = itertools.repeat(_FOLD)
@@ -338,9 +402,16 @@ def _group_digest(
     return h.digest(), unsafe
 
 
-#: What a re-split may reuse: the earlier split's groups by UID line, and the UID lines whose
-#: blocks were scanned again, dropped or unsafe (their groups are hashed again).
-Reuse = tuple[Mapping[bytes, Group], AbstractSet[bytes]]
+@dataclass(frozen=True, slots=True)
+class Reuse:
+    """What a re-split may take from the earlier split of the feed."""
+
+    previous: SplitFeed
+    #: Runs of kept blocks as (index among the new blocks, first, stop): the earlier
+    #: split's blocks ``first:stop``, in order, with their bytes unchanged.
+    kept: Sequence[tuple[int, int, int]]
+    #: UID lines whose blocks were scanned again, dropped or unsafe: hashed again.
+    changed: AbstractSet[bytes]
 
 
 def build_split(
@@ -350,24 +421,31 @@ def build_split(
     stamp: tuple[bytes, tuple[bytes, ...]],
     max_nesting: int,
     reuse: Reuse | None = None,
+    *,
+    clean: bool | None = None,
 ) -> SplitFeed:
     """The :class:`SplitFeed` of ``data``'s blocks; a group whose UID line is not in
-    ``reuse``'s changed set keeps the earlier group's digest (all its blocks were kept)."""
+    ``reuse``'s changed set keeps the earlier group's digest (all its blocks were kept).
+    ``clean``: :attr:`SplitFeed.clean` when the caller knows it, else it is counted."""
     stamp_line, pieces = stamp
     ends = [0, *map(itemgetter(1), vevents)]
     starts = [*map(itemgetter(0), vevents), calendar_end]
     gaps = itertools.compress(zip(ends, starts, strict=True), map(operator.ne, ends, starts))
     header = b"".join([data[a:b] for a, b in gaps])
     keys = list(map(itemgetter(2), vevents))
+    shared: tuple[Group, ...] | None = None
     if len(set(keys)) == len(keys):  # one block per UID line: the usual feed
-        groups, unsafe = _single_groups(data, vevents, stamp_line, reuse)
+        digests, unsafe = _single_digests(data, vevents, stamp_line, reuse)
     else:
-        groups, unsafe = _shared_groups(data, vevents, stamp_line, reuse)
+        old = None if reuse is None else (_groups_by_key(reuse.previous), reuse.changed)
+        groups, unsafe = _shared_groups(data, vevents, stamp_line, old)
+        shared = tuple(groups)
+        digests = list(map(itemgetter(0), groups))
     return SplitFeed(
         data=data,
         header=header,
         header_digest=_digest(header),
-        groups=tuple(groups),
+        digests=tuple(digests),
         vevent_count=len(vevents),
         stamp_line=stamp_line,
         unsafe=frozenset(unsafe),
@@ -375,58 +453,97 @@ def build_split(
         max_nesting=max_nesting,
         blocks=tuple(vevents),
         pieces=pieces,
+        clean=clean_pieces(data, pieces) if clean is None else clean,
+        shared=shared,
     )
 
 
-def _single_groups(
+def _groups_by_key(split: SplitFeed) -> dict[bytes, Group]:
+    return {group.uid_line: group for group in split.groups}
+
+
+def _single_digests(
     data: bytes,
     vevents: Sequence[tuple[int, int, bytes]],
     stamp_line: bytes,
     reuse: Reuse | None,
-) -> tuple[list[Group], list[int]]:
-    """One group per block. A re-split of a large feed runs this for every block, so the
-    groups kept from the earlier split are made at C level (an unmoved one is the very same
-    object; a moved one gets its digest and new span) and only the changed ones are hashed."""
-    keys = list(map(itemgetter(2), vevents))
-    spans = list(zip(zip(map(itemgetter(0), vevents), map(itemgetter(1), vevents), strict=True)))
+) -> tuple[list[bytes], list[int]]:
+    """Each block's digest (one group per block) and the unsafe block starts. A re-split of a
+    large feed runs this for every block, so the kept digests are taken at C level (by
+    position from an earlier split of one group per block, else by UID line) and only the
+    blocks scanned again, or unsafe before, are hashed."""
     if reuse is None:
-        fresh = list(range(len(keys)))
-        groups = list(itertools.repeat(_NO_GROUP, len(keys)))
+        fresh: Iterable[int] = range(len(vevents))
+        digests = list(itertools.repeat(b"", len(vevents)))
+    elif reuse.previous.single:
+        digests, fresh = _kept_digests(reuse, len(vevents))
     else:
-        old_groups, changed = reuse
-        fresh = list(itertools.compress(range(len(keys)), map(changed.__contains__, keys)))
-        olds = list(map(old_groups.get, keys))
-        for index in fresh:
-            olds[index] = _NO_GROUP
-        if None in olds:  # pragma: no cover - every kept block had a group
-            raise KeyError("a kept block without its earlier group")
-        groups = [
-            old if old[2] == span else _new_group((old[0], key, span))
-            for old, key, span in zip(cast(list[Group], olds), keys, spans, strict=True)
-        ]
+        digests, fresh = _digests_by_key(reuse, vevents)
     unsafe: list[int] = []
     for index in fresh:
-        key, span = keys[index], spans[index]
-        digest, risky = _group_digest(data, key, span, stamp_line)
+        s, e, key = vevents[index]
+        digest, risky = _group_digest(data, key, ((s, e),), stamp_line)
         unsafe.extend(risky)
-        groups[index] = Group(digest, key, span)
-    return groups, unsafe
+        digests[index] = digest
+    return digests, unsafe
+
+
+def _digests_by_key(
+    reuse: Reuse, vevents: Sequence[tuple[int, int, bytes]]
+) -> tuple[list[bytes], list[int]]:
+    """The kept blocks' digests from the earlier groups by UID line (the earlier split had
+    a UID line over several blocks: rare), blanks for the changed ones (listed as fresh)."""
+    old_groups = _groups_by_key(reuse.previous)
+    digests: list[bytes] = []
+    fresh: list[int] = []
+    for index, (_s, _e, key) in enumerate(vevents):
+        if key in reuse.changed:
+            fresh.append(index)
+            digests.append(b"")
+        else:  # all its blocks kept, none dropped: its one block is this one
+            digests.append(old_groups[key].digest)
+    return digests, fresh
+
+
+def _kept_digests(reuse: Reuse, count: int) -> tuple[list[bytes], list[int]]:
+    """The new blocks' digests by position: slices of the earlier split's for kept runs,
+    blanks (listed as fresh) for the blocks scanned again and the kept ones unsafe before.
+
+    Valid only when both splits hold one group per block: a kept block's UID line is then
+    neither a scanned block's (the new lines are distinct) nor a dropped one's (so were the
+    old), so its group is exactly its earlier group."""
+    previous = reuse.previous
+    digests: list[bytes] = []
+    fresh: list[int] = []
+    position = 0
+    for start, first, stop in reuse.kept:
+        fresh.extend(range(position, start))
+        digests.extend(itertools.repeat(b"", start - position))
+        digests.extend(previous.digests[first:stop])
+        position = start + stop - first
+    fresh.extend(range(position, count))
+    digests.extend(itertools.repeat(b"", count - position))
+    if previous.unsafe:
+        for start, first, stop in reuse.kept:
+            olds = previous.blocks[first:stop]
+            fresh.extend(start + i for i, old in enumerate(olds) if old[0] in previous.unsafe)
+    return digests, fresh
 
 
 #: A group made without the named tuple's Python-level ``__new__``.
 _new_group: Callable[[tuple[bytes, bytes, tuple[tuple[int, int], ...]]], Group] = functools.partial(
     tuple.__new__, Group
 )
-_NO_GROUP = Group(b"", b"", ())
 
 
 def _shared_groups(
     data: bytes,
     vevents: Sequence[tuple[int, int, bytes]],
     stamp_line: bytes,
-    reuse: Reuse | None,
+    reuse: tuple[dict[bytes, Group], AbstractSet[bytes]] | None,
 ) -> tuple[list[Group], list[int]]:
-    """Blocks grouped by UID line, groups in order of their first block."""
+    """Blocks grouped by UID line, groups in order of their first block; with ``reuse``
+    (the earlier groups by UID line, and the changed lines) kept groups keep their digest."""
     grouped: dict[bytes, list[tuple[int, int]]] = {}
     for s, e, key in vevents:
         spans = grouped.get(key)

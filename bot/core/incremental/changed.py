@@ -11,7 +11,6 @@ import itertools
 import operator
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from operator import itemgetter
 
 from bot.core.charset import to_utf8
 from bot.core.fast_vevent import parse_simple_groups
@@ -166,9 +165,9 @@ def parse_changed(
     window = (window_start, window_end)
     reused = _reusable(cache, context, window)
     horizon, known = reused or ((window_start, window_end + HORIZON_EXTRA), frozenset())
-    digests = tuple(map(itemgetter(0), split.groups))  # at C level: a feed has thousands
-    unknown = map(operator.not_, map(known.__contains__, digests))
-    todo = list(itertools.compress(split.groups, unknown))
+    digests = split.digests
+    unknown = map(operator.not_, map(known.__contains__, digests))  # at C level: thousands
+    todo = split.groups_at(itertools.compress(range(len(digests)), unknown))
     new: dict[bytes, GroupResult] = {}
     exact: dict[bytes, GroupResult] = {}
     meta: Meta | None = None
@@ -199,8 +198,8 @@ def _reusable(
     cache: CacheView | None, context: bytes, window: tuple[datetime, datetime]
 ) -> tuple[tuple[datetime, datetime], frozenset[bytes]] | None:
     """The cached horizon and group digests, when the cache still holds for this window."""
-    if cache is None or cache.context != context:
-        return None
+    if cache is None or cache.known is None or cache.context != context:
+        return None  # (a lean view the child could not resolve never gets here)
     if not (cache.horizon_start <= window[0] and window[1] <= cache.horizon_end):
         return None
     return (cache.horizon_start, cache.horizon_end), cache.known

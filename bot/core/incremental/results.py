@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -172,12 +172,26 @@ def _group(
 
 @dataclass(frozen=True, slots=True)
 class CacheView:
-    """What the child needs to know about the stored groups of a feed."""
+    """What the child needs to know about the stored groups of a feed.
+
+    ``known`` holds thousands of digests; a parser child that made the feed's last outcome
+    remembers them under ``token``, so the view first crosses the process boundary without
+    them (:meth:`lean`) and whole only when the child does not know the token."""
 
     context: bytes
     horizon_start: datetime
     horizon_end: datetime
-    known: frozenset[bytes]
+    #: The stored groups' digests; ``None`` in a lean view (the child looks ``token`` up).
+    known: frozenset[bytes] | None
+    #: Names ``known`` for the child that made it (see :class:`Outcome`); b"" when none does.
+    token: bytes = b""
+    #: The :attr:`FeedState.version <bot.core.incremental.state.FeedState>` the view was
+    #: made at, echoed in the outcome so the state takes its token only if still there.
+    version: int = 0
+
+    def lean(self) -> CacheView:
+        """The view without ``known`` when a token names it (else the view itself)."""
+        return replace(self, known=None) if self.token else self
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +210,11 @@ class Outcome:
     exact: dict[bytes, GroupResult] = field(default_factory=dict)
     meta: Meta | None = None
     event_count: int = 0
+    #: Names the digests the feed's state holds once it absorbed this outcome (every group
+    #: in ``order`` but the volatile ones): the child that made it remembers them by it.
+    token: bytes = b""
+    #: The version of the view this outcome was made from (-1 without a view).
+    base_version: int = -1
 
 
 def settings_key(default_timezone: str, limits: ParseLimits) -> bytes:

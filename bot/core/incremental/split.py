@@ -11,13 +11,16 @@ from __future__ import annotations
 import bisect
 import itertools
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from operator import itemgetter
 
 from bot.core.incremental.blocks import (
+    Reuse,
     SplitFeed,
     build_split,
     calendar_data,
+    clean_piece,
+    folded_piece,
     has_lone_cr,
     scan,
     stamp_pieces,
@@ -63,42 +66,86 @@ def split_feed(
     return build_split(data, vevents, calendar_end, stamp_pieces(data), max_nesting)
 
 
+Stretch = tuple[int, int, int]
+
+
 def _runs(
     old: Sequence[bytes], new: Sequence[bytes], step: int, old_size: int
 ) -> list[tuple[int, int, int]]:
     """Stretches equal in both bodies once the old one is restamped, as (old start, new start,
     length), in order. ``old`` and ``new`` are the bodies cut at their stamp lines (both
     ``step`` bytes long): equal pieces with the stamp line after each make a stretch, which
-    starts right after a newline (or at the start) and ends right after one (or at the end).
-    One C-level comparison per piece finds them."""
+    starts right after a newline (or at the start) and ends right after one (or at the end)."""
+    return _byte_runs(old, new, _stretches(old, new), step, old_size)
+
+
+def _stretches(old: Sequence[bytes], new: Sequence[bytes]) -> list[Stretch]:
+    """Runs of pieces equal in both lists as (first, stop, delta): ``old[first:stop]`` equals
+    ``new[first + delta : stop + delta]``; in order, none empty. One C-level comparison per
+    piece finds them."""
     count = len(old)
     if count == len(new):
         differ = list(itertools.compress(range(count), map(operator.ne, old, new)))
         bounds = [-1, *differ, count]
-        stretches = [(i + 1, j, 0) for i, j in itertools.pairwise(bounds) if j > i + 1]
-    else:  # events came or went: keep the common head and tail only
-        limit = min(count, len(new))
-        head = 0
-        while head < limit and old[head] == new[head]:
-            head += 1
-        # The last piece of one body is not the last of the other: no stamp line after it.
-        head = min(head, limit - 1)
-        tail = 0
-        while tail < limit - head and old[-1 - tail] == new[-1 - tail]:
-            tail += 1
-        delta = len(new) - count
-        # The first piece starts the body, the others a stamp line: never pair the two.
-        stretches = [(0, head, 0), (max(count - tail, 1, 1 - delta), count, delta)]
-    # Piece i starts after the i pieces and i stamp lines before it.
-    old_sums = [0, *itertools.accumulate(map(len, old))]
-    new_sums = [0, *itertools.accumulate(map(len, new))]
+        return [(i + 1, j, 0) for i, j in itertools.pairwise(bounds) if j > i + 1]
+    # Events came or went: keep the common head and tail only.
+    limit = min(count, len(new))
+    head = 0
+    while head < limit and old[head] == new[head]:
+        head += 1
+    # The last piece of one body is not the last of the other: no stamp line after it.
+    head = min(head, limit - 1)
+    tail = 0
+    while tail < limit - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    delta = len(new) - count
+    # The first piece starts the body, the others a stamp line: never pair the two.
+    stretches = [(0, head, 0), (max(count - tail, 1, 1 - delta), count, delta)]
+    return [stretch for stretch in stretches if stretch[1] > stretch[0]]
+
+
+def _unmatched(stretches: Sequence[Stretch], count: int) -> Iterator[int]:
+    """The indices of the ``count`` new pieces that no stretch pairs with an old one."""
+    position = 0
+    for first, stop, delta in stretches:
+        yield from range(position, first + delta)
+        position = stop + delta
+    yield from range(position, count)
+
+
+class _Offsets:
+    """Where pieces start in the body they were cut from, asked for in increasing order:
+    each piece's length is summed once, and only up to the last piece asked for."""
+
+    def __init__(self, pieces: Sequence[bytes], step: int) -> None:
+        self._pieces = pieces
+        self._step = step
+        self._index = 0
+        self._length = 0
+
+    def start(self, index: int) -> int:
+        """The offset of piece ``index`` (``index`` never less than the one asked before)."""
+        self._length += sum(map(len, self._pieces[self._index : index]))
+        self._index = index
+        return self._length + index * self._step
+
+
+def _byte_runs(
+    old: Sequence[bytes],
+    new: Sequence[bytes],
+    stretches: Sequence[Stretch],
+    step: int,
+    old_size: int,
+) -> list[tuple[int, int, int]]:
+    """:func:`_runs` of the piece ``stretches``: piece ``i`` starts after the ``i`` pieces
+    and ``i`` stamp lines before it."""
+    old_at = _Offsets(old, step)
+    new_at = _Offsets(new, step)
     runs: list[tuple[int, int, int]] = []
     for first, stop, delta in stretches:
-        if stop <= first:
-            continue
-        o_start = old_sums[first] + first * step
-        o_end = min(old_sums[stop] + stop * step, old_size)  # no stamp line after the last
-        n_start = new_sums[first + delta] + (first + delta) * step
+        o_start = old_at.start(first)
+        n_start = new_at.start(first + delta)
+        o_end = min(old_at.start(stop), old_size)  # no stamp line after the last
         runs.append((o_start, n_start, o_end - o_start))
     return runs
 
@@ -116,11 +163,16 @@ def _split_since(
     """
     if previous.max_nesting != max_nesting or previous.calendar_end < 0:
         return None
-    stamp = stamp_pieces(data)
+    stamp = stamp_pieces(data, check_folds=False)
     new_line, new_pieces = stamp
     if not _restampable(previous, new_line):
         return None
-    runs = _runs(previous.pieces, new_pieces, len(new_line), len(previous.data))
+    stretches = _stretches(previous.pieces, new_pieces)
+    unmatched = [(new_pieces[i], i) for i in _unmatched(stretches, len(new_pieces))]
+    # Pieces equal to the earlier body's were checked when it was split: check the others.
+    if any(itertools.starmap(folded_piece, unmatched)):
+        return None  # a folded copy of the stamp line: the fresh split takes no stamp
+    runs = _byte_runs(previous.pieces, new_pieces, stretches, len(new_line), len(previous.data))
     if _lone_cr_between(data, runs):
         return None
     ranges = _kept_ranges(runs, previous.blocks)
@@ -133,10 +185,9 @@ def _split_since(
     changed = stitch.changed
     if previous.unsafe:  # their groups are hashed again
         changed.update(block[2] for block in previous.blocks if block[0] in previous.unsafe)
-    old_groups = dict(zip(map(itemgetter(1), previous.groups), previous.groups, strict=True))
-    return build_split(
-        data, stitch.vevents, calendar_end, stamp, max_nesting, (old_groups, changed)
-    )
+    clean = previous.clean and all(itertools.starmap(clean_piece, unmatched))
+    reuse = Reuse(previous, stitch.kept, changed)
+    return build_split(data, stitch.vevents, calendar_end, stamp, max_nesting, reuse, clean=clean)
 
 
 def _lone_cr_between(data: bytes, runs: Sequence[tuple[int, int, int]]) -> bool:
@@ -153,11 +204,15 @@ def _lone_cr_between(data: bytes, runs: Sequence[tuple[int, int, int]]) -> bool:
 def _restampable(previous: SplitFeed, new_line: bytes) -> bool:
     """Whether the old body, its stamp lines swapped for ``new_line``, reads at the same
     offsets and holds no other copy of ``new_line`` (the old pieces joined with it are then
-    exactly that restamped body)."""
+    exactly that restamped body).
+
+    A clean old body (see ``SplitFeed.clean``) proves the second without a search: a copy
+    of ``new_line`` starts ``\\nDTSTAMP``, so it would start where a copy of the old line
+    does, and lines of one length starting at one offset are equal."""
     old_line = previous.stamp_line
     if not old_line or len(new_line) != len(old_line) or not previous.pieces:
         return False
-    return new_line == old_line or previous.data.find(new_line) < 0
+    return new_line == old_line or previous.clean or previous.data.find(new_line) < 0
 
 
 _Block = tuple[int, int, bytes]
@@ -167,26 +222,30 @@ def _kept_ranges(
     runs: list[tuple[int, int, int]], blocks: Sequence[_Block]
 ) -> list[tuple[int, int, int]]:
     """Per run: the old blocks wholly inside it, as an index range, and its shift."""
-    starts = list(map(itemgetter(0), blocks))
-    ends = list(map(itemgetter(1), blocks))
     ranges: list[tuple[int, int, int]] = []
     for o_start, n_start, length in runs:
-        first = bisect.bisect_left(starts, o_start)
-        stop = bisect.bisect_right(ends, o_start + length)
+        first = bisect.bisect_left(blocks, o_start, key=_START)
+        stop = bisect.bisect_right(blocks, o_start + length, key=_END)
         if stop > first:
             ranges.append((first, stop, n_start - o_start))
     return ranges
 
 
+_START = itemgetter(0)
+_END = itemgetter(1)
+
+
 class _Stitch:
     """The new body's blocks: old blocks kept (shifted) run by run, the stretches between
-    them scanned again; ``changed`` collects the UID lines of blocks scanned or dropped."""
+    them scanned again; ``changed`` collects the UID lines of blocks scanned or dropped,
+    ``kept`` the runs of old blocks kept (see ``blocks.Reuse``)."""
 
     def __init__(self, data: bytes, max_nesting: int) -> None:
         self.data = data
         self.max_nesting = max_nesting
         self.vevents: list[_Block] = []
         self.changed: set[bytes] = set()
+        self.kept: list[tuple[int, int, int]] = []
 
     def run(
         self, first_nl: int, ranges: list[tuple[int, int, int]], blocks: Sequence[_Block]
@@ -198,6 +257,7 @@ class _Stitch:
             self.changed.update(block[2] for block in blocks[done:first])  # dropped
             if self.rescan(position, blocks[first][0] + shift, False) is None:
                 return None
+            self.kept.append((len(self.vevents), first, stop))
             if shift:
                 kept = blocks[first:stop]
                 moved = itertools.repeat(shift)

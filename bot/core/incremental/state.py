@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +12,9 @@ from bot.core.incremental.flat import Flat, flatten
 from bot.core.incremental.results import CacheView, GroupResult, Meta, Outcome
 from bot.core.models import ParsedFeed
 from bot.core.parse import ParseLimits
+
+#: Versions of feed states (see :attr:`FeedState.version`).
+_VERSIONS = itertools.count()
 
 
 @dataclass(slots=True)
@@ -30,9 +34,24 @@ class FeedState:
     settings: bytes = b""
     #: Not persisted; rebuilt whenever ``order`` is replaced.
     flat: Flat | None = field(default=None, compare=False, repr=False)
+    #: Names the digests of ``groups`` for the parser child that predicted them (see
+    #: :mod:`~bot.core.incremental.views`); b"" when none does. Only :func:`absorb` changes
+    #: ``groups`` after loading, and it sets or clears this; anything else that changes them
+    #: must clear it. Not persisted.
+    view_token: bytes = field(default=b"", compare=False, repr=False)
+    #: Unique among every state of this process and renewed by each :func:`absorb`: an
+    #: outcome made from a view of another version was made against other groups.
+    version: int = field(default_factory=lambda: next(_VERSIONS), compare=False, repr=False)
 
     def view(self) -> CacheView:
-        return CacheView(self.context, self.horizon_start, self.horizon_end, frozenset(self.groups))
+        return CacheView(
+            self.context,
+            self.horizon_start,
+            self.horizon_end,
+            frozenset(self.groups),
+            self.view_token,
+            self.version,
+        )
 
     def covers(self, window_start: datetime, window_end: datetime) -> bool:
         return self.horizon_start <= window_start and window_end <= self.horizon_end
@@ -112,6 +131,9 @@ def absorb(
     if outcome.full is not None or outcome.horizon is None:
         dropped = set(state.groups) if state else set()
         return None, set(), dropped
+    # After a reset the state holds exactly the outcome's groups; otherwise they were added
+    # to the groups of the view the child saw only if no other outcome came in between.
+    predicted = outcome.reset or (state is not None and outcome.base_version == state.version)
     if outcome.reset or state is None:
         if outcome.meta is None:  # pragma: no cover - a reset always parses the header
             return None, set(), set(state.groups) if state else set()
@@ -135,4 +157,6 @@ def absorb(
     state.event_count = outcome.event_count
     state.body_hash = body_hash
     state.settings = settings
+    state.version = next(_VERSIONS)
+    state.view_token = outcome.token if predicted else b""
     return state, set(outcome.new), old - set(state.groups)

@@ -6,6 +6,7 @@ person's name (see :mod:`bot.core.seminar.names`), so an event name never become
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,7 +111,11 @@ def is_series_label(text: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def _people(text: str) -> tuple[Person, ...]:
+    """The speakers of a summary's who-part. Remembered: an edited event usually keeps its
+    speaker while its title or time changes, and reading names is most of the cost of
+    reading a summary (the answer is a tuple of frozen people, safe to share)."""
     return tuple(parse_people(text))
 
 
