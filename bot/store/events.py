@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.core.diff import DiffResult, EventState, StoredEvent
+from bot.core.diff import DiffResult, EventState, StoredEvent, StoredIndex
 from bot.core.models import Occurrence, OccurrenceKey, sort_key
 from bot.store import event_cache, outbox
 from bot.store.db import write_transaction
@@ -58,17 +58,34 @@ def _event_from_row(row: Row) -> StoredEvent:
 
 def load_events(db: Database, feed_id: int) -> list[StoredEvent]:
     """The feed's events, soonest first; from memory while no one else wrote them."""
+    return list(_current(db, feed_id).events)
+
+
+def load_for_diff(db: Database, feed_id: int) -> tuple[list[StoredEvent], StoredIndex]:
+    """The feed's events, soonest first, with their index, for the poller's diff.
+
+    The list is the in-memory copy itself, not a copy of it (the diff only reads it), so the
+    diff can trust the index describes exactly what it was given.
+    """
+    entry = _current(db, feed_id)
+    if entry.index is None or not entry.index.usable:
+        entry.index = StoredIndex(entry.events, entry.by_key)
+    return entry.events, entry.index
+
+
+def _current(db: Database, feed_id: int) -> event_cache.CachedEvents:
     entry = event_cache.cached(db, feed_id)
     if entry is not None:
-        return list(entry.events)
+        return entry
     version = event_cache.events_version(db, feed_id)
     rows = all_rows(db, "SELECT * FROM events WHERE feed_id = ?", [feed_id])
     events = [_event_from_row(r) for r in rows]
     del rows
     events.sort(key=lambda e: (sort_key(e.occurrence.start), e.key))
     by_key = {e.key: e for e in events}
-    event_cache.remember(db, feed_id, event_cache.CachedEvents(version, events, by_key))
-    return list(events)
+    entry = event_cache.CachedEvents(version, events, by_key)
+    event_cache.remember(db, feed_id, entry)
+    return entry
 
 
 def _upsert_events(db: Database, feed_id: int, events: Sequence[StoredEvent]) -> None:
@@ -204,8 +221,7 @@ def save_poll_result(
             fresh: Sequence[StoredEvent] = result.events
             changed = fresh
         else:
-            known = {id(e) for e in prior.events}
-            fresh = [e for e in result.events if id(e) not in known]
+            fresh = _fresh(prior, result)
             before = prior.by_key
             # New objects equal to the stored row (a diff adopting the parse's own occurrence
             # object) have nothing to write.
@@ -251,16 +267,45 @@ def save_poll_result(
         )
         version = event_cache.events_version(db, feed_id)
     if prior is not None:
-        by_key = prior.by_key
+        _advance_cache(db, feed_id, prior, result, fresh, version)
+    return ids
+
+
+def _fresh(prior: event_cache.CachedEvents, result: DiffResult) -> list[StoredEvent]:
+    """The events of ``result`` that are not the very objects stored before, in order.
+
+    When the diff found its events through this copy's index, only the ones it visited can
+    be new objects; otherwise every event is looked at.
+    """
+    if result.visited is not None and prior.index is not None and result.basis is prior.index:
+        before = prior.by_key
+        return [e for e in result.visited if before.get(e.key) is not e]
+    known = {id(e) for e in prior.events}
+    return [e for e in result.events if id(e) not in known]
+
+
+def _advance_cache(
+    db: Database,
+    feed_id: int,
+    prior: event_cache.CachedEvents,
+    result: DiffResult,
+    fresh: Sequence[StoredEvent],
+    version: int,
+) -> None:
+    """Put the in-memory copy (and its index) forward to what was just written."""
+    by_key = prior.by_key
+    events = list(result.events)
+    index = prior.index
+    if index is not None and index.usable:
+        index.advance(events, fresh, result.removed)  # moves ``by_key`` as below
+    else:
+        index = None
         for event in fresh:
             by_key[event.key] = event
         for key in result.removed:
             by_key.pop(key, None)
-        if len(by_key) == len(result.events):  # the result is the feed's whole next state
-            event_cache.remember(
-                db, feed_id, event_cache.CachedEvents(version, list(result.events), by_key)
-            )
-    return ids
+    if len(by_key) == len(result.events):  # the result is the feed's whole next state
+        event_cache.remember(db, feed_id, event_cache.CachedEvents(version, events, by_key, index))
 
 
 def record_poll_failure(

@@ -1,0 +1,286 @@
+"""The stored events of one feed, indexed for the set-aside fast path and kept between polls.
+
+Walking 10,000 stored events to find the handful a poll must visit costs more than the rest
+of the diff. Which events *could* need a visit is known without the walk:
+
+- an event whose occurrence object is not in the parse (changed, moved or gone): found by
+  set algebra on object ids, which runs in C;
+- an event the rules would change even if shown identically, whatever the time (absence
+  counters, expired, a cancellation the feed disagrees with): few, kept in ``restless``;
+- a pending event that may have entered the announce window: pending events are kept sorted
+  by start, so the ones starting before the window's end are a prefix found by bisection.
+
+Every other event is set aside exactly as :func:`~bot.core.diff.fast_path.set_aside_untouched`
+would (``tests/core/test_diff_set_aside.py`` compares both over random histories). The store
+keeps the index beside its in-memory copy of the events and patches it with each poll's
+changes, so a poll costs what changed plus a few passes in C.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from itertools import compress, count
+from operator import attrgetter, is_not, itemgetter
+from typing import NamedTuple
+
+from bot.core.diff.model import EventState, StoredEvent, event_sort, start_of
+from bot.core.models import Occurrence, OccurrenceKey
+
+_SETTLED_LIVE = (EventState.ANNOUNCED, EventState.SILENT)
+
+
+_FIRST = itemgetter(0)
+
+
+def _sort_tuple(event: StoredEvent) -> tuple[datetime, str, str]:
+    """``event_sort`` as a tuple of built-in values, which compare without Python calls."""
+    key = event.occurrence.key
+    return (start_of(event.occurrence), key.uid, key.recurrence_id)
+
+
+def _kind(event: StoredEvent) -> str:
+    """Where the index files ``event``: "settled" (quiet while its occurrence is unchanged,
+    at any time), "pending" (quiet unless it is in the announce window) or "restless"."""
+    if event.missing_count or event.missing_since is not None:
+        return "restless"
+    state = event.state
+    cancelled = event.occurrence.cancelled
+    if state in _SETTLED_LIVE:
+        return "restless" if cancelled else "settled"
+    if state is EventState.CANCELLED:
+        return "settled" if cancelled else "restless"
+    if state is EventState.PENDING and not cancelled:
+        return "pending"
+    return "restless"
+
+
+class StoredIndex:
+    """A feed's stored events, sorted as :attr:`DiffResult.events`, with the lookups the fast
+    path needs. Owned by one thread; the events are frozen, the containers are patched in
+    place by :meth:`advance`. ``usable`` is False when the events break an assumption the
+    lookups rest on (two events sharing a key or an occurrence object): then the diff walks.
+    """
+
+    __slots__ = (
+        "_pending",
+        "_pending_keys",
+        "by_key",
+        "by_occurrence",
+        "events",
+        "restless",
+        "usable",
+    )
+
+    def __init__(self, events: list[StoredEvent], by_key: dict[OccurrenceKey, StoredEvent]) -> None:
+        #: Sorted by ``event_sort``; the very list the poller hands the diff as ``stored``.
+        self.events = events
+        #: Shared with the store's copy, which keeps it current.
+        self.by_key = by_key
+        #: id(occurrence) -> its event. The event keeps the occurrence alive, so ids are stable.
+        self.by_occurrence: dict[int, StoredEvent] = {}
+        #: id(event) -> event: visited every poll.
+        self.restless: dict[int, StoredEvent] = {}
+        #: Pending, uncancelled, no absence counted: sorted by ``event_sort``, with their sort
+        #: keys alongside as plain tuples (compared in C when bisecting).
+        self._pending: list[StoredEvent] = []
+        self._pending_keys: list[tuple[datetime, str, str]] = []
+        self.usable = len(by_key) == len(events)
+        for event in events:
+            self._add(event)
+        pairs = sorted(zip(self._pending_keys, self._pending, strict=True), key=itemgetter(0))
+        self._pending = [event for _, event in pairs]
+        self._pending_keys = [key for key, _ in pairs]
+
+    def _add(self, event: StoredEvent, *, sorted_insert: bool = False) -> None:
+        occurrence_id = id(event.occurrence)
+        if occurrence_id in self.by_occurrence:
+            self.usable = False
+        self.by_occurrence[occurrence_id] = event
+        kind = _kind(event)
+        if kind == "restless":
+            self.restless[id(event)] = event
+        elif kind == "pending":
+            key = _sort_tuple(event)
+            index = bisect.bisect_left(self._pending_keys, key) if sorted_insert else None
+            if index is None:
+                self._pending.append(event)
+                self._pending_keys.append(key)
+            else:
+                self._pending.insert(index, event)
+                self._pending_keys.insert(index, key)
+
+    def _remove(self, event: StoredEvent) -> None:
+        occurrence_id = id(event.occurrence)
+        if self.by_occurrence.get(occurrence_id) is event:
+            del self.by_occurrence[occurrence_id]
+        self.restless.pop(id(event), None)
+        if _kind(event) == "pending":
+            pending = self._pending
+            index = bisect.bisect_left(self._pending_keys, _sort_tuple(event))
+            if index < len(pending) and pending[index] is event:
+                del pending[index]
+                del self._pending_keys[index]
+            else:  # pragma: no cover - the index lost track: stop trusting it
+                self.usable = False
+
+    def advance(
+        self,
+        events: list[StoredEvent],
+        fresh: Iterable[StoredEvent],
+        removed: Iterable[OccurrenceKey],
+    ) -> None:
+        """Become the index of the next poll's ``events``: ``fresh`` events replace the stored
+        ones of their keys, ``removed`` keys go (as the store applies them, in that order)."""
+        fresh = list(fresh)
+        removed = list(removed)
+        by_key = self.by_key
+        for key in {*(e.key for e in fresh), *removed}:
+            old = by_key.get(key)
+            if old is not None:
+                self._remove(old)
+        for event in fresh:
+            by_key[event.key] = event
+        for key in removed:
+            by_key.pop(key, None)
+        for event in fresh:
+            if by_key.get(event.key) is event:
+                self._add(event, sorted_insert=True)
+        self.events = events
+        if len(by_key) != len(events):
+            self.usable = False
+
+    def pending_until(self, horizon: datetime) -> Sequence[StoredEvent]:
+        """Pending events starting no later than ``horizon`` (the announce window's end)."""
+        keys = self._pending_keys
+        return self._pending[: bisect.bisect_right(keys, horizon, key=_FIRST)]
+
+    def position(self, event: StoredEvent) -> int | None:
+        """Where ``event`` sits in :attr:`events` (``None`` if it is not there)."""
+        events = self.events
+        index = bisect.bisect_left(events, event_sort(event), key=event_sort)
+        return index if index < len(events) and events[index] is event else None
+
+    def without(self, touched: Sequence[StoredEvent]) -> list[StoredEvent] | None:
+        """:attr:`events` minus ``touched`` (events of the index), in order; cut out by slices
+        when few, so the untouched thousands are copied in C. ``None`` if one is missing."""
+        if len(touched) * 16 > len(self.events):
+            gone = {id(e) for e in touched}
+            return [e for e in self.events if id(e) not in gone]
+        positions: list[int] = []
+        for event in touched:
+            position = self.position(event)
+            if position is None:
+                return None
+            positions.append(position)
+        positions.sort()
+        out: list[StoredEvent] = []
+        cursor = 0
+        for position in positions:
+            out.extend(self.events[cursor:position])
+            cursor = position + 1
+        out.extend(self.events[cursor:])
+        return out
+
+
+class Alignment(NamedTuple):
+    """How a parse lines up with the stored events, both sorted alike: runs of the very same
+    occurrence objects, and what lies between them."""
+
+    #: (parse position, stored position, length) of each run of identical objects.
+    runs: list[tuple[int, int, int]]
+    #: Parse positions of objects no stored event holds.
+    free: list[int]
+    #: Stored ranges [start, stop) whose occurrence objects the parse does not show.
+    unmatched: list[tuple[int, int]]
+
+
+_GET_OCCURRENCE = attrgetter("occurrence")
+#: Beyond this many parse objects unknown to the index (a first poll after a restart parses
+#: fresh copies of everything), the set algebra is cheaper than lining up one by one.
+_FREE_LIMIT = 512
+
+
+def _run_length(
+    events: list[StoredEvent], occurrences: Sequence[Occurrence], i: int, j: int
+) -> int:
+    """How many parse objects from ``i`` are the very occurrences of the events from ``j``:
+    compared in C, in blocks that double, so a long run costs a few Python steps."""
+    size, length = 32, 0
+    while True:
+        mine = events[j + length : j + length + size]
+        theirs = occurrences[i + length : i + length + size]
+        hit = next(compress(count(), map(is_not, map(_GET_OCCURRENCE, mine), theirs)), None)
+        if hit is not None:
+            return length + hit
+        step = min(len(mine), len(theirs))
+        length += step
+        if step < size:
+            return length
+        size = min(size * 2, 4096)
+
+
+def align(index: StoredIndex, occurrences: Sequence[Occurrence]) -> Alignment | None:
+    """Line ``occurrences`` up with ``index.events``; ``None`` when they are not in a common
+    order or too much differs (the caller then uses set algebra).
+
+    Exact, not a guess: every parse object ends up either paired with the stored event
+    holding that very object or in ``free``, and the caller checks no free object is a
+    stored one, so an unmatched stored event is truly absent from the parse.
+    """
+    events, by_occurrence = index.events, index.by_occurrence
+    runs: list[tuple[int, int, int]] = []
+    free: list[int] = []
+    unmatched: list[tuple[int, int]] = []
+    i = j = 0
+    while i < len(occurrences) and j < len(events):
+        length = _run_length(events, occurrences, i, j)
+        if length:
+            runs.append((i, j, length))
+            i, j = i + length, j + length
+            continue
+        step = _mismatch(index, occurrences, i, j)
+        if step is None or len(free) > _FREE_LIMIT:
+            return None
+        taken, skipped = step
+        if taken:
+            free.append(i)
+        if skipped:
+            unmatched.append((j, j + skipped))
+        i, j = i + taken, j + skipped
+    if j < len(events):
+        unmatched.append((j, len(events)))
+    if len(occurrences) - i > _FREE_LIMIT:
+        return None
+    free.extend(range(i, len(occurrences)))
+    if any(id(occurrences[f]) in by_occurrence for f in free):
+        return None  # a stored object out of order, or shown twice
+    return Alignment(runs, free, unmatched)
+
+
+def _mismatch(
+    index: StoredIndex, occurrences: Sequence[Occurrence], i: int, j: int
+) -> tuple[int, int] | None:
+    """How to step past parse position ``i`` and stored position ``j``, which differ: (1, 0)
+    a new object, (0, n) n stored events the parse skips, (1, 1) one replaced by a new one."""
+    events = index.events
+    mine = index.by_occurrence.get(id(occurrences[i]))
+    if mine is None:
+        following = i + 1 < len(occurrences) and j + 1 < len(events)
+        if following and events[j + 1].occurrence is occurrences[i + 1]:
+            return 1, 1
+        return 1, 0
+    if j + 1 < len(events) and events[j + 1] is mine:
+        return 0, 1
+    position = index.position(mine)
+    if position is None or position < j:
+        return None
+    return 0, position - j
+
+
+def pick(occurrences: Sequence[Occurrence], ids: set[int]) -> list[Occurrence]:
+    """The occurrences whose id is in ``ids``, in order (a C-level pass, no Python loop)."""
+    if not ids:
+        return []
+    return list(compress(occurrences, map(ids.__contains__, map(id, occurrences))))
