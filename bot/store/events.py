@@ -98,29 +98,16 @@ _UPSERT_CHUNK = 1000
 
 
 def _upsert_chunk(db: Database, feed_id: int, events: Sequence[StoredEvent]) -> None:
-    rows = []
-    for e in events:
-        occ = e.occurrence
-        end = sort_key(occ.end) if occ.end is not None else None
-        rows.append(
-            [
-                feed_id,
-                occ.key.uid,
-                occ.key.recurrence_id,
-                json.dumps(occ.to_dict(), sort_keys=True, ensure_ascii=False),
-                e.fingerprint,
-                e.state.value,
-                ts(sort_key(occ.start)),
-                ts(end) if end is not None else None,
-                int(occ.all_day),
-                e.missing_count,
-                ts(e.missing_since) if e.missing_since else None,
-                e.announcement_id,
-                e.revision,
-                ts(e.first_seen),
-                ts(e.last_seen),
-            ]
-        )
+    rows = [
+        [
+            feed_id,
+            e.occurrence.key.uid,
+            e.occurrence.key.recurrence_id,
+            _occurrence_json(e.occurrence),
+            *_columns(e),
+        ]
+        for e in events
+    ]
     db.conn.executemany(
         """
         INSERT INTO events (feed_id, uid, recurrence_id, occurrence_json, fingerprint, state,
@@ -143,6 +130,83 @@ def _upsert_chunk(db: Database, feed_id: int, events: Sequence[StoredEvent]) -> 
         """,
         rows,
     )
+
+
+#: The columns of ``events`` besides the key and the occurrence's JSON, as ``_columns`` gives them.
+_SCALAR_COLUMNS = (
+    "fingerprint",
+    "state",
+    "start_utc",
+    "end_utc",
+    "all_day",
+    "missing_count",
+    "missing_since",
+    "announcement_id",
+    "revision",
+    "first_seen",
+    "last_seen",
+)
+
+
+def _columns(e: StoredEvent) -> tuple[object, ...]:
+    occ = e.occurrence
+    end = sort_key(occ.end) if occ.end is not None else None
+    return (
+        e.fingerprint,
+        e.state.value,
+        ts(sort_key(occ.start)),
+        ts(end) if end is not None else None,
+        int(occ.all_day),
+        e.missing_count,
+        ts(e.missing_since) if e.missing_since else None,
+        e.announcement_id,
+        e.revision,
+        ts(e.first_seen),
+        ts(e.last_seen),
+    )
+
+
+def _write_changes(
+    db: Database,
+    feed_id: int,
+    changed: Sequence[StoredEvent],
+    before: dict[OccurrenceKey, StoredEvent],
+) -> None:
+    """Write ``changed`` knowing the rows hold ``before``: only the columns that differ.
+
+    An upsert rewrites every column, and with them every index entry and the search index
+    of each row; an edited title then costs several times what it must. A row whose
+    occurrence is the very object stored holds its JSON already.
+    """
+    new: list[StoredEvent] = []
+    updates: dict[tuple[str, ...], list[list[object]]] = {}
+    for event in changed:
+        old = before.get(event.key)
+        if old is None:
+            new.append(event)
+            continue
+        names: list[str] = []
+        values: list[object] = []
+        if event.occurrence is not old.occurrence:
+            names.append("occurrence_json")
+            values.append(_occurrence_json(event.occurrence))
+        for name, was, value in zip(_SCALAR_COLUMNS, _columns(old), _columns(event), strict=True):
+            if was != value:
+                names.append(name)
+                values.append(value)
+        key = event.key
+        updates.setdefault(tuple(names), []).append([*values, feed_id, key.uid, key.recurrence_id])
+    _upsert_events(db, feed_id, new)
+    for columns, rows in updates.items():
+        assignments = ", ".join(f"{name} = ?" for name in columns)  # ours, not input
+        db.conn.executemany(
+            f"UPDATE events SET {assignments} WHERE feed_id = ? AND uid = ? AND recurrence_id = ?",
+            rows,
+        )
+
+
+def _occurrence_json(occ: Occurrence) -> str:
+    return json.dumps(occ.to_dict(), sort_keys=True, ensure_ascii=False)
 
 
 def has_due_pending(db: Database, feed_id: int, *, now: datetime, horizon: datetime) -> bool:
@@ -226,7 +290,10 @@ def save_poll_result(
             # New objects equal to the stored row (a diff adopting the parse's own occurrence
             # object) have nothing to write.
             changed = [e for e in fresh if before.get(e.key) != e]
-        _upsert_events(db, feed_id, changed)
+        if prior is None:
+            _upsert_events(db, feed_id, changed)
+        else:
+            _write_changes(db, feed_id, changed, prior.by_key)
         _delete_events(db, feed_id, result.removed)
         ids = outbox.insert_outbox_rows(db, feed_id, result.planned, now)
         db.conn.execute(
