@@ -107,7 +107,8 @@ def absorb(
 ) -> tuple[FeedState | None, set[bytes], set[bytes]]:
     """The next state after ``outcome``, plus the digests added and dropped (for persistence).
 
-    A full parse leaves no state: the next poll starts over.
+    A full parse leaves no state: the next poll starts over. Set algebra on the dict's keys
+    (in C) rather than a loop over every remembered group: a poll of a large feed changes few.
     """
     if outcome.full is not None or outcome.horizon is None:
         dropped = set(state.groups) if state else set()
@@ -123,16 +124,23 @@ def absorb(
             meta=outcome.meta,
         )
     else:
-        old = set(state.groups)
-    state.groups.update(outcome.new)
+        old = None
     wanted = set(outcome.order)
-    dropped = {d for d in state.groups if d not in wanted}
+    # Remembered groups the order no longer names (a new group is named: the child parsed it
+    # for this order), and new ones it does not (kept out, as before).
+    dropped = state.groups.keys() - wanted
+    groups = state.groups
     for digest in dropped:
-        del state.groups[digest]
+        del groups[digest]
+    groups.update(outcome.new)
+    for digest in outcome.new.keys() - wanted:
+        del groups[digest]
     state.order = outcome.order
     if state.flat is not None:
         state.flat.stale = True  # keep its per-group memo for the rebuild
     state.event_count = outcome.event_count
     state.body_hash = body_hash
     state.settings = settings
-    return state, set(outcome.new), old - set(state.groups)
+    if old is not None:  # a reset: all remembered before is gone, but for groups parsed anew
+        dropped = old - groups.keys()
+    return state, set(outcome.new), dropped
