@@ -166,6 +166,24 @@ def _columns(e: StoredEvent) -> tuple[object, ...]:
     )
 
 
+def _sources(e: StoredEvent) -> tuple[object, ...]:
+    """What each of :func:`_columns` is made from, in the same order."""
+    occ = e.occurrence
+    return (
+        e.fingerprint,
+        e.state,
+        occ.start,
+        occ.end,
+        occ.all_day,
+        e.missing_count,
+        e.missing_since,
+        e.announcement_id,
+        e.revision,
+        e.first_seen,
+        e.last_seen,
+    )
+
+
 def _write_changes(
     db: Database,
     feed_id: int,
@@ -190,8 +208,12 @@ def _write_changes(
         if event.occurrence is not old.occurrence:
             names.append("occurrence_json")
             values.append(_occurrence_json(event.occurrence))
-        for name, was, value in zip(_SCALAR_COLUMNS, _columns(old), _columns(event), strict=True):
-            if was != value:
+        # Equal values give equal column text (aware instants are stored in UTC), so the
+        # values are compared and only the new event's columns are formatted.
+        for name, was, now, value in zip(
+            _SCALAR_COLUMNS, _sources(old), _sources(event), _columns(event), strict=True
+        ):
+            if was != now or type(was) is not type(now):
                 names.append(name)
                 values.append(value)
         key = event.key

@@ -53,6 +53,7 @@ def same_index(a: StoredIndex, b: StoredIndex) -> bool:
     return (
         a.events == b.events
         and a.by_key == b.by_key
+        and a.keys == b.keys
         and a.by_occurrence == b.by_occurrence
         and a.restless == b.restless
         and a.pending_until(T0 + timedelta(days=3650)) == b.pending_until(T0 + timedelta(days=3650))

@@ -67,12 +67,12 @@ def diff_feed(
     result = _diff(feed, stored, parsed, now=now, policy=policy, baseline=baseline, rest=aside)
     if result is None:  # something vanished while something appeared: pair on the whole feed
         return _whole(feed, stored, parsed, now, policy, baseline)
-    return replace(
-        result,
-        events=merge_untouched(aside.untouched, result.events, stored_sorted or indexed),
-        visited=result.events,
-        basis=index if indexed else None,
-    )
+    if indexed and aside.spans is not None:
+        assert index is not None
+        events = index.merge(aside.spans, result.events)
+    else:
+        events = merge_untouched(aside.untouched, result.events, stored_sorted)
+    return replace(result, events=events, visited=result.events, basis=index if indexed else None)
 
 
 def _whole(

@@ -39,6 +39,8 @@ class Aside(NamedTuple):
     #: Every stored event by key, when their keys are known to be unique (from the index):
     #: answers "was this key set aside?" without collecting the untouched keys.
     stored_keys: Mapping[OccurrenceKey, StoredEvent] | None = None
+    #: With an index: where the visited events sit in it, as sorted [start, stop) spans.
+    spans: list[tuple[int, int]] | None = None
 
 
 def set_aside_untouched(
@@ -93,7 +95,7 @@ def set_aside_indexed(
     if alignment is None:
         return _aside_by_sets(index, parsed, now, policy)
     events = index.events
-    gone = [(start, stop) for start, stop in alignment.unmatched]
+    gone = alignment.unmatched
     gone_ids = set(map(id, chain.from_iterable(events[a:b] for a, b in gone)))
     singles: list[int] = []  # stored positions of the other touched events
     shown: list[int] = []  # and where the parse shows their occurrence
@@ -105,19 +107,14 @@ def set_aside_indexed(
             return set_aside_untouched(events, parsed, now, policy)
         singles.append(position)
         shown.append(_shown_at(alignment.runs, position))
-    spans = sorted([*gone, *((p, p + 1) for p in sorted(set(singles)))])
+    spans = sorted([*gone, *((p, p + 1) for p in set(singles))])
     touched = [e for a, b in spans for e in events[a:b]]
     if len(touched) >= len(events):
         return None  # nothing to set aside
-    untouched: list[StoredEvent] = []
-    cursor = 0
-    for start, stop in spans:
-        untouched.extend(events[cursor:start])
-        cursor = stop
-    untouched.extend(events[cursor:])
     occurrences = parsed.occurrences
     free = sorted({*alignment.free, *shown})
-    return Aside(untouched, touched, [occurrences[f] for f in free], index.by_key)
+    rest = [occurrences[f] for f in free]
+    return Aside(index.without(spans), touched, rest, index.by_key, spans)
 
 
 def _restless(index: StoredIndex, now: datetime, horizon: datetime) -> list[StoredEvent]:
@@ -149,14 +146,14 @@ def _aside_by_sets(
     if len(marked) >= len(index.events):
         return None  # nothing to set aside
     touched = list(marked.values())
-    untouched = index.without(touched)
-    if untouched is None:  # pragma: no cover - the index lost track: walk
+    spans = index.spans_of(touched)
+    if spans is None:  # pragma: no cover - the index lost track: walk
         return set_aside_untouched(index.events, parsed, now, policy)
     touched.sort(key=event_sort)
     # The parsed objects no untouched event took: the new ones, and the touched events' own.
     free = present.difference(by_occurrence)
     free.update(i for i in map(id, (e.occurrence for e in touched)) if i in present)
-    return Aside(untouched, touched, pick(occurrences, free), index.by_key)
+    return Aside(index.without(spans), touched, pick(occurrences, free), index.by_key, spans)
 
 
 def _quiet(event: StoredEvent, now: datetime, horizon: datetime) -> bool:

@@ -25,7 +25,7 @@ from itertools import compress, count
 from operator import attrgetter, is_not, itemgetter
 from typing import NamedTuple
 
-from bot.core.diff.model import EventState, StoredEvent, event_sort, start_of
+from bot.core.diff.model import EventState, StoredEvent, start_of
 from bot.core.models import Occurrence, OccurrenceKey
 
 _SETTLED_LIVE = (EventState.ANNOUNCED, EventState.SILENT)
@@ -69,6 +69,7 @@ class StoredIndex:
         "by_key",
         "by_occurrence",
         "events",
+        "keys",
         "restless",
         "usable",
     )
@@ -76,6 +77,8 @@ class StoredIndex:
     def __init__(self, events: list[StoredEvent], by_key: dict[OccurrenceKey, StoredEvent]) -> None:
         #: Sorted by ``event_sort``; the very list the poller hands the diff as ``stored``.
         self.events = events
+        #: Each event's ``event_sort`` as plain tuples, alongside: bisected in C.
+        self.keys = list(map(_sort_tuple, events))
         #: Shared with the store's copy, which keeps it current.
         self.by_key = by_key
         #: id(occurrence) -> its event. The event keeps the occurrence alive, so ids are stable.
@@ -140,6 +143,7 @@ class StoredIndex:
             old = by_key.get(key)
             if old is not None:
                 self._remove(old)
+                _drop_key(self.keys, _sort_tuple(old))
         for event in fresh:
             by_key[event.key] = event
         for key in removed:
@@ -147,8 +151,9 @@ class StoredIndex:
         for event in fresh:
             if by_key.get(event.key) is event:
                 self._add(event, sorted_insert=True)
+                bisect.insort(self.keys, _sort_tuple(event))
         self.events = events
-        if len(by_key) != len(events):
+        if not len(by_key) == len(events) == len(self.keys):
             self.usable = False
 
     def pending_until(self, horizon: datetime) -> Sequence[StoredEvent]:
@@ -158,16 +163,13 @@ class StoredIndex:
 
     def position(self, event: StoredEvent) -> int | None:
         """Where ``event`` sits in :attr:`events` (``None`` if it is not there)."""
+        index = bisect.bisect_left(self.keys, _sort_tuple(event))
         events = self.events
-        index = bisect.bisect_left(events, event_sort(event), key=event_sort)
         return index if index < len(events) and events[index] is event else None
 
-    def without(self, touched: Sequence[StoredEvent]) -> list[StoredEvent] | None:
-        """:attr:`events` minus ``touched`` (events of the index), in order; cut out by slices
-        when few, so the untouched thousands are copied in C. ``None`` if one is missing."""
-        if len(touched) * 16 > len(self.events):
-            gone = {id(e) for e in touched}
-            return [e for e in self.events if id(e) not in gone]
+    def spans_of(self, touched: Iterable[StoredEvent]) -> list[tuple[int, int]] | None:
+        """The positions of ``touched`` (events of the index) as sorted one-event spans;
+        ``None`` if one is missing."""
         positions: list[int] = []
         for event in touched:
             position = self.position(event)
@@ -175,13 +177,50 @@ class StoredIndex:
                 return None
             positions.append(position)
         positions.sort()
+        return [(p, p + 1) for p in positions]
+
+    def without(self, spans: list[tuple[int, int]]) -> list[StoredEvent]:
+        """:attr:`events` outside the sorted, disjoint ``spans``, in order (cut by slices, so
+        the untouched thousands are copied in C)."""
+        events = self.events
         out: list[StoredEvent] = []
         cursor = 0
-        for position in positions:
-            out.extend(self.events[cursor:position])
-            cursor = position + 1
-        out.extend(self.events[cursor:])
+        for start, stop in spans:
+            out.extend(events[cursor:start])
+            cursor = stop
+        out.extend(events[cursor:])
         return out
+
+    def merge(
+        self, spans: list[tuple[int, int]], others: Sequence[StoredEvent]
+    ) -> tuple[StoredEvent, ...]:
+        """:meth:`without` ``spans``, with ``others`` (sorted, no key among the events kept)
+        placed in order: each by one bisection in C over :attr:`keys`."""
+        events, keys = self.events, self.keys
+        out: list[StoredEvent] = []
+        cursor = span = 0
+        for other in others:
+            position = bisect.bisect_left(keys, _sort_tuple(other))
+            while span < len(spans) and spans[span][0] < position:
+                start, stop = spans[span]
+                out.extend(events[cursor:start])
+                cursor = max(cursor, stop)
+                span += 1
+            if cursor < position:
+                out.extend(events[cursor:position])
+                cursor = position
+            out.append(other)
+        for start, stop in spans[span:]:
+            out.extend(events[cursor:start])
+            cursor = max(cursor, stop)
+        out.extend(events[cursor:])
+        return tuple(out)
+
+
+def _drop_key(keys: list[tuple[datetime, str, str]], key: tuple[datetime, str, str]) -> None:
+    index = bisect.bisect_left(keys, key)
+    if index < len(keys) and keys[index] == key:
+        del keys[index]
 
 
 class Alignment(NamedTuple):
