@@ -5,6 +5,7 @@ the stored order or not, and an index rebuilt from scratch (a restart) or carrie
 
 from __future__ import annotations
 
+import operator
 import random
 from dataclasses import replace
 from datetime import timedelta
@@ -54,6 +55,8 @@ def same_index(a: StoredIndex, b: StoredIndex) -> bool:
         a.events == b.events
         and a.by_key == b.by_key
         and a.keys == b.keys
+        and all(map(operator.is_, a.occurrences, b.occurrences))
+        and len(a.occurrences) == len(b.occurrences)
         and a.by_occurrence == b.by_occurrence
         and a.restless == b.restless
         and a.pending_until(T0 + timedelta(days=3650)) == b.pending_until(T0 + timedelta(days=3650))

@@ -32,6 +32,7 @@ _SETTLED_LIVE = (EventState.ANNOUNCED, EventState.SILENT)
 
 
 _FIRST = itemgetter(0)
+_GET_OCCURRENCE = attrgetter("occurrence")
 
 
 def _sort_tuple(event: StoredEvent) -> tuple[datetime, str, str]:
@@ -70,6 +71,7 @@ class StoredIndex:
         "by_occurrence",
         "events",
         "keys",
+        "occurrences",
         "restless",
         "usable",
     )
@@ -79,6 +81,8 @@ class StoredIndex:
         self.events = events
         #: Each event's ``event_sort`` as plain tuples, alongside: bisected in C.
         self.keys = list(map(_sort_tuple, events))
+        #: Each event's occurrence, alongside: lining a parse up compares pointers only.
+        self.occurrences = list(map(_GET_OCCURRENCE, events))
         #: Shared with the store's copy, which keeps it current.
         self.by_key = by_key
         #: id(occurrence) -> its event. The event keeps the occurrence alive, so ids are stable.
@@ -143,7 +147,7 @@ class StoredIndex:
             old = by_key.get(key)
             if old is not None:
                 self._remove(old)
-                _drop_key(self.keys, _sort_tuple(old))
+                self._unplace(old)
         for event in fresh:
             by_key[event.key] = event
         for key in removed:
@@ -151,10 +155,23 @@ class StoredIndex:
         for event in fresh:
             if by_key.get(event.key) is event:
                 self._add(event, sorted_insert=True)
-                bisect.insort(self.keys, _sort_tuple(event))
+                self._place(event)
         self.events = events
-        if not len(by_key) == len(events) == len(self.keys):
+        if not len(by_key) == len(events) == len(self.keys) == len(self.occurrences):
             self.usable = False
+
+    def _place(self, event: StoredEvent) -> None:
+        key = _sort_tuple(event)
+        index = bisect.bisect_left(self.keys, key)
+        self.keys.insert(index, key)
+        self.occurrences.insert(index, event.occurrence)
+
+    def _unplace(self, event: StoredEvent) -> None:
+        key = _sort_tuple(event)
+        index = bisect.bisect_left(self.keys, key)
+        if index < len(self.keys) and self.keys[index] == key:
+            del self.keys[index]
+            del self.occurrences[index]
 
     def pending_until(self, horizon: datetime) -> Sequence[StoredEvent]:
         """Pending events starting no later than ``horizon`` (the announce window's end)."""
@@ -217,12 +234,6 @@ class StoredIndex:
         return tuple(out)
 
 
-def _drop_key(keys: list[tuple[datetime, str, str]], key: tuple[datetime, str, str]) -> None:
-    index = bisect.bisect_left(keys, key)
-    if index < len(keys) and keys[index] == key:
-        del keys[index]
-
-
 class Alignment(NamedTuple):
     """How a parse lines up with the stored events, both sorted alike: runs of the very same
     occurrence objects, and what lies between them."""
@@ -235,22 +246,19 @@ class Alignment(NamedTuple):
     unmatched: list[tuple[int, int]]
 
 
-_GET_OCCURRENCE = attrgetter("occurrence")
 #: Beyond this many parse objects unknown to the index (a first poll after a restart parses
 #: fresh copies of everything), the set algebra is cheaper than lining up one by one.
 _FREE_LIMIT = 512
 
 
-def _run_length(
-    events: list[StoredEvent], occurrences: Sequence[Occurrence], i: int, j: int
-) -> int:
-    """How many parse objects from ``i`` are the very occurrences of the events from ``j``:
+def _run_length(stored: list[Occurrence], occurrences: Sequence[Occurrence], i: int, j: int) -> int:
+    """How many parse objects from ``i`` are the very stored occurrences from ``j``: pointers
     compared in C, in blocks that double, so a long run costs a few Python steps."""
     size, length = 32, 0
     while True:
-        mine = events[j + length : j + length + size]
+        mine = stored[j + length : j + length + size]
         theirs = occurrences[i + length : i + length + size]
-        hit = next(compress(count(), map(is_not, map(_GET_OCCURRENCE, mine), theirs)), None)
+        hit = next(compress(count(), map(is_not, mine, theirs)), None)
         if hit is not None:
             return length + hit
         step = min(len(mine), len(theirs))
@@ -274,7 +282,7 @@ def align(index: StoredIndex, occurrences: Sequence[Occurrence]) -> Alignment | 
     unmatched: list[tuple[int, int]] = []
     i = j = 0
     while i < len(occurrences) and j < len(events):
-        length = _run_length(events, occurrences, i, j)
+        length = _run_length(index.occurrences, occurrences, i, j)
         if length:
             runs.append((i, j, length))
             i, j = i + length, j + length
