@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import compress, count
 from operator import attrgetter, is_not, itemgetter
-from typing import NamedTuple
+from typing import Generic, NamedTuple, TypeVar
 
 from bot.core.diff.model import EventState, StoredEvent, start_of
 from bot.core.models import Occurrence, OccurrenceKey
@@ -35,7 +35,11 @@ _FIRST = itemgetter(0)
 _GET_OCCURRENCE = attrgetter("occurrence")
 
 
-def _sort_tuple(event: StoredEvent) -> tuple[datetime, str, str]:
+SortTuple = tuple[datetime, str, str]
+T = TypeVar("T")
+
+
+def _sort_tuple(event: StoredEvent) -> SortTuple:
     """``event_sort`` as a tuple of built-in values, which compare without Python calls."""
     key = event.occurrence.key
     return (start_of(event.occurrence), key.uid, key.recurrence_id)
@@ -57,6 +61,43 @@ def _kind(event: StoredEvent) -> str:
     return "restless"
 
 
+class _Sorted(Generic[T]):
+    """Items kept in the order of their sort tuples, the tuples alongside (bisected in C).
+    Sort tuples are unique: they end with the event's key."""
+
+    __slots__ = ("items", "keys")
+
+    def __init__(self, pairs: Iterable[tuple[SortTuple, T]] = ()) -> None:
+        ordered = sorted(pairs, key=_FIRST)
+        self.keys: list[SortTuple] = [key for key, _ in ordered]
+        self.items: list[T] = [item for _, item in ordered]
+
+    def find(self, key: SortTuple) -> int | None:
+        index = bisect.bisect_left(self.keys, key)
+        return index if index < len(self.keys) and self.keys[index] == key else None
+
+    def insert(self, key: SortTuple, item: T) -> None:
+        index = bisect.bisect_left(self.keys, key)
+        self.keys.insert(index, key)
+        self.items.insert(index, item)
+
+    def remove(self, key: SortTuple) -> bool:
+        index = self.find(key)
+        if index is None:
+            return False
+        del self.keys[index]
+        del self.items[index]
+        return True
+
+    def replace(self, key: SortTuple, item: T) -> bool:
+        """Swap the item under ``key`` in place (no list shifts: the usual edit)."""
+        index = self.find(key)
+        if index is None:
+            return False
+        self.items[index] = item
+        return True
+
+
 class StoredIndex:
     """A feed's stored events, sorted as :attr:`DiffResult.events`, with the lookups the fast
     path needs. Owned by one thread; the events are frozen, the containers are patched in
@@ -64,73 +105,54 @@ class StoredIndex:
     lookups rest on (two events sharing a key or an occurrence object): then the diff walks.
     """
 
-    __slots__ = (
-        "_pending",
-        "_pending_keys",
-        "by_key",
-        "by_occurrence",
-        "events",
-        "keys",
-        "occurrences",
-        "restless",
-        "usable",
-    )
+    __slots__ = ("_all", "_pending", "by_key", "by_occurrence", "events", "restless", "usable")
 
     def __init__(self, events: list[StoredEvent], by_key: dict[OccurrenceKey, StoredEvent]) -> None:
         #: Sorted by ``event_sort``; the very list the poller hands the diff as ``stored``.
         self.events = events
-        #: Each event's ``event_sort`` as plain tuples, alongside: bisected in C.
-        self.keys = list(map(_sort_tuple, events))
-        #: Each event's occurrence, alongside: lining a parse up compares pointers only.
-        self.occurrences = list(map(_GET_OCCURRENCE, events))
         #: Shared with the store's copy, which keeps it current.
         self.by_key = by_key
+        keys = list(map(_sort_tuple, events))
+        #: Each event's occurrence under its sort tuple, in the order of ``events``: lining a
+        #: parse up compares these pointers only, positions are bisections in C.
+        self._all: _Sorted[Occurrence] = _Sorted(())
+        self._all.keys, self._all.items = keys, list(map(_GET_OCCURRENCE, events))
         #: id(occurrence) -> its event. The event keeps the occurrence alive, so ids are stable.
         self.by_occurrence: dict[int, StoredEvent] = {}
         #: id(event) -> event: visited every poll.
         self.restless: dict[int, StoredEvent] = {}
-        #: Pending, uncancelled, no absence counted: sorted by ``event_sort``, with their sort
-        #: keys alongside as plain tuples (compared in C when bisecting).
-        self._pending: list[StoredEvent] = []
-        self._pending_keys: list[tuple[datetime, str, str]] = []
         self.usable = len(by_key) == len(events)
         for event in events:
-            self._add(event)
-        pairs = sorted(zip(self._pending_keys, self._pending, strict=True), key=itemgetter(0))
-        self._pending = [event for _, event in pairs]
-        self._pending_keys = [key for key, _ in pairs]
+            self._file(event)
+        #: Pending, uncancelled, no absence counted, by sort tuple.
+        self._pending: _Sorted[StoredEvent] = _Sorted(
+            (key, event)
+            for key, event in zip(keys, events, strict=True)
+            if _kind(event) == "pending"
+        )
 
-    def _add(self, event: StoredEvent, *, sorted_insert: bool = False) -> None:
+    @property
+    def keys(self) -> list[SortTuple]:
+        return self._all.keys
+
+    @property
+    def occurrences(self) -> list[Occurrence]:
+        return self._all.items
+
+    def _file(self, event: StoredEvent) -> None:
+        """Record ``event`` in the lookups by object (the sorted ones are the caller's)."""
         occurrence_id = id(event.occurrence)
         if occurrence_id in self.by_occurrence:
             self.usable = False
         self.by_occurrence[occurrence_id] = event
-        kind = _kind(event)
-        if kind == "restless":
+        if _kind(event) == "restless":
             self.restless[id(event)] = event
-        elif kind == "pending":
-            key = _sort_tuple(event)
-            index = bisect.bisect_left(self._pending_keys, key) if sorted_insert else None
-            if index is None:
-                self._pending.append(event)
-                self._pending_keys.append(key)
-            else:
-                self._pending.insert(index, event)
-                self._pending_keys.insert(index, key)
 
-    def _remove(self, event: StoredEvent) -> None:
+    def _unfile(self, event: StoredEvent) -> None:
         occurrence_id = id(event.occurrence)
         if self.by_occurrence.get(occurrence_id) is event:
             del self.by_occurrence[occurrence_id]
         self.restless.pop(id(event), None)
-        if _kind(event) == "pending":
-            pending = self._pending
-            index = bisect.bisect_left(self._pending_keys, _sort_tuple(event))
-            if index < len(pending) and pending[index] is event:
-                del pending[index]
-                del self._pending_keys[index]
-            else:  # pragma: no cover - the index lost track: stop trusting it
-                self.usable = False
 
     def advance(
         self,
@@ -143,40 +165,48 @@ class StoredIndex:
         fresh = list(fresh)
         removed = list(removed)
         by_key = self.by_key
-        for key in {*(e.key for e in fresh), *removed}:
-            old = by_key.get(key)
-            if old is not None:
-                self._remove(old)
-                self._unplace(old)
+        before = {key: by_key.get(key) for key in {*(e.key for e in fresh), *removed}}
         for event in fresh:
             by_key[event.key] = event
         for key in removed:
             by_key.pop(key, None)
-        for event in fresh:
-            if by_key.get(event.key) is event:
-                self._add(event, sorted_insert=True)
-                self._place(event)
+        for key, old in before.items():
+            self._move(old, by_key.get(key))
         self.events = events
         if not len(by_key) == len(events) == len(self.keys) == len(self.occurrences):
             self.usable = False
 
-    def _place(self, event: StoredEvent) -> None:
-        key = _sort_tuple(event)
-        index = bisect.bisect_left(self.keys, key)
-        self.keys.insert(index, key)
-        self.occurrences.insert(index, event.occurrence)
-
-    def _unplace(self, event: StoredEvent) -> None:
-        key = _sort_tuple(event)
-        index = bisect.bisect_left(self.keys, key)
-        if index < len(self.keys) and self.keys[index] == key:
-            del self.keys[index]
-            del self.occurrences[index]
+    def _move(self, old: StoredEvent | None, new: StoredEvent | None) -> None:
+        """Replace ``old`` by ``new`` (either may be absent): in place when the sort position
+        is the same, as for an edit that leaves the time alone."""
+        if old is not None:
+            self._unfile(old)
+        if new is not None:
+            self._file(new)
+        old_key = _sort_tuple(old) if old is not None else None
+        new_key = _sort_tuple(new) if new is not None else None
+        was_pending = old is not None and _kind(old) == "pending"
+        is_pending = new is not None and _kind(new) == "pending"
+        if old_key is not None and old_key == new_key and new is not None:
+            kept = self._all.replace(old_key, new.occurrence)
+            if was_pending and is_pending:
+                kept = self._pending.replace(old_key, new) and kept
+                was_pending = is_pending = False
+        else:
+            kept = old_key is None or self._all.remove(old_key)
+            if new_key is not None and new is not None:
+                self._all.insert(new_key, new.occurrence)
+        if was_pending and old_key is not None:
+            kept = self._pending.remove(old_key) and kept
+        if is_pending and new_key is not None and new is not None:
+            self._pending.insert(new_key, new)
+        if not kept:  # pragma: no cover - the index lost track: stop trusting it
+            self.usable = False
 
     def pending_until(self, horizon: datetime) -> Sequence[StoredEvent]:
         """Pending events starting no later than ``horizon`` (the announce window's end)."""
-        keys = self._pending_keys
-        return self._pending[: bisect.bisect_right(keys, horizon, key=_FIRST)]
+        pending = self._pending
+        return pending.items[: bisect.bisect_right(pending.keys, horizon, key=_FIRST)]
 
     def position(self, event: StoredEvent) -> int | None:
         """Where ``event`` sits in :attr:`events` (``None`` if it is not there)."""
