@@ -68,7 +68,7 @@ def load_for_diff(db: Database, feed_id: int) -> tuple[list[StoredEvent], Stored
     diff can trust the index describes exactly what it was given.
     """
     entry = _current(db, feed_id)
-    if entry.index is None or not entry.index.usable:
+    if entry.index is None:  # one that became unusable stays so (the diff then walks)
         entry.index = StoredIndex(entry.events, entry.by_key)
     return entry.events, entry.index
 
@@ -385,10 +385,9 @@ def _advance_cache(
     by_key = prior.by_key
     events = list(result.events)
     index = prior.index
-    if index is not None and index.usable:
+    if index is not None:
         index.advance(events, fresh, result.removed)  # moves ``by_key`` as below
     else:
-        index = None
         for event in fresh:
             by_key[event.key] = event
         for key in result.removed:
