@@ -3,16 +3,17 @@
 Walking 10,000 stored events to find the handful a poll must visit costs more than the rest
 of the diff. Which events *could* need a visit is known without the walk:
 
-- an event whose occurrence object is not in the parse (changed, moved or gone): found by
-  set algebra on object ids, which runs in C;
+- an event whose occurrence object is not in the parse (changed, moved or gone): the parse
+  comes in the stored order, so lining the two up compares pointers in C and stops only where
+  they differ (:func:`align`); set algebra on object ids decides when they do not line up;
 - an event the rules would change even if shown identically, whatever the time (absence
   counters, expired, a cancellation the feed disagrees with): few, kept in ``restless``;
 - a pending event that may have entered the announce window: pending events are kept sorted
   by start, so the ones starting before the window's end are a prefix found by bisection.
 
 Every other event is set aside exactly as :func:`~bot.core.diff.fast_path.set_aside_untouched`
-would (``tests/core/test_diff_set_aside.py`` compares both over random histories). The store
-keeps the index beside its in-memory copy of the events and patches it with each poll's
+would (``tests/core/test_diff_stored_index.py`` compares both over random histories). The
+store keeps the index beside its in-memory copy of the events and patches it with each poll's
 changes, so a poll costs what changed plus a few passes in C.
 """
 
