@@ -105,16 +105,18 @@ class SeminarDetails:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
+        # The names, not ``fields(self)``: that rebuilds a tuple per call, and every poll
+        # encodes each changed occurrence twice (the event row and the parse cache).
+        for name in _SEMINAR_FIELDS:
+            value = getattr(self, name)
             if not value:
                 continue
-            if f.name == "speakers":
-                data[f.name] = list(value)
-            elif f.name == "rules":
-                data[f.name] = {name: rule for name, rule in value}
+            if name == "speakers":
+                data[name] = list(value)
+            elif name == "rules":
+                data[name] = dict(value)
             else:
-                data[f.name] = value
+                data[name] = value
         return data
 
     @classmethod
@@ -158,6 +160,10 @@ class SeminarDetails:
             self.online_url,
             self.rules,
         )
+
+
+#: Field names of :class:`SeminarDetails`, in declaration order.
+_SEMINAR_FIELDS = tuple(f.name for f in fields(SeminarDetails))
 
 
 _NO_SEMINAR = SeminarDetails()

@@ -250,7 +250,7 @@ class Poller:
     ) -> tuple[DiffResult, list[int]]:
         # Runs on the database thread: the diff of a large feed must not stall the event loop,
         # and loading, diffing and saving back to back keeps the single-writer rule simple.
-        stored = event_store.load_events(self._db, feed_id)
+        stored, index = event_store.load_for_diff(self._db, feed_id)
         result = diff_feed(
             settings.name,
             stored,
@@ -258,7 +258,8 @@ class Poller:
             now=now,
             policy=self._policy(feed_id, settings),
             baseline=baseline,
-            stored_sorted=True,  # load_events returns them soonest first
+            stored_sorted=True,  # load_for_diff returns them soonest first
+            index=index,
         )
         outbox_ids = event_store.save_poll_result(
             self._db,

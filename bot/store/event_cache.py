@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from bot.core.diff import StoredEvent
+from bot.core.diff import StoredEvent, StoredIndex
 from bot.core.models import OccurrenceKey
 
 
@@ -22,6 +22,9 @@ class CachedEvents:
     #: Sorted like ``load_events``; the objects are shared, never mutated (they are frozen).
     events: list[StoredEvent]
     by_key: dict[OccurrenceKey, StoredEvent]
+    #: Built on the first poll that diffs against this copy, then patched poll by poll; its
+    #: ``events`` and ``by_key`` are the two above.
+    index: StoredIndex | None = None
 
 
 _CACHES: weakref.WeakKeyDictionary[Database, dict[int, CachedEvents]] = weakref.WeakKeyDictionary()

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.core.diff import DiffResult, EventState, StoredEvent
+from bot.core.diff import DiffResult, EventState, StoredEvent, StoredIndex
 from bot.core.models import Occurrence, OccurrenceKey, sort_key
 from bot.store import event_cache, outbox
 from bot.store.db import write_transaction
@@ -58,17 +58,34 @@ def _event_from_row(row: Row) -> StoredEvent:
 
 def load_events(db: Database, feed_id: int) -> list[StoredEvent]:
     """The feed's events, soonest first; from memory while no one else wrote them."""
+    return list(_current(db, feed_id).events)
+
+
+def load_for_diff(db: Database, feed_id: int) -> tuple[list[StoredEvent], StoredIndex]:
+    """The feed's events, soonest first, with their index, for the poller's diff.
+
+    The list is the in-memory copy itself, not a copy of it (the diff only reads it), so the
+    diff can trust the index describes exactly what it was given.
+    """
+    entry = _current(db, feed_id)
+    if entry.index is None:  # one that became unusable stays so (the diff then walks)
+        entry.index = StoredIndex(entry.events, entry.by_key)
+    return entry.events, entry.index
+
+
+def _current(db: Database, feed_id: int) -> event_cache.CachedEvents:
     entry = event_cache.cached(db, feed_id)
     if entry is not None:
-        return list(entry.events)
+        return entry
     version = event_cache.events_version(db, feed_id)
     rows = all_rows(db, "SELECT * FROM events WHERE feed_id = ?", [feed_id])
     events = [_event_from_row(r) for r in rows]
     del rows
     events.sort(key=lambda e: (sort_key(e.occurrence.start), e.key))
     by_key = {e.key: e for e in events}
-    event_cache.remember(db, feed_id, event_cache.CachedEvents(version, events, by_key))
-    return list(events)
+    entry = event_cache.CachedEvents(version, events, by_key)
+    event_cache.remember(db, feed_id, entry)
+    return entry
 
 
 def _upsert_events(db: Database, feed_id: int, events: Sequence[StoredEvent]) -> None:
@@ -81,29 +98,16 @@ _UPSERT_CHUNK = 1000
 
 
 def _upsert_chunk(db: Database, feed_id: int, events: Sequence[StoredEvent]) -> None:
-    rows = []
-    for e in events:
-        occ = e.occurrence
-        end = sort_key(occ.end) if occ.end is not None else None
-        rows.append(
-            [
-                feed_id,
-                occ.key.uid,
-                occ.key.recurrence_id,
-                json.dumps(occ.to_dict(), sort_keys=True, ensure_ascii=False),
-                e.fingerprint,
-                e.state.value,
-                ts(sort_key(occ.start)),
-                ts(end) if end is not None else None,
-                int(occ.all_day),
-                e.missing_count,
-                ts(e.missing_since) if e.missing_since else None,
-                e.announcement_id,
-                e.revision,
-                ts(e.first_seen),
-                ts(e.last_seen),
-            ]
-        )
+    rows = [
+        [
+            feed_id,
+            e.occurrence.key.uid,
+            e.occurrence.key.recurrence_id,
+            _occurrence_json(e.occurrence),
+            *_columns(e),
+        ]
+        for e in events
+    ]
     db.conn.executemany(
         """
         INSERT INTO events (feed_id, uid, recurrence_id, occurrence_json, fingerprint, state,
@@ -126,6 +130,105 @@ def _upsert_chunk(db: Database, feed_id: int, events: Sequence[StoredEvent]) -> 
         """,
         rows,
     )
+
+
+#: The columns of ``events`` besides the key and the occurrence's JSON, as ``_columns`` gives them.
+_SCALAR_COLUMNS = (
+    "fingerprint",
+    "state",
+    "start_utc",
+    "end_utc",
+    "all_day",
+    "missing_count",
+    "missing_since",
+    "announcement_id",
+    "revision",
+    "first_seen",
+    "last_seen",
+)
+
+
+def _columns(e: StoredEvent) -> tuple[object, ...]:
+    occ = e.occurrence
+    end = sort_key(occ.end) if occ.end is not None else None
+    return (
+        e.fingerprint,
+        e.state.value,
+        ts(sort_key(occ.start)),
+        ts(end) if end is not None else None,
+        int(occ.all_day),
+        e.missing_count,
+        ts(e.missing_since) if e.missing_since else None,
+        e.announcement_id,
+        e.revision,
+        ts(e.first_seen),
+        ts(e.last_seen),
+    )
+
+
+def _sources(e: StoredEvent) -> tuple[object, ...]:
+    """What each of :func:`_columns` is made from, in the same order."""
+    occ = e.occurrence
+    return (
+        e.fingerprint,
+        e.state,
+        occ.start,
+        occ.end,
+        occ.all_day,
+        e.missing_count,
+        e.missing_since,
+        e.announcement_id,
+        e.revision,
+        e.first_seen,
+        e.last_seen,
+    )
+
+
+def _write_changes(
+    db: Database,
+    feed_id: int,
+    changed: Sequence[StoredEvent],
+    before: dict[OccurrenceKey, StoredEvent],
+) -> None:
+    """Write ``changed`` knowing the rows hold ``before``: only the columns that differ.
+
+    An upsert rewrites every column, and with them every index entry and the search index
+    of each row; an edited title then costs several times what it must. A row whose
+    occurrence is the very object stored holds its JSON already.
+    """
+    new: list[StoredEvent] = []
+    updates: dict[tuple[str, ...], list[list[object]]] = {}
+    for event in changed:
+        old = before.get(event.key)
+        if old is None:
+            new.append(event)
+            continue
+        names: list[str] = []
+        values: list[object] = []
+        if event.occurrence is not old.occurrence:
+            names.append("occurrence_json")
+            values.append(_occurrence_json(event.occurrence))
+        # Equal values give equal column text (aware instants are stored in UTC), so the
+        # values are compared and only the new event's columns are formatted.
+        for name, was, now, value in zip(
+            _SCALAR_COLUMNS, _sources(old), _sources(event), _columns(event), strict=True
+        ):
+            if was != now or type(was) is not type(now):
+                names.append(name)
+                values.append(value)
+        key = event.key
+        updates.setdefault(tuple(names), []).append([*values, feed_id, key.uid, key.recurrence_id])
+    _upsert_events(db, feed_id, new)
+    for columns, rows in updates.items():
+        assignments = ", ".join(f"{name} = ?" for name in columns)  # ours, not input
+        db.conn.executemany(
+            f"UPDATE events SET {assignments} WHERE feed_id = ? AND uid = ? AND recurrence_id = ?",
+            rows,
+        )
+
+
+def _occurrence_json(occ: Occurrence) -> str:
+    return json.dumps(occ.to_dict(), sort_keys=True, ensure_ascii=False)
 
 
 def has_due_pending(db: Database, feed_id: int, *, now: datetime, horizon: datetime) -> bool:
@@ -204,13 +307,15 @@ def save_poll_result(
             fresh: Sequence[StoredEvent] = result.events
             changed = fresh
         else:
-            known = {id(e) for e in prior.events}
-            fresh = [e for e in result.events if id(e) not in known]
+            fresh = _fresh(prior, result)
             before = prior.by_key
             # New objects equal to the stored row (a diff adopting the parse's own occurrence
             # object) have nothing to write.
             changed = [e for e in fresh if before.get(e.key) != e]
-        _upsert_events(db, feed_id, changed)
+        if prior is None:
+            _upsert_events(db, feed_id, changed)
+        else:
+            _write_changes(db, feed_id, changed, prior.by_key)
         _delete_events(db, feed_id, result.removed)
         ids = outbox.insert_outbox_rows(db, feed_id, result.planned, now)
         db.conn.execute(
@@ -251,16 +356,44 @@ def save_poll_result(
         )
         version = event_cache.events_version(db, feed_id)
     if prior is not None:
-        by_key = prior.by_key
+        _advance_cache(db, feed_id, prior, result, fresh, version)
+    return ids
+
+
+def _fresh(prior: event_cache.CachedEvents, result: DiffResult) -> list[StoredEvent]:
+    """The events of ``result`` that are not the very objects stored before, in order.
+
+    When the diff found its events through this copy's index, only the ones it visited can
+    be new objects; otherwise every event is looked at.
+    """
+    if result.visited is not None and prior.index is not None and result.basis is prior.index:
+        before = prior.by_key
+        return [e for e in result.visited if before.get(e.key) is not e]
+    known = {id(e) for e in prior.events}
+    return [e for e in result.events if id(e) not in known]
+
+
+def _advance_cache(
+    db: Database,
+    feed_id: int,
+    prior: event_cache.CachedEvents,
+    result: DiffResult,
+    fresh: Sequence[StoredEvent],
+    version: int,
+) -> None:
+    """Put the in-memory copy (and its index) forward to what was just written."""
+    by_key = prior.by_key
+    events = list(result.events)
+    index = prior.index
+    if index is not None:
+        index.advance(events, fresh, result.removed)  # moves ``by_key`` as below
+    else:
         for event in fresh:
             by_key[event.key] = event
         for key in result.removed:
             by_key.pop(key, None)
-        if len(by_key) == len(result.events):  # the result is the feed's whole next state
-            event_cache.remember(
-                db, feed_id, event_cache.CachedEvents(version, list(result.events), by_key)
-            )
-    return ids
+    if len(by_key) == len(result.events):  # the result is the feed's whole next state
+        event_cache.remember(db, feed_id, event_cache.CachedEvents(version, events, by_key, index))
 
 
 def record_poll_failure(

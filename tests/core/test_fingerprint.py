@@ -126,3 +126,27 @@ def test_unknown_zone_falls_back_to_utc_and_says_when_assumed() -> None:
     assert format_when(talk(timezone="Mars/Base", timezone_assumed=True)) == (
         "Thu 5 Mar 2026 15:45–16:45 (UTC) (time zone assumed)"
     )
+
+
+def test_fingerprints_stay_the_values_stored_rows_hold() -> None:
+    """Stored events keep their fingerprint across restarts and upgrades: a different hash for
+    the same content would make every stored talk look edited."""
+    from dataclasses import replace
+
+    from tests.store.factories import T0, tec_occ
+
+    occurrence = tec_occ(
+        7,
+        T0,
+        location=" Room 5 ",
+        categories=("Talk", " Logic"),
+        description="Abstract  ",
+        seminar=SeminarDetails(speaker="Ada Lovelace", title="On engines"),
+    )
+    all_day = replace(occurrence, start=date(2026, 3, 2), end=date(2026, 3, 3), status="CANCELLED")
+    assert fingerprint(occurrence) == (
+        "e26dc05ac1fd7a44d9351f29a6ddc95e9b3a908df2d0741847b1b54d9f91cdac"
+    )
+    assert fingerprint(all_day) == (
+        "9f0e4089af0fafc9cbb033c3bf9a151b50d713b878fd01f771814bf630bc38e1"
+    )

@@ -10,6 +10,8 @@ The pieces, in the order a diff meets them:
   proper (match keys, pair reschedules, feed-wide checks, per-event rules, the result).
 - :mod:`~bot.core.diff.fast_path` — sets aside the stored events the feed shows unchanged (as
   the very same object) and merges them back in order; the diff visits only the rest.
+- :mod:`~bot.core.diff.stored_index` — the stored events indexed between polls, so the fast
+  path finds the few to visit without walking them all.
 - :mod:`~bot.core.diff.identity` — matching by key and reschedule pairing by URL or UID stem.
 - :mod:`~bot.core.diff.evidence` — which absences count, and when a poll is a mass drop.
 - :mod:`~bot.core.diff.rules` — what one event becomes: present, new, or absent.
@@ -31,6 +33,7 @@ from bot.core.diff.model import (
     announcement_id_for,
     in_announce_window,
 )
+from bot.core.diff.stored_index import StoredIndex
 
 __all__ = [
     "Baseline",
@@ -40,6 +43,7 @@ __all__ = [
     "EventState",
     "PlannedAction",
     "StoredEvent",
+    "StoredIndex",
     "announcement_id_for",
     "diff_feed",
     "in_announce_window",

@@ -9,7 +9,12 @@ from datetime import datetime
 
 from bot.core.diff.budget import enforce_announcement_budget
 from bot.core.diff.evidence import mass_drop_reason, missing_candidates
-from bot.core.diff.fast_path import Aside, merge_untouched, set_aside_untouched
+from bot.core.diff.fast_path import (
+    Aside,
+    merge_untouched,
+    set_aside_indexed,
+    set_aside_untouched,
+)
 from bot.core.diff.identity import KeyMatch, match_keys, reschedule_pairs
 from bot.core.diff.model import (
     COUNT_FIELDS,
@@ -22,6 +27,7 @@ from bot.core.diff.model import (
     start_of,
 )
 from bot.core.diff.rules import Builder, apply_absent, apply_new, apply_present
+from bot.core.diff.stored_index import StoredIndex
 from bot.core.models import OccurrenceKey, ParsedFeed
 
 #: Frozen, so one instance serves as every call's default.
@@ -37,6 +43,7 @@ def diff_feed(
     policy: DiffPolicy = _DEFAULT_POLICY,
     baseline: Baseline | None = None,
     stored_sorted: bool = False,
+    index: StoredIndex | None = None,
 ) -> DiffResult:
     """Compare one successful parse with the stored state of ``feed``.
 
@@ -44,16 +51,28 @@ def diff_feed(
     inside the announce window without announcing it, "announce" announces it.
     ``stored_sorted`` promises ``stored`` is in :attr:`DiffResult.events` order (as
     ``load_events`` returns it), which spares re-sorting the events nothing happened to.
+    ``index``: the store's index of ``stored`` (used only when ``stored`` is its very list),
+    which finds the events to visit without walking them all; the answer is the same.
     """
     if now.tzinfo is None:
         raise ValueError("now must be aware")
-    aside = set_aside_untouched(stored, parsed, now, policy)
+    indexed = index is not None and index.usable and index.events is stored
+    if indexed:
+        assert index is not None
+        aside = set_aside_indexed(index, parsed, now, policy)
+    else:
+        aside = set_aside_untouched(stored, parsed, now, policy)
     if aside is None:
         return _whole(feed, stored, parsed, now, policy, baseline)
     result = _diff(feed, stored, parsed, now=now, policy=policy, baseline=baseline, rest=aside)
     if result is None:  # something vanished while something appeared: pair on the whole feed
         return _whole(feed, stored, parsed, now, policy, baseline)
-    return replace(result, events=merge_untouched(aside.untouched, result.events, stored_sorted))
+    if indexed and aside.spans is not None:
+        assert index is not None
+        events = index.merge(aside.spans, result.events)
+    else:
+        events = merge_untouched(aside.untouched, result.events, stored_sorted)
+    return replace(result, events=events, visited=result.events, basis=index if indexed else None)
 
 
 def _whole(
@@ -103,8 +122,7 @@ def _diff(
             parsed_count=parsed_count,
             skipped_count=parsed.skipped_total,
         )
-    b = Builder(feed, now, policy)
-    b.taken_ids = {e.announcement_id for e in stored}
+    b = Builder(feed, now, policy, stored)
     _visit_parsed(b, match, pairs, baseline)
     candidate_keys = {e.key for e in candidates}
     for event in match.absent:  # order is irrelevant: everything emitted is sorted below
@@ -120,6 +138,9 @@ def _needs_whole_feed(match: KeyMatch, rest: Aside) -> bool:
         return False
     if match.vanished_live:
         return True
+    if rest.stored_keys is not None:  # keys are unique: set aside = stored but not visited
+        stored_keys, visited = rest.stored_keys, match.by_key
+        return any(k in stored_keys and k not in visited for k in match.new_keys)
     aside = {e.key for e in rest.untouched}
     return not aside.isdisjoint(match.new_keys) or not aside.isdisjoint(match.by_key)
 

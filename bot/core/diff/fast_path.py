@@ -9,8 +9,10 @@ is set aside and merged back into the result in order; the diff visits only the 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import chain
+from operator import itemgetter
 from typing import NamedTuple
 
 from bot.core.diff.model import (
@@ -21,7 +23,8 @@ from bot.core.diff.model import (
     event_sort,
     start_of,
 )
-from bot.core.models import Occurrence, ParsedFeed
+from bot.core.diff.stored_index import StoredIndex, align, pick
+from bot.core.models import Occurrence, OccurrenceKey, ParsedFeed
 
 
 class Aside(NamedTuple):
@@ -33,6 +36,11 @@ class Aside(NamedTuple):
     stored: list[StoredEvent]
     #: The parsed occurrences no untouched event took.
     parsed: list[Occurrence]
+    #: Every stored event by key, when their keys are known to be unique (from the index):
+    #: answers "was this key set aside?" without collecting the untouched keys.
+    stored_keys: Mapping[OccurrenceKey, StoredEvent] | None = None
+    #: With an index: where the visited events sit in it, as sorted [start, stop) spans.
+    spans: list[tuple[int, int]] | None = None
 
 
 def set_aside_untouched(
@@ -74,6 +82,78 @@ def set_aside_untouched(
     # ``present`` now holds the parsed objects no untouched event took.
     rest_parsed = [o for o in parsed.occurrences if id(o) in present]
     return Aside(untouched, rest_stored, rest_parsed)
+
+
+def set_aside_indexed(
+    index: StoredIndex, parsed: ParsedFeed, now: datetime, policy: DiffPolicy
+) -> Aside | None:
+    """What :func:`set_aside_untouched` gives for ``index.events``, without visiting every
+    event: only those the index names as possibly touched (see
+    :mod:`~bot.core.diff.stored_index`) are tested, with the same :func:`_quiet`."""
+    horizon = now + policy.announce_window
+    alignment = align(index, parsed.occurrences)
+    if alignment is None:
+        return _aside_by_sets(index, parsed, now, policy)
+    events = index.events
+    gone = alignment.unmatched
+    gone_ids = set(map(id, chain.from_iterable(events[a:b] for a, b in gone)))
+    singles: list[int] = []  # stored positions of the other touched events
+    shown: list[int] = []  # and where the parse shows their occurrence
+    for event in _restless(index, now, horizon):
+        if id(event) in gone_ids:
+            continue
+        position = index.position(event)
+        if position is None:  # pragma: no cover - the index lost track: walk
+            return set_aside_untouched(events, parsed, now, policy)
+        singles.append(position)
+        shown.append(_shown_at(alignment.runs, position))
+    spans = sorted([*gone, *((p, p + 1) for p in set(singles))])
+    touched = [e for a, b in spans for e in events[a:b]]
+    if len(touched) >= len(events):
+        return None  # nothing to set aside
+    occurrences = parsed.occurrences
+    free = sorted({*alignment.free, *shown})
+    rest = [occurrences[f] for f in free]
+    return Aside(index.without(spans), touched, rest, index.by_key, spans)
+
+
+def _restless(index: StoredIndex, now: datetime, horizon: datetime) -> list[StoredEvent]:
+    """The stored events :func:`_quiet` may refuse whatever the parse shows."""
+    marked = list(index.restless.values())  # never quiet: the index files them so
+    marked.extend(e for e in index.pending_until(horizon) if not _quiet(e, now, horizon))
+    return marked
+
+
+def _shown_at(runs: list[tuple[int, int, int]], position: int) -> int:
+    """The parse position paired with stored ``position`` (which is in a run)."""
+    run = bisect.bisect_right(runs, position, key=itemgetter(1)) - 1
+    first, stored_first, _length = runs[run]
+    return first + position - stored_first
+
+
+def _aside_by_sets(
+    index: StoredIndex, parsed: ParsedFeed, now: datetime, policy: DiffPolicy
+) -> Aside | None:
+    """:func:`set_aside_indexed` by set algebra on object ids, for parses that do not line up
+    with the stored order (each pass runs in C, but over every event)."""
+    occurrences = parsed.occurrences
+    horizon = now + policy.announce_window
+    present = set(map(id, occurrences))
+    by_occurrence = index.by_occurrence
+    # By id(event): a gone event may also be restless or pending.
+    marked = {id(e): e for e in map(by_occurrence.__getitem__, by_occurrence.keys() - present)}
+    marked.update((id(e), e) for e in _restless(index, now, horizon))
+    if len(marked) >= len(index.events):
+        return None  # nothing to set aside
+    touched = list(marked.values())
+    spans = index.spans_of(touched)
+    if spans is None:  # pragma: no cover - the index lost track: walk
+        return set_aside_untouched(index.events, parsed, now, policy)
+    touched.sort(key=event_sort)
+    # The parsed objects no untouched event took: the new ones, and the touched events' own.
+    free = present.difference(by_occurrence)
+    free.update(i for i in map(id, (e.occurrence for e in touched)) if i in present)
+    return Aside(index.without(spans), touched, pick(occurrences, free), index.by_key, spans)
 
 
 def _quiet(event: StoredEvent, now: datetime, horizon: datetime) -> bool:

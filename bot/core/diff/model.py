@@ -10,9 +10,12 @@ import enum
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from bot.core.models import Action, Occurrence, OccurrenceKey, sort_key
+
+if TYPE_CHECKING:
+    from bot.core.diff.stored_index import StoredIndex
 
 Baseline = Literal["announce", "silent"]
 
@@ -132,6 +135,12 @@ class DiffResult:
     over_cap: tuple[OccurrenceKey, ...] = ()
     parsed_count: int = 0
     skipped_count: int = 0
+    #: With events set aside: the events the diff visited (sorted like ``events``). Every
+    #: other event of ``events`` is the very object it was given, so the store need not
+    #: look at them. Bookkeeping only: not part of the answer, not compared.
+    visited: tuple[StoredEvent, ...] | None = field(default=None, compare=False, repr=False)
+    #: The index ``stored`` came with when ``visited`` was found through it.
+    basis: StoredIndex | None = field(default=None, compare=False, repr=False)
 
     @property
     def actions(self) -> tuple[Action, ...]:

@@ -9,6 +9,7 @@ successful polls, 30 minutes apart, by default), and only absences the feed can 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -39,7 +40,13 @@ _COUNTED_AS = {
 class Builder:
     """Accumulates the outcome of one diff: the next events, removals, actions and counts."""
 
-    def __init__(self, feed: str, now: datetime, policy: DiffPolicy) -> None:
+    def __init__(
+        self,
+        feed: str,
+        now: datetime,
+        policy: DiffPolicy,
+        stored: Sequence[StoredEvent] = (),
+    ) -> None:
         self.feed = feed
         self.now = now
         self.policy = policy
@@ -47,17 +54,27 @@ class Builder:
         self.removed: list[OccurrenceKey] = []
         self.planned: list[PlannedAction] = []
         self.counts: Counter[str] = Counter()
-        self.taken_ids: set[str] = set()
+        self._stored = stored
+        self._taken_ids: set[str] | None = None
+
+    @property
+    def taken_ids(self) -> set[str]:
+        """Announcement ids in use: every stored event's, and those handed out since.
+        Collected on first use: most polls of a large feed meet no new event."""
+        if self._taken_ids is None:
+            self._taken_ids = {e.announcement_id for e in self._stored}
+        return self._taken_ids
 
     def fresh_announcement_id(self, key: OccurrenceKey) -> str:
         """A new event's id, never one a stored event still holds."""
         base = announcement_id_for(self.feed, key, self.now, self.policy.id_scope)
+        taken = self.taken_ids
         candidate = base
         suffix = 1
-        while candidate in self.taken_ids:
+        while candidate in taken:
             suffix += 1
             candidate = f"{base}-{suffix}"
-        self.taken_ids.add(candidate)
+        taken.add(candidate)
         return candidate
 
     def keep(self, event: StoredEvent) -> None:

@@ -6,6 +6,8 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import compress, count
+from operator import ne
 
 from bot.core.incremental.assemble import assemble, in_window
 from bot.core.incremental.flat import Flat, flatten
@@ -126,7 +128,8 @@ def absorb(
 ) -> tuple[FeedState | None, set[bytes], set[bytes]]:
     """The next state after ``outcome``, plus the digests added and dropped (for persistence).
 
-    A full parse leaves no state: the next poll starts over.
+    A full parse leaves no state: the next poll starts over. Set algebra on the dict's keys
+    (in C) rather than a loop over every remembered group: a poll of a large feed changes few.
     """
     if outcome.full is not None or outcome.horizon is None:
         dropped = set(state.groups) if state else set()
@@ -145,12 +148,23 @@ def absorb(
             meta=outcome.meta,
         )
     else:
-        old = set(state.groups)
-    state.groups.update(outcome.new)
-    wanted = set(outcome.order)
-    dropped = {d for d in state.groups if d not in wanted}
+        old = None
+    groups = state.groups
+    moved = _moved(state, outcome.order) if old is None else None
+    if moved is None:
+        wanted = set(outcome.order)
+        dropped = groups.keys() - wanted
+        named: set[bytes] | tuple[bytes, ...] = wanted
+    else:
+        dropped, arrived = moved
+        named = outcome.order  # only asked about new groups the position test did not see
+    # Remembered groups the order no longer names go, and new ones it does not name stay out.
     for digest in dropped:
-        del state.groups[digest]
+        del groups[digest]
+    groups.update(outcome.new)
+    for digest in outcome.new:
+        if (moved is None or digest not in arrived) and digest not in named:
+            del groups[digest]
     state.order = outcome.order
     if state.flat is not None:
         state.flat.stale = True  # keep its per-group memo for the rebuild
@@ -159,4 +173,24 @@ def absorb(
     state.settings = settings
     state.version = next(_VERSIONS)
     state.view_token = outcome.token if predicted else b""
-    return state, set(outcome.new), old - set(state.groups)
+    if old is not None:  # a reset: all remembered before is gone, but for groups parsed anew
+        dropped = old - groups.keys()
+    return state, set(outcome.new), dropped
+
+
+def _moved(state: FeedState, order: tuple[bytes, ...]) -> tuple[set[bytes], set[bytes]] | None:
+    """(groups the new ``order`` drops, digests it brings) found from the positions where it
+    differs from the remembered order, compared in C; ``None`` when that cannot tell.
+
+    Exact when every position holds a remembered group, each once: the remembered groups are
+    always those the remembered order names, so equal counts mean no repeats and none
+    volatile. A group is then dropped only if it sat where the order changed and does not
+    reappear there (anywhere else it would still sit where it was).
+    """
+    previous = state.order
+    if not len(state.groups) == len(previous) == len(order):
+        return None
+    changed = list(compress(count(), map(ne, previous, order)))
+    arrived = {order[p] for p in changed}
+    left = {previous[p] for p in changed}
+    return {d for d in left if d in state.groups and d not in arrived}, arrived
