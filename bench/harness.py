@@ -70,11 +70,10 @@ class BenchPoller:
 
     def parser_peak_mb(self) -> float:
         """Peak RSS (VmHWM) of the live parser workers, read from /proc."""
-        executor = getattr(self._pool, "_executor", None)
         peak = 0.0
-        for process in dict(getattr(executor, "_processes", None) or {}).values():
+        for pid in self._pool.worker_pids():
             try:
-                status = Path(f"/proc/{process.pid}/status").read_text()
+                status = Path(f"/proc/{pid}/status").read_text()
             except OSError:
                 continue
             for row in status.splitlines():

@@ -15,8 +15,10 @@ import contextlib
 import gc
 import logging
 import multiprocessing
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -43,6 +45,8 @@ Worker = Callable[[bytes, str, str, str, ParseLimits], WorkerResult]
 #: wall-clock allowance) never queues every other feed's parse behind it; the second child is
 #: only started when two parses overlap, so a quiet bot still runs one.
 DEFAULT_WORKERS = 2
+#: Feeds whose parser child the pool remembers (see ``ParserPool._token_lanes``).
+_REMEMBERED_LANES = 4096
 
 
 def _start_worker(memory_bytes: int | None) -> None:
@@ -213,6 +217,18 @@ def _unpack(result: WorkerResult) -> ParsedFeed:
     raise _rebuild_error(result)
 
 
+@dataclass(slots=True)
+class _Lane:
+    """One parser child, in an executor of its own, so a feed's next parse can go back to the
+    child that remembers its last split and view, and a child killed for overrunning takes
+    no other feed's parse with it."""
+
+    executor: concurrent.futures.ProcessPoolExecutor | None = None
+    #: Bumped whenever the executor is thrown away: a caller holding an older one is late.
+    generation: int = 0
+    busy: bool = False
+
+
 class ParserPool:
     """A lazily started, reusable pool of parser processes; see the module docstring.
 
@@ -238,48 +254,61 @@ class ParserPool:
         self._in_process = in_process
         self._context = multiprocessing.get_context(start_method)
         self._worker = worker
-        self._executor: concurrent.futures.ProcessPoolExecutor | None = None
-        self._generation = 0
+        self._lanes = [_Lane() for _ in range(self._max_workers)]
+        #: The lane whose child made each recent outcome, by the outcome's view token: the
+        #: feed's next parse prefers that child, which can split the next body against the
+        #: last one and knows the view (elsewhere, both must be sent and made again).
+        self._token_lanes: OrderedDict[bytes, int] = OrderedDict()
         self._closed = False
         self._splits = SplitMemo()
-        #: At most one parse per child is handed to the executor; the rest wait here, so a
-        #: parse's timeout measures its own run and not the queue of feeds ahead of it.
+        #: At most one parse per child is handed to it; the rest wait here, so a parse's
+        #: timeout measures its own run and not the queue of feeds ahead of it. Holding a slot
+        #: guarantees a lane that is not busy.
         self._slots = asyncio.Semaphore(self._max_workers)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def _pool(self) -> concurrent.futures.ProcessPoolExecutor:
+    def _executor_of(self, lane: _Lane) -> concurrent.futures.ProcessPoolExecutor:
         if self._closed:
             raise RuntimeError("ParserPool is closed")
-        if self._executor is None:
-            self._executor = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self._max_workers,
+        if lane.executor is None:
+            lane.executor = concurrent.futures.ProcessPoolExecutor(
+                max_workers=1,
                 mp_context=self._context,
                 initializer=_start_worker,
                 initargs=(self._memory_limit,),
             )
-        return self._executor
+        return lane.executor
 
-    def _discard(self, generation: int, *, kill: bool) -> None:
-        """Throw away the executor of ``generation`` (killing its workers if asked)."""
-        if generation != self._generation or self._executor is None:
+    def _discard(self, lane: _Lane, generation: int, *, kill: bool) -> None:
+        """Throw away the lane's executor of ``generation`` (killing its child if asked)."""
+        if generation != lane.generation or lane.executor is None:
             return
-        executor, self._executor = self._executor, None
-        self._generation += 1
+        executor, lane.executor = lane.executor, None
+        lane.generation += 1
         if kill:
-            processes: dict[int, Any] = dict(getattr(executor, "_processes", None) or {})
-            for process in processes.values():
+            for process in _processes(executor):
                 with contextlib.suppress(OSError, AttributeError, ValueError):
                     process.kill()
         executor.shutdown(wait=False, cancel_futures=True)
 
+    def worker_pids(self) -> list[int]:
+        """The process ids of the live parser children (for measurements)."""
+        return [
+            process.pid
+            for lane in self._lanes
+            if lane.executor is not None
+            for process in _processes(lane.executor)
+        ]
+
     async def close(self) -> None:
         """Stop the workers (killing any still busy); the pool can't be used afterwards."""
         self._closed = True
-        if self._executor is not None:
-            executor = self._executor
-            self._discard(self._generation, kill=True)
-            await asyncio.to_thread(executor.shutdown, True, cancel_futures=True)
+        for lane in self._lanes:
+            if lane.executor is not None:
+                executor = lane.executor
+                self._discard(lane, lane.generation, kill=True)
+                await asyncio.to_thread(executor.shutdown, True, cancel_futures=True)
 
     async def __aenter__(self) -> ParserPool:
         return self
@@ -376,12 +405,19 @@ class ParserPool:
         cache: CacheView | None,
         wait: float,
     ) -> Outcome | WorkerResult:
-        """One incremental parse in a worker: the lean view first, the whole view when the
-        worker does not know its token."""
+        """One incremental parse, in the child that made the feed's last outcome when it is
+        free: the lean view first, the whole view when the child does not know its token."""
         lean = cache.lean() if cache is not None else None
-        result = await self._submit(_run_incremental_task, (cpu, body, *task, lean), wait)
+        prefer = self._token_lanes.get(cache.token) if cache is not None and cache.token else None
+        args = (cpu, body, *task, lean)
+        result, lane = await self._submit_to_lane(_run_incremental_task, args, wait, prefer)
         if lean is not cache and isinstance(result, dict) and result.get(_VIEW_UNKNOWN):
-            result = await self._submit(_run_incremental_task, (cpu, body, *task, cache), wait)
+            args = (cpu, body, *task, cache)
+            result, lane = await self._submit_to_lane(_run_incremental_task, args, wait, lane)
+        if isinstance(result, Outcome) and result.token:
+            self._token_lanes[result.token] = lane
+            while len(self._token_lanes) > _REMEMBERED_LANES:
+                self._token_lanes.popitem(last=False)
         return result  # type: ignore[no-any-return]
 
     async def _submit(
@@ -390,36 +426,54 @@ class ParserPool:
         args: tuple[Any, ...],
         timeout: float,  # noqa: ASYNC109
     ) -> Any:
-        async with self._slots:
-            return await self._submit_now(fn, args, timeout)
+        result, _lane = await self._submit_to_lane(fn, args, timeout, None)
+        return result
 
-    async def _submit_now(
+    async def _submit_to_lane(
         self,
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         timeout: float,  # noqa: ASYNC109
-    ) -> Any:
-        # One retry when another caller's timeout killed the shared workers under us.
-        for attempt in range(2):
-            generation = self._generation
-            future = self._pool().submit(fn, *args)
+        prefer: int | None,
+    ) -> tuple[Any, int]:
+        """Run ``fn`` in lane ``prefer`` when it is free, else in the first free lane (so a
+        quiet bot keeps to one child); the result and the lane it ran in."""
+        async with self._slots:
+            if prefer is None or self._lanes[prefer].busy:
+                prefer = next(i for i, lane in enumerate(self._lanes) if not lane.busy)
+            lane = self._lanes[prefer]
+            lane.busy = True
             try:
-                result = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
-            except TimeoutError:
-                log.warning("parser child exceeded %.1f s; killing it", timeout)
-                self._discard(generation, kill=True)
-                raise errors.ParseLimitExceeded(
-                    f"parsing took longer than {timeout:g} s and was stopped"
-                ) from None
-            except BrokenProcessPool:
-                killed_by_other = generation != self._generation
-                self._discard(generation, kill=True)
-                if killed_by_other and attempt == 0:
-                    continue
-                raise errors.ParseLimitExceeded(
-                    "the parser process died (memory or CPU limit exceeded)"
-                ) from None
-            except MemoryError:
-                raise errors.ParseLimitExceeded("the parse result was too large") from None
-            return result
-        raise errors.ParseLimitExceeded("the parser process died repeatedly")  # pragma: no cover
+                return await self._run_in(lane, fn, args, timeout), prefer
+            finally:
+                lane.busy = False
+
+    async def _run_in(
+        self,
+        lane: _Lane,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        timeout: float,  # noqa: ASYNC109
+    ) -> Any:
+        generation = lane.generation
+        future = self._executor_of(lane).submit(fn, *args)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        except TimeoutError:
+            log.warning("parser child exceeded %.1f s; killing it", timeout)
+            self._discard(lane, generation, kill=True)
+            raise errors.ParseLimitExceeded(
+                f"parsing took longer than {timeout:g} s and was stopped"
+            ) from None
+        except BrokenProcessPool:
+            self._discard(lane, generation, kill=True)
+            raise errors.ParseLimitExceeded(
+                "the parser process died (memory or CPU limit exceeded)"
+            ) from None
+        except MemoryError:
+            raise errors.ParseLimitExceeded("the parse result was too large") from None
+
+
+def _processes(executor: concurrent.futures.ProcessPoolExecutor) -> list[Any]:
+    """The executor's live worker processes (the standard library keeps them private)."""
+    return list(dict(getattr(executor, "_processes", None) or {}).values())
