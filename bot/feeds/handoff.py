@@ -2,9 +2,10 @@
 
 A process pool pickles every argument and pushes it through a pipe a few kilobytes at a time,
 each chunk a wake-up of both processes: ~10 ms for a 7 MB feed on a busy machine. Written to
-a temporary file (one ``write``, on a worker thread) and read back whole by the child, the same
-body costs ~3 ms. The file is created readable by this user only, and the parent removes it
-as soon as the child has answered (or was killed). When no file can be written, the body goes
+a temporary file (one ``write``, on a worker thread; in memory, under ``/dev/shm``, where
+there is one) and read back whole by the child, the same body costs ~3 ms. The file is
+created readable by this user only, and the parent removes it as soon as the child has
+answered (or was killed). When no file can be written, the body goes
 through the pipe as before: the hand-off is an optimisation, never a new way to fail a poll.
 """
 
@@ -34,17 +35,39 @@ def spill(body: bytes) -> Spilled | None:
     """The body in a new private temporary file; ``None`` when that cannot be done."""
     if len(body) < SPILL_FROM:
         return None
+    for directory in _DIRECTORIES:
+        spilled = _spill_into(directory, body)
+        if spilled is not None:
+            return spilled
+    return None
+
+
+def _spill_into(directory: str | None, body: bytes) -> Spilled | None:
     try:
-        fd, path = tempfile.mkstemp(prefix="seminar-bot-body-")
+        fd, path = tempfile.mkstemp(prefix="seminar-bot-body-", dir=directory)
     except OSError:
         return None
     try:
         with open(fd, "wb") as out:
             out.write(body)
-    except OSError:
+    except OSError:  # a full memory file system, say: the next directory, then the pipe
         remove(Spilled(path, len(body)))
         return None
     return Spilled(path, len(body))
+
+
+def _directories() -> tuple[str | None, ...]:
+    """Where bodies are written: a memory file system first, when there is one we may write
+    to. On a disk-backed temporary directory a 7 MB write every poll now and then waits
+    behind the write-back of the bodies before it (2 ms became 18 ms); in memory it never
+    touches a disk. ``None`` stands for the system's temporary directory."""
+    shared_memory = "/dev/shm"
+    if os.path.isdir(shared_memory) and os.access(shared_memory, os.W_OK | os.X_OK):
+        return (shared_memory, None)
+    return (None,)
+
+
+_DIRECTORIES = _directories()
 
 
 async def spill_off_loop(body: bytes) -> Spilled | None:

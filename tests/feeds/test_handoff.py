@@ -40,6 +40,7 @@ def bodies_left(directory: Path) -> list[Path]:
 def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Temporary files go to a directory of this test only, so leftovers can be counted."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(handoff, "_DIRECTORIES", (str(tmp_path),))
     return tmp_path
 
 
@@ -80,10 +81,24 @@ async def test_without_a_writable_temporary_directory_the_body_goes_through_the_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    monkeypatch.setattr(handoff, "_DIRECTORIES", (str(tmp_path / "gone"), None))
     assert handoff.spill(BODY) is None
     async with ParserPool() as pool:
         outcome = await pool.parse_incremental(BODY, **WINDOW)
     assert assembled(outcome) == parse_feed(BODY, **WINDOW)
+
+
+def test_a_directory_that_refuses_the_body_hands_it_to_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone, disk = tmp_path / "unmounted", tmp_path / "disk"
+    disk.mkdir()
+    monkeypatch.setattr(handoff, "_DIRECTORIES", (str(gone), str(disk)))
+    spilled = handoff.spill(BODY)
+    assert spilled is not None and Path(spilled.path).parent == disk
+    assert handoff.read_body(spilled) == BODY
+    handoff.remove(spilled)
+    assert bodies_left(disk) == []
 
 
 def test_a_file_that_cannot_be_read_back_is_refused_not_misread(private_tmp: Path) -> None:
