@@ -8,7 +8,6 @@ the invariants they keep, are described in :mod:`bot.core.incremental`.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from datetime import datetime
 
@@ -61,10 +60,6 @@ def body_digest(body: bytes) -> str:
 
 def _key(digest: bytes) -> str:
     return "c:" + digest.hex()
-
-
-def _settled_key(body: bytes, draft: DraftDigest) -> str:
-    return _key(settle_digest(body, draft))
 
 
 def _lookup(
@@ -142,11 +137,16 @@ def _absorb(
     db: Database,
     feed_id: int,
     outcome: Outcome,
-    body_hash: str,
+    body: bytes,
+    key: str | DraftDigest,
     settings: bytes,
     window: tuple[datetime, datetime],
     limits: ParseLimits,
 ) -> ParsedFeed | None:
+    if isinstance(key, str):
+        body_hash = key
+    else:  # settled here, after the child: done beside it, it slowed the child's hand-off
+        body_hash = _key(settle_digest(body, key, single_stamp=outcome.single_stamp))
     cache = cache_for(db)
     state, added, dropped = absorb(
         cache.get(feed_id), outcome, body_hash=body_hash, settings=settings
@@ -185,7 +185,7 @@ async def parse_incrementally(
     )
     if parsed is not None:
         return parsed
-    parsing = parser.parse_incremental(
+    outcome = await parser.parse_incremental(
         body,
         window_start=window_start,
         window_end=window_end,
@@ -193,11 +193,7 @@ async def parse_incrementally(
         limits=limits,
         cache=view,
     )
-    if isinstance(key, str):
-        digest, outcome = key, await parsing
-    else:  # the body changed (or holds stamps of several values): settle its key meanwhile
-        digest, outcome = await asyncio.gather(db_thread.run(_settled_key, body, key), parsing)
-    parsed = await db_thread.run(_absorb, db, feed_id, outcome, digest, settings, window, limits)
+    parsed = await db_thread.run(_absorb, db, feed_id, outcome, body, key, settings, window, limits)
     if parsed is None:  # the groups interact after all: the full parse decides
         parsed = await parser.parse(
             body,

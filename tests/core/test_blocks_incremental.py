@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -15,9 +16,13 @@ from bot.core.incremental.blocks import (
     _digest_stamps,
     _group_digest,
     content_digest,
+    draft_digest,
+    settle_digest,
     stamp_pieces,
 )
+from bot.core.incremental.changed import parse_changed
 from bot.core.incremental.split import SplitMemo, _runs, split_feed
+from bot.errors import FeedError
 
 FIRST = datetime(2026, 3, 2, 15, tzinfo=UTC)
 TALKS = seminar_series(12, first=FIRST, recurring_share=0.25)
@@ -285,3 +290,33 @@ def test_an_edit_starting_a_piece_with_a_stamp_makes_the_body_unclean() -> None:
     assert middle is not None and middle == split(new) and not middle.clean
     later = new.replace(b"DTSTAMP:20260101T091500", b"DTSTAMP:20260101T093000")
     assert split(later, middle) == split(later)
+
+
+@settings(max_examples=200, deadline=None)
+@given(successions())
+def test_the_child_vouches_for_a_single_stamp_only_when_the_count_agrees(
+    pair: tuple[bytes, bytes],
+) -> None:
+    # What the parser child says of a body (split against the one before, as in a poll) lets
+    # the main process skip its own count: it must never say so when the count disagrees.
+    old, new = pair
+    memo = SplitMemo()
+    window = {"window_start": FIRST - timedelta(days=1), "window_end": FIRST + timedelta(days=90)}
+    with contextlib.suppress(FeedError):  # not a calendar: nothing to split against
+        parse_changed(old, **window, splits=memo)
+    try:
+        outcome = parse_changed(new, **window, splits=memo)
+    except FeedError:
+        return  # the poll fails: no key is kept
+    draft = draft_digest(new)
+    if outcome.single_stamp:
+        assert draft.cuts is None or new.count(b"\nDTSTAMP") == draft.cuts
+    assert settle_digest(new, draft, single_stamp=outcome.single_stamp) == _digest_stamps(new)
+
+
+def test_a_plain_export_is_vouched_for_and_one_stamped_apart_is_not() -> None:
+    body = render_feed(TALKS, stamp=STAMP)
+    window = {"window_start": FIRST - timedelta(days=1), "window_end": FIRST + timedelta(days=90)}
+    assert parse_changed(body, **window).single_stamp
+    mixed = body.replace(b"DTSTAMP:2026", b"DTSTAMP:2025", 2)
+    assert not parse_changed(mixed, **window).single_stamp

@@ -183,8 +183,9 @@ def draft_digest(body: bytes, *, known: bytes | None = None) -> DraftDigest:
     That is the body minus *some* stamp lines, which parses the same, so a match with
     ``known`` (a digest :func:`content_digest` gave for the body last seen) settles it: it is
     then this body's content digest too. Otherwise stamp lines of other values may be left,
-    and only :func:`settle_digest`'s search (a third pass over a large body) can tell; a poll
-    that found no match runs that search beside the parser child rather than before it."""
+    and only :func:`settle_digest` can tell: a poll that found no match settles it after the
+    parser child, whose split usually proves there are none (then no third pass over a large
+    body is needed)."""
     first = _STAMP_LINE.search(body)
     if first is None:
         return DraftDigest(hashlib.sha256(body).digest(), None)
@@ -195,12 +196,19 @@ def draft_digest(body: bytes, *, known: bytes | None = None) -> DraftDigest:
     return DraftDigest(value, None if value == known else cuts)
 
 
-def settle_digest(body: bytes, draft: DraftDigest, *, stretch: int = 1 << 20) -> bytes:
+def settle_digest(
+    body: bytes, draft: DraftDigest, *, single_stamp: bool = False, stretch: int = 1 << 20
+) -> bytes:
     """The content digest from ``draft``: its value when no other stamp line is left.
+
+    ``single_stamp``: the caller knows every DTSTAMP line of the body is a copy of its first
+    stamp line (the parser child's split proves it as it goes), so no search is needed.
 
     This runs on the database thread beside the event loop: every C-level call covers one
     event or one stretch of about ``stretch`` bytes, so none holds the interpreter for long."""
-    if draft.cuts is None or _count(body, b"\nDTSTAMP", stretch) == draft.cuts:
+    if draft.cuts is None or single_stamp:
+        return draft.value
+    if _count(body, b"\nDTSTAMP", stretch) == draft.cuts:
         return draft.value
     return _digest_stamps(body)  # stamps of several values: leave every one of them out
 

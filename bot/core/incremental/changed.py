@@ -157,6 +157,7 @@ def parse_changed(
     """
     if len(body) > limits.max_bytes:
         return _full(body, window_start, window_end, default_timezone, limits)
+    received = body
     body = to_utf8(body)  # the splitter reads ASCII-compatible bytes
     split = _split(body, limits, splits)
     if split is None:
@@ -185,6 +186,7 @@ def parse_changed(
         exact=exact,
         meta=meta,
         event_count=split.vevent_count,
+        single_stamp=split.clean and split.data is received,
     )
 
 

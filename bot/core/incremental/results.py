@@ -215,6 +215,10 @@ class Outcome:
     token: bytes = b""
     #: The version of the view this outcome was made from (-1 without a view).
     base_version: int = -1
+    #: The body as received is what was split, and every DTSTAMP line in it is a copy of
+    #: its first stamp line (``SplitFeed.clean``): the main process's draft digest of the
+    #: body is then its content digest, with no search of its own.
+    single_stamp: bool = False
 
 
 def settings_key(default_timezone: str, limits: ParseLimits) -> bytes:
