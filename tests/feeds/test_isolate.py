@@ -88,6 +88,21 @@ async def test_runaway_child_is_killed_at_the_timeout_and_the_pool_recovers() ->
         assert [o.key.uid for o in again.occurrences] == ["n0", "n1", "n2"]
 
 
+async def test_killing_a_runaway_child_takes_no_other_feeds_parse_with_it() -> None:
+    async with ParserPool(max_workers=2) as isolated:
+        runaway = asyncio.create_task(
+            isolated.parse(BOMB, **WINDOW, limits=ParseLimits(prescreen_rrules=False), timeout=1.5)
+        )
+        answers = []
+        while not runaway.done():  # the other child keeps parsing before, during and after
+            answers.append(await isolated.parse(GOOD, **WINDOW))
+            assert len(answers) < 10_000
+        with pytest.raises(ParseLimitExceeded, match="longer than"):
+            await runaway
+        answers.append(await isolated.parse(GOOD, **WINDOW))
+    assert all([o.key.uid for o in a.occurrences] == ["n0", "n1", "n2"] for a in answers)
+
+
 async def test_prescreened_bomb_parses_quickly_in_the_child() -> None:
     async with ParserPool() as isolated:
         feed = await isolated.parse(BOMB, **WINDOW, timeout=10)
