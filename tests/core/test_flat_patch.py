@@ -55,3 +55,38 @@ def test_patched_flat_equals_rebuilt(orders: list[list[bytes]]) -> None:
         patched = flatten(order, groups, previous)
         assert flat_view(patched) == expected
         previous = patched
+
+
+def fresh_copy(result: GroupResult) -> GroupResult:
+    """An equal result that is another object (a group parsed again)."""
+    return GroupResult(result.occurrences, result.spans, result.skipped, result.uids)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(sorted(POOL)), max_size=12),  # repeats allowed
+            st.sets(st.sampled_from(sorted(POOL))),  # parsed again this poll
+            st.sets(st.sampled_from(sorted(POOL))),  # named but missing from the groups
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_patching_with_groups_parsed_again_or_missing_equals_rebuilding(
+    polls: list[tuple[list[bytes], set[bytes], set[bytes]]],
+) -> None:
+    previous: Flat | None = None
+    groups: dict[bytes, GroupResult] = {}
+    for digests, again, missing in polls:
+        order = tuple(digests)
+        groups = {
+            d: fresh_copy(POOL[d]) if d in again else groups.get(d, POOL[d])
+            for d in order
+            if d not in missing
+        }
+        expected = flat_view(flatten(order, groups, None))
+        patched = flatten(order, groups, previous)
+        assert flat_view(patched) == expected
+        previous = patched
