@@ -23,8 +23,8 @@ from pathlib import Path
 
 from bench.feedgen import Talk, iter_seminar_series, render_feed
 from bench.harness import BenchPoller, max_stall, not_modified_poll
-from bot.service.latency import favour_the_event_loop
-from bot.service.memory import return_large_buffers
+from bench.procstat import status_mb
+from bot.service.process import tune_process
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -135,13 +135,11 @@ def peak_rss_mb() -> float:
 
     Not ``getrusage``'s ``ru_maxrss``: Linux carries the image a process replaced at ``exec``
     into it, so a size child forked from a parent holding 130 MB reported 130 MB whatever
-    it held itself."""
-    from pathlib import Path
-
-    for row in Path("/proc/self/status").read_text().splitlines():
-        if row.startswith("VmHWM:"):
-            return int(row.split()[1]) / 1024
-    import resource  # not Linux: the portable figure
+    it held itself. (Without ``/proc``, the portable figure.)"""
+    peak = status_mb("self", "VmHWM:")
+    if peak:
+        return peak
+    import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -215,9 +213,7 @@ if __name__ == "__main__":
         "--only", type=int, metavar="EVENTS", help="run only this feed size (e.g. 10000)"
     )
     args = parser.parse_args()
-    # The bot's own start-up does the same (bot.app.run_bot).
-    return_large_buffers()
-    favour_the_event_loop()
+    tune_process()  # as the bot's own start-up does
     if args.size_child:
         size_child(args.size_child)
     elif args.only:

@@ -2,8 +2,8 @@
 
     DISCORD_TOKEN=... python -m bench.fleet_bot CONFIG REPORT
 
-It does what ``seminar-bot run`` does (load and check the config, set up logging with the
-token redacted, open the database, ``bot.app.serve`` until SIGTERM) and, beside it on the same
+It does what ``seminar-bot run`` does (load and check the config, ``bot.app.prepare_run``,
+then ``bot.app.serve`` until SIGTERM) and, beside it on the same
 event loop, a probe that asks to wake every 50 ms and records how late each wake-up came: a
 callback that holds the loop shows up as a late wake-up. On exit the lateness samples are
 written to REPORT as JSON. The probe costs twenty wake-ups a second, which is counted in the
@@ -18,11 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from bot.app import check_storage, serve
-from bot.config import Config, apply_environment, load_config, read_token
-from bot.logsetup import setup_logging
-from bot.service.latency import favour_the_event_loop
-from bot.service.memory import return_large_buffers
+from bot.app import prepare_run, serve
+from bot.config import Config, load_config
 
 PROBE_SECONDS = 0.05
 
@@ -64,13 +61,7 @@ async def _serve_with_probe(config: Config, token: str, report: Path) -> int:
 
 def main(argv: list[str]) -> int:
     config_path, report = argv
-    config = load_config(config_path, require_routing=True)
-    token = read_token(config.discord)
-    config = apply_environment(config)
-    setup_logging(config.log_level, config.log_format, secrets=(token,))
-    check_storage(config.storage_path)
-    return_large_buffers()  # as bot.app.run_bot does
-    favour_the_event_loop()
+    config, token = prepare_run(load_config(config_path, require_routing=True))
     return asyncio.run(_serve_with_probe(config, token, Path(report)))
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from bench.procstat import status_mb
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.state import snowflake_time_ms
 
@@ -39,17 +40,6 @@ def _stat(pid: int) -> tuple[int, float, float] | None:
     own = (int(fields[11]) + int(fields[12])) / _TICK
     reaped = (int(fields[13]) + int(fields[14])) / _TICK
     return int(fields[1]), own, reaped
-
-
-def _rss_mb(pid: int, key: str = "VmRSS:") -> float:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return 0.0
-    for row in status.splitlines():
-        if row.startswith(key):
-            return int(row.split()[1]) / 1024
-    return 0.0
 
 
 def tree(root: int) -> list[int]:
@@ -94,8 +84,8 @@ class ProcessWatch:
 
     def sample(self) -> None:
         pids = tree(self.root)
-        self.peak_tree_mb = max(self.peak_tree_mb, sum(_rss_mb(pid) for pid in pids))
-        self.peak_main_mb = max(self.peak_main_mb, _rss_mb(self.root, "VmHWM:"))
+        self.peak_tree_mb = max(self.peak_tree_mb, sum(status_mb(pid, "VmRSS:") for pid in pids))
+        self.peak_main_mb = max(self.peak_main_mb, status_mb(self.root, "VmHWM:"))
 
     def mark(self, name: str, wall: float) -> None:
         self.marks[name] = (wall, tree_cpu_seconds(self.root))

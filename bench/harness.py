@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bench.procstat import status_mb
 from bot.clock import FixedClock
 from bot.config import FeedSettings
 from bot.core.parse import ParseLimits
@@ -69,17 +70,8 @@ class BenchPoller:
         return self
 
     def parser_peak_mb(self) -> float:
-        """Peak RSS (VmHWM) of the live parser workers, read from /proc."""
-        peak = 0.0
-        for pid in self._pool.worker_pids():
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:
-                continue
-            for row in status.splitlines():
-                if row.startswith("VmHWM:"):
-                    peak = max(peak, int(row.split()[1]) / 1024)
-        return peak
+        """Peak RSS (VmHWM) of the live parser workers."""
+        return max((status_mb(pid, "VmHWM:") for pid in self._pool.worker_pids()), default=0.0)
 
     async def __aexit__(
         self,

@@ -31,8 +31,7 @@ from bot.discord_ui.client import SeminarBot, point_discord_at
 from bot.discord_ui.sharded import build_bot
 from bot.errors import ExitCode, SeminarBotError, StartupFailure
 from bot.logsetup import describe_error, redact, setup_logging
-from bot.service.latency import favour_the_event_loop
-from bot.service.memory import return_large_buffers
+from bot.service.process import tune_process
 from bot.store.db import open_database
 from bot.waiting import wait_for_event
 
@@ -223,13 +222,19 @@ def check_storage(path: Path) -> None:
         raise failure from None
 
 
-def run_bot(config: Config) -> int:
+def prepare_run(config: Config) -> tuple[Config, str]:
+    """What ``run`` does before serving: the token read, the environment applied, logging
+    set up (redacting the token), the storage checked and the process tuned."""
     token = read_token(config.discord)
     config = apply_environment(config)
     setup_logging(config.log_level, config.log_format, secrets=(token,))
     check_storage(config.storage_path)
-    return_large_buffers()
-    favour_the_event_loop()
+    tune_process()
+    return config, token
+
+
+def run_bot(config: Config) -> int:
+    config, token = prepare_run(config)
     log.info(
         "starting seminar-bot with %d configured feed(s), %s",
         len(config.feeds),

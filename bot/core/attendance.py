@@ -19,7 +19,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.core.reminders import Notice, PlanEvent, anchor_of, notice_key
+from bot.core.reminders import (
+    Notice,
+    PlanEvent,
+    anchor_of,
+    change_kind,
+    change_notice,
+    notice_key,
+)
 
 #: The wait after the first change of a quiet card, so a burst of clicks starts as one edit.
 COALESCE = timedelta(seconds=1)
@@ -103,7 +110,7 @@ def follow_events(
         event = events.get(person.announcement_id)
         if event is None or anchor_of(event.occurrence, feed_zone) <= now:
             continue
-        kind = _change(person, event)
+        kind = change_kind(person.start_json, person.place, event)
         if event.cancelled:
             plan.ended.append(person)
         elif person.start_json != event.start_json or person.place != event.place:
@@ -114,37 +121,6 @@ def follow_events(
         if key in told:
             continue
         told.add(key)
-        plan.notices.append(_notice(person, event, kind, key, feed_zone))
+        known = (person.start_json, person.place)
+        plan.notices.append(change_notice(key, person.user_id, kind, known, event, feed_zone))
     return plan
-
-
-def _change(person: Attendee, event: PlanEvent) -> str | None:
-    """ "cancelled", "moved" or None, by the rule reminder subscribers are told by."""
-    if event.cancelled:
-        return "cancelled"
-    occ = event.occurrence
-    if person.start_json != event.start_json or person.place not in (
-        event.place,
-        occ.place_as_first_read,
-    ):
-        return "moved"
-    return None
-
-
-def _notice(person: Attendee, event: PlanEvent, kind: str, key: str, feed_zone: str) -> Notice:
-    occ = event.occurrence
-    return Notice(
-        idem_key=key,
-        user_id=person.user_id,
-        announcement_id=event.announcement_id,
-        event_key=occ.key.to_string(),
-        kind=kind,
-        anchor=anchor_of(occ, feed_zone),
-        payload={
-            "title": occ.title,
-            "old_start": person.start_json,
-            "new_start": event.start_json,
-            "old_place": person.place,
-            "new_place": event.place,
-        },
-    )

@@ -464,35 +464,66 @@ def _plan_notice(
         return
     if row.state not in ("pending", "sending", "sent"):
         return
-    if event.cancelled:
-        kind = "cancelled"
-    elif row.start_json != event.start_json or row.place not in (
-        event.place,
-        event.occurrence.place_as_first_read,
-    ):
-        kind = "moved"
-    else:
+    kind = change_kind(row.start_json, row.place, event)
+    if kind is None:
         return
     key = notice_key(row.user_id, event.announcement_id, kind, event.start_json, event.place)
     if key in noticed:
         return
     noticed.add(key)
-    occ = event.occurrence
     plan.notices.append(
-        Notice(
-            idem_key=key,
-            user_id=row.user_id,
-            announcement_id=event.announcement_id,
-            event_key=occ.key.to_string(),
-            kind=kind,
-            anchor=anchor_of(occ, feed_zone),
-            payload={
-                "title": occ.title,
-                "old_start": row.start_json,
-                "new_start": event.start_json,
-                "old_place": row.place,
-                "new_place": event.place,
-            },
+        change_notice(
+            key,
+            row.user_id,
+            kind,
+            (row.start_json, row.place),
+            event,
+            feed_zone,
             subscription_id=row.subscription_id,
         )
+    )
+
+
+def change_kind(start_json: str, place: str, event: PlanEvent) -> str | None:
+    """What someone who knew the talk at ``start_json`` in ``place`` is told of ``event``:
+    "cancelled", "moved" (time or place; a place read differently from the same text is not
+    a move) or nothing."""
+    if event.cancelled:
+        return "cancelled"
+    if start_json != event.start_json or place not in (
+        event.place,
+        event.occurrence.place_as_first_read,
+    ):
+        return "moved"
+    return None
+
+
+def change_notice(
+    key: str,
+    user_id: int,
+    kind: str,
+    known: tuple[str, str],
+    event: PlanEvent,
+    feed_zone: str,
+    *,
+    subscription_id: int | None = None,
+) -> Notice:
+    """The DM telling ``user_id`` that the talk they knew at ``known`` (start, place) moved
+    or was cancelled."""
+    occ = event.occurrence
+    return Notice(
+        idem_key=key,
+        user_id=user_id,
+        announcement_id=event.announcement_id,
+        event_key=occ.key.to_string(),
+        kind=kind,
+        anchor=anchor_of(occ, feed_zone),
+        payload={
+            "title": occ.title,
+            "old_start": known[0],
+            "new_start": event.start_json,
+            "old_place": known[1],
+            "new_place": event.place,
+        },
+        subscription_id=subscription_id,
     )

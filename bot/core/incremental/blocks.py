@@ -56,6 +56,10 @@ _LONE_CR = re.compile(rb"\r(?!\n)")
 # A whole stamp line, anywhere in the body: the parser never reads DTSTAMP.
 _STAMP_LINE = re.compile(rb"\nDTSTAMP(?:;[A-Za-z0-9=/_+-]*)?:\d{8}T\d{6}Z?[ \t]*\r?\n(?![ \t])")
 _DIGEST_SIZE = 16
+#: Where every stamp line starts (well-formed or not).
+_STAMP_START = b"\nDTSTAMP"
+#: What a folded line's continuation starts with.
+_FOLD = (b" ", b"\t")
 
 
 class Group(NamedTuple):
@@ -208,7 +212,7 @@ def settle_digest(
     event or one stretch of about ``stretch`` bytes, so none holds the interpreter for long."""
     if draft.cuts is None or single_stamp:
         return draft.value
-    if _count(body, b"\nDTSTAMP", stretch) == draft.cuts:
+    if _count(body, _STAMP_START, stretch) == draft.cuts:
         return draft.value
     return _digest_stamps(body)  # stamps of several values: leave every one of them out
 
@@ -250,13 +254,13 @@ def _digest_stamps(body: bytes) -> bytes:
     digest = hashlib.sha256()
     view = memoryview(body)
     cursor = 0
-    position = body.find(b"\nDTSTAMP")
+    position = body.find(_STAMP_START)
     while position >= 0:
         match = _STAMP_LINE.match(body, position)
         if match is not None:
             digest.update(view[cursor : position + 1])
             cursor = match.end()
-        position = body.find(b"\nDTSTAMP", position + 8)
+        position = body.find(_STAMP_START, position + len(_STAMP_START))
     digest.update(view[cursor:])
     return digest.digest()
 
@@ -310,7 +314,7 @@ def stamp_pieces(data: bytes, *, check_folds: bool = True) -> tuple[bytes, tuple
 def folded_piece(piece: bytes, index: int) -> bool:
     """Whether the stamp line cut before piece ``index`` is folded (the piece starts with a
     blank that continues it); the first piece follows no cut."""
-    return index > 0 and piece.startswith((b" ", b"\t"))
+    return index > 0 and piece.startswith(_FOLD)
 
 
 def clean_piece(piece: bytes, index: int) -> bool:
@@ -328,9 +332,6 @@ def clean_pieces(data: bytes, pieces: Sequence[bytes]) -> bool:
     return bool(pieces) and data.count(_STAMP_START) == len(pieces) - 1
 
 
-_STAMP_START = b"\nDTSTAMP"
-#: What a folded line's continuation starts with.
-_FOLD = (b" ", b"\t")
 _BLANKS = itertools.repeat(_FOLD)
 
 
@@ -392,7 +393,7 @@ def _group_digest(
     unsafe: list[int] = []
     for s, e in spans:
         h.update(b"\x00")
-        stamp = data.find(b"\nDTSTAMP", s, e)
+        stamp = data.find(_STAMP_START, s, e)
         found = _DTSTAMP.match(data, stamp + 1, e) if stamp >= 0 else None
         if found is None:
             h.update(data[s:e])
